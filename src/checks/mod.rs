@@ -1,0 +1,77 @@
+//! The rule families. Each family module reads facts and emits findings for its own codes;
+//! everything else (severity, test code, suppression, scoring) is the engine's business.
+//!
+//! To add a rule to a family: its TOML in `rules/`, its logic in the family's module, its
+//! fixture in `fixtures/<CODE>/`. To add a family: a module here, called from the two
+//! functions below.
+
+pub mod ops;
+
+use std::collections::BTreeSet;
+
+use saphyr::MarkedYaml;
+
+use crate::facts::FileFacts;
+use crate::facts::cargo::CargoProject;
+use crate::finding::Finding;
+use crate::registry::{Rule, Subject};
+use crate::source::{FileKind, Source};
+use std::collections::BTreeMap;
+
+/// The rules selected for this audit.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    codes: BTreeSet<&'static str>,
+}
+
+impl RuleSet {
+    pub fn new(rules: impl IntoIterator<Item = &'static Rule>) -> RuleSet {
+        RuleSet {
+            codes: rules.into_iter().map(|r| r.code.as_str()).collect(),
+        }
+    }
+
+    pub fn enabled(&self, code: &str) -> bool {
+        self.codes.contains(code)
+    }
+
+    /// Whether any rule of a family (a code prefix) is enabled.
+    pub fn any(&self, prefix: &str) -> bool {
+        self.codes.iter().any(|c| c.starts_with(prefix))
+    }
+}
+
+/// One file's parsed form, for per-file checks.
+pub enum Parsed<'a> {
+    Rust(&'a syn::File),
+    Yaml(&'a [MarkedYaml<'a>]),
+    /// Not parsed (other kinds, or a parse failure): text-level checks only.
+    Text,
+}
+
+pub struct FileContext<'a> {
+    pub source: &'a Source,
+    pub kind: FileKind,
+    pub cargo: &'a CargoProject,
+    pub rules: &'a RuleSet,
+}
+
+/// Phase one: checks that need only one file (and the Cargo model).
+pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
+    ops::check_file(ctx, parsed, out);
+}
+
+/// What project-level checks read.
+pub struct ProjectContext<'a> {
+    pub files: &'a [FileFacts],
+    pub cargo: &'a CargoProject,
+    /// Every scanned path.
+    pub paths: &'a BTreeSet<String>,
+    pub subjects: &'a BTreeMap<Subject, String>,
+    pub rules: &'a RuleSet,
+}
+
+/// Phase two: checks over what every file yielded.
+pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    ops::check_project(ctx, out);
+}

@@ -1,0 +1,323 @@
+//! The user's configuration: `prodready.toml` at the audited root, or
+//! `[workspace.metadata.prodready]` / `[package.metadata.prodready]` in its Cargo.toml.
+//!
+//! Every value keeps its span, so a bad key or value is reported by miette pointing into the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use miette::{LabeledSpan, MietteDiagnostic, NamedSource};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::registry::{Severity, registry};
+
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024;
+pub const CONFIG_FILE: &str = "prodready.toml";
+
+/// The written-out default configuration, `prodready init`'s output. A test proves that it
+/// parses to `Config::default()`.
+pub const INIT_TEMPLATE: &str = include_str!("init_template.toml");
+
+/// The effective configuration of one audit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Rules to run (codes, prefixes or names); `None` runs every rule.
+    pub select: Option<Vec<String>>,
+    /// Rules not run (codes, prefixes or names). Their checklist items are `skipped`.
+    pub ignore: Vec<String>,
+    /// Glob patterns (relative to the audited root) of files and folders not scanned.
+    pub exclude: Vec<String>,
+    /// Files larger than this many bytes are skipped (and counted).
+    pub max_file_size: u64,
+    /// Per-rule severity overrides, by rule code.
+    pub severity: BTreeMap<String, Severity>,
+    pub gate: Gate,
+    /// Where the configuration was read from, if anywhere.
+    pub origin: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Gate {
+    /// The gate fails when the score is below this.
+    pub fail_under: Option<f64>,
+    /// The gate fails on any failing finding at or above this severity.
+    pub fail_on: Option<Severity>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            select: None,
+            ignore: Vec::new(),
+            exclude: Vec::new(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            severity: BTreeMap::new(),
+            gate: Gate::default(),
+            origin: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    select: Option<Vec<Spanned<String>>>,
+    ignore: Option<Vec<Spanned<String>>>,
+    exclude: Option<Vec<Spanned<String>>>,
+    max_file_size: Option<Spanned<i64>>,
+    severity: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    gate: Option<RawGate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGate {
+    fail_under: Option<Spanned<f64>>,
+    fail_on: Option<Spanned<String>>,
+}
+
+/// `Cargo.toml`, read only for its prodready metadata tables.
+#[derive(Deserialize)]
+struct CargoManifest {
+    workspace: Option<MetadataHolder>,
+    package: Option<MetadataHolder>,
+}
+
+#[derive(Deserialize)]
+struct MetadataHolder {
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    prodready: Option<RawConfig>,
+}
+
+/// Finds and loads the configuration for an audit of `root`: `explicit` if given, else
+/// `root/prodready.toml`, else Cargo.toml metadata, else the defaults.
+pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, miette::Report> {
+    if let Some(path) = explicit {
+        let text = read(path)?;
+        return parse(&text, path);
+    }
+    let file = root.join(CONFIG_FILE);
+    if file.is_file() {
+        let text = read(&file)?;
+        return parse(&text, &file);
+    }
+    let manifest = root.join("Cargo.toml");
+    if manifest.is_file() {
+        let text = read(&manifest)?;
+        // A Cargo.toml that is not valid TOML is the OPS rules' business, not a config error.
+        if let Ok(cargo) = toml::from_str::<toml::Table>(&text) {
+            let has_metadata = ["workspace", "package"].iter().any(|t| {
+                cargo
+                    .get(*t)
+                    .and_then(|v| v.get("metadata"))
+                    .and_then(|v| v.get("prodready"))
+                    .is_some()
+            });
+            if has_metadata {
+                let parsed: CargoManifest =
+                    toml::from_str(&text).map_err(|e| toml_error(&e, &text, &manifest))?;
+                let raw = parsed
+                    .workspace
+                    .and_then(|w| w.metadata)
+                    .and_then(|m| m.prodready)
+                    .or_else(|| {
+                        parsed
+                            .package
+                            .and_then(|p| p.metadata)
+                            .and_then(|m| m.prodready)
+                    });
+                if let Some(raw) = raw {
+                    return validate(raw, &text, &manifest);
+                }
+            }
+        }
+    }
+    Ok(Config::default())
+}
+
+fn read(path: &Path) -> Result<String, miette::Report> {
+    std::fs::read_to_string(path)
+        .map_err(|e| miette::miette!("cannot read config file {}: {e}", path.display()))
+}
+
+/// Parses a standalone `prodready.toml`.
+pub fn parse(text: &str, path: &Path) -> Result<Config, miette::Report> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&e, text, path))?;
+    validate(raw, text, path)
+}
+
+fn toml_error(error: &toml::de::Error, text: &str, path: &Path) -> miette::Report {
+    let message = error.message().to_string();
+    let mut diagnostic = MietteDiagnostic::new(format!(
+        "invalid configuration in {}: {message}",
+        path.display()
+    ))
+    .with_code("config");
+    if let Some(span) = error.span() {
+        diagnostic = diagnostic.with_label(LabeledSpan::at(span, message));
+    }
+    miette::Report::new(diagnostic).with_source_code(named_source(text, path))
+}
+
+fn named_source(text: &str, path: &Path) -> NamedSource<String> {
+    NamedSource::new(path.display().to_string(), text.to_string())
+}
+
+fn value_error(
+    text: &str,
+    path: &Path,
+    span: std::ops::Range<usize>,
+    message: String,
+    label: &str,
+) -> miette::Report {
+    let diagnostic = MietteDiagnostic::new(format!(
+        "invalid configuration in {}: {message}",
+        path.display()
+    ))
+    .with_code("config")
+    .with_label(LabeledSpan::at(span, label));
+    miette::Report::new(diagnostic).with_source_code(named_source(text, path))
+}
+
+fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::Report> {
+    let err = |span, message: String, label: &str| value_error(text, path, span, message, label);
+    let selectors = |list: Option<Vec<Spanned<String>>>| -> Result<Option<Vec<String>>, miette::Report> {
+        let Some(list) = list else { return Ok(None) };
+        let mut out = Vec::new();
+        for item in list {
+            if registry().matching(item.get_ref()).is_empty() {
+                return Err(err(
+                    item.span(),
+                    format!("`{}` matches no rule", item.get_ref()),
+                    "not a rule code, prefix or name (see `prodready rules`)",
+                ));
+            }
+            out.push(item.into_inner());
+        }
+        Ok(Some(out))
+    };
+    let mut config = Config {
+        select: selectors(raw.select)?,
+        ignore: selectors(raw.ignore)?.unwrap_or_default(),
+        origin: Some(path.to_path_buf()),
+        ..Config::default()
+    };
+    if let Some(exclude) = raw.exclude {
+        for glob in exclude {
+            if let Err(e) = globset::Glob::new(glob.get_ref()) {
+                return Err(err(glob.span(), format!("bad exclude glob: {e}"), "this glob"));
+            }
+            config.exclude.push(glob.into_inner());
+        }
+    }
+    if let Some(size) = raw.max_file_size {
+        let bytes = *size.get_ref();
+        if bytes <= 0 {
+            return Err(err(
+                size.span(),
+                "max_file_size must be a positive number of bytes".into(),
+                "not a positive number",
+            ));
+        }
+        config.max_file_size = bytes as u64;
+    }
+    for (code, level) in raw.severity.unwrap_or_default() {
+        let Some(rule) = registry().find(code.get_ref()) else {
+            return Err(err(
+                code.span(),
+                format!("`{}` is not a rule", code.get_ref()),
+                "unknown rule code or name",
+            ));
+        };
+        let Some(severity) = Severity::parse(level.get_ref()) else {
+            return Err(err(
+                level.span(),
+                format!("`{}` is not a severity", level.get_ref()),
+                "expected critical, high, medium or low",
+            ));
+        };
+        config.severity.insert(rule.code.clone(), severity);
+    }
+    if let Some(gate) = raw.gate {
+        if let Some(score) = gate.fail_under {
+            let value = *score.get_ref();
+            if !(0.0..=100.0).contains(&value) {
+                return Err(err(
+                    score.span(),
+                    format!("fail_under must be between 0 and 100, not {value}"),
+                    "out of range",
+                ));
+            }
+            config.gate.fail_under = Some(value);
+        }
+        if let Some(level) = gate.fail_on {
+            config.gate.fail_on = match level.get_ref().as_str() {
+                "none" => None,
+                other => Some(Severity::parse(other).ok_or_else(|| {
+                    err(
+                        level.span(),
+                        format!("`{other}` is not a severity"),
+                        "expected critical, high, medium, low or none",
+                    )
+                })?),
+            };
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_init_template_is_the_default_configuration() {
+        let config = parse(INIT_TEMPLATE, Path::new("prodready.toml")).unwrap();
+        assert_eq!(
+            Config {
+                origin: None,
+                ..config
+            },
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_point_at_their_span() {
+        let render = |text: &str| {
+            let report = parse(text, Path::new("prodready.toml")).unwrap_err();
+            let mut out = String::new();
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .render_report(&mut out, report.as_ref())
+                .unwrap();
+            out
+        };
+        let unknown = render("selekt = [\"OPS\"]\n");
+        assert!(unknown.contains("unknown field `selekt`"), "{unknown}");
+        assert!(unknown.contains("1 │ selekt"), "{unknown}");
+        let bad_code = render("ignore = [\"OPS\", \"NOPE9\"]\n");
+        assert!(bad_code.contains("`NOPE9` matches no rule"), "{bad_code}");
+        let bad_gate = render("[gate]\nfail_on = \"severe\"\n");
+        assert!(bad_gate.contains("`severe` is not a severity"), "{bad_gate}");
+        let bad_score = render("[gate]\nfail_under = 120\n");
+        assert!(bad_score.contains("between 0 and 100"), "{bad_score}");
+    }
+
+    #[test]
+    fn cargo_metadata_is_read_when_there_is_no_prodready_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"x\"\n[package.metadata.prodready]\nignore = [\"OPS003\"]\n[package.metadata.prodready.gate]\nfail_under = 50\n",
+        )
+        .unwrap();
+        let config = load(dir.path(), None).unwrap();
+        assert_eq!(config.ignore, vec!["OPS003".to_string()]);
+        assert_eq!(config.gate.fail_under, Some(50.0));
+    }
+}

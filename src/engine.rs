@@ -1,0 +1,400 @@
+//! The audit: discovery, the per-file phase in parallel, the project phase, then the final
+//! findings, the checklist and the gate.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::checks::{self, ProjectContext, RuleSet};
+use crate::config::{Config, Gate};
+use crate::facts::{self, FileFacts, cargo::CargoProject, cargo::Lockfile, cargo::Manifest};
+use crate::finding::{CodeKind, Finding};
+use crate::project::{path_code_kind, subjects};
+use crate::registry::{Rule, Severity, Subject, TestCodePolicy, registry};
+use crate::score::{Scorecard, fails_item, scorecard};
+use crate::source::{FileKind, Source};
+use crate::walk::{Candidate, SkipReason, discover};
+
+/// Parsing threads get a large stack: deeply nested (but accepted) code recurses deeply in syn.
+const PARSER_STACK: usize = 64 * 1024 * 1024;
+
+/// Bytes looked at to decide whether a file is binary.
+const BINARY_SNIFF: usize = 8 * 1024;
+
+#[derive(Debug, Default, Clone)]
+pub struct FileStats {
+    pub scanned: usize,
+    pub lines: usize,
+    pub by_kind: BTreeMap<FileKind, usize>,
+    pub skipped_files: BTreeMap<SkipReason, usize>,
+    pub skipped_dirs: BTreeMap<SkipReason, usize>,
+    /// Analysed at text level only: path and why it was not parsed.
+    pub not_parsed: Vec<(String, String)>,
+    /// Not analysed at all (unreadable, internal error): path and reason. Makes the report
+    /// incomplete.
+    pub failed: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GateOutcome {
+    pub passed: bool,
+    /// Why the gate failed (empty when it passed).
+    pub reasons: Vec<String>,
+}
+
+pub struct Report {
+    /// The audited root, as the user gave it.
+    pub root: String,
+    /// Final findings, sorted.
+    pub findings: Vec<Finding>,
+    pub scorecard: Scorecard,
+    pub files: FileStats,
+    /// Present subjects with their evidence.
+    pub subjects: BTreeMap<Subject, String>,
+    pub gate: GateOutcome,
+}
+
+impl Report {
+    /// Some file could not be analysed.
+    pub fn incomplete(&self) -> bool {
+        !self.files.failed.is_empty()
+    }
+}
+
+/// Which rules run and which are skipped, from `select` and `ignore`.
+pub fn selected_rules(config: &Config) -> Result<Vec<&'static Rule>, String> {
+    let mut selected: BTreeSet<&str> = BTreeSet::new();
+    match &config.select {
+        None => selected.extend(registry().rules().iter().map(|r| r.code.as_str())),
+        Some(selectors) => {
+            for selector in selectors {
+                let matched = registry().matching(selector);
+                if matched.is_empty() {
+                    return Err(format!("`{selector}` in select matches no rule"));
+                }
+                selected.extend(matched.into_iter().map(|r| r.code.as_str()));
+            }
+        }
+    }
+    for selector in &config.ignore {
+        let matched = registry().matching(selector);
+        if matched.is_empty() {
+            return Err(format!("`{selector}` in ignore matches no rule"));
+        }
+        for rule in matched {
+            selected.remove(rule.code.as_str());
+        }
+    }
+    Ok(registry()
+        .rules()
+        .iter()
+        .filter(|r| selected.contains(r.code.as_str()))
+        .collect())
+}
+
+enum Outcome {
+    Analysed(FileFacts),
+    Skipped(SkipReason),
+    Failed(String, String),
+}
+
+/// Reads a file as text: `None` for binary content.
+fn read_text(candidate: &Candidate) -> Result<Option<String>, String> {
+    let bytes = std::fs::read(&candidate.abs).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
+        return Ok(None);
+    }
+    Ok(Some(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn is_manifest(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == "Cargo.toml" || name == "Cargo.lock"
+}
+
+/// Runs an audit of `root`. `gate` is the configuration's gate with command-line overrides.
+pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Report, String> {
+    let metadata = std::fs::metadata(root)
+        .map_err(|e| format!("cannot audit {}: {e}", root.display()))?;
+    if !metadata.is_dir() {
+        return Err(format!("cannot audit {}: not a directory", root.display()));
+    }
+    let rules = selected_rules(config)?;
+    let rule_set = RuleSet::new(rules.iter().copied());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(PARSER_STACK)
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+
+    let discovery = discover(root, &config.exclude, config.max_file_size);
+    let mut stats = FileStats {
+        skipped_files: discovery.skipped_files.clone(),
+        skipped_dirs: discovery.skipped_dirs.clone(),
+        failed: discovery.errors.clone(),
+        ..FileStats::default()
+    };
+    let paths: BTreeSet<String> = discovery.files.iter().map(|c| c.path.clone()).collect();
+
+    // Phase zero: the Cargo model, which per-file checks may consult.
+    let (cargo, manifest_reads) = load_cargo(&discovery.files, &paths);
+
+    // Phase one: every file, in parallel, read and parsed once.
+    let outcomes: Vec<Outcome> = pool.install(|| {
+        discovery
+            .files
+            .par_iter()
+            .map(|candidate| match manifest_reads.get(&candidate.path) {
+                Some(ManifestRead::Text(text, parse_error)) => {
+                    let mut outcome = analyse_guarded(candidate, Ok(Some(text.clone())), &cargo, &rule_set);
+                    if let Outcome::Analysed(facts) = &mut outcome {
+                        facts.not_parsed = parse_error.clone();
+                    }
+                    outcome
+                }
+                Some(ManifestRead::Binary) => Outcome::Skipped(SkipReason::Binary),
+                Some(ManifestRead::Unreadable(reason)) => {
+                    Outcome::Failed(candidate.path.clone(), reason.clone())
+                }
+                None => analyse_guarded(candidate, read_text(candidate), &cargo, &rule_set),
+            })
+            .collect()
+    });
+    let mut files = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Analysed(facts) => files.push(facts),
+            Outcome::Skipped(reason) => *stats.skipped_files.entry(reason).or_default() += 1,
+            Outcome::Failed(path, reason) => stats.failed.push((path, reason)),
+        }
+    }
+
+    // Phase two: project-level checks over the facts.
+    let present = subjects(&files, &cargo, &paths);
+    let mut findings: Vec<Finding> = files.iter_mut().flat_map(|f| std::mem::take(&mut f.findings)).collect();
+    let ctx = ProjectContext {
+        files: &files,
+        cargo: &cargo,
+        paths: &paths,
+        subjects: &present,
+        rules: &rule_set,
+    };
+    let mut project_findings = Vec::new();
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| checks::check_project(&ctx, &mut project_findings))) {
+        stats.failed.push((
+            String::from("<project checks>"),
+            format!("internal error: {}", panic_message(payload.as_ref())),
+        ));
+    }
+    findings.extend(project_findings);
+
+    for facts in &files {
+        stats.scanned += 1;
+        stats.lines += facts.lines;
+        *stats.by_kind.entry(facts.kind).or_default() += 1;
+        if let Some(reason) = &facts.not_parsed {
+            stats.not_parsed.push((facts.path.clone(), reason.clone()));
+        }
+    }
+    stats.failed.sort();
+    stats.not_parsed.sort();
+
+    let findings = finalise(findings, &files, &rule_set, &present, config);
+    let selected: BTreeSet<&str> = rules.iter().map(|r| r.code.as_str()).collect();
+    let scorecard = scorecard(&findings, &selected, &present, &config.severity);
+    let gate = evaluate_gate(&config.gate, &scorecard, &findings);
+    Ok(Report {
+        root: root.display().to_string(),
+        findings,
+        scorecard,
+        files: stats,
+        subjects: present,
+        gate,
+    })
+}
+
+/// A Cargo.toml or Cargo.lock, read in phase zero: its text and, if it failed to parse, why.
+enum ManifestRead {
+    Text(String, Option<String>),
+    Binary,
+    Unreadable(String),
+}
+
+/// Reads and parses every Cargo.toml and Cargo.lock once.
+fn load_cargo(
+    candidates: &[Candidate],
+    paths: &BTreeSet<String>,
+) -> (CargoProject, HashMap<String, ManifestRead>) {
+    let mut cargo = CargoProject::default();
+    let mut reads = HashMap::new();
+    for candidate in candidates.iter().filter(|c| is_manifest(&c.path)) {
+        let text = match read_text(candidate) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                reads.insert(candidate.path.clone(), ManifestRead::Binary);
+                continue;
+            }
+            Err(reason) => {
+                reads.insert(candidate.path.clone(), ManifestRead::Unreadable(reason));
+                continue;
+            }
+        };
+        let parse_error = if candidate.path.ends_with("Cargo.lock") {
+            let dir = candidate.path.rsplit_once('/').map_or("", |(d, _)| d);
+            match Lockfile::parse(&text) {
+                Ok(lock) => {
+                    cargo.locks.insert(dir.to_string(), lock);
+                    None
+                }
+                Err(reason) => {
+                    // A lock that does not parse still exists and still pins.
+                    cargo.locks.insert(dir.to_string(), Lockfile::default());
+                    Some(reason)
+                }
+            }
+        } else {
+            let source = Source::new(candidate.path.clone(), text.clone());
+            match Manifest::parse(source, paths, path_code_kind(&candidate.path)) {
+                Ok(manifest) => {
+                    cargo.manifests.push(manifest);
+                    None
+                }
+                Err((_, reason)) => Some(reason),
+            }
+        };
+        reads.insert(candidate.path.clone(), ManifestRead::Text(text, parse_error));
+    }
+    cargo.manifests.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    (cargo, reads)
+}
+
+fn analyse_guarded(
+    candidate: &Candidate,
+    text: Result<Option<String>, String>,
+    cargo: &CargoProject,
+    rules: &RuleSet,
+) -> Outcome {
+    let text = match text {
+        Ok(Some(text)) => text,
+        Ok(None) => return Outcome::Skipped(SkipReason::Binary),
+        Err(reason) => return Outcome::Failed(candidate.path.clone(), reason),
+    };
+    let source = Source::new(candidate.path.clone(), text);
+    let facts = match catch_unwind(AssertUnwindSafe(|| facts::analyse(source, cargo, rules))) {
+        Ok(facts) => facts,
+        Err(payload) => {
+            return Outcome::Failed(
+                candidate.path.clone(),
+                format!("internal error: {}", panic_message(payload.as_ref())),
+            );
+        }
+    };
+    Outcome::Analysed(facts)
+}
+
+/// Applies what is decided project-wide: test code, severity policy and overrides,
+/// applicability, selection; then fingerprints and sorts.
+fn finalise(
+    findings: Vec<Finding>,
+    files: &[FileFacts],
+    rules: &RuleSet,
+    subjects: &BTreeMap<Subject, String>,
+    config: &Config,
+) -> Vec<Finding> {
+    let by_path: HashMap<&str, &FileFacts> = files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let test_module_files: BTreeSet<&str> = files
+        .iter()
+        .filter_map(|f| f.rust.as_ref())
+        .flat_map(|r| r.test_module_files.iter().map(String::as_str))
+        .collect();
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    for mut finding in findings {
+        let rule = finding.rule;
+        if !rules.enabled(&rule.code) || !subjects.contains_key(&rule.applies_when) {
+            continue;
+        }
+        if let Some(path) = finding.path.as_deref() {
+            let in_test_region = by_path
+                .get(path)
+                .and_then(|f| f.rust.as_ref())
+                .is_some_and(|r| r.is_test_line(finding.line()));
+            if path_code_kind(path) == CodeKind::Test
+                || test_module_files.contains(path)
+                || in_test_region
+            {
+                finding.code_kind = CodeKind::Test;
+            }
+        }
+        if let Some(&level) = config.severity.get(&rule.code) {
+            finding.severity = if finding.severity == rule.severity {
+                level
+            } else {
+                finding.severity.min(level)
+            };
+        }
+        if finding.code_kind == CodeKind::Test {
+            match rule.test_code {
+                TestCodePolicy::Ignore => continue,
+                TestCodePolicy::ReportLow => finding.severity = Severity::Low,
+            }
+        }
+        out.push(finding);
+    }
+    out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let mut occurrences: HashMap<String, usize> = HashMap::new();
+    for finding in &mut out {
+        let mut hasher = Sha256::new();
+        hasher.update(finding.rule.code.as_bytes());
+        hasher.update([0]);
+        hasher.update(finding.path.as_deref().unwrap_or("").as_bytes());
+        hasher.update([0]);
+        let content = finding
+            .line_key
+            .as_deref()
+            .or(finding.subject.as_deref())
+            .unwrap_or("");
+        hasher.update(content.as_bytes());
+        let digest = hasher.finalize();
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let seen = occurrences.entry(hex.clone()).or_default();
+        *seen += 1;
+        finding.fingerprint = format!("{hex}:{seen}");
+    }
+    out
+}
+
+fn evaluate_gate(gate: &Gate, scorecard: &Scorecard, findings: &[Finding]) -> GateOutcome {
+    let mut reasons = Vec::new();
+    if let (Some(floor), Some(score)) = (gate.fail_under, scorecard.score) {
+        if score < floor {
+            reasons.push(format!("score {score} is below {floor}"));
+        }
+    }
+    if let Some(floor) = gate.fail_on {
+        let count = findings
+            .iter()
+            .filter(|f| fails_item(f) && f.severity >= floor)
+            .count();
+        if count > 0 {
+            reasons.push(format!("{count} finding(s) at {floor} severity or above"));
+        }
+    }
+    GateOutcome {
+        passed: reasons.is_empty(),
+        reasons,
+    }
+}

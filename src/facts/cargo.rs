@@ -1,0 +1,427 @@
+//! Cargo manifests and lock files, read directly (cargo is never run): packages, their targets,
+//! their dependencies (renames resolved), and workspaces with their member globs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use globset::Glob;
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::finding::CodeKind;
+use crate::source::Source;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DepKind {
+    Normal,
+    Dev,
+    Build,
+}
+
+/// One dependency declaration.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    /// The name the code uses (the key in the manifest).
+    pub key: String,
+    /// The crate's real name (`package = "..."` when renamed).
+    pub package: String,
+    pub kind: DepKind,
+    /// The version requirement and its byte range, if one is written here.
+    pub version: Option<(String, Range<usize>)>,
+    pub git: Option<String>,
+    /// `rev` or `tag` pins the git source.
+    pub git_pinned: bool,
+    pub path: bool,
+    /// `dep.workspace = true`: the declaration lives in `[workspace.dependencies]`.
+    pub inherited: bool,
+    pub features: Vec<String>,
+    /// Byte range of the declaration's key.
+    pub span: Range<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    pub has_bin: bool,
+    pub has_lib: bool,
+    /// Byte range of the `[package]` header.
+    pub span: Range<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub members: Vec<String>,
+    pub exclude: Vec<String>,
+    /// `[workspace.dependencies]`.
+    pub dependencies: Vec<Dependency>,
+    pub span: Range<usize>,
+}
+
+/// A parsed Cargo.toml.
+pub struct Manifest {
+    pub source: Source,
+    /// Folder of the manifest relative to the audited root (`""` at the root).
+    pub dir: String,
+    pub package: Option<Package>,
+    pub workspace: Option<Workspace>,
+    pub dependencies: Vec<Dependency>,
+    pub code_kind: CodeKind,
+}
+
+impl Manifest {
+    /// Parses a Cargo.toml. `files` is every scanned path, to find implicit targets
+    /// (`src/main.rs`, `src/bin/`, `src/lib.rs`).
+    pub fn parse(
+        source: Source,
+        files: &BTreeSet<String>,
+        code_kind: CodeKind,
+    ) -> Result<Manifest, (Source, String)> {
+        let parsed = match DeTable::parse(&source.text) {
+            Ok(table) => extract(table.get_ref(), &source.path, files),
+            Err(error) => Err(error.message().to_string()),
+        };
+        let (package, workspace, dependencies) = match parsed {
+            Ok(parts) => parts,
+            Err(reason) => return Err((source, reason)),
+        };
+        let dir = source
+            .path
+            .rsplit_once('/')
+            .map_or(String::new(), |(d, _)| d.to_string());
+        Ok(Manifest {
+            source,
+            dir,
+            package,
+            workspace,
+            dependencies,
+            code_kind,
+        })
+    }
+
+    /// Every dependency declared here, including `[workspace.dependencies]`.
+    pub fn all_dependencies(&self) -> impl Iterator<Item = &Dependency> {
+        self.dependencies.iter().chain(
+            self.workspace
+                .iter()
+                .flat_map(|w| w.dependencies.iter()),
+        )
+    }
+}
+
+type Parts = (Option<Package>, Option<Workspace>, Vec<Dependency>);
+
+fn get<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Spanned<DeValue<'i>>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(_, v)| v)
+}
+
+fn key_span(table: &DeTable<'_>, key: &str) -> Option<Range<usize>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == key)
+        .map(|(k, _)| k.span())
+}
+
+fn str_of<'a>(table: &'a DeTable<'_>, key: &str) -> Option<&'a str> {
+    get(table, key).and_then(|v| v.get_ref().as_str())
+}
+
+fn strings(table: &DeTable<'_>, key: &str) -> Vec<String> {
+    get(table, key)
+        .and_then(|v| v.get_ref().as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.get_ref().as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn extract(root: &DeTable<'_>, path: &str, files: &BTreeSet<String>) -> Result<Parts, String> {
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    let in_dir = |rel: &str| {
+        if dir.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{dir}/{rel}")
+        }
+    };
+    let package = match get(root, "package") {
+        Some(value) => {
+            let table = value
+                .get_ref()
+                .as_table()
+                .ok_or("`package` is not a table")?;
+            let name = str_of(table, "name").unwrap_or_default().to_string();
+            let autobins = get(table, "autobins").and_then(|v| v.get_ref().as_bool()) != Some(false);
+            let explicit_bins = get(root, "bin")
+                .and_then(|v| v.get_ref().as_array())
+                .is_some_and(|a| !a.is_empty());
+            let bin_dir = in_dir("src/bin/");
+            let implicit_bin = autobins
+                && (files.contains(&in_dir("src/main.rs"))
+                    || files
+                        .range(bin_dir.clone()..)
+                        .next()
+                        .is_some_and(|f| f.starts_with(&bin_dir) && f.ends_with(".rs")));
+            let has_lib = get(root, "lib").is_some() || files.contains(&in_dir("src/lib.rs"));
+            Some(Package {
+                name,
+                has_bin: explicit_bins || implicit_bin,
+                has_lib,
+                span: key_span(root, "package").unwrap_or(0..0),
+            })
+        }
+        None => None,
+    };
+    let workspace = match get(root, "workspace") {
+        Some(value) => {
+            let table = value
+                .get_ref()
+                .as_table()
+                .ok_or("`workspace` is not a table")?;
+            let dependencies = get(table, "dependencies")
+                .and_then(|d| d.get_ref().as_table())
+                .map(|d| dependency_table(d, DepKind::Normal))
+                .unwrap_or_default();
+            Some(Workspace {
+                members: strings(table, "members"),
+                exclude: strings(table, "exclude"),
+                dependencies,
+                span: key_span(root, "workspace").unwrap_or(0..0),
+            })
+        }
+        None => None,
+    };
+    let mut dependencies = Vec::new();
+    collect_dependency_tables(root, &mut dependencies);
+    if let Some(targets) = get(root, "target").and_then(|t| t.get_ref().as_table()) {
+        for (_, target) in targets.iter() {
+            if let Some(target) = target.get_ref().as_table() {
+                collect_dependency_tables(target, &mut dependencies);
+            }
+        }
+    }
+    Ok((package, workspace, dependencies))
+}
+
+fn collect_dependency_tables(table: &DeTable<'_>, out: &mut Vec<Dependency>) {
+    for (key, kind) in [
+        ("dependencies", DepKind::Normal),
+        ("dev-dependencies", DepKind::Dev),
+        ("dev_dependencies", DepKind::Dev),
+        ("build-dependencies", DepKind::Build),
+        ("build_dependencies", DepKind::Build),
+    ] {
+        if let Some(deps) = get(table, key).and_then(|d| d.get_ref().as_table()) {
+            out.extend(dependency_table(deps, kind));
+        }
+    }
+}
+
+fn dependency_table(table: &DeTable<'_>, kind: DepKind) -> Vec<Dependency> {
+    let mut out = Vec::new();
+    for (key, value) in table.iter() {
+        let name = key.get_ref().to_string();
+        let mut dep = Dependency {
+            key: name.clone(),
+            package: name,
+            kind,
+            version: None,
+            git: None,
+            git_pinned: false,
+            path: false,
+            inherited: false,
+            features: Vec::new(),
+            span: key.span(),
+        };
+        match value.get_ref() {
+            DeValue::String(version) => dep.version = Some((version.to_string(), value.span())),
+            DeValue::Table(detail) => {
+                if let Some(package) = str_of(detail, "package") {
+                    dep.package = package.to_string();
+                }
+                if let Some(version) = get(detail, "version") {
+                    if let Some(text) = version.get_ref().as_str() {
+                        dep.version = Some((text.to_string(), version.span()));
+                    }
+                }
+                dep.git = str_of(detail, "git").map(str::to_string);
+                dep.git_pinned = get(detail, "rev").is_some() || get(detail, "tag").is_some();
+                dep.path = get(detail, "path").is_some();
+                dep.inherited = get(detail, "workspace").and_then(|v| v.get_ref().as_bool()) == Some(true);
+                dep.features = strings(detail, "features");
+            }
+            _ => {}
+        }
+        out.push(dep);
+    }
+    out
+}
+
+/// Cargo.lock: which version and source each package resolved to.
+#[derive(Debug, Default, Deserialize)]
+pub struct Lockfile {
+    #[serde(default, rename = "package")]
+    pub packages: Vec<LockedPackage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub source: Option<String>,
+}
+
+impl Lockfile {
+    pub fn parse(text: &str) -> Result<Lockfile, String> {
+        toml::from_str(text).map_err(|e| e.message().to_string())
+    }
+
+    /// Whether the lock pins a git dependency to a commit.
+    pub fn pins_git(&self, package: &str) -> bool {
+        self.packages.iter().any(|p| {
+            p.name == package
+                && p.source
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("git+") && s.contains('#'))
+        })
+    }
+
+    pub fn versions(&self, package: &str) -> Vec<&str> {
+        self.packages
+            .iter()
+            .filter(|p| p.name == package)
+            .map(|p| p.version.as_str())
+            .collect()
+    }
+}
+
+/// Every manifest and lock file of the audited tree, and how they relate.
+#[derive(Default)]
+pub struct CargoProject {
+    /// Sorted by path.
+    pub manifests: Vec<Manifest>,
+    /// Lock files by folder (`""` at the root).
+    pub locks: BTreeMap<String, Lockfile>,
+}
+
+impl CargoProject {
+    /// The folder of the workspace root a manifest belongs to: the nearest manifest at or above
+    /// it with a `[workspace]` whose members match it, or the manifest itself.
+    pub fn workspace_root<'a>(&'a self, manifest: &'a Manifest) -> &'a str {
+        for candidate in self.manifests.iter().rev() {
+            let Some(workspace) = &candidate.workspace else {
+                continue;
+            };
+            if candidate.dir == manifest.dir {
+                return &candidate.dir;
+            }
+            let is_ancestor = candidate.dir.is_empty() || manifest.dir.starts_with(&format!("{}/", candidate.dir));
+            if !is_ancestor {
+                continue;
+            }
+            let relative = if candidate.dir.is_empty() {
+                manifest.dir.as_str()
+            } else {
+                &manifest.dir[candidate.dir.len() + 1..]
+            };
+            let matches = |globs: &[String]| {
+                globs.iter().any(|g| {
+                    Glob::new(g.trim_end_matches('/'))
+                        .map(|g| g.compile_matcher().is_match(relative))
+                        .unwrap_or(false)
+                })
+            };
+            if matches(&workspace.members) && !matches(&workspace.exclude) {
+                return &candidate.dir;
+            }
+        }
+        &manifest.dir
+    }
+
+    /// The lock file that governs a manifest, if it is in the tree.
+    pub fn lock_for(&self, manifest: &Manifest) -> Option<&Lockfile> {
+        self.locks.get(self.workspace_root(manifest))
+    }
+
+    /// Production packages: manifests outside test and example code.
+    pub fn production_manifests(&self) -> impl Iterator<Item = &Manifest> {
+        self.manifests
+            .iter()
+            .filter(|m| m.code_kind == CodeKind::Production)
+    }
+
+    /// Resolves a dependency inherited from `[workspace.dependencies]`.
+    pub fn resolve<'a>(&'a self, manifest: &'a Manifest, dep: &'a Dependency) -> &'a Dependency {
+        if !dep.inherited {
+            return dep;
+        }
+        let root = self.workspace_root(manifest);
+        self.manifests
+            .iter()
+            .find(|m| m.dir == root)
+            .and_then(|m| m.workspace.as_ref())
+            .and_then(|w| w.dependencies.iter().find(|d| d.key == dep.key))
+            .unwrap_or(dep)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(path: &str, text: &str, files: &[&str]) -> Manifest {
+        let files = files.iter().map(|f| f.to_string()).collect();
+        Manifest::parse(Source::new(path, text.to_string()), &files, CodeKind::Production)
+            .unwrap_or_else(|(_, e)| panic!("{e}"))
+    }
+
+    #[test]
+    fn renamed_target_specific_and_inherited_dependencies() {
+        let m = manifest(
+            "svc/Cargo.toml",
+            r#"
+[package]
+name = "svc"
+[dependencies]
+http = { package = "reqwest", version = "0.12" }
+tokio.workspace = true
+[target.'cfg(unix)'.dependencies]
+nix = "*"
+[dev-dependencies]
+insta = "1"
+"#,
+            &["svc/src/bin/tool.rs"],
+        );
+        let package = m.package.as_ref().unwrap();
+        assert!(package.has_bin && !package.has_lib);
+        let http = m.dependencies.iter().find(|d| d.key == "http").unwrap();
+        assert_eq!(http.package, "reqwest");
+        assert!(m.dependencies.iter().any(|d| d.key == "tokio" && d.inherited));
+        assert!(m.dependencies.iter().any(|d| d.key == "nix" && d.version.as_ref().unwrap().0 == "*"));
+        assert!(m.dependencies.iter().any(|d| d.key == "insta" && d.kind == DepKind::Dev));
+    }
+
+    #[test]
+    fn members_globs_decide_the_workspace_root() {
+        let files = BTreeSet::new();
+        let parse = |p: &str, t: &str| {
+            Manifest::parse(Source::new(p, t.to_string()), &files, CodeKind::Production)
+                .unwrap_or_else(|(_, e)| panic!("{e}"))
+        };
+        let project = CargoProject {
+            manifests: vec![
+                parse("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n"),
+                parse("crates/a/Cargo.toml", "[package]\nname = \"a\"\n"),
+                parse("tools/b/Cargo.toml", "[package]\nname = \"b\"\n"),
+            ],
+            locks: BTreeMap::new(),
+        };
+        assert_eq!(project.workspace_root(&project.manifests[1]), "");
+        assert_eq!(project.workspace_root(&project.manifests[2]), "tools/b");
+    }
+}

@@ -1,0 +1,336 @@
+//! What a Rust file declares that project-level rules need: its test regions, the files it
+//! makes test code through `#[cfg(test)] mod x;`, long-running worker loops and server use.
+//!
+//! Parsing is guarded: absurd nesting is refused before syn sees it (see
+//! `../shared/reference/parsers.md`), and the caller runs this on a large-stack thread.
+
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+
+/// Bracket nesting beyond this is refused before parsing: real code stays far below it, and
+/// generated or hostile files above it can exhaust even a large stack.
+pub const MAX_NESTING: usize = 256;
+
+#[derive(Debug, Default, Clone)]
+pub struct RustFacts {
+    /// Inclusive line ranges of `#[cfg(test)]` items and test functions.
+    pub test_ranges: Vec<(usize, usize)>,
+    /// Files (relative to the audited root) declared as `#[cfg(test)] mod x;`.
+    pub test_module_files: Vec<String>,
+    /// First line of a long-running loop: `loop { .. }` that awaits, sleeps or receives.
+    pub worker_loop: Option<usize>,
+    /// A server API in use (tonic or hyper server), with its line.
+    pub server_use: Option<(usize, String)>,
+}
+
+impl RustFacts {
+    pub fn is_test_line(&self, line: usize) -> bool {
+        self.test_ranges
+            .iter()
+            .any(|&(start, end)| start <= line && line <= end)
+    }
+}
+
+/// Deepest bracket nesting, counted roughly (brackets in strings and comments count too, which
+/// only matters for files that are refused anyway).
+pub fn nesting_depth(text: &str) -> usize {
+    let mut depth = 0usize;
+    let mut max = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Parses a Rust file. `path` is relative to the audited root.
+pub fn parse(path: &str, text: &str) -> Result<syn::File, String> {
+    let depth = nesting_depth(text);
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "brackets nest {depth} deep (limit {MAX_NESTING}); text-level rules only"
+        ));
+    }
+    syn::parse_file(text).map_err(|e| {
+        let at = e.span().start();
+        format!("{}:{}: {e}", at.line, at.column + 1).replace(path, "")
+    })
+}
+
+/// Extracts the facts from a parsed file.
+pub fn extract(path: &str, file: &syn::File) -> RustFacts {
+    let mut visitor = FactVisitor {
+        facts: RustFacts::default(),
+        module_dir: module_dir(path),
+    };
+    visitor.visit_file(file);
+    visitor.facts
+}
+
+/// The folder holding a file's child modules: `a/b.rs` -> `a/b`, `a/mod.rs` -> `a`.
+fn module_dir(path: &str) -> String {
+    let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+    let stem = file.trim_end_matches(".rs");
+    if matches!(stem, "mod" | "lib" | "main") || dir.ends_with("/bin") || dir == "bin" {
+        dir.to_string()
+    } else if dir.is_empty() {
+        stem.to_string()
+    } else {
+        format!("{dir}/{stem}")
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// `#[cfg(test)]`, `#[cfg(all(test, ..))]`: a cfg that mentions `test` and does not negate.
+fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        if !attr.path().is_ident("cfg") {
+            return false;
+        }
+        let Ok(list) = attr.meta.require_list() else {
+            return false;
+        };
+        let tokens: Vec<String> = list
+            .tokens
+            .clone()
+            .into_iter()
+            .flat_map(flatten)
+            .collect();
+        tokens.iter().any(|t| t == "test") && !tokens.iter().any(|t| t == "not")
+    })
+}
+
+fn flatten(tree: proc_macro2::TokenTree) -> Vec<String> {
+    match tree {
+        proc_macro2::TokenTree::Group(g) => g.stream().into_iter().flat_map(flatten).collect(),
+        proc_macro2::TokenTree::Ident(i) => vec![i.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// `#[test]`, `#[tokio::test]`, `#[rstest]`, `#[bench]`, ...
+fn is_test_fn(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        attr.path()
+            .segments
+            .last()
+            .is_some_and(|s| matches!(s.ident.to_string().as_str(), "test" | "rstest" | "test_case" | "bench"))
+    })
+}
+
+fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
+    attrs.iter().find_map(|attr| {
+        if !attr.path().is_ident("path") {
+            return None;
+        }
+        match &attr.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        }
+    })
+}
+
+fn lines(span: proc_macro2::Span) -> (usize, usize) {
+    (span.start().line, span.end().line)
+}
+
+const SERVER_PATHS: [&str; 4] = [
+    "tonic::transport::Server",
+    "hyper::server",
+    "hyper_util::server",
+    "tonic::transport::server",
+];
+
+struct FactVisitor {
+    facts: RustFacts,
+    module_dir: String,
+}
+
+impl FactVisitor {
+    fn note_path(&mut self, path: &str, span: proc_macro2::Span) {
+        if self.facts.server_use.is_none() && SERVER_PATHS.iter().any(|p| path.starts_with(p)) {
+            self.facts.server_use = Some((span.start().line, path.to_string()));
+        }
+    }
+}
+
+/// Whether a loop body waits on something: an `.await`, a sleep, a receive or an accept.
+struct WaitFinder(bool);
+
+impl<'ast> Visit<'ast> for WaitFinder {
+    fn visit_expr_await(&mut self, _: &'ast syn::ExprAwait) {
+        self.0 = true;
+    }
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if matches!(call.method.to_string().as_str(), "recv" | "accept" | "incoming") {
+            self.0 = true;
+        }
+        visit::visit_expr_method_call(self, call);
+    }
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let syn::Expr::Path(p) = &*call.func {
+            if p.path.segments.last().is_some_and(|s| s.ident == "sleep") {
+                self.0 = true;
+            }
+        }
+        visit::visit_expr_call(self, call);
+    }
+}
+
+impl<'ast> Visit<'ast> for FactVisitor {
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        let name = item.ident.to_string();
+        let is_test = is_cfg_test(&item.attrs);
+        match &item.content {
+            None if is_test => {
+                let file = match path_attr(&item.attrs) {
+                    Some(p) => {
+                        let dir = self.module_dir.rsplit_once('/').map_or("", |(d, _)| d);
+                        vec![join(dir, &p), join(&self.module_dir, &p)]
+                    }
+                    None => vec![
+                        join(&self.module_dir, &format!("{name}.rs")),
+                        join(&self.module_dir, &format!("{name}/mod.rs")),
+                    ],
+                };
+                self.facts.test_module_files.extend(file);
+            }
+            None => {}
+            Some(_) => {
+                if is_test {
+                    self.facts.test_ranges.push(lines(item.span()));
+                }
+                let inner = join(&self.module_dir, &name);
+                let outer = std::mem::replace(&mut self.module_dir, inner);
+                visit::visit_item_mod(self, item);
+                self.module_dir = outer;
+            }
+        }
+    }
+
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        if is_test_fn(&item.attrs) || is_cfg_test(&item.attrs) {
+            self.facts.test_ranges.push(lines(item.span()));
+        }
+        visit::visit_item_fn(self, item);
+    }
+
+    fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
+        if is_cfg_test(&item.attrs) {
+            self.facts.test_ranges.push(lines(item.span()));
+        }
+        visit::visit_item_impl(self, item);
+    }
+
+    fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
+        if self.facts.worker_loop.is_none() {
+            let mut finder = WaitFinder(false);
+            finder.visit_block(&expr.body);
+            if finder.0 {
+                self.facts.worker_loop = Some(expr.loop_token.span.start().line);
+            }
+        }
+        visit::visit_expr_loop(self, expr);
+    }
+
+    fn visit_use_tree(&mut self, tree: &'ast syn::UseTree) {
+        fn paths(prefix: &str, tree: &syn::UseTree, out: &mut Vec<(String, proc_macro2::Span)>) {
+            match tree {
+                syn::UseTree::Path(p) => paths(&join_path(prefix, &p.ident.to_string()), &p.tree, out),
+                syn::UseTree::Name(n) => out.push((join_path(prefix, &n.ident.to_string()), n.ident.span())),
+                syn::UseTree::Rename(r) => out.push((join_path(prefix, &r.ident.to_string()), r.ident.span())),
+                syn::UseTree::Glob(g) => out.push((prefix.to_string(), g.star_token.span)),
+                syn::UseTree::Group(g) => g.items.iter().for_each(|t| paths(prefix, t, out)),
+            }
+        }
+        fn join_path(prefix: &str, name: &str) -> String {
+            if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}::{name}")
+            }
+        }
+        let mut found = Vec::new();
+        paths("", tree, &mut found);
+        for (path, span) in found {
+            self.note_path(&path, span);
+        }
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        if path.segments.len() > 1 {
+            let text = path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect::<Vec<_>>()
+                .join("::");
+            self.note_path(&text, path.span());
+        }
+        visit::visit_path(self, path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(path: &str, text: &str) -> RustFacts {
+        extract(path, &parse(path, text).unwrap())
+    }
+
+    #[test]
+    fn test_regions_and_test_module_files() {
+        let f = facts(
+            "src/net/client.rs",
+            "fn a() {}\n#[cfg(test)]\nmod tests {\n  #[test]\n  fn t() {}\n}\n#[cfg(test)]\nmod helpers;\n#[tokio::test]\nasync fn b() {}\n#[cfg(not(test))]\nfn c() {}\n",
+        );
+        assert_eq!(f.test_ranges, vec![(2, 6), (4, 5), (9, 10)]);
+        assert_eq!(
+            f.test_module_files,
+            vec!["src/net/client/helpers.rs", "src/net/client/helpers/mod.rs"]
+        );
+        assert!(f.is_test_line(3) && !f.is_test_line(11));
+        let root = facts("src/lib.rs", "#[cfg(test)] mod tests;");
+        assert_eq!(root.test_module_files[0], "src/tests.rs");
+    }
+
+    #[test]
+    fn worker_loops_and_servers() {
+        let f = facts(
+            "src/main.rs",
+            "use tonic::transport::Server;\nasync fn main() {\n    loop {\n        let job = queue.pop().await;\n    }\n}\n",
+        );
+        assert_eq!(f.worker_loop, Some(3));
+        assert_eq!(f.server_use.as_ref().map(|s| s.0), Some(1));
+        let cli = facts("src/main.rs", "fn main() { loop { if done() { break; } } }");
+        assert_eq!(cli.worker_loop, None);
+    }
+
+    #[test]
+    fn absurd_nesting_is_refused_before_parsing() {
+        let deep = format!("fn f() {{ {}{} }}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(parse("deep.rs", &deep).err().unwrap().contains("nest"));
+    }
+}

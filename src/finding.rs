@@ -1,0 +1,147 @@
+//! A finding: one place where one rule failed.
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::registry::{Rule, Severity, registry};
+use crate::source::Source;
+
+/// A 1-based line/column span. `end_column` is one past the last character.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub start_line: usize,
+    pub start_column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    #[serde(skip)]
+    pub bytes: Range<usize>,
+}
+
+/// The redacted lines around a finding, for rendering.
+#[derive(Debug, Clone)]
+pub struct Snippet {
+    pub first_line: usize,
+    pub text: String,
+    /// The finding's span, as byte offsets into `text`.
+    pub label: Range<usize>,
+}
+
+/// Production code, or test and example code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeKind {
+    Production,
+    Test,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static Rule,
+    pub severity: Severity,
+    /// File the finding is in, relative to the audited root; `None` for a project-level
+    /// finding about something missing.
+    pub path: Option<String>,
+    pub span: Option<Span>,
+    pub message: String,
+    /// A fix specific to this finding; the rule's `fix` line when `None`.
+    pub fix: Option<String>,
+    /// For project-level findings: what the finding is about (the missing section, the missing
+    /// file). Part of the fingerprint instead of the source line.
+    pub subject: Option<String>,
+    /// Whitespace-normalised (redacted) source line, for the fingerprint.
+    pub line_key: Option<String>,
+    pub snippet: Option<Snippet>,
+    pub code_kind: CodeKind,
+    /// Set once the finding is final; see `engine::finalise`.
+    pub fingerprint: String,
+}
+
+impl Finding {
+    /// A finding at a byte range of a file, at the rule's default severity.
+    pub fn at(code: &str, source: &Source, range: Range<usize>, message: impl Into<String>) -> Finding {
+        let rule = registry().get(code);
+        let span = source.span(range);
+        Finding {
+            rule,
+            severity: rule.severity,
+            path: Some(source.path.clone()),
+            line_key: Some(source.normalised_line(span.start_line)),
+            snippet: Some(source.snippet(&span)),
+            span: Some(span),
+            message: message.into(),
+            fix: None,
+            subject: None,
+            code_kind: CodeKind::Production,
+            fingerprint: String::new(),
+        }
+    }
+
+    /// A finding on a whole line of a file.
+    pub fn on_line(code: &str, source: &Source, line: usize, message: impl Into<String>) -> Finding {
+        let span = source.line_span(line);
+        Finding::at(code, source, span.bytes, message)
+    }
+
+    /// A project-level finding about something absent, optionally anchored to a file.
+    pub fn project(code: &str, subject: impl Into<String>, message: impl Into<String>) -> Finding {
+        let rule = registry().get(code);
+        Finding {
+            rule,
+            severity: rule.severity,
+            path: None,
+            span: None,
+            message: message.into(),
+            fix: None,
+            subject: Some(subject.into()),
+            line_key: None,
+            snippet: None,
+            code_kind: CodeKind::Production,
+            fingerprint: String::new(),
+        }
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Finding {
+        self.severity = severity.min(self.rule.severity);
+        self
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Finding {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Finding {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Anchors a project-level finding to a file (without a line).
+    pub fn in_file(mut self, path: &str) -> Finding {
+        self.path = Some(path.to_string());
+        self
+    }
+
+    pub fn fix_text(&self) -> &str {
+        self.fix.as_deref().unwrap_or(&self.rule.fix)
+    }
+
+    pub fn line(&self) -> usize {
+        self.span.as_ref().map_or(0, |s| s.start_line)
+    }
+
+    /// Deterministic order: by path, position, then rule.
+    pub fn sort_key(&self) -> (Option<&str>, usize, usize, &str, &str) {
+        let (line, column) = self
+            .span
+            .as_ref()
+            .map_or((0, 0), |s| (s.start_line, s.start_column));
+        (
+            self.path.as_deref(),
+            line,
+            column,
+            self.rule.code.as_str(),
+            self.message.as_str(),
+        )
+    }
+}

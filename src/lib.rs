@@ -1,0 +1,17 @@
+//! prodready: a production-readiness auditor. `audit(root, config)` reads a repository against
+//! the rule set in `rules/` and returns a scored pilot-to-production checklist.
+
+pub mod checks;
+pub mod config;
+pub mod engine;
+pub mod facts;
+pub mod finding;
+pub mod project;
+pub mod redact;
+pub mod registry;
+pub mod report;
+pub mod score;
+pub mod source;
+pub mod walk;
+
+pub use engine::{Report, audit};

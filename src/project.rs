@@ -1,0 +1,219 @@
+//! Project-wide definitions that every rule family shares, written once: which code is test
+//! code, where ownership files and runbooks live, and which subjects (a service, a CODEOWNERS,
+//! a runbook, ...) are present.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::facts::FileFacts;
+use crate::facts::cargo::{CargoProject, DepKind};
+use crate::finding::CodeKind;
+use crate::registry::Subject;
+
+/// Folders whose content is test or example code, wherever they sit below the audited root.
+const TEST_DIRS: [&str; 5] = ["tests", "benches", "examples", "fixtures", "testdata"];
+
+/// Crates whose presence as a (non-dev) dependency makes a project a service.
+const SERVER_FRAMEWORKS: [&str; 8] = [
+    "axum",
+    "actix-web",
+    "warp",
+    "poem",
+    "rocket",
+    "salvo",
+    "tide",
+    "ntex",
+];
+
+/// Where GitHub and GitLab look for a CODEOWNERS file.
+pub const CODEOWNERS_PATHS: [&str; 4] = [
+    "CODEOWNERS",
+    ".github/CODEOWNERS",
+    "docs/CODEOWNERS",
+    ".gitlab/CODEOWNERS",
+];
+
+/// Production or test code, by path alone (relative to the audited root).
+pub fn path_code_kind(path: &str) -> CodeKind {
+    let mut components = path.split('/');
+    components.next_back();
+    if components.any(|c| TEST_DIRS.contains(&c)) {
+        CodeKind::Test
+    } else {
+        CodeKind::Production
+    }
+}
+
+/// A runbook: one Markdown file, or a folder of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runbook {
+    /// The file, or the folder (`runbooks`, `docs/runbooks`).
+    pub location: String,
+    /// Its Markdown files.
+    pub files: Vec<String>,
+}
+
+/// Runbooks in production paths: `RUNBOOK.md`, `OPERATIONS.md`, `runbook(s)/`, `docs/runbook*`,
+/// `docs/operations*`, at any depth (a monorepo keeps one per service).
+pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
+    let mut by_location: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in paths {
+        if path_code_kind(path) == CodeKind::Test {
+            continue;
+        }
+        let lower = path.to_ascii_lowercase();
+        let is_markdown = lower.ends_with(".md") || lower.ends_with(".markdown");
+        let parts: Vec<&str> = lower.split('/').collect();
+        let file = parts[parts.len() - 1];
+        let stem = file.split('.').next().unwrap_or(file);
+        // A runbook folder: `runbook/`, `runbooks/`, or `docs/runbook*/`, `docs/operations*/`.
+        let folder = parts[..parts.len() - 1].iter().enumerate().position(|(i, dir)| {
+            matches!(*dir, "runbook" | "runbooks")
+                || (i > 0
+                    && parts[i - 1] == "docs"
+                    && (dir.starts_with("runbook") || dir.starts_with("operations")))
+        });
+        if let Some(index) = folder {
+            if is_markdown {
+                let location = path.split('/').take(index + 1).collect::<Vec<_>>().join("/");
+                by_location.entry(location).or_default().push(path.clone());
+            }
+            continue;
+        }
+        let in_docs = parts.len() >= 2 && parts[parts.len() - 2] == "docs";
+        let named = matches!(stem, "runbook" | "operations")
+            || (in_docs && (stem.starts_with("runbook") || stem.starts_with("operations")));
+        if is_markdown && named {
+            by_location.entry(path.clone()).or_default().push(path.clone());
+        }
+    }
+    by_location
+        .into_iter()
+        .map(|(location, files)| Runbook { location, files })
+        .collect()
+}
+
+/// The subjects present in the project, each with the evidence that shows it.
+pub fn subjects(
+    files: &[FileFacts],
+    cargo: &CargoProject,
+    paths: &BTreeSet<String>,
+) -> BTreeMap<Subject, String> {
+    let mut present = BTreeMap::new();
+    present.insert(Subject::Always, String::new());
+    if let Some(m) = cargo
+        .production_manifests()
+        .find(|m| m.package.is_some() || m.workspace.is_some())
+    {
+        present.insert(Subject::CargoProject, m.source.path.clone());
+    }
+    if let Some(path) = CODEOWNERS_PATHS.iter().find(|p| paths.contains(**p)) {
+        present.insert(Subject::Codeowners, path.to_string());
+    }
+    if let Some(runbook) = runbooks(paths).first() {
+        present.insert(Subject::Runbook, runbook.location.clone());
+    }
+    if let Some(evidence) = service_evidence(files, cargo) {
+        present.insert(Subject::Service, evidence);
+    }
+    present
+}
+
+/// Why the project is a service, if it is one: a server framework dependency, a server API in
+/// use, a worker loop in a binary, or a workload that runs it.
+fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String> {
+    for manifest in cargo.production_manifests() {
+        for dep in &manifest.dependencies {
+            let dep = cargo.resolve(manifest, dep);
+            if dep.kind != DepKind::Dev && SERVER_FRAMEWORKS.contains(&dep.package.as_str()) {
+                return Some(format!("depends on {} ({})", dep.package, manifest.source.path));
+            }
+        }
+    }
+    let production = files.iter().filter(|f| f.path_code_kind == CodeKind::Production);
+    for file in production.clone() {
+        if let Some((line, api)) = file.rust.as_ref().and_then(|r| r.server_use.as_ref()) {
+            return Some(format!("uses {api} ({}:{line})", file.path));
+        }
+    }
+    for file in production.clone() {
+        let Some(line) = file.rust.as_ref().and_then(|r| r.worker_loop) else {
+            continue;
+        };
+        if is_binary_source(&file.path, cargo) {
+            return Some(format!("long-running loop in a binary ({}:{line})", file.path));
+        }
+    }
+    for file in production {
+        if let Some(yaml) = &file.yaml {
+            if let Some((kind, line)) = yaml.workloads.first() {
+                return Some(format!("Kubernetes {kind} ({}:{line})", file.path));
+            }
+            if let Some((name, line)) = yaml.built_services.first() {
+                return Some(format!("compose service `{name}` built here ({}:{line})", file.path));
+            }
+        }
+    }
+    None
+}
+
+/// A file of a binary target: `src/main.rs`, `src/bin/**`, or any file of a package that has a
+/// binary and no library (its modules run only inside that binary).
+fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
+    cargo.manifests.iter().any(|m| {
+        let Some(package) = &m.package else {
+            return false;
+        };
+        let prefix = if m.dir.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", m.dir)
+        };
+        let Some(rel) = path.strip_prefix(&prefix) else {
+            return false;
+        };
+        package.has_bin
+            && (rel == "src/main.rs" || rel.starts_with("src/bin/") || (!package.has_lib && rel.starts_with("src/")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_code_is_decided_below_the_root_only() {
+        assert_eq!(path_code_kind("src/main.rs"), CodeKind::Production);
+        assert_eq!(path_code_kind("tests/cli.rs"), CodeKind::Test);
+        assert_eq!(path_code_kind("crates/a/examples/x.rs"), CodeKind::Test);
+        assert_eq!(path_code_kind("fixtures"), CodeKind::Production);
+        assert_eq!(path_code_kind("src/fixtures.rs"), CodeKind::Production);
+    }
+
+    #[test]
+    fn runbook_locations() {
+        let paths: BTreeSet<String> = [
+            "RUNBOOK.md",
+            "docs/operations-guide.md",
+            "runbooks/deploy.md",
+            "runbooks/rollback.md",
+            "docs/runbooks/x/alerts.md",
+            "docs/architecture.md",
+            "tests/RUNBOOK.md",
+            "svc/OPERATIONS.md",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let found: Vec<_> = runbooks(&paths).into_iter().map(|r| (r.location, r.files.len())).collect();
+        assert_eq!(
+            found,
+            vec![
+                ("RUNBOOK.md".to_string(), 1),
+                ("docs/operations-guide.md".to_string(), 1),
+                ("docs/runbooks".to_string(), 1),
+                ("runbooks".to_string(), 2),
+                ("svc/OPERATIONS.md".to_string(), 1),
+            ]
+        );
+    }
+}

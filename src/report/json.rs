@@ -1,0 +1,202 @@
+//! The JSON report, schema version 1 (documented in `docs/json-report.md`). Deterministic:
+//! sorted, no timestamps, no absolute paths, identical across runs and thread counts.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::engine::Report;
+use crate::finding::{CodeKind, Span};
+use crate::registry::{Category, Severity};
+use crate::score::{CategoryScore, Level, Status};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    schema_version: u32,
+    tool: Tool,
+    root: &'a str,
+    score: Option<f64>,
+    score_partial: bool,
+    level: Level,
+    summary: Summary,
+    gate: Gate<'a>,
+    subjects: BTreeMap<String, &'a str>,
+    categories: &'a [CategoryScore],
+    checklist: Vec<Item<'a>>,
+    findings: Vec<Finding<'a>>,
+    files: Files<'a>,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    applicable: usize,
+    total: usize,
+    passed: usize,
+    failed: usize,
+    not_applicable: usize,
+    skipped: usize,
+    findings: usize,
+    failing_findings: usize,
+}
+
+#[derive(Serialize)]
+struct Gate<'a> {
+    passed: bool,
+    reasons: &'a [String],
+    incomplete: bool,
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    code: &'a str,
+    name: &'a str,
+    category: Category,
+    severity: Severity,
+    weight: f64,
+    status: Status,
+    applies_when: &'a str,
+    failing_findings: usize,
+    other_findings: usize,
+}
+
+#[derive(Serialize)]
+struct Finding<'a> {
+    code: &'a str,
+    name: &'a str,
+    severity: Severity,
+    path: Option<&'a str>,
+    #[serde(flatten)]
+    span: Option<&'a Span>,
+    message: &'a str,
+    fix: &'a str,
+    code_kind: CodeKind,
+    fails_item: bool,
+    fingerprint: &'a str,
+}
+
+#[derive(Serialize)]
+struct Files<'a> {
+    scanned: usize,
+    lines: usize,
+    by_kind: BTreeMap<String, usize>,
+    skipped_files: BTreeMap<String, usize>,
+    skipped_folders: BTreeMap<String, usize>,
+    not_parsed: Vec<PathReason<'a>>,
+    not_analysed: Vec<PathReason<'a>>,
+}
+
+#[derive(Serialize)]
+struct PathReason<'a> {
+    path: &'a str,
+    reason: &'a str,
+}
+
+fn key<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+pub fn render(report: &Report) -> String {
+    let card = &report.scorecard;
+    let json = JsonReport {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "prodready",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        root: &report.root,
+        score: card.score,
+        score_partial: card.partial,
+        level: card.level,
+        summary: Summary {
+            applicable: card.applicable(),
+            total: card.items.len(),
+            passed: card.count(Status::Pass),
+            failed: card.count(Status::Fail),
+            not_applicable: card.count(Status::NotApplicable),
+            skipped: card.count(Status::Skipped),
+            findings: report.findings.len(),
+            failing_findings: report.findings.iter().filter(|f| crate::score::fails_item(f)).count(),
+        },
+        gate: Gate {
+            passed: report.gate.passed,
+            reasons: &report.gate.reasons,
+            incomplete: report.incomplete(),
+        },
+        subjects: report
+            .subjects
+            .iter()
+            .map(|(subject, evidence)| (key(subject), evidence.as_str()))
+            .collect(),
+        categories: &card.categories,
+        checklist: card
+            .items
+            .iter()
+            .map(|item| Item {
+                code: &item.rule.code,
+                name: &item.rule.name,
+                category: item.rule.category,
+                severity: item.severity,
+                weight: item.weight(),
+                status: item.status,
+                applies_when: item.rule.applies_when.describe(),
+                failing_findings: item.failing,
+                other_findings: item.informational,
+            })
+            .collect(),
+        findings: report
+            .findings
+            .iter()
+            .map(|f| Finding {
+                code: &f.rule.code,
+                name: &f.rule.name,
+                severity: f.severity,
+                path: f.path.as_deref(),
+                span: f.span.as_ref(),
+                message: &f.message,
+                fix: f.fix_text(),
+                code_kind: f.code_kind,
+                fails_item: crate::score::fails_item(f),
+                fingerprint: &f.fingerprint,
+            })
+            .collect(),
+        files: Files {
+            scanned: report.files.scanned,
+            lines: report.files.lines,
+            by_kind: report.files.by_kind.iter().map(|(k, n)| (key(k), *n)).collect(),
+            skipped_files: report
+                .files
+                .skipped_files
+                .iter()
+                .map(|(k, n)| (key(k), *n))
+                .collect(),
+            skipped_folders: report
+                .files
+                .skipped_dirs
+                .iter()
+                .map(|(k, n)| (key(k), *n))
+                .collect(),
+            not_parsed: path_reasons(&report.files.not_parsed),
+            not_analysed: path_reasons(&report.files.failed),
+        },
+    };
+    let mut text = serde_json::to_string_pretty(&json).expect("the report serialises");
+    text.push('\n');
+    text
+}
+
+fn path_reasons(list: &[(String, String)]) -> Vec<PathReason<'_>> {
+    list.iter()
+        .map(|(path, reason)| PathReason { path, reason })
+        .collect()
+}

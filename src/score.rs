@@ -1,0 +1,230 @@
+//! The checklist: one item per rule, its status, the weighted score and the readiness level.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::finding::{CodeKind, Finding};
+use crate::registry::{Category, Rule, Severity, Subject, registry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The rule's subject is absent: the item neither gains nor loses points.
+    #[serde(rename = "n/a")]
+    NotApplicable,
+    /// Deselected by `select`/`ignore`: the score is partial.
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::NotApplicable => "n/a",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// Cumulative readiness levels: each needs everything the one below needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// A critical item fails.
+    Pilot,
+    /// No critical item fails.
+    Hardened,
+    /// No critical or high item fails.
+    ProductionReady,
+    /// Every applicable item passes.
+    Exemplary,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Pilot => "pilot",
+            Level::Hardened => "hardened",
+            Level::ProductionReady => "production-ready",
+            Level::Exemplary => "exemplary",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Level> {
+        [Level::Pilot, Level::Hardened, Level::ProductionReady, Level::Exemplary]
+            .into_iter()
+            .find(|l| l.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub rule: &'static Rule,
+    /// The rule's severity after configuration overrides; it sets the weight.
+    pub severity: Severity,
+    pub status: Status,
+    /// Findings that fail the item (production code, not suppressed).
+    pub failing: usize,
+    /// Findings reported without failing the item (test code, suppressed).
+    pub informational: usize,
+}
+
+impl Item {
+    pub fn weight(&self) -> f64 {
+        self.severity.weight()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryScore {
+    pub category: Category,
+    pub title: &'static str,
+    pub score: Option<f64>,
+    pub applicable: usize,
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scorecard {
+    pub items: Vec<Item>,
+    /// 0-100, one decimal; `None` when no item applies.
+    pub score: Option<f64>,
+    /// Some items were skipped: the score covers only the selected rules.
+    pub partial: bool,
+    pub level: Level,
+    pub categories: Vec<CategoryScore>,
+}
+
+/// Whether a finding fails its checklist item.
+pub fn fails_item(finding: &Finding) -> bool {
+    finding.code_kind == CodeKind::Production
+}
+
+fn score_of<'a>(items: impl Iterator<Item = &'a Item>) -> Option<f64> {
+    let (mut passed, mut applicable) = (0.0, 0.0);
+    for item in items {
+        match item.status {
+            Status::Pass => {
+                passed += item.weight();
+                applicable += item.weight();
+            }
+            Status::Fail => applicable += item.weight(),
+            Status::NotApplicable | Status::Skipped => {}
+        }
+    }
+    (applicable > 0.0).then(|| (1000.0 * passed / applicable).round() / 10.0)
+}
+
+pub fn scorecard(
+    findings: &[Finding],
+    selected: &BTreeSet<&str>,
+    subjects: &BTreeMap<Subject, String>,
+    severity_overrides: &BTreeMap<String, Severity>,
+) -> Scorecard {
+    let items: Vec<Item> = registry()
+        .rules()
+        .iter()
+        .map(|rule| {
+            let severity = severity_overrides
+                .get(&rule.code)
+                .copied()
+                .unwrap_or(rule.severity);
+            let mine = findings.iter().filter(|f| f.rule.code == rule.code);
+            let failing = mine.clone().filter(|f| fails_item(f)).count();
+            let informational = mine.count() - failing;
+            let status = if !selected.contains(rule.code.as_str()) {
+                Status::Skipped
+            } else if !subjects.contains_key(&rule.applies_when) {
+                Status::NotApplicable
+            } else if failing > 0 {
+                Status::Fail
+            } else {
+                Status::Pass
+            };
+            Item {
+                rule,
+                severity,
+                status,
+                failing,
+                informational,
+            }
+        })
+        .collect();
+    let fails_at = |floor: Severity| {
+        items
+            .iter()
+            .any(|i| i.status == Status::Fail && i.severity >= floor)
+    };
+    let level = if fails_at(Severity::Critical) {
+        Level::Pilot
+    } else if fails_at(Severity::High) {
+        Level::Hardened
+    } else if fails_at(Severity::Low) {
+        Level::ProductionReady
+    } else {
+        Level::Exemplary
+    };
+    let categories = Category::ALL
+        .into_iter()
+        .filter_map(|category| {
+            let mine: Vec<&Item> = items.iter().filter(|i| i.rule.category == category).collect();
+            if mine.is_empty() {
+                return None;
+            }
+            let count = |s: Status| mine.iter().filter(|i| i.status == s).count();
+            Some(CategoryScore {
+                category,
+                title: category.title(),
+                score: score_of(mine.iter().copied()),
+                applicable: count(Status::Pass) + count(Status::Fail),
+                total: mine.len(),
+                passed: count(Status::Pass),
+                failed: count(Status::Fail),
+            })
+        })
+        .collect();
+    Scorecard {
+        score: score_of(items.iter()),
+        partial: items.iter().any(|i| i.status == Status::Skipped),
+        level,
+        categories,
+        items,
+    }
+}
+
+impl Scorecard {
+    pub fn count(&self, status: Status) -> usize {
+        self.items.iter().filter(|i| i.status == status).count()
+    }
+
+    pub fn applicable(&self) -> usize {
+        self.count(Status::Pass) + self.count(Status::Fail)
+    }
+
+    /// The failing items whose fix would raise the score most, with the points each would add.
+    pub fn top_improvements(&self, n: usize) -> Vec<(&Item, f64)> {
+        let total: f64 = self
+            .items
+            .iter()
+            .filter(|i| matches!(i.status, Status::Pass | Status::Fail))
+            .map(Item::weight)
+            .sum();
+        let mut failing: Vec<&Item> = self.items.iter().filter(|i| i.status == Status::Fail).collect();
+        failing.sort_by(|a, b| {
+            b.weight()
+                .total_cmp(&a.weight())
+                .then_with(|| a.rule.code.cmp(&b.rule.code))
+        });
+        failing
+            .into_iter()
+            .take(n)
+            .map(|i| (i, (1000.0 * i.weight() / total).round() / 10.0))
+            .collect()
+    }
+}

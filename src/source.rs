@@ -1,0 +1,201 @@
+//! A file's text with its line index: the one place that turns positions into line/column
+//! spans and that hands out displayable (redacted) source text.
+
+use std::ops::Range;
+
+use crate::finding::{Snippet, Span};
+use crate::redact;
+
+/// What kind of file this is, decided by name only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Rust,
+    Yaml,
+    Toml,
+    Json,
+    Env,
+    Markdown,
+    /// Any other text file (CODEOWNERS, Dockerfile, shell, ...).
+    Text,
+}
+
+impl FileKind {
+    pub fn of(rel_path: &str) -> FileKind {
+        let name = rel_path.rsplit('/').next().unwrap_or(rel_path);
+        let lower = name.to_ascii_lowercase();
+        let ext = lower.rsplit_once('.').map(|(_, e)| e);
+        if lower == ".env" || lower.starts_with(".env.") || ext == Some("env") {
+            return FileKind::Env;
+        }
+        match ext {
+            Some("rs") => FileKind::Rust,
+            Some("yml" | "yaml") => FileKind::Yaml,
+            Some("toml") => FileKind::Toml,
+            Some("json") => FileKind::Json,
+            Some("md" | "markdown") => FileKind::Markdown,
+            _ if lower == "cargo.lock" => FileKind::Toml,
+            _ => FileKind::Text,
+        }
+    }
+}
+
+/// A scanned file: its path relative to the audited root (with `/` separators) and its text.
+pub struct Source {
+    pub path: String,
+    pub text: String,
+    line_starts: Vec<usize>,
+    /// Byte ranges of secret values. Every text shown to a user passes through
+    /// [`Source::display`], which masks them.
+    pub secret_spans: Vec<Range<usize>>,
+}
+
+impl Source {
+    pub fn new(path: impl Into<String>, text: String) -> Source {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Source {
+            path: path.into(),
+            text,
+            line_starts,
+            secret_spans: Vec::new(),
+        }
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// 1-based line number of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset)
+    }
+
+    /// Byte range of a 1-based line, without its line terminator.
+    pub fn line_range(&self, line: usize) -> Range<usize> {
+        let start = self.line_starts[line.clamp(1, self.line_count()) - 1];
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |&next| next - 1);
+        let end = if end > start && self.text.as_bytes()[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        start..end.max(start)
+    }
+
+    pub fn line_text(&self, line: usize) -> &str {
+        &self.text[self.line_range(line)]
+    }
+
+    /// Byte offset of a 1-based line and a 0-based column counted in characters
+    /// (the convention of proc-macro2 and saphyr). Clamped to the line.
+    pub fn offset(&self, line: usize, char_col: usize) -> usize {
+        let range = self.line_range(line);
+        let text = &self.text[range.clone()];
+        range.start
+            + text
+                .char_indices()
+                .nth(char_col)
+                .map_or(text.len(), |(i, _)| i)
+    }
+
+    /// The line/column span of a byte range. Columns are 1-based and count characters; the
+    /// end column is one past the last character (never 0).
+    pub fn span(&self, range: Range<usize>) -> Span {
+        let start = range.start.min(self.text.len());
+        let end = range.end.clamp(start, self.text.len());
+        let (start_line, start_column) = self.line_col(start);
+        let (mut end_line, mut end_column) = self.line_col(end);
+        if end == start {
+            end_line = start_line;
+            end_column = start_column + 1;
+        }
+        Span {
+            start_line,
+            start_column,
+            end_line,
+            end_column,
+            bytes: start..end,
+        }
+    }
+
+    /// The span of a whole line (without indentation).
+    pub fn line_span(&self, line: usize) -> Span {
+        let range = self.line_range(line);
+        let text = &self.text[range.clone()];
+        let indent = text.len() - text.trim_start().len();
+        self.span(range.start + indent..range.end)
+    }
+
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let line = self.line_of(offset);
+        let start = self.line_starts[line - 1];
+        let column = self.text[start..offset].chars().count() + 1;
+        (line, column)
+    }
+
+    /// Source text for display, with every secret masked.
+    pub fn display(&self, range: Range<usize>) -> String {
+        redact::mask_spans(&self.text, range, &self.secret_spans)
+    }
+
+    /// The lines around a span, redacted, for rendering a finding.
+    pub fn snippet(&self, span: &Span) -> Snippet {
+        let first_line = span.start_line.saturating_sub(1).max(1);
+        let last_line = (span.end_line + 1).min(self.line_count());
+        let start = self.line_range(first_line).start;
+        let end = self.line_range(last_line).end;
+        let text = self.display(start..end);
+        let label_start = span.bytes.start.saturating_sub(start).min(text.len());
+        let label_end = span.bytes.end.saturating_sub(start).clamp(label_start, text.len());
+        Snippet {
+            first_line,
+            text,
+            label: label_start..label_end,
+        }
+    }
+
+    /// Whitespace-normalised text of a line, for content-based fingerprints.
+    pub fn normalised_line(&self, line: usize) -> String {
+        self.display(self.line_range(line))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_count_characters_and_lines_from_one() {
+        let src = Source::new("a.rs", "fn a() {}\nlet é = 1;\r\nend".to_string());
+        let eq = src.text.find('=').unwrap();
+        let span = src.span(eq..eq + 1);
+        assert_eq!((span.start_line, span.start_column, span.end_column), (2, 7, 8));
+        assert_eq!(src.line_text(2), "let é = 1;");
+        assert_eq!(src.offset(2, 6), eq);
+        assert_eq!(src.line_of(src.text.len()), 3);
+    }
+
+    #[test]
+    fn empty_span_still_has_a_positive_width() {
+        let src = Source::new("a", "abc".to_string());
+        let span = src.span(1..1);
+        assert_eq!(span.end_column, span.start_column + 1);
+    }
+
+    #[test]
+    fn kinds_are_decided_by_name() {
+        assert_eq!(FileKind::of("src/main.rs"), FileKind::Rust);
+        assert_eq!(FileKind::of("deploy/app.YAML"), FileKind::Yaml);
+        assert_eq!(FileKind::of(".env.production"), FileKind::Env);
+        assert_eq!(FileKind::of("prod.env"), FileKind::Env);
+        assert_eq!(FileKind::of("Cargo.lock"), FileKind::Toml);
+        assert_eq!(FileKind::of(".github/CODEOWNERS"), FileKind::Text);
+    }
+}

@@ -1,0 +1,257 @@
+//! Discovery: which files of the audited tree are scanned, and what was skipped and why.
+//!
+//! The walk honours .gitignore (also outside a git repository), never enters `.git/`,
+//! `target/` or `node_modules/`, and applies the configuration's `exclude` globs. Nothing is
+//! skipped silently: every file or folder left out is counted by reason.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use ignore::WalkBuilder;
+use serde::Serialize;
+
+/// Directories never entered, whatever .gitignore says.
+const ALWAYS_SKIPPED_DIRS: [&str; 3] = [".git", "target", "node_modules"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// Matched by a .gitignore (or .ignore) file.
+    Gitignored,
+    /// `.git/`, `target/` or `node_modules/`.
+    BuildOrVcsDir,
+    /// Matched by an `exclude` glob of the configuration.
+    Excluded,
+    /// Contains NUL bytes: not text.
+    Binary,
+    /// Larger than `max_file_size`.
+    TooLarge,
+}
+
+impl SkipReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::Gitignored => "ignored by .gitignore",
+            SkipReason::BuildOrVcsDir => "in .git/, target/ or node_modules/",
+            SkipReason::Excluded => "excluded by configuration",
+            SkipReason::Binary => "binary",
+            SkipReason::TooLarge => "larger than max_file_size",
+        }
+    }
+}
+
+/// A file to scan.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Relative to the audited root, `/`-separated.
+    pub path: String,
+    pub abs: PathBuf,
+    pub size: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub files: Vec<Candidate>,
+    /// Skipped files by reason. Folders skipped whole count as one entry each in `skipped_dirs`.
+    pub skipped_files: BTreeMap<SkipReason, usize>,
+    pub skipped_dirs: BTreeMap<SkipReason, usize>,
+    /// Entries that could not be listed (permissions, broken links): path and reason.
+    pub errors: Vec<(String, String)>,
+}
+
+pub fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+fn exclude_set(globs: &[String]) -> GlobSet {
+    let mut builder = GlobSetBuilder::new();
+    for glob in globs {
+        // `dir/` means the folder; both `dir` and `dir/**` are accepted as well.
+        let trimmed = glob.trim_end_matches('/');
+        for pattern in [trimmed.to_string(), format!("{trimmed}/**")] {
+            if let Ok(g) = Glob::new(&pattern) {
+                builder.add(g);
+            }
+        }
+    }
+    builder.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+/// Lists the files to scan under `root`.
+pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discovery {
+    let excluded = Arc::new(exclude_set(exclude));
+    let pruned: Arc<Mutex<Vec<(PathBuf, SkipReason)>>> = Arc::default();
+    let mut discovery = Discovery::default();
+    let mut visited_dirs: HashSet<PathBuf> = HashSet::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+
+    let walker = {
+        let root = root.to_path_buf();
+        let excluded = Arc::clone(&excluded);
+        let pruned = Arc::clone(&pruned);
+        WalkBuilder::new(&root)
+            .hidden(false)
+            .require_git(false)
+            .follow_links(false)
+            .sort_by_file_name(|a, b| a.cmp(b))
+            .filter_entry(move |entry| {
+                if entry.depth() == 0 {
+                    return true;
+                }
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                let reason = if is_dir
+                    && ALWAYS_SKIPPED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref())
+                {
+                    Some(SkipReason::BuildOrVcsDir)
+                } else if is_dir && excluded.is_match(relative(&root, entry.path())) {
+                    Some(SkipReason::Excluded)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    pruned
+                        .lock()
+                        .expect("walk bookkeeping")
+                        .push((entry.path().to_path_buf(), reason));
+                }
+                reason.is_none()
+            })
+            .build()
+    };
+
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) => {
+                let path = match &error {
+                    ignore::Error::WithPath { path, .. } => relative(root, path),
+                    _ => String::new(),
+                };
+                discovery.errors.push((path, error.to_string()));
+                continue;
+            }
+        };
+        let Some(file_type) = entry.file_type() else {
+            continue;
+        };
+        if file_type.is_dir() {
+            visited_dirs.insert(entry.path().to_path_buf());
+            continue;
+        }
+        if !file_type.is_file() {
+            continue;
+        }
+        let path = relative(root, entry.path());
+        seen.insert(entry.path().to_path_buf());
+        if excluded.is_match(&path) {
+            *discovery.skipped_files.entry(SkipReason::Excluded).or_default() += 1;
+            continue;
+        }
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > max_file_size {
+            *discovery.skipped_files.entry(SkipReason::TooLarge).or_default() += 1;
+            continue;
+        }
+        discovery.files.push(Candidate {
+            path,
+            abs: entry.path().to_path_buf(),
+            size,
+        });
+    }
+
+    let pruned = std::mem::take(&mut *pruned.lock().expect("walk bookkeeping"));
+    let pruned_paths: HashSet<PathBuf> = pruned.iter().map(|(p, _)| p.clone()).collect();
+    for (_, reason) in pruned {
+        *discovery.skipped_dirs.entry(reason).or_default() += 1;
+    }
+    count_gitignored(root, &visited_dirs, &pruned_paths, &seen, &mut discovery);
+    discovery
+}
+
+/// Counts what .gitignore hid, by walking again without ignore rules but only into folders the
+/// first walk entered: a gitignored folder counts once, without being descended.
+fn count_gitignored(
+    root: &Path,
+    visited_dirs: &HashSet<PathBuf>,
+    pruned: &HashSet<PathBuf>,
+    seen: &HashSet<PathBuf>,
+    discovery: &mut Discovery,
+) {
+    let ignored_dirs: Arc<Mutex<usize>> = Arc::default();
+    let walker = {
+        let visited: HashSet<PathBuf> = visited_dirs.clone();
+        let pruned = pruned.clone();
+        let ignored_dirs = Arc::clone(&ignored_dirs);
+        WalkBuilder::new(root)
+            .standard_filters(false)
+            .follow_links(false)
+            .filter_entry(move |entry| {
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                if !is_dir || entry.depth() == 0 || visited.contains(entry.path()) {
+                    return true;
+                }
+                if !pruned.contains(entry.path()) {
+                    *ignored_dirs.lock().expect("walk bookkeeping") += 1;
+                }
+                false
+            })
+            .build()
+    };
+    let mut ignored_files = 0;
+    for entry in walker.flatten() {
+        if entry.file_type().is_some_and(|t| t.is_file()) && !seen.contains(entry.path()) {
+            ignored_files += 1;
+        }
+    }
+    let ignored_dirs = *ignored_dirs.lock().expect("walk bookkeeping");
+    if ignored_files > 0 {
+        discovery
+            .skipped_files
+            .insert(SkipReason::Gitignored, ignored_files);
+    }
+    if ignored_dirs > 0 {
+        discovery
+            .skipped_dirs
+            .insert(SkipReason::Gitignored, ignored_dirs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn skips_are_counted_by_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (path, text) in [
+            (".gitignore", "secret-build/\n*.log\n"),
+            ("src/main.rs", "fn main() {}\n"),
+            ("app.log", "log\n"),
+            ("secret-build/out.txt", "x\n"),
+            ("target/debug/x", "x\n"),
+            ("vendor/lib.rs", "x\n"),
+            ("big.txt", "0123456789012345678901234567890\n"),
+            (".github/CODEOWNERS", "* @org/team\n"),
+        ] {
+            fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+            fs::write(root.join(path), text).unwrap();
+        }
+        let found = discover(root, &["vendor/".into()], 20);
+        let paths: Vec<_> = found.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, [".github/CODEOWNERS", ".gitignore", "src/main.rs"]);
+        assert_eq!(found.skipped_files[&SkipReason::TooLarge], 1);
+        assert_eq!(found.skipped_files[&SkipReason::Gitignored], 1);
+        assert_eq!(found.skipped_dirs[&SkipReason::Gitignored], 1);
+        assert_eq!(found.skipped_dirs[&SkipReason::BuildOrVcsDir], 1);
+        assert_eq!(found.skipped_dirs[&SkipReason::Excluded], 1);
+    }
+}
