@@ -62,6 +62,21 @@ impl Report {
     pub fn incomplete(&self) -> bool {
         !self.files.failed.is_empty()
     }
+
+    /// The audit's exit code; see [`exit_code`].
+    pub fn exit_code(&self) -> u8 {
+        exit_code(self.gate.passed, self.incomplete())
+    }
+}
+
+/// 0 the gate passed; 1 it failed; 3 it passed but some file was not analysed. A failed gate
+/// wins over an incomplete report. (2, an error that stopped the audit, never has a report.)
+pub fn exit_code(gate_passed: bool, incomplete: bool) -> u8 {
+    match (gate_passed, incomplete) {
+        (false, _) => 1,
+        (true, true) => 3,
+        (true, false) => 0,
+    }
 }
 
 /// Which rules run and which are skipped, from `select` and `ignore`.
@@ -396,5 +411,18 @@ fn evaluate_gate(gate: &Gate, scorecard: &Scorecard, findings: &[Finding]) -> Ga
     GateOutcome {
         passed: reasons.is_empty(),
         reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_gate_wins_over_an_incomplete_report() {
+        assert_eq!(exit_code(true, false), 0);
+        assert_eq!(exit_code(false, false), 1);
+        assert_eq!(exit_code(true, true), 3);
+        assert_eq!(exit_code(false, true), 1);
     }
 }

@@ -13,9 +13,7 @@ use prodready::config::{self, CONFIG_FILE, INIT_TEMPLATE};
 use prodready::registry::{Severity, registry};
 use prodready::report::{human, json, rules};
 
-const EXIT_GATE_FAILED: u8 = 1;
 const EXIT_ERROR: u8 = 2;
-const EXIT_INCOMPLETE: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -249,11 +247,5 @@ fn run_audit(args: AuditArgs) -> ExitCode {
             print(&text);
         }
     }
-    if !report.gate.passed {
-        ExitCode::from(EXIT_GATE_FAILED)
-    } else if report.incomplete() {
-        ExitCode::from(EXIT_INCOMPLETE)
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::from(report.exit_code())
 }

@@ -28,6 +28,9 @@ pub enum SkipReason {
     Binary,
     /// Larger than `max_file_size`.
     TooLarge,
+    /// A symbolic link (never followed: it may leave the tree) or a special file (a FIFO or
+    /// socket would block a reader).
+    NotRegular,
 }
 
 impl SkipReason {
@@ -38,6 +41,7 @@ impl SkipReason {
             SkipReason::Excluded => "excluded by configuration",
             SkipReason::Binary => "binary",
             SkipReason::TooLarge => "larger than max_file_size",
+            SkipReason::NotRegular => "symbolic links or special files",
         }
     }
 }
@@ -145,11 +149,12 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
             visited_dirs.insert(entry.path().to_path_buf());
             continue;
         }
+        seen.insert(entry.path().to_path_buf());
         if !file_type.is_file() {
+            *discovery.skipped_files.entry(SkipReason::NotRegular).or_default() += 1;
             continue;
         }
         let path = relative(root, entry.path());
-        seen.insert(entry.path().to_path_buf());
         if excluded.is_match(&path) {
             *discovery.skipped_files.entry(SkipReason::Excluded).or_default() += 1;
             continue;
@@ -206,7 +211,7 @@ fn count_gitignored(
     };
     let mut ignored_files = 0;
     for entry in walker.flatten() {
-        if entry.file_type().is_some_and(|t| t.is_file()) && !seen.contains(entry.path()) {
+        if entry.file_type().is_some_and(|t| !t.is_dir()) && !seen.contains(entry.path()) {
             ignored_files += 1;
         }
     }

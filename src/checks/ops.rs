@@ -265,7 +265,7 @@ fn runbook_incomplete(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
                 missing.join(","),
                 format!("runbook `{}` has no section for: {}", runbook.location, missing.join(", ")),
             )
-            .with_fix(format!("add headings for {} (see `prodready explain OPS004`)", missing.join(", ")))
+            .with_fix(format!("add runbook headings for: {}", missing.join(", ")))
             .in_file(&anchor),
         );
     }

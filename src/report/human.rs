@@ -64,7 +64,7 @@ impl fmt::Display for FindingDiagnostic<'_> {
         }
         if self.source.is_none() {
             if let Some(path) = &finding.path {
-                write!(f, "\n    --> {path}")?;
+                write!(f, " [{path}]")?;
             }
         }
         Ok(())

@@ -1,0 +1,329 @@
+//! The command line end to end: exit codes, configuration errors, selection, the gate,
+//! the sample projects and hostile input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn prodready(args: &[&str], dir: Option<&Path>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
+    command.args(args).env("NO_COLOR", "1");
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    command.output().expect("prodready runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited, not killed by a signal")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let output = prodready(&all, None);
+    serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)))
+}
+
+fn write(root: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+const HELLO_TOML: &str = "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+const HELLO_LOCK: &str = "version = 4\n\n[[package]]\nname = \"hello\"\nversion = \"0.1.0\"\n";
+
+fn hello_world() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("Cargo.toml", HELLO_TOML),
+            ("Cargo.lock", HELLO_LOCK),
+            ("src/main.rs", "fn main() {\n    println!(\"hello\");\n}\n"),
+        ],
+    );
+    dir
+}
+
+#[test]
+fn bare_prodready_audits_the_current_folder() {
+    let dir = hello_world();
+    let output = prodready(&[], Some(dir.path()));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stdout(&output).contains("Checklist for ."), "{}", stdout(&output));
+}
+
+#[test]
+fn a_hello_world_binary_has_few_applicable_items_and_no_vacuous_score() {
+    let dir = hello_world();
+    let report = json(&["audit", dir.path().to_str().unwrap()]);
+    let applicable: Vec<&str> = report["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] != "n/a")
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(applicable, ["OPS001", "OPS005"]);
+    // OPS001 (high, 7.5) fails, OPS005 (medium, 5) passes: 5 / 12.5.
+    assert_eq!(report["score"], 40.0);
+    assert_eq!(report["level"], "hardened");
+    assert_eq!(report["summary"]["applicable"], 2);
+    assert_eq!(report["subjects"].get("service"), None);
+}
+
+#[test]
+fn exit_codes_follow_the_gate() {
+    let pilot = "fixtures/pilot-service";
+    assert_eq!(code(&prodready(&["audit", pilot, "-q"], None)), 0);
+    assert_eq!(code(&prodready(&["audit", pilot, "-q", "--fail-under", "50"], None)), 1);
+    assert_eq!(code(&prodready(&["audit", pilot, "-q", "--fail-on", "high"], None)), 1);
+    assert_eq!(code(&prodready(&["audit", pilot, "-q", "--fail-on", "critical"], None)), 0);
+    assert_eq!(code(&prodready(&["audit", pilot, "-q", "--fail-on", "none"], None)), 0);
+    let production = "fixtures/production-service";
+    assert_eq!(
+        code(&prodready(&["audit", production, "-q", "--fail-under", "100", "--fail-on", "low"], None)),
+        0
+    );
+    let failed = prodready(&["audit", pilot, "-q", "--fail-on", "medium"], None);
+    assert!(stdout(&failed).contains("gate FAILED"), "{}", stdout(&failed));
+}
+
+#[test]
+fn usage_config_and_io_errors_exit_2() {
+    let missing = prodready(&["audit", "no/such/dir"], None);
+    assert_eq!(code(&missing), 2);
+    assert!(stderr(&missing).contains("no/such/dir"), "{}", stderr(&missing));
+
+    let bad_select = prodready(&["audit", "fixtures/pilot-service", "--select", "NOPE"], None);
+    assert_eq!(code(&bad_select), 2);
+    assert!(stderr(&bad_select).contains("NOPE"));
+
+    assert_eq!(code(&prodready(&["audit", ".", "--fail-under", "120"], None)), 2);
+    assert_eq!(code(&prodready(&["audit", ".", "--format", "xml"], None)), 2);
+    assert_eq!(code(&prodready(&["explain", "NOPE001"], None)), 2);
+
+    let dir = hello_world();
+    write(dir.path(), &[("prodready.toml", "[gate]\nfail_under = 80\nfail_on = \"sometimes\"\n")]);
+    let bad_config = prodready(&["audit", dir.path().to_str().unwrap()], None);
+    assert_eq!(code(&bad_config), 2);
+    let message = stderr(&bad_config);
+    assert!(message.contains("prodready.toml"), "{message}");
+    assert!(message.contains("`sometimes` is") && message.contains("not a severity"), "{message}");
+    assert!(
+        message.contains("3 │ fail_on") || message.contains("3 | fail_on"),
+        "miette points at the line: {message}"
+    );
+}
+
+#[test]
+fn select_and_ignore_skip_items_and_mark_the_score_partial() {
+    let selected = json(&["audit", "fixtures/pilot-service", "--select", "OPS00"]);
+    assert_eq!(selected["score_partial"], false);
+    let only_one = json(&["audit", "fixtures/pilot-service", "--select", "missing-ownership"]);
+    assert_eq!(only_one["score_partial"], true);
+    assert_eq!(only_one["summary"]["skipped"], 4);
+    assert!(only_one["findings"].as_array().unwrap().iter().all(|f| f["code"] == "OPS001"));
+    let ignored = json(&["audit", "fixtures/pilot-service", "--ignore", "OPS001,OPS003"]);
+    let statuses: Vec<&str> = ignored["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["skipped", "n/a", "skipped", "n/a", "fail"]);
+    let nothing = json(&["audit", "fixtures/pilot-service", "--ignore", "OPS"]);
+    assert_eq!(nothing["score"], Value::Null);
+}
+
+#[test]
+fn config_select_ignore_severity_and_gate_apply() {
+    let dir = hello_world();
+    write(
+        dir.path(),
+        &[(
+            "prodready.toml",
+            "ignore = [\"OPS005\"]\n[severity]\nmissing-ownership = \"low\"\n[gate]\nfail_on = \"low\"\n",
+        )],
+    );
+    let output = prodready(&["audit", dir.path().to_str().unwrap(), "--format", "json"], None);
+    assert_eq!(code(&output), 1);
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["checklist"][0]["severity"], "low");
+    assert_eq!(report["checklist"][0]["weight"], 2.5);
+    assert_eq!(report["findings"][0]["severity"], "low");
+    assert_eq!(report["checklist"][4]["status"], "skipped");
+}
+
+#[test]
+fn the_sample_projects_score_as_documented() {
+    let pilot = json(&["audit", "fixtures/pilot-service"]);
+    assert_eq!(pilot["level"], "hardened");
+    let failing: Vec<&str> = pilot["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "fail")
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["OPS001", "OPS003", "OPS005"]);
+    let production = json(&["audit", "fixtures/production-service"]);
+    assert_eq!(production["level"], "exemplary");
+    assert_eq!(production["score"], 100.0);
+    assert_eq!(production["findings"].as_array().unwrap().len(), 0);
+
+    let human = |path: &str| stdout(&prodready(&["audit", path, "--color", "never"], None));
+    insta::assert_snapshot!("pilot_service_human", human("fixtures/pilot-service"));
+    insta::assert_snapshot!("production_service_human", human("fixtures/production-service"));
+}
+
+#[test]
+fn json_is_identical_across_runs_and_thread_counts() {
+    let one = stdout(&prodready(&["audit", "fixtures/pilot-service", "--format", "json", "--threads", "1"], None));
+    let two = stdout(&prodready(&["audit", "fixtures/pilot-service", "--format", "json", "--threads", "2"], None));
+    let again = stdout(&prodready(&["audit", "fixtures/pilot-service", "--format", "json", "--threads", "2"], None));
+    assert_eq!(one, two);
+    assert_eq!(two, again);
+    let report: Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    let fingerprints: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fingerprint"].as_str().unwrap())
+        .collect();
+    let unique: std::collections::BTreeSet<_> = fingerprints.iter().collect();
+    assert_eq!(unique.len(), fingerprints.len());
+}
+
+#[test]
+fn fingerprints_follow_content_not_line_numbers() {
+    let dir = hello_world();
+    write(dir.path(), &[("Cargo.toml", &format!("{HELLO_TOML}\n[dependencies]\nserde = \"*\"\n"))]);
+    let path = dir.path().to_str().unwrap();
+    let before = json(&["audit", path]);
+    write(
+        dir.path(),
+        &[("Cargo.toml", &format!("{HELLO_TOML}\n# a comment that moves everything down\n\n[dependencies]\nserde = \"*\"\n"))],
+    );
+    let after = json(&["audit", path]);
+    let fingerprint = |r: &Value| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "OPS005")
+            .map(|f| (f["fingerprint"].clone(), f["start_line"].clone()))
+            .unwrap()
+    };
+    let (fp_before, line_before) = fingerprint(&before);
+    let (fp_after, line_after) = fingerprint(&after);
+    assert_ne!(line_before, line_after);
+    assert_eq!(fp_before, fp_after);
+}
+
+#[test]
+fn output_file_rules_explain_and_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let output = prodready(
+        &["audit", "fixtures/pilot-service", "--format", "json", "--output", out.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code(&output), 0);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["level"], "hardened");
+    assert!(stderr(&output).contains("score"), "a summary line goes to stderr");
+
+    let rules: Value = serde_json::from_str(&stdout(&prodready(&["rules", "--format", "json"], None))).unwrap();
+    assert!(rules.as_array().unwrap().iter().any(|r| r["code"] == "OPS003"));
+    assert!(stdout(&prodready(&["rules", "--format", "markdown"], None)).contains("| OPS001 | missing-ownership |"));
+    let by_name = stdout(&prodready(&["explain", "missing-runbook"], None));
+    assert_eq!(by_name, stdout(&prodready(&["explain", "ops003"], None)));
+    assert!(by_name.contains("## Why it matters in production"));
+
+    assert_eq!(code(&prodready(&["init", dir.path().to_str().unwrap()], None)), 0);
+    let written = std::fs::read_to_string(dir.path().join("prodready.toml")).unwrap();
+    assert_eq!(written, prodready::config::INIT_TEMPLATE);
+    assert_eq!(code(&prodready(&["init", dir.path().to_str().unwrap()], None)), 2);
+    assert_eq!(code(&prodready(&["init", dir.path().to_str().unwrap(), "--force"], None)), 0);
+}
+
+#[test]
+fn hostile_files_are_reported_and_the_audit_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!("fn f() {{ {}{} }}\n", "(".repeat(50_000), ")".repeat(50_000));
+    let bomb = "a: &a [\"lol\",\"lol\"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n";
+    write(
+        dir.path(),
+        &[
+            ("Cargo.toml", "[package\nname = "),
+            ("src/deep.rs", &deep),
+            ("src/broken.rs", "fn main( {\n"),
+            ("deploy/bomb.yaml", bomb),
+            ("deploy/dup.yaml", "a: 1\na: 2\n"),
+            ("README.md", "# x\n"),
+        ],
+    );
+    std::fs::write(dir.path().join("logo.png"), [0x89, b'P', b'N', b'G', 0, 0, 0, 13]).unwrap();
+    std::fs::write(dir.path().join("latin1.txt"), [b'c', b'a', b'f', 0xe9, b'\n']).unwrap();
+    let output = prodready(&["audit", dir.path().to_str().unwrap(), "--format", "json"], None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let not_parsed: Vec<&str> = report["files"]["not_parsed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        not_parsed,
+        ["Cargo.toml", "deploy/bomb.yaml", "deploy/dup.yaml", "src/broken.rs", "src/deep.rs"]
+    );
+    assert_eq!(report["files"]["skipped_files"]["binary"], 1);
+    assert_eq!(report["files"]["scanned"], 7);
+}
+
+#[test]
+fn unreadable_files_make_the_report_incomplete() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = hello_world();
+    let secret = dir.path().join("src/locked.rs");
+    std::fs::write(&secret, "fn x() {}\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read(&secret).is_ok() {
+        // Running as root: permissions do not stop reads, so nothing is unreadable here. The
+        // exit-code mapping itself is covered by `engine::tests`.
+        eprintln!("skipped: this user can read a mode-000 file");
+        return;
+    }
+    let path = dir.path().to_str().unwrap();
+    let output = prodready(&["audit", path, "-q"], None);
+    assert_eq!(code(&output), 3, "{}", stdout(&output));
+    let failing_gate = prodready(&["audit", path, "-q", "--fail-on", "high"], None);
+    assert_eq!(code(&failing_gate), 1, "1 wins over 3");
+}
+
+#[test]
+fn this_repository_is_production_ready() {
+    let report = json(&["audit", "."]);
+    let level = report["level"].as_str().unwrap();
+    assert!(
+        matches!(level, "production-ready" | "exemplary"),
+        "self-audit level {level}: {:#}",
+        report["findings"]
+    );
+}

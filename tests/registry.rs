@@ -1,0 +1,101 @@
+//! Invariants of the rule set: a rule is complete (docs, fixture with expect and ok cases,
+//! snapshots) or the build is red.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use prodready::registry::{registry, rule_files};
+use regex::Regex;
+
+mod common;
+
+#[test]
+fn codes_and_names_are_unique_and_well_formed() {
+    let code_form = Regex::new(r"^(SEC|RES|OBS|OPS|DRF|DEP)[0-9]{3}$").unwrap();
+    let name_form = Regex::new(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$").unwrap();
+    let mut codes = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for rule in registry().rules() {
+        assert!(code_form.is_match(&rule.code), "bad code {}", rule.code);
+        assert!(name_form.is_match(&rule.name), "{}: name `{}` is not kebab-case", rule.code, rule.name);
+        assert!(rule.code.starts_with(rule.category.prefix()), "{}: category does not match its code", rule.code);
+        assert!(codes.insert(rule.code.clone()), "duplicate code {}", rule.code);
+        assert!(names.insert(rule.name.clone()), "duplicate name {}", rule.name);
+    }
+}
+
+#[test]
+fn file_names_match_their_rules() {
+    for (file, text) in rule_files() {
+        let rule: toml::Table = toml::from_str(text).unwrap();
+        let expected = format!(
+            "{}-{}.toml",
+            rule["code"].as_str().unwrap(),
+            rule["name"].as_str().unwrap()
+        );
+        assert_eq!(*file, expected, "rules/{file} should be named {expected}");
+    }
+}
+
+#[test]
+fn every_rule_is_documented() {
+    for rule in registry().rules() {
+        for (part, text) in [
+            ("summary", &rule.summary),
+            ("fix", &rule.fix),
+            ("docs.what", &rule.docs.what),
+            ("docs.why", &rule.docs.why),
+            ("docs.example", &rule.docs.example),
+            ("docs.fix", &rule.docs.fix),
+        ] {
+            assert!(text.trim().len() >= 10, "{}: {part} is missing or too short", rule.code);
+        }
+        assert!(!rule.summary.contains('\n') && !rule.fix.contains('\n'), "{}: summary and fix are one line", rule.code);
+    }
+}
+
+#[test]
+fn every_rule_has_expect_and_ok_fixtures_and_snapshots() {
+    let snapshots: BTreeSet<String> = std::fs::read_dir("tests/snapshots")
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    for rule in registry().rules() {
+        let cases = common::cases(&rule.code);
+        let mut expects = 0;
+        let mut oks = 0;
+        for case in &cases {
+            let name = case.file_name().unwrap().to_string_lossy();
+            let notes = common::annotations(case, &rule.code);
+            expects += notes.expect.len() + usize::from(name.starts_with("expect-"));
+            oks += notes.ok.len() + usize::from(name.starts_with("ok-"));
+            for format in ["human", "json"] {
+                let snapshot = format!("rules__{}__{name}__{format}.snap", rule.code);
+                assert!(snapshots.contains(&snapshot), "missing snapshot tests/snapshots/{snapshot}");
+            }
+        }
+        assert!(expects > 0, "{}: no `expect` case in fixtures/{}", rule.code, rule.code);
+        assert!(oks > 0, "{}: no `ok` case in fixtures/{}", rule.code, rule.code);
+    }
+}
+
+#[test]
+fn the_full_code_list_is_reviewed() {
+    // Adding or removing a rule shows up in review as a change to this snapshot.
+    let list: Vec<String> = registry()
+        .rules()
+        .iter()
+        .map(|r| format!("{} {} {} applies-when={:?}", r.code, r.name, r.severity, r.applies_when))
+        .collect();
+    insta::assert_snapshot!("rule_list", list.join("\n"));
+}
+
+#[test]
+fn every_fixture_folder_belongs_to_a_rule() {
+    let code_form = Regex::new(r"^[A-Z]{3}[0-9]{3}$").unwrap();
+    for entry in std::fs::read_dir(Path::new("fixtures")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if code_form.is_match(&name) {
+            assert!(registry().find(&name).is_some(), "fixtures/{name} has no rule");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Every rule fixture is its own assertion.
+//!
+//! `fixtures/<CODE>/<case>/` is a small project audited with only `<CODE>` selected:
+//! - a line with `expect: CODE` in a comment must carry a finding of CODE, and a line with
+//!   `ok: CODE` must not (a comment alone on its line annotates the next line);
+//! - every finding of CODE must sit on an `expect` line, unless it is about something missing
+//!   (no line): those are allowed only in a case named `expect-*`;
+//! - a case named `expect-*` must have a finding of CODE, a case named `ok-*` must have none;
+//! - the human and JSON reports of each case are insta snapshots.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{annotations, cases};
+use prodready::config::Config;
+use prodready::registry::registry;
+use prodready::report::{human, json};
+
+fn check_case(code: &str, case: &Path) -> Vec<String> {
+    let name = case.file_name().unwrap().to_string_lossy().into_owned();
+    let config = Config {
+        select: Some(vec![code.to_string()]),
+        ..Config::default()
+    };
+    let report = prodready::audit(case, &config, Some(2)).expect("fixture audits");
+    let notes = annotations(case, code);
+    let mut problems = Vec::new();
+    let mine: Vec<_> = report.findings.iter().filter(|f| f.rule.code == code).collect();
+    let mut lines_with_findings = BTreeSet::new();
+    for finding in &mine {
+        match (&finding.path, &finding.span) {
+            (Some(path), Some(span)) => {
+                let at = (path.clone(), span.start_line);
+                if !notes.expect.contains(&at) {
+                    problems.push(format!(
+                        "{name}: unexpected finding at {}:{}: {}",
+                        at.0, at.1, finding.message
+                    ));
+                }
+                lines_with_findings.insert(at);
+            }
+            _ if name.starts_with("expect-") => {}
+            _ => problems.push(format!(
+                "{name}: project-level finding outside an `expect-*` case: {}",
+                finding.message
+            )),
+        }
+    }
+    for at in notes.expect.difference(&lines_with_findings) {
+        problems.push(format!("{name}: no finding at {}:{} (annotated expect)", at.0, at.1));
+    }
+    for at in notes.ok.intersection(&lines_with_findings) {
+        problems.push(format!("{name}: finding at {}:{} (annotated ok)", at.0, at.1));
+    }
+    if name.starts_with("expect-") && mine.is_empty() {
+        problems.push(format!("{name}: an expect- case without a finding"));
+    }
+    if name.starts_with("ok-") && !mine.is_empty() {
+        problems.push(format!("{name}: an ok- case with {} finding(s)", mine.len()));
+    }
+
+    let human = human::render(
+        &report,
+        &human::HumanOptions {
+            color: false,
+            quiet: false,
+        },
+    );
+    insta::assert_snapshot!(format!("{code}__{name}__human"), human);
+    insta::assert_snapshot!(format!("{code}__{name}__json"), json::render(&report));
+    problems
+}
+
+#[test]
+fn every_rule_fixture_matches_its_annotations() {
+    let mut problems = Vec::new();
+    for rule in registry().rules() {
+        for case in cases(&rule.code) {
+            problems.extend(
+                check_case(&rule.code, &case)
+                    .into_iter()
+                    .map(|p| format!("{}: {p}", rule.code)),
+            );
+        }
+    }
+    assert!(problems.is_empty(), "fixture problems:\n{}", problems.join("\n"));
+}
