@@ -186,21 +186,22 @@ fn value_error(
 
 fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::Report> {
     let err = |span, message: String, label: &str| value_error(text, path, span, message, label);
-    let selectors = |list: Option<Vec<Spanned<String>>>| -> Result<Option<Vec<String>>, miette::Report> {
-        let Some(list) = list else { return Ok(None) };
-        let mut out = Vec::new();
-        for item in list {
-            if registry().matching(item.get_ref()).is_empty() {
-                return Err(err(
-                    item.span(),
-                    format!("`{}` matches no rule", item.get_ref()),
-                    "not a rule code, prefix or name (see `prodready rules`)",
-                ));
+    let selectors =
+        |list: Option<Vec<Spanned<String>>>| -> Result<Option<Vec<String>>, miette::Report> {
+            let Some(list) = list else { return Ok(None) };
+            let mut out = Vec::new();
+            for item in list {
+                if registry().matching(item.get_ref()).is_empty() {
+                    return Err(err(
+                        item.span(),
+                        format!("`{}` matches no rule", item.get_ref()),
+                        "not a rule code, prefix or name (see `prodready rules`)",
+                    ));
+                }
+                out.push(item.into_inner());
             }
-            out.push(item.into_inner());
-        }
-        Ok(Some(out))
-    };
+            Ok(Some(out))
+        };
     let mut config = Config {
         select: selectors(raw.select)?,
         ignore: selectors(raw.ignore)?.unwrap_or_default(),
@@ -210,7 +211,11 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::R
     if let Some(exclude) = raw.exclude {
         for glob in exclude {
             if let Err(e) = globset::Glob::new(glob.get_ref()) {
-                return Err(err(glob.span(), format!("bad exclude glob: {e}"), "this glob"));
+                return Err(err(
+                    glob.span(),
+                    format!("bad exclude glob: {e}"),
+                    "this glob",
+                ));
             }
             config.exclude.push(glob.into_inner());
         }
@@ -303,7 +308,10 @@ mod tests {
         let bad_code = render("ignore = [\"OPS\", \"NOPE9\"]\n");
         assert!(bad_code.contains("`NOPE9` matches no rule"), "{bad_code}");
         let bad_gate = render("[gate]\nfail_on = \"severe\"\n");
-        assert!(bad_gate.contains("`severe` is not a severity"), "{bad_gate}");
+        assert!(
+            bad_gate.contains("`severe` is not a severity"),
+            "{bad_gate}"
+        );
         let bad_score = render("[gate]\nfail_under = 120\n");
         assert!(bad_score.contains("between 0 and 100"), "{bad_score}");
     }

@@ -111,7 +111,7 @@ pub fn selected_rules(config: &Config) -> Result<Vec<&'static Rule>, String> {
 }
 
 enum Outcome {
-    Analysed(FileFacts),
+    Analysed(Box<FileFacts>),
     Skipped(SkipReason),
     Failed(String, String),
 }
@@ -143,8 +143,8 @@ fn is_manifest(path: &str) -> bool {
 
 /// Runs an audit of `root`. `gate` is the configuration's gate with command-line overrides.
 pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Report, String> {
-    let metadata = std::fs::metadata(root)
-        .map_err(|e| format!("cannot audit {}: {e}", root.display()))?;
+    let metadata =
+        std::fs::metadata(root).map_err(|e| format!("cannot audit {}: {e}", root.display()))?;
     if !metadata.is_dir() {
         return Err(format!("cannot audit {}: not a directory", root.display()));
     }
@@ -175,7 +175,8 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
             .par_iter()
             .map(|candidate| match manifest_reads.get(&candidate.path) {
                 Some(ManifestRead::Text(text, parse_error)) => {
-                    let mut outcome = analyse_guarded(candidate, Ok(Some(text.clone())), &cargo, &rule_set);
+                    let mut outcome =
+                        analyse_guarded(candidate, Ok(Some(text.clone())), &cargo, &rule_set);
                     if let Outcome::Analysed(facts) = &mut outcome {
                         facts.not_parsed = parse_error.clone();
                     }
@@ -192,7 +193,7 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
     let mut files = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         match outcome {
-            Outcome::Analysed(facts) => files.push(facts),
+            Outcome::Analysed(facts) => files.push(*facts),
             Outcome::Skipped(reason) => *stats.skipped_files.entry(reason).or_default() += 1,
             Outcome::Failed(path, reason) => stats.failed.push((path, reason)),
         }
@@ -200,7 +201,10 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
 
     // Phase two: project-level checks over the facts.
     let present = subjects(&files, &cargo, &paths);
-    let mut findings: Vec<Finding> = files.iter_mut().flat_map(|f| std::mem::take(&mut f.findings)).collect();
+    let mut findings: Vec<Finding> = files
+        .iter_mut()
+        .flat_map(|f| std::mem::take(&mut f.findings))
+        .collect();
     let ctx = ProjectContext {
         files: &files,
         cargo: &cargo,
@@ -209,7 +213,9 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         rules: &rule_set,
     };
     let mut project_findings = Vec::new();
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| checks::check_project(&ctx, &mut project_findings))) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+        checks::check_project(&ctx, &mut project_findings)
+    })) {
         stats.failed.push((
             String::from("<project checks>"),
             format!("internal error: {}", panic_message(payload.as_ref())),
@@ -291,9 +297,14 @@ fn load_cargo(
                 Err((_, reason)) => Some(reason),
             }
         };
-        reads.insert(candidate.path.clone(), ManifestRead::Text(text, parse_error));
+        reads.insert(
+            candidate.path.clone(),
+            ManifestRead::Text(text, parse_error),
+        );
     }
-    cargo.manifests.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+    cargo
+        .manifests
+        .sort_by(|a, b| a.source.path.cmp(&b.source.path));
     (cargo, reads)
 }
 
@@ -318,7 +329,7 @@ fn analyse_guarded(
             );
         }
     };
-    Outcome::Analysed(facts)
+    Outcome::Analysed(Box::new(facts))
 }
 
 /// Applies what is decided project-wide: test code, severity policy and overrides,
@@ -394,10 +405,10 @@ fn finalise(
 
 fn evaluate_gate(gate: &Gate, scorecard: &Scorecard, findings: &[Finding]) -> GateOutcome {
     let mut reasons = Vec::new();
-    if let (Some(floor), Some(score)) = (gate.fail_under, scorecard.score) {
-        if score < floor {
-            reasons.push(format!("score {score} is below {floor}"));
-        }
+    if let (Some(floor), Some(score)) = (gate.fail_under, scorecard.score)
+        && score < floor
+    {
+        reasons.push(format!("score {score} is below {floor}"));
     }
     if let Some(floor) = gate.fail_on {
         let count = findings

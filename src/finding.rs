@@ -59,7 +59,12 @@ pub struct Finding {
 
 impl Finding {
     /// A finding at a byte range of a file, at the rule's default severity.
-    pub fn at(code: &str, source: &Source, range: Range<usize>, message: impl Into<String>) -> Finding {
+    pub fn at(
+        code: &str,
+        source: &Source,
+        range: Range<usize>,
+        message: impl Into<String>,
+    ) -> Finding {
         let rule = registry().get(code);
         let span = source.span(range);
         Finding {
@@ -78,7 +83,12 @@ impl Finding {
     }
 
     /// A finding on a whole line of a file.
-    pub fn on_line(code: &str, source: &Source, line: usize, message: impl Into<String>) -> Finding {
+    pub fn on_line(
+        code: &str,
+        source: &Source,
+        line: usize,
+        message: impl Into<String>,
+    ) -> Finding {
         let span = source.line_span(line);
         Finding::at(code, source, span.bytes, message)
     }

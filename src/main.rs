@@ -116,7 +116,9 @@ enum ColorChoice {
 }
 
 fn parse_score(text: &str) -> Result<f64, String> {
-    let value: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
     if (0.0..=100.0).contains(&value) {
         Ok(value)
     } else {
@@ -186,7 +188,10 @@ fn error(message: impl std::fmt::Display) -> ExitCode {
 
 fn run_audit(args: AuditArgs) -> ExitCode {
     if !args.path.exists() {
-        return error(format!("{}: no such file or directory", args.path.display()));
+        return error(format!(
+            "{}: no such file or directory",
+            args.path.display()
+        ));
     }
     let mut config = match config::load(&args.path, args.config.as_deref()) {
         Ok(config) => config,
@@ -239,7 +244,13 @@ fn run_audit(args: AuditArgs) -> ExitCode {
             if !args.quiet {
                 eprint!(
                     "{}",
-                    human::render(&report, &human::HumanOptions { color: false, quiet: true })
+                    human::render(
+                        &report,
+                        &human::HumanOptions {
+                            color: false,
+                            quiet: true
+                        }
+                    )
                 );
             }
         }

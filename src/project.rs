@@ -66,15 +66,22 @@ pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
         let file = parts[parts.len() - 1];
         let stem = file.split('.').next().unwrap_or(file);
         // A runbook folder: `runbook/`, `runbooks/`, or `docs/runbook*/`, `docs/operations*/`.
-        let folder = parts[..parts.len() - 1].iter().enumerate().position(|(i, dir)| {
-            matches!(*dir, "runbook" | "runbooks")
-                || (i > 0
-                    && parts[i - 1] == "docs"
-                    && (dir.starts_with("runbook") || dir.starts_with("operations")))
-        });
+        let folder = parts[..parts.len() - 1]
+            .iter()
+            .enumerate()
+            .position(|(i, dir)| {
+                matches!(*dir, "runbook" | "runbooks")
+                    || (i > 0
+                        && parts[i - 1] == "docs"
+                        && (dir.starts_with("runbook") || dir.starts_with("operations")))
+            });
         if let Some(index) = folder {
             if is_markdown {
-                let location = path.split('/').take(index + 1).collect::<Vec<_>>().join("/");
+                let location = path
+                    .split('/')
+                    .take(index + 1)
+                    .collect::<Vec<_>>()
+                    .join("/");
                 by_location.entry(location).or_default().push(path.clone());
             }
             continue;
@@ -83,7 +90,10 @@ pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
         let named = matches!(stem, "runbook" | "operations")
             || (in_docs && (stem.starts_with("runbook") || stem.starts_with("operations")));
         if is_markdown && named {
-            by_location.entry(path.clone()).or_default().push(path.clone());
+            by_location
+                .entry(path.clone())
+                .or_default()
+                .push(path.clone());
         }
     }
     by_location
@@ -125,11 +135,16 @@ fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
         for dep in &manifest.dependencies {
             let dep = cargo.resolve(manifest, dep);
             if dep.kind != DepKind::Dev && SERVER_FRAMEWORKS.contains(&dep.package.as_str()) {
-                return Some(format!("depends on {} ({})", dep.package, manifest.source.path));
+                return Some(format!(
+                    "depends on {} ({})",
+                    dep.package, manifest.source.path
+                ));
             }
         }
     }
-    let production = files.iter().filter(|f| f.path_code_kind == CodeKind::Production);
+    let production = files
+        .iter()
+        .filter(|f| f.path_code_kind == CodeKind::Production);
     for file in production.clone() {
         if let Some((line, api)) = file.rust.as_ref().and_then(|r| r.server_use.as_ref()) {
             return Some(format!("uses {api} ({}:{line})", file.path));
@@ -140,7 +155,10 @@ fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
             continue;
         };
         if is_binary_source(&file.path, cargo) {
-            return Some(format!("long-running loop in a binary ({}:{line})", file.path));
+            return Some(format!(
+                "long-running loop in a binary ({}:{line})",
+                file.path
+            ));
         }
     }
     for file in production {
@@ -149,7 +167,10 @@ fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
                 return Some(format!("Kubernetes {kind} ({}:{line})", file.path));
             }
             if let Some((name, line)) = yaml.built_services.first() {
-                return Some(format!("compose service `{name}` built here ({}:{line})", file.path));
+                return Some(format!(
+                    "compose service `{name}` built here ({}:{line})",
+                    file.path
+                ));
             }
         }
     }
@@ -172,7 +193,9 @@ fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
             return false;
         };
         package.has_bin
-            && (rel == "src/main.rs" || rel.starts_with("src/bin/") || (!package.has_lib && rel.starts_with("src/")))
+            && (rel == "src/main.rs"
+                || rel.starts_with("src/bin/")
+                || (!package.has_lib && rel.starts_with("src/")))
     })
 }
 
@@ -204,7 +227,10 @@ mod tests {
         .into_iter()
         .map(String::from)
         .collect();
-        let found: Vec<_> = runbooks(&paths).into_iter().map(|r| (r.location, r.files.len())).collect();
+        let found: Vec<_> = runbooks(&paths)
+            .into_iter()
+            .map(|r| (r.location, r.files.len()))
+            .collect();
         assert_eq!(
             found,
             vec![

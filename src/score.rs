@@ -55,9 +55,14 @@ impl Level {
     }
 
     pub fn parse(text: &str) -> Option<Level> {
-        [Level::Pilot, Level::Hardened, Level::ProductionReady, Level::Exemplary]
-            .into_iter()
-            .find(|l| l.as_str() == text)
+        [
+            Level::Pilot,
+            Level::Hardened,
+            Level::ProductionReady,
+            Level::Exemplary,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == text)
     }
 }
 
@@ -173,7 +178,10 @@ pub fn scorecard(
     let categories = Category::ALL
         .into_iter()
         .filter_map(|category| {
-            let mine: Vec<&Item> = items.iter().filter(|i| i.rule.category == category).collect();
+            let mine: Vec<&Item> = items
+                .iter()
+                .filter(|i| i.rule.category == category)
+                .collect();
             if mine.is_empty() {
                 return None;
             }
@@ -215,7 +223,11 @@ impl Scorecard {
             .filter(|i| matches!(i.status, Status::Pass | Status::Fail))
             .map(Item::weight)
             .sum();
-        let mut failing: Vec<&Item> = self.items.iter().filter(|i| i.status == Status::Fail).collect();
+        let mut failing: Vec<&Item> = self
+            .items
+            .iter()
+            .filter(|i| i.status == Status::Fail)
+            .collect();
         failing.sort_by(|a, b| {
             b.weight()
                 .total_cmp(&a.weight())

@@ -150,7 +150,11 @@ impl Source {
         let end = self.line_range(last_line).end;
         let text = self.display(start..end);
         let label_start = span.bytes.start.saturating_sub(start).min(text.len());
-        let label_end = span.bytes.end.saturating_sub(start).clamp(label_start, text.len());
+        let label_end = span
+            .bytes
+            .end
+            .saturating_sub(start)
+            .clamp(label_start, text.len());
         Snippet {
             first_line,
             text,
@@ -176,7 +180,10 @@ mod tests {
         let src = Source::new("a.rs", "fn a() {}\nlet é = 1;\r\nend".to_string());
         let eq = src.text.find('=').unwrap();
         let span = src.span(eq..eq + 1);
-        assert_eq!((span.start_line, span.start_column, span.end_column), (2, 7, 8));
+        assert_eq!(
+            (span.start_line, span.start_column, span.end_column),
+            (2, 7, 8)
+        );
         assert_eq!(src.line_text(2), "let é = 1;");
         assert_eq!(src.offset(2, 6), eq);
         assert_eq!(src.line_of(src.text.len()), 3);

@@ -151,17 +151,26 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
         }
         seen.insert(entry.path().to_path_buf());
         if !file_type.is_file() {
-            *discovery.skipped_files.entry(SkipReason::NotRegular).or_default() += 1;
+            *discovery
+                .skipped_files
+                .entry(SkipReason::NotRegular)
+                .or_default() += 1;
             continue;
         }
         let path = relative(root, entry.path());
         if excluded.is_match(&path) {
-            *discovery.skipped_files.entry(SkipReason::Excluded).or_default() += 1;
+            *discovery
+                .skipped_files
+                .entry(SkipReason::Excluded)
+                .or_default() += 1;
             continue;
         }
         let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
         if size > max_file_size {
-            *discovery.skipped_files.entry(SkipReason::TooLarge).or_default() += 1;
+            *discovery
+                .skipped_files
+                .entry(SkipReason::TooLarge)
+                .or_default() += 1;
             continue;
         }
         discovery.files.push(Candidate {

@@ -16,7 +16,10 @@ fn prodready(args: &[&str], dir: Option<&Path>) -> Output {
 }
 
 fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited, not killed by a signal")
+    output
+        .status
+        .code()
+        .expect("exited, not killed by a signal")
 }
 
 fn stdout(output: &Output) -> String {
@@ -63,7 +66,11 @@ fn bare_prodready_audits_the_current_folder() {
     let dir = hello_world();
     let output = prodready(&[], Some(dir.path()));
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(stdout(&output).contains("Checklist for ."), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("Checklist for ."),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -89,40 +96,101 @@ fn a_hello_world_binary_has_few_applicable_items_and_no_vacuous_score() {
 fn exit_codes_follow_the_gate() {
     let pilot = "fixtures/pilot-service";
     assert_eq!(code(&prodready(&["audit", pilot, "-q"], None)), 0);
-    assert_eq!(code(&prodready(&["audit", pilot, "-q", "--fail-under", "50"], None)), 1);
-    assert_eq!(code(&prodready(&["audit", pilot, "-q", "--fail-on", "high"], None)), 1);
-    assert_eq!(code(&prodready(&["audit", pilot, "-q", "--fail-on", "critical"], None)), 0);
-    assert_eq!(code(&prodready(&["audit", pilot, "-q", "--fail-on", "none"], None)), 0);
+    assert_eq!(
+        code(&prodready(
+            &["audit", pilot, "-q", "--fail-under", "50"],
+            None
+        )),
+        1
+    );
+    assert_eq!(
+        code(&prodready(
+            &["audit", pilot, "-q", "--fail-on", "high"],
+            None
+        )),
+        1
+    );
+    assert_eq!(
+        code(&prodready(
+            &["audit", pilot, "-q", "--fail-on", "critical"],
+            None
+        )),
+        0
+    );
+    assert_eq!(
+        code(&prodready(
+            &["audit", pilot, "-q", "--fail-on", "none"],
+            None
+        )),
+        0
+    );
     let production = "fixtures/production-service";
     assert_eq!(
-        code(&prodready(&["audit", production, "-q", "--fail-under", "100", "--fail-on", "low"], None)),
+        code(&prodready(
+            &[
+                "audit",
+                production,
+                "-q",
+                "--fail-under",
+                "100",
+                "--fail-on",
+                "low"
+            ],
+            None
+        )),
         0
     );
     let failed = prodready(&["audit", pilot, "-q", "--fail-on", "medium"], None);
-    assert!(stdout(&failed).contains("gate FAILED"), "{}", stdout(&failed));
+    assert!(
+        stdout(&failed).contains("gate FAILED"),
+        "{}",
+        stdout(&failed)
+    );
 }
 
 #[test]
 fn usage_config_and_io_errors_exit_2() {
     let missing = prodready(&["audit", "no/such/dir"], None);
     assert_eq!(code(&missing), 2);
-    assert!(stderr(&missing).contains("no/such/dir"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("no/such/dir"),
+        "{}",
+        stderr(&missing)
+    );
 
-    let bad_select = prodready(&["audit", "fixtures/pilot-service", "--select", "NOPE"], None);
+    let bad_select = prodready(
+        &["audit", "fixtures/pilot-service", "--select", "NOPE"],
+        None,
+    );
     assert_eq!(code(&bad_select), 2);
     assert!(stderr(&bad_select).contains("NOPE"));
 
-    assert_eq!(code(&prodready(&["audit", ".", "--fail-under", "120"], None)), 2);
-    assert_eq!(code(&prodready(&["audit", ".", "--format", "xml"], None)), 2);
+    assert_eq!(
+        code(&prodready(&["audit", ".", "--fail-under", "120"], None)),
+        2
+    );
+    assert_eq!(
+        code(&prodready(&["audit", ".", "--format", "xml"], None)),
+        2
+    );
     assert_eq!(code(&prodready(&["explain", "NOPE001"], None)), 2);
 
     let dir = hello_world();
-    write(dir.path(), &[("prodready.toml", "[gate]\nfail_under = 80\nfail_on = \"sometimes\"\n")]);
+    write(
+        dir.path(),
+        &[(
+            "prodready.toml",
+            "[gate]\nfail_under = 80\nfail_on = \"sometimes\"\n",
+        )],
+    );
     let bad_config = prodready(&["audit", dir.path().to_str().unwrap()], None);
     assert_eq!(code(&bad_config), 2);
     let message = stderr(&bad_config);
     assert!(message.contains("prodready.toml"), "{message}");
-    assert!(message.contains("`sometimes` is") && message.contains("not a severity"), "{message}");
+    assert!(
+        message.contains("`sometimes` is") && message.contains("not a severity"),
+        "{message}"
+    );
     assert!(
         message.contains("3 │ fail_on") || message.contains("3 | fail_on"),
         "miette points at the line: {message}"
@@ -133,11 +201,27 @@ fn usage_config_and_io_errors_exit_2() {
 fn select_and_ignore_skip_items_and_mark_the_score_partial() {
     let selected = json(&["audit", "fixtures/pilot-service", "--select", "OPS00"]);
     assert_eq!(selected["score_partial"], false);
-    let only_one = json(&["audit", "fixtures/pilot-service", "--select", "missing-ownership"]);
+    let only_one = json(&[
+        "audit",
+        "fixtures/pilot-service",
+        "--select",
+        "missing-ownership",
+    ]);
     assert_eq!(only_one["score_partial"], true);
     assert_eq!(only_one["summary"]["skipped"], 4);
-    assert!(only_one["findings"].as_array().unwrap().iter().all(|f| f["code"] == "OPS001"));
-    let ignored = json(&["audit", "fixtures/pilot-service", "--ignore", "OPS001,OPS003"]);
+    assert!(
+        only_one["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["code"] == "OPS001")
+    );
+    let ignored = json(&[
+        "audit",
+        "fixtures/pilot-service",
+        "--ignore",
+        "OPS001,OPS003",
+    ]);
     let statuses: Vec<&str> = ignored["checklist"]
         .as_array()
         .unwrap()
@@ -159,7 +243,10 @@ fn config_select_ignore_severity_and_gate_apply() {
             "ignore = [\"OPS005\"]\n[severity]\nmissing-ownership = \"low\"\n[gate]\nfail_on = \"low\"\n",
         )],
     );
-    let output = prodready(&["audit", dir.path().to_str().unwrap(), "--format", "json"], None);
+    let output = prodready(
+        &["audit", dir.path().to_str().unwrap(), "--format", "json"],
+        None,
+    );
     assert_eq!(code(&output), 1);
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["checklist"][0]["severity"], "low");
@@ -187,14 +274,47 @@ fn the_sample_projects_score_as_documented() {
 
     let human = |path: &str| stdout(&prodready(&["audit", path, "--color", "never"], None));
     insta::assert_snapshot!("pilot_service_human", human("fixtures/pilot-service"));
-    insta::assert_snapshot!("production_service_human", human("fixtures/production-service"));
+    insta::assert_snapshot!(
+        "production_service_human",
+        human("fixtures/production-service")
+    );
 }
 
 #[test]
 fn json_is_identical_across_runs_and_thread_counts() {
-    let one = stdout(&prodready(&["audit", "fixtures/pilot-service", "--format", "json", "--threads", "1"], None));
-    let two = stdout(&prodready(&["audit", "fixtures/pilot-service", "--format", "json", "--threads", "2"], None));
-    let again = stdout(&prodready(&["audit", "fixtures/pilot-service", "--format", "json", "--threads", "2"], None));
+    let one = stdout(&prodready(
+        &[
+            "audit",
+            "fixtures/pilot-service",
+            "--format",
+            "json",
+            "--threads",
+            "1",
+        ],
+        None,
+    ));
+    let two = stdout(&prodready(
+        &[
+            "audit",
+            "fixtures/pilot-service",
+            "--format",
+            "json",
+            "--threads",
+            "2",
+        ],
+        None,
+    ));
+    let again = stdout(&prodready(
+        &[
+            "audit",
+            "fixtures/pilot-service",
+            "--format",
+            "json",
+            "--threads",
+            "2",
+        ],
+        None,
+    ));
     assert_eq!(one, two);
     assert_eq!(two, again);
     let report: Value = serde_json::from_str(&one).unwrap();
@@ -212,12 +332,23 @@ fn json_is_identical_across_runs_and_thread_counts() {
 #[test]
 fn fingerprints_follow_content_not_line_numbers() {
     let dir = hello_world();
-    write(dir.path(), &[("Cargo.toml", &format!("{HELLO_TOML}\n[dependencies]\nserde = \"*\"\n"))]);
+    write(
+        dir.path(),
+        &[(
+            "Cargo.toml",
+            &format!("{HELLO_TOML}\n[dependencies]\nserde = \"*\"\n"),
+        )],
+    );
     let path = dir.path().to_str().unwrap();
     let before = json(&["audit", path]);
     write(
         dir.path(),
-        &[("Cargo.toml", &format!("{HELLO_TOML}\n# a comment that moves everything down\n\n[dependencies]\nserde = \"*\"\n"))],
+        &[(
+            "Cargo.toml",
+            &format!(
+                "{HELLO_TOML}\n# a comment that moves everything down\n\n[dependencies]\nserde = \"*\"\n"
+            ),
+        )],
     );
     let after = json(&["audit", path]);
     let fingerprint = |r: &Value| {
@@ -240,32 +371,68 @@ fn output_file_rules_explain_and_init() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
     let output = prodready(
-        &["audit", "fixtures/pilot-service", "--format", "json", "--output", out.to_str().unwrap()],
+        &[
+            "audit",
+            "fixtures/pilot-service",
+            "--format",
+            "json",
+            "--output",
+            out.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(code(&output), 0);
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(report["level"], "hardened");
-    assert!(stderr(&output).contains("score"), "a summary line goes to stderr");
+    assert!(
+        stderr(&output).contains("score"),
+        "a summary line goes to stderr"
+    );
 
-    let rules: Value = serde_json::from_str(&stdout(&prodready(&["rules", "--format", "json"], None))).unwrap();
-    assert!(rules.as_array().unwrap().iter().any(|r| r["code"] == "OPS003"));
-    assert!(stdout(&prodready(&["rules", "--format", "markdown"], None)).contains("| OPS001 | missing-ownership |"));
+    let rules: Value =
+        serde_json::from_str(&stdout(&prodready(&["rules", "--format", "json"], None))).unwrap();
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "OPS003")
+    );
+    assert!(
+        stdout(&prodready(&["rules", "--format", "markdown"], None))
+            .contains("| OPS001 | missing-ownership |")
+    );
     let by_name = stdout(&prodready(&["explain", "missing-runbook"], None));
     assert_eq!(by_name, stdout(&prodready(&["explain", "ops003"], None)));
     assert!(by_name.contains("## Why it matters in production"));
 
-    assert_eq!(code(&prodready(&["init", dir.path().to_str().unwrap()], None)), 0);
+    assert_eq!(
+        code(&prodready(&["init", dir.path().to_str().unwrap()], None)),
+        0
+    );
     let written = std::fs::read_to_string(dir.path().join("prodready.toml")).unwrap();
     assert_eq!(written, prodready::config::INIT_TEMPLATE);
-    assert_eq!(code(&prodready(&["init", dir.path().to_str().unwrap()], None)), 2);
-    assert_eq!(code(&prodready(&["init", dir.path().to_str().unwrap(), "--force"], None)), 0);
+    assert_eq!(
+        code(&prodready(&["init", dir.path().to_str().unwrap()], None)),
+        2
+    );
+    assert_eq!(
+        code(&prodready(
+            &["init", dir.path().to_str().unwrap(), "--force"],
+            None
+        )),
+        0
+    );
 }
 
 #[test]
 fn hostile_files_are_reported_and_the_audit_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let deep = format!("fn f() {{ {}{} }}\n", "(".repeat(50_000), ")".repeat(50_000));
+    let deep = format!(
+        "fn f() {{ {}{} }}\n",
+        "(".repeat(50_000),
+        ")".repeat(50_000)
+    );
     let bomb = "a: &a [\"lol\",\"lol\"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n";
     write(
         dir.path(),
@@ -278,9 +445,20 @@ fn hostile_files_are_reported_and_the_audit_goes_on() {
             ("README.md", "# x\n"),
         ],
     );
-    std::fs::write(dir.path().join("logo.png"), [0x89, b'P', b'N', b'G', 0, 0, 0, 13]).unwrap();
-    std::fs::write(dir.path().join("latin1.txt"), [b'c', b'a', b'f', 0xe9, b'\n']).unwrap();
-    let output = prodready(&["audit", dir.path().to_str().unwrap(), "--format", "json"], None);
+    std::fs::write(
+        dir.path().join("logo.png"),
+        [0x89, b'P', b'N', b'G', 0, 0, 0, 13],
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("latin1.txt"),
+        [b'c', b'a', b'f', 0xe9, b'\n'],
+    )
+    .unwrap();
+    let output = prodready(
+        &["audit", dir.path().to_str().unwrap(), "--format", "json"],
+        None,
+    );
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     let not_parsed: Vec<&str> = report["files"]["not_parsed"]
@@ -291,7 +469,13 @@ fn hostile_files_are_reported_and_the_audit_goes_on() {
         .collect();
     assert_eq!(
         not_parsed,
-        ["Cargo.toml", "deploy/bomb.yaml", "deploy/dup.yaml", "src/broken.rs", "src/deep.rs"]
+        [
+            "Cargo.toml",
+            "deploy/bomb.yaml",
+            "deploy/dup.yaml",
+            "src/broken.rs",
+            "src/deep.rs"
+        ]
     );
     assert_eq!(report["files"]["skipped_files"]["binary"], 1);
     assert_eq!(report["files"]["scanned"], 7);

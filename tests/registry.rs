@@ -17,10 +17,27 @@ fn codes_and_names_are_unique_and_well_formed() {
     let mut names = BTreeSet::new();
     for rule in registry().rules() {
         assert!(code_form.is_match(&rule.code), "bad code {}", rule.code);
-        assert!(name_form.is_match(&rule.name), "{}: name `{}` is not kebab-case", rule.code, rule.name);
-        assert!(rule.code.starts_with(rule.category.prefix()), "{}: category does not match its code", rule.code);
-        assert!(codes.insert(rule.code.clone()), "duplicate code {}", rule.code);
-        assert!(names.insert(rule.name.clone()), "duplicate name {}", rule.name);
+        assert!(
+            name_form.is_match(&rule.name),
+            "{}: name `{}` is not kebab-case",
+            rule.code,
+            rule.name
+        );
+        assert!(
+            rule.code.starts_with(rule.category.prefix()),
+            "{}: category does not match its code",
+            rule.code
+        );
+        assert!(
+            codes.insert(rule.code.clone()),
+            "duplicate code {}",
+            rule.code
+        );
+        assert!(
+            names.insert(rule.name.clone()),
+            "duplicate name {}",
+            rule.name
+        );
     }
 }
 
@@ -48,16 +65,28 @@ fn every_rule_is_documented() {
             ("docs.example", &rule.docs.example),
             ("docs.fix", &rule.docs.fix),
         ] {
-            assert!(text.trim().len() >= 10, "{}: {part} is missing or too short", rule.code);
+            assert!(
+                text.trim().len() >= 10,
+                "{}: {part} is missing or too short",
+                rule.code
+            );
         }
-        assert!(!rule.summary.contains('\n') && !rule.fix.contains('\n'), "{}: summary and fix are one line", rule.code);
+        assert!(
+            !rule.summary.contains('\n') && !rule.fix.contains('\n'),
+            "{}: summary and fix are one line",
+            rule.code
+        );
     }
 }
 
 #[test]
 fn every_rule_has_expect_and_ok_fixtures_and_snapshots() {
     let snapshots: BTreeSet<String> = std::fs::read_dir("tests/snapshots")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     for rule in registry().rules() {
         let cases = common::cases(&rule.code);
@@ -70,11 +99,24 @@ fn every_rule_has_expect_and_ok_fixtures_and_snapshots() {
             oks += notes.ok.len() + usize::from(name.starts_with("ok-"));
             for format in ["human", "json"] {
                 let snapshot = format!("rules__{}__{name}__{format}.snap", rule.code);
-                assert!(snapshots.contains(&snapshot), "missing snapshot tests/snapshots/{snapshot}");
+                assert!(
+                    snapshots.contains(&snapshot),
+                    "missing snapshot tests/snapshots/{snapshot}"
+                );
             }
         }
-        assert!(expects > 0, "{}: no `expect` case in fixtures/{}", rule.code, rule.code);
-        assert!(oks > 0, "{}: no `ok` case in fixtures/{}", rule.code, rule.code);
+        assert!(
+            expects > 0,
+            "{}: no `expect` case in fixtures/{}",
+            rule.code,
+            rule.code
+        );
+        assert!(
+            oks > 0,
+            "{}: no `ok` case in fixtures/{}",
+            rule.code,
+            rule.code
+        );
     }
 }
 
@@ -84,7 +126,12 @@ fn the_full_code_list_is_reviewed() {
     let list: Vec<String> = registry()
         .rules()
         .iter()
-        .map(|r| format!("{} {} {} applies-when={:?}", r.code, r.name, r.severity, r.applies_when))
+        .map(|r| {
+            format!(
+                "{} {} {} applies-when={:?}",
+                r.code, r.name, r.severity, r.applies_when
+            )
+        })
         .collect();
     insta::assert_snapshot!("rule_list", list.join("\n"));
 }
@@ -95,7 +142,10 @@ fn every_fixture_folder_belongs_to_a_rule() {
     for entry in std::fs::read_dir(Path::new("fixtures")).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if code_form.is_match(&name) {
-            assert!(registry().find(&name).is_some(), "fixtures/{name} has no rule");
+            assert!(
+                registry().find(&name).is_some(),
+                "fixtures/{name} has no rule"
+            );
         }
     }
 }

@@ -27,7 +27,11 @@ fn check_case(code: &str, case: &Path) -> Vec<String> {
     let report = prodready::audit(case, &config, Some(2)).expect("fixture audits");
     let notes = annotations(case, code);
     let mut problems = Vec::new();
-    let mine: Vec<_> = report.findings.iter().filter(|f| f.rule.code == code).collect();
+    let mine: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule.code == code)
+        .collect();
     let mut lines_with_findings = BTreeSet::new();
     for finding in &mine {
         match (&finding.path, &finding.span) {
@@ -49,16 +53,25 @@ fn check_case(code: &str, case: &Path) -> Vec<String> {
         }
     }
     for at in notes.expect.difference(&lines_with_findings) {
-        problems.push(format!("{name}: no finding at {}:{} (annotated expect)", at.0, at.1));
+        problems.push(format!(
+            "{name}: no finding at {}:{} (annotated expect)",
+            at.0, at.1
+        ));
     }
     for at in notes.ok.intersection(&lines_with_findings) {
-        problems.push(format!("{name}: finding at {}:{} (annotated ok)", at.0, at.1));
+        problems.push(format!(
+            "{name}: finding at {}:{} (annotated ok)",
+            at.0, at.1
+        ));
     }
     if name.starts_with("expect-") && mine.is_empty() {
         problems.push(format!("{name}: an expect- case without a finding"));
     }
     if name.starts_with("ok-") && !mine.is_empty() {
-        problems.push(format!("{name}: an ok- case with {} finding(s)", mine.len()));
+        problems.push(format!(
+            "{name}: an ok- case with {} finding(s)",
+            mine.len()
+        ));
     }
 
     let human = human::render(
@@ -85,5 +98,9 @@ fn every_rule_fixture_matches_its_annotations() {
             );
         }
     }
-    assert!(problems.is_empty(), "fixture problems:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "fixture problems:\n{}",
+        problems.join("\n")
+    );
 }

@@ -254,7 +254,12 @@ fn runbook_incomplete(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         let anchor = files
             .iter()
             .find(|f| {
-                let name = f.path.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
+                let name = f
+                    .path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
                 name == "readme.md" || name == "index.md"
             })
             .or(files.first())
@@ -263,7 +268,11 @@ fn runbook_incomplete(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             Finding::project(
                 "OPS004",
                 missing.join(","),
-                format!("runbook `{}` has no section for: {}", runbook.location, missing.join(", ")),
+                format!(
+                    "runbook `{}` has no section for: {}",
+                    runbook.location,
+                    missing.join(", ")
+                ),
             )
             .with_fix(format!("add runbook headings for: {}", missing.join(", ")))
             .in_file(&anchor),
@@ -275,26 +284,33 @@ fn runbook_incomplete(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
 fn unpinned_dependencies(ctx: &ProjectContext<'_>, manifest: &Manifest, out: &mut Vec<Finding>) {
     let lock = ctx.cargo.lock_for(manifest);
     for dep in manifest.all_dependencies() {
-        if let Some((version, span)) = &dep.version {
-            if version.trim() == "*" {
-                out.push(
-                    Finding::at(
-                        "OPS005",
-                        &manifest.source,
-                        span.clone(),
-                        format!("`{}` accepts any version (`*`)", dep.key),
-                    )
-                    .with_fix(format!("require a version range, e.g. `{} = \"1\"`", dep.key)),
-                );
-            }
+        if let Some((version, span)) = &dep.version
+            && version.trim() == "*"
+        {
+            out.push(
+                Finding::at(
+                    "OPS005",
+                    &manifest.source,
+                    span.clone(),
+                    format!("`{}` accepts any version (`*`)", dep.key),
+                )
+                .with_fix(format!(
+                    "require a version range, e.g. `{} = \"1\"`",
+                    dep.key
+                )),
+            );
         }
         if dep.git.is_some() && !dep.git_pinned {
-            out.push(unpinned_git(manifest, dep, lock.is_some_and(|l| l.pins_git(&dep.package))));
+            out.push(unpinned_git(
+                manifest,
+                dep,
+                lock.is_some_and(|l| l.pins_git(&dep.package)),
+            ));
         }
     }
     let is_root = ctx.cargo.workspace_root(manifest) == manifest.dir;
-    let needs_lock = manifest.workspace.is_some()
-        || manifest.package.as_ref().is_some_and(|p| p.has_bin);
+    let needs_lock =
+        manifest.workspace.is_some() || manifest.package.as_ref().is_some_and(|p| p.has_bin);
     if is_root && needs_lock && !ctx.cargo.locks.contains_key(&manifest.dir) {
         let (what, span) = match (&manifest.workspace, &manifest.package) {
             (Some(w), _) => ("workspace", w.span.clone()),
@@ -318,9 +334,15 @@ fn unpinned_git(manifest: &Manifest, dep: &Dependency, locked: bool) -> Finding 
         "OPS005",
         &manifest.source,
         dep.span.clone(),
-        format!("git dependency `{}` follows a branch, not a `rev` or `tag`", dep.key),
+        format!(
+            "git dependency `{}` follows a branch, not a `rev` or `tag`",
+            dep.key
+        ),
     )
-    .with_fix(format!("pin `{}` with `rev = \"<commit>\"` or `tag = \"<tag>\"`", dep.key));
+    .with_fix(format!(
+        "pin `{}` with `rev = \"<commit>\"` or `tag = \"<tag>\"`",
+        dep.key
+    ));
     if locked {
         finding.with_severity(Severity::Low)
     } else {
@@ -336,7 +358,10 @@ mod tests {
     fn codeowners_entries_split_patterns_owners_and_comments() {
         let (pattern, owners) = codeowners_entry("docs/my\\ file.md  @a @org/team # note").unwrap();
         assert_eq!(pattern, "docs/my file.md");
-        assert_eq!(owners.iter().map(|o| o.1).collect::<Vec<_>>(), ["@a", "@org/team"]);
+        assert_eq!(
+            owners.iter().map(|o| o.1).collect::<Vec<_>>(),
+            ["@a", "@org/team"]
+        );
         assert_eq!(owners[0].0, 18);
         assert!(codeowners_entry("# comment").is_none());
         assert!(codeowners_entry("   ").is_none());

@@ -101,11 +101,9 @@ impl Manifest {
 
     /// Every dependency declared here, including `[workspace.dependencies]`.
     pub fn all_dependencies(&self) -> impl Iterator<Item = &Dependency> {
-        self.dependencies.iter().chain(
-            self.workspace
-                .iter()
-                .flat_map(|w| w.dependencies.iter()),
-        )
+        self.dependencies
+            .iter()
+            .chain(self.workspace.iter().flat_map(|w| w.dependencies.iter()))
     }
 }
 
@@ -156,7 +154,8 @@ fn extract(root: &DeTable<'_>, path: &str, files: &BTreeSet<String>) -> Result<P
                 .as_table()
                 .ok_or("`package` is not a table")?;
             let name = str_of(table, "name").unwrap_or_default().to_string();
-            let autobins = get(table, "autobins").and_then(|v| v.get_ref().as_bool()) != Some(false);
+            let autobins =
+                get(table, "autobins").and_then(|v| v.get_ref().as_bool()) != Some(false);
             let explicit_bins = get(root, "bin")
                 .and_then(|v| v.get_ref().as_array())
                 .is_some_and(|a| !a.is_empty());
@@ -244,15 +243,16 @@ fn dependency_table(table: &DeTable<'_>, kind: DepKind) -> Vec<Dependency> {
                 if let Some(package) = str_of(detail, "package") {
                     dep.package = package.to_string();
                 }
-                if let Some(version) = get(detail, "version") {
-                    if let Some(text) = version.get_ref().as_str() {
-                        dep.version = Some((text.to_string(), version.span()));
-                    }
+                if let Some(version) = get(detail, "version")
+                    && let Some(text) = version.get_ref().as_str()
+                {
+                    dep.version = Some((text.to_string(), version.span()));
                 }
                 dep.git = str_of(detail, "git").map(str::to_string);
                 dep.git_pinned = get(detail, "rev").is_some() || get(detail, "tag").is_some();
                 dep.path = get(detail, "path").is_some();
-                dep.inherited = get(detail, "workspace").and_then(|v| v.get_ref().as_bool()) == Some(true);
+                dep.inherited =
+                    get(detail, "workspace").and_then(|v| v.get_ref().as_bool()) == Some(true);
                 dep.features = strings(detail, "features");
             }
             _ => {}
@@ -320,7 +320,8 @@ impl CargoProject {
             if candidate.dir == manifest.dir {
                 return &candidate.dir;
             }
-            let is_ancestor = candidate.dir.is_empty() || manifest.dir.starts_with(&format!("{}/", candidate.dir));
+            let is_ancestor = candidate.dir.is_empty()
+                || manifest.dir.starts_with(&format!("{}/", candidate.dir));
             if !is_ancestor {
                 continue;
             }
@@ -376,8 +377,12 @@ mod tests {
 
     fn manifest(path: &str, text: &str, files: &[&str]) -> Manifest {
         let files = files.iter().map(|f| f.to_string()).collect();
-        Manifest::parse(Source::new(path, text.to_string()), &files, CodeKind::Production)
-            .unwrap_or_else(|(_, e)| panic!("{e}"))
+        Manifest::parse(
+            Source::new(path, text.to_string()),
+            &files,
+            CodeKind::Production,
+        )
+        .unwrap_or_else(|(_, e)| panic!("{e}"))
     }
 
     #[test]
@@ -401,9 +406,21 @@ insta = "1"
         assert!(package.has_bin && !package.has_lib);
         let http = m.dependencies.iter().find(|d| d.key == "http").unwrap();
         assert_eq!(http.package, "reqwest");
-        assert!(m.dependencies.iter().any(|d| d.key == "tokio" && d.inherited));
-        assert!(m.dependencies.iter().any(|d| d.key == "nix" && d.version.as_ref().unwrap().0 == "*"));
-        assert!(m.dependencies.iter().any(|d| d.key == "insta" && d.kind == DepKind::Dev));
+        assert!(
+            m.dependencies
+                .iter()
+                .any(|d| d.key == "tokio" && d.inherited)
+        );
+        assert!(
+            m.dependencies
+                .iter()
+                .any(|d| d.key == "nix" && d.version.as_ref().unwrap().0 == "*")
+        );
+        assert!(
+            m.dependencies
+                .iter()
+                .any(|d| d.key == "insta" && d.kind == DepKind::Dev)
+        );
     }
 
     #[test]

@@ -46,9 +46,13 @@ mod tests {
     fn atx_and_setext_headings_but_not_code() {
         let src = Source::new(
             "RUNBOOK.md",
-            "# Runbook\n\n```\n# not a heading\n```\n\nRoll `back`\n-----------\n## On-call\n".to_string(),
+            "# Runbook\n\n```\n# not a heading\n```\n\nRoll `back`\n-----------\n## On-call\n"
+                .to_string(),
         );
-        let found: Vec<_> = headings(&src).into_iter().map(|h| (h.line, h.text)).collect();
+        let found: Vec<_> = headings(&src)
+            .into_iter()
+            .map(|h| (h.line, h.text))
+            .collect();
         assert_eq!(
             found,
             vec![

@@ -103,12 +103,7 @@ fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
         let Ok(list) = attr.meta.require_list() else {
             return false;
         };
-        let tokens: Vec<String> = list
-            .tokens
-            .clone()
-            .into_iter()
-            .flat_map(flatten)
-            .collect();
+        let tokens: Vec<String> = list.tokens.clone().into_iter().flat_map(flatten).collect();
         tokens.iter().any(|t| t == "test") && !tokens.iter().any(|t| t == "not")
     })
 }
@@ -124,10 +119,12 @@ fn flatten(tree: proc_macro2::TokenTree) -> Vec<String> {
 /// `#[test]`, `#[tokio::test]`, `#[rstest]`, `#[bench]`, ...
 fn is_test_fn(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|attr| {
-        attr.path()
-            .segments
-            .last()
-            .is_some_and(|s| matches!(s.ident.to_string().as_str(), "test" | "rstest" | "test_case" | "bench"))
+        attr.path().segments.last().is_some_and(|s| {
+            matches!(
+                s.ident.to_string().as_str(),
+                "test" | "rstest" | "test_case" | "bench"
+            )
+        })
     })
 }
 
@@ -183,16 +180,19 @@ impl<'ast> Visit<'ast> for WaitFinder {
     fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
     fn visit_item(&mut self, _: &'ast syn::Item) {}
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-        if matches!(call.method.to_string().as_str(), "recv" | "accept" | "incoming") {
+        if matches!(
+            call.method.to_string().as_str(),
+            "recv" | "accept" | "incoming"
+        ) {
             self.0 = true;
         }
         visit::visit_expr_method_call(self, call);
     }
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        if let syn::Expr::Path(p) = &*call.func {
-            if p.path.segments.last().is_some_and(|s| s.ident == "sleep") {
-                self.0 = true;
-            }
+        if let syn::Expr::Path(p) = &*call.func
+            && p.path.segments.last().is_some_and(|s| s.ident == "sleep")
+        {
+            self.0 = true;
         }
         visit::visit_expr_call(self, call);
     }
@@ -257,9 +257,15 @@ impl<'ast> Visit<'ast> for FactVisitor {
     fn visit_use_tree(&mut self, tree: &'ast syn::UseTree) {
         fn paths(prefix: &str, tree: &syn::UseTree, out: &mut Vec<(String, proc_macro2::Span)>) {
             match tree {
-                syn::UseTree::Path(p) => paths(&join_path(prefix, &p.ident.to_string()), &p.tree, out),
-                syn::UseTree::Name(n) => out.push((join_path(prefix, &n.ident.to_string()), n.ident.span())),
-                syn::UseTree::Rename(r) => out.push((join_path(prefix, &r.ident.to_string()), r.ident.span())),
+                syn::UseTree::Path(p) => {
+                    paths(&join_path(prefix, &p.ident.to_string()), &p.tree, out)
+                }
+                syn::UseTree::Name(n) => {
+                    out.push((join_path(prefix, &n.ident.to_string()), n.ident.span()))
+                }
+                syn::UseTree::Rename(r) => {
+                    out.push((join_path(prefix, &r.ident.to_string()), r.ident.span()))
+                }
                 syn::UseTree::Glob(g) => out.push((prefix.to_string(), g.star_token.span)),
                 syn::UseTree::Group(g) => g.items.iter().for_each(|t| paths(prefix, t, out)),
             }

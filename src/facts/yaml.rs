@@ -6,7 +6,13 @@ use saphyr::{LoadableYamlNode, MarkedYaml};
 use crate::source::Source;
 
 /// Kubernetes kinds that run this project's code for a long time or on a schedule.
-const WORKLOAD_KINDS: [&str; 5] = ["Deployment", "StatefulSet", "DaemonSet", "CronJob", "Rollout"];
+const WORKLOAD_KINDS: [&str; 5] = [
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "CronJob",
+    "Rollout",
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct YamlFacts {
@@ -39,19 +45,26 @@ pub fn extract(source: &Source, documents: &[MarkedYaml<'_>]) -> YamlFacts {
     let name = source.path.rsplit('/').next().unwrap_or_default();
     let is_compose = name.contains("compose") || name.starts_with("docker-compose");
     for doc in documents {
-        let kind = doc.data.as_mapping_get("kind").and_then(|k| k.data.as_str());
-        if let Some(kind) = kind {
-            if WORKLOAD_KINDS.contains(&kind) && doc.data.as_mapping_get("apiVersion").is_some() {
-                facts.workloads.push((kind.to_string(), line(doc)));
-            }
+        let kind = doc
+            .data
+            .as_mapping_get("kind")
+            .and_then(|k| k.data.as_str());
+        if let Some(kind) = kind
+            && WORKLOAD_KINDS.contains(&kind)
+            && doc.data.as_mapping_get("apiVersion").is_some()
+        {
+            facts.workloads.push((kind.to_string(), line(doc)));
         }
-        if is_compose {
-            if let Some(services) = doc.data.as_mapping_get("services").and_then(|s| s.data.as_mapping()) {
-                for (service, body) in services {
-                    if body.data.as_mapping_get("build").is_some() {
-                        let service_name = service.data.as_str().unwrap_or_default().to_string();
-                        facts.built_services.push((service_name, line(service)));
-                    }
+        if is_compose
+            && let Some(services) = doc
+                .data
+                .as_mapping_get("services")
+                .and_then(|s| s.data.as_mapping())
+        {
+            for (service, body) in services {
+                if body.data.as_mapping_get("build").is_some() {
+                    let service_name = service.data.as_str().unwrap_or_default().to_string();
+                    facts.built_services.push((service_name, line(service)));
                 }
             }
         }
@@ -60,10 +73,12 @@ pub fn extract(source: &Source, documents: &[MarkedYaml<'_>]) -> YamlFacts {
                 .data
                 .as_mapping_get("spec")
                 .and_then(|s| s.data.as_mapping_get("owner"));
-            if let Some(owner) = owner {
-                if let Some(text) = owner.data.as_str().filter(|t| !t.trim().is_empty()) {
-                    facts.catalog_owner.get_or_insert((text.to_string(), line(owner)));
-                }
+            if let Some(owner) = owner
+                && let Some(text) = owner.data.as_str().filter(|t| !t.trim().is_empty())
+            {
+                facts
+                    .catalog_owner
+                    .get_or_insert((text.to_string(), line(owner)));
             }
         }
     }
@@ -115,7 +130,10 @@ mod tests {
             "catalog-info.yaml",
             "apiVersion: backstage.io/v1alpha1\nkind: Component\nspec:\n  owner: group:payments\n",
         );
-        assert_eq!(catalog.catalog_owner, Some(("group:payments".to_string(), 4)));
+        assert_eq!(
+            catalog.catalog_owner,
+            Some(("group:payments".to_string(), 4))
+        );
     }
 
     #[test]

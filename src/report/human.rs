@@ -62,10 +62,10 @@ impl fmt::Display for FindingDiagnostic<'_> {
         if finding.code_kind == CodeKind::Test {
             f.write_str(" (test code)")?;
         }
-        if self.source.is_none() {
-            if let Some(path) = &finding.path {
-                write!(f, " [{path}]")?;
-            }
+        if self.source.is_none()
+            && let Some(path) = &finding.path
+        {
+            write!(f, " [{path}]")?;
         }
         Ok(())
     }
@@ -167,7 +167,12 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         report.findings.len(),
     );
     if options.quiet {
-        let _ = writeln!(out, "prodready: {}: {summary}{}", report.root, gate_suffix(report));
+        let _ = writeln!(
+            out,
+            "prodready: {}: {summary}{}",
+            report.root,
+            gate_suffix(report)
+        );
         return out;
     }
     for finding in &report.findings {
@@ -185,7 +190,11 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
             category.passed,
             category.applicable
         );
-        for item in card.items.iter().filter(|i| i.rule.category == category.category) {
+        for item in card
+            .items
+            .iter()
+            .filter(|i| i.rule.category == category.category)
+        {
             let detail = match item.status {
                 Status::Fail => format!(
                     "{} finding(s){}",
@@ -217,7 +226,16 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         }
     }
 
-    let _ = writeln!(out, "\nScore: {}/100{}", score_text(card.score), if card.partial { " (partial: some checks were deselected)" } else { "" });
+    let _ = writeln!(
+        out,
+        "\nScore: {}/100{}",
+        score_text(card.score),
+        if card.partial {
+            " (partial: some checks were deselected)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(out, "Level: {}", card.level.as_str());
     let improvements = card.top_improvements(3);
     if !improvements.is_empty() {
@@ -245,7 +263,10 @@ fn gate_suffix(report: &Report) -> String {
         format!(" · gate FAILED: {}", report.gate.reasons.join("; "))
     };
     if report.incomplete() {
-        text.push_str(&format!(" · incomplete: {} file(s) not analysed", report.files.failed.len()));
+        text.push_str(&format!(
+            " · incomplete: {} file(s) not analysed",
+            report.files.failed.len()
+        ));
     }
     text
 }
@@ -256,7 +277,15 @@ fn files_summary(report: &Report) -> String {
     let kinds: Vec<String> = files
         .by_kind
         .iter()
-        .map(|(kind, n)| format!("{n} {}", serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()))
+        .map(|(kind, n)| {
+            format!(
+                "{n} {}",
+                serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            )
+        })
         .collect();
     let _ = writeln!(
         out,

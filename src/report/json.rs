@@ -126,7 +126,11 @@ pub fn render(report: &Report) -> String {
             not_applicable: card.count(Status::NotApplicable),
             skipped: card.count(Status::Skipped),
             findings: report.findings.len(),
-            failing_findings: report.findings.iter().filter(|f| crate::score::fails_item(f)).count(),
+            failing_findings: report
+                .findings
+                .iter()
+                .filter(|f| crate::score::fails_item(f))
+                .count(),
         },
         gate: Gate {
             passed: report.gate.passed,
@@ -173,7 +177,12 @@ pub fn render(report: &Report) -> String {
         files: Files {
             scanned: report.files.scanned,
             lines: report.files.lines,
-            by_kind: report.files.by_kind.iter().map(|(k, n)| (key(k), *n)).collect(),
+            by_kind: report
+                .files
+                .by_kind
+                .iter()
+                .map(|(k, n)| (key(k), *n))
+                .collect(),
             skipped_files: report
                 .files
                 .skipped_files

@@ -26,7 +26,9 @@ pub fn list_json() -> String {
 }
 
 pub fn list_markdown() -> String {
-    let mut out = String::from("| Code | Name | Severity | Applies when | Summary |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| Code | Name | Severity | Applies when | Summary |\n|---|---|---|---|---|\n",
+    );
     for rule in registry().rules() {
         let _ = writeln!(
             out,
@@ -44,7 +46,14 @@ pub fn list_markdown() -> String {
 /// The full documentation of one rule.
 pub fn explain(rule: &Rule) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} {} ({}, {})", rule.code, rule.name, rule.category.title(), rule.severity.as_str());
+    let _ = writeln!(
+        out,
+        "{} {} ({}, {})",
+        rule.code,
+        rule.name,
+        rule.category.title(),
+        rule.severity.as_str()
+    );
     let _ = writeln!(out, "\n{}", rule.summary);
     let _ = writeln!(out, "Applies when: {}.", rule.applies_when.describe());
     for (title, text) in [

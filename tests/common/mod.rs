@@ -19,11 +19,17 @@ pub struct Annotations {
 
 fn is_comment_only(line: &str) -> bool {
     let t = line.trim_start();
-    ["#", "//", "<!--", "/*", "--"].iter().any(|c| t.starts_with(c))
+    ["#", "//", "<!--", "/*", "--"]
+        .iter()
+        .any(|c| t.starts_with(c))
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -54,7 +60,11 @@ pub fn annotations(case: &Path, code: &str) -> Annotations {
                 if !cap[2].split(',').any(|c| c.trim() == code) {
                     continue;
                 }
-                let target = if is_comment_only(line) { index + 2 } else { index + 1 };
+                let target = if is_comment_only(line) {
+                    index + 2
+                } else {
+                    index + 1
+                };
                 let set = if &cap[1] == "expect" {
                     &mut found.expect
                 } else {
