@@ -24,6 +24,19 @@ const SERVER_FRAMEWORKS: [&str; 8] = [
     "ntex",
 ];
 
+/// HTTP client crates: their presence makes the client-timeout rules applicable.
+pub const HTTP_CLIENTS: [&str; 9] = [
+    "reqwest",
+    "ureq",
+    "hyper-util",
+    "isahc",
+    "surf",
+    "awc",
+    "attohttpc",
+    "aws-config",
+    "aws-smithy-runtime",
+];
+
 /// Where GitHub and GitLab look for a CODEOWNERS file.
 pub const CODEOWNERS_PATHS: [&str; 4] = [
     "CODEOWNERS",
@@ -121,6 +134,20 @@ pub fn subjects(
     }
     if let Some(runbook) = runbooks(paths).first() {
         present.insert(Subject::Runbook, runbook.location.clone());
+    }
+    if let Some(file) = files.iter().find(|f| {
+        f.kind == crate::source::FileKind::Rust && f.path_code_kind == CodeKind::Production
+    }) {
+        present.insert(Subject::RustCode, file.path.clone());
+    }
+    if let Some((client, manifest)) = HTTP_CLIENTS
+        .iter()
+        .find_map(|c| cargo.depends_on(c).map(|m| (c, m)))
+    {
+        present.insert(
+            Subject::HttpClient,
+            format!("depends on {client} ({})", manifest.source.path),
+        );
     }
     if let Some(evidence) = service_evidence(files, cargo) {
         present.insert(Subject::Service, evidence);

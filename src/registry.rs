@@ -125,6 +125,11 @@ pub enum Subject {
     Codeowners,
     /// A runbook exists.
     Runbook,
+    /// Production Rust source exists.
+    RustCode,
+    /// A production package depends on an HTTP client crate (reqwest, ureq, hyper-util,
+    /// isahc, surf, awc, attohttpc, the AWS SDK).
+    HttpClient,
 }
 
 impl Subject {
@@ -135,6 +140,8 @@ impl Subject {
             Subject::Service => "the project is a service",
             Subject::Codeowners => "a CODEOWNERS file exists",
             Subject::Runbook => "a runbook exists",
+            Subject::RustCode => "the project has production Rust code",
+            Subject::HttpClient => "an HTTP client crate is a dependency",
         }
     }
 }

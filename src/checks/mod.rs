@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use saphyr::MarkedYaml;
 
 use crate::facts::FileFacts;
-use crate::facts::cargo::CargoProject;
+use crate::facts::cargo::{CargoProject, Manifest};
+use crate::facts::imports::Imports;
+use crate::facts::settings::Setting;
 use crate::finding::Finding;
 use crate::registry::{Rule, Subject};
 use crate::source::{FileKind, Source};
@@ -41,18 +43,28 @@ impl RuleSet {
     }
 }
 
-/// One file's parsed form, for per-file checks.
-pub enum Parsed<'a> {
-    Rust(&'a syn::File),
-    Yaml(&'a [MarkedYaml<'a>]),
-    /// Not parsed (other kinds, or a parse failure): text-level checks only.
-    Text,
+/// A parsed Rust file with its name resolution.
+pub struct RustFile<'a> {
+    pub ast: &'a syn::File,
+    pub imports: &'a Imports,
+}
+
+/// One file's parsed forms, for per-file checks. All `None` when the file is of another kind
+/// or failed to parse: text-level checks still run.
+#[derive(Default)]
+pub struct Parsed<'a> {
+    pub rust: Option<RustFile<'a>>,
+    pub yaml: Option<&'a [MarkedYaml<'a>]>,
+    /// Leaf settings of a YAML, JSON, TOML or .env file.
+    pub settings: Option<&'a [Setting]>,
 }
 
 pub struct FileContext<'a> {
     pub source: &'a Source,
     pub kind: FileKind,
     pub cargo: &'a CargoProject,
+    /// The Cargo package the file belongs to, if any.
+    pub manifest: Option<&'a Manifest>,
     pub rules: &'a RuleSet,
 }
 

@@ -349,6 +349,37 @@ impl CargoProject {
         self.locks.get(self.workspace_root(manifest))
     }
 
+    /// The package manifest a file belongs to: the nearest one in a folder above it.
+    pub fn manifest_for(&self, path: &str) -> Option<&Manifest> {
+        self.manifests
+            .iter()
+            .filter(|m| m.package.is_some())
+            .filter(|m| m.dir.is_empty() || path.starts_with(&format!("{}/", m.dir)))
+            .max_by_key(|m| m.dir.len())
+    }
+
+    /// Dependencies renamed in a manifest, as code sees them: key -> package, both with `-`
+    /// written `_` (`http = { package = "reqwest" }` gives `http` -> `reqwest`).
+    pub fn crate_renames(&self, manifest: &Manifest) -> std::collections::HashMap<String, String> {
+        manifest
+            .dependencies
+            .iter()
+            .map(|d| self.resolve(manifest, d))
+            .filter(|d| d.key != d.package)
+            .map(|d| (d.key.replace('-', "_"), d.package.replace('-', "_")))
+            .collect()
+    }
+
+    /// Whether a production package depends (not as a dev-dependency) on a crate.
+    pub fn depends_on(&self, package: &str) -> Option<&Manifest> {
+        self.production_manifests().find(|m| {
+            m.dependencies
+                .iter()
+                .map(|d| self.resolve(m, d))
+                .any(|d| d.kind != DepKind::Dev && d.package == package)
+        })
+    }
+
     /// Production packages: manifests outside test and example code.
     pub fn production_manifests(&self) -> impl Iterator<Item = &Manifest> {
         self.manifests

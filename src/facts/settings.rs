@@ -1,0 +1,297 @@
+//! Configuration files flattened to their leaf settings, whatever the format: YAML, JSON (read
+//! as YAML 1.2, of which it is a subset), TOML and `.env`. A rule about configuration keys
+//! (secrets assigned to `password`, `retries` without a backoff, `timeout: 0`) walks one list
+//! and never needs to know the format.
+
+use std::ops::Range;
+
+use saphyr::{MarkedYaml, Scalar, YamlData};
+use toml::de::{DeTable, DeValue};
+
+use crate::source::Source;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+impl Value {
+    /// The value as text (`"30s"`, `0`, `true`).
+    pub fn text(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => String::new(),
+        }
+    }
+
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// One leaf setting: `a.b[0].c = value`.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    /// Keys from the document root; sequence items appear as `[index]`.
+    pub keys: Vec<String>,
+    /// Byte range of the last key (of the value for sequence items).
+    pub key_range: Range<usize>,
+    pub value: Value,
+    /// Byte range of the value.
+    pub value_range: Range<usize>,
+}
+
+impl Setting {
+    /// The setting's own key (`c` in `a.b.c`).
+    pub fn key(&self) -> &str {
+        self.keys.last().map_or("", String::as_str)
+    }
+
+    /// The keys of the mapping that holds it.
+    pub fn parent(&self) -> &[String] {
+        &self.keys[..self.keys.len().saturating_sub(1)]
+    }
+
+    /// The settings beside this one (same parent), itself excluded.
+    pub fn siblings<'a>(&'a self, all: &'a [Setting]) -> impl Iterator<Item = &'a Setting> {
+        all.iter()
+            .filter(move |s| s.parent() == self.parent() && s.keys != self.keys)
+    }
+}
+
+/// Settings of every document of a YAML (or JSON) stream.
+pub fn from_yaml(source: &Source, documents: &[MarkedYaml<'_>]) -> Vec<Setting> {
+    let mut out = Vec::new();
+    for doc in documents {
+        walk_yaml(source, doc, &mut Vec::new(), None, &mut out);
+    }
+    out
+}
+
+fn yaml_range(source: &Source, node: &MarkedYaml<'_>) -> Range<usize> {
+    let start = source.offset(node.span.start.line(), node.span.start.col());
+    let end = source.offset(node.span.end.line(), node.span.end.col());
+    start..end.max(start)
+}
+
+fn yaml_key(node: &MarkedYaml<'_>) -> Option<String> {
+    match &node.data {
+        YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
+        YamlData::Value(Scalar::Integer(i)) => Some(i.to_string()),
+        YamlData::Value(Scalar::Boolean(b)) => Some(b.to_string()),
+        YamlData::Representation(text, _, _) => Some(text.to_string()),
+        _ => None,
+    }
+}
+
+fn walk_yaml(
+    source: &Source,
+    node: &MarkedYaml<'_>,
+    keys: &mut Vec<String>,
+    key_range: Option<Range<usize>>,
+    out: &mut Vec<Setting>,
+) {
+    match &node.data {
+        YamlData::Mapping(map) => {
+            for (key, value) in map {
+                let Some(name) = yaml_key(key) else { continue };
+                keys.push(name);
+                walk_yaml(source, value, keys, Some(yaml_range(source, key)), out);
+                keys.pop();
+            }
+        }
+        YamlData::Sequence(items) => {
+            for (index, item) in items.iter().enumerate() {
+                keys.push(format!("[{index}]"));
+                walk_yaml(source, item, keys, None, out);
+                keys.pop();
+            }
+        }
+        YamlData::Tagged(_, inner) => walk_yaml(source, inner, keys, key_range, out),
+        YamlData::Value(scalar) => {
+            let value = match scalar {
+                Scalar::String(s) => Value::Str(s.to_string()),
+                Scalar::Integer(i) => Value::Int(*i),
+                Scalar::FloatingPoint(f) => Value::Float(f.into_inner()),
+                Scalar::Boolean(b) => Value::Bool(*b),
+                Scalar::Null => Value::Null,
+            };
+            let value_range = yaml_range(source, node);
+            out.push(Setting {
+                keys: keys.clone(),
+                key_range: key_range.unwrap_or_else(|| value_range.clone()),
+                value,
+                value_range,
+            });
+        }
+        YamlData::Representation(text, _, _) => {
+            let value_range = yaml_range(source, node);
+            out.push(Setting {
+                keys: keys.clone(),
+                key_range: key_range.unwrap_or_else(|| value_range.clone()),
+                value: Value::Str(text.to_string()),
+                value_range,
+            });
+        }
+        YamlData::Alias(_) | YamlData::BadValue => {}
+    }
+}
+
+/// Settings of a TOML document.
+pub fn from_toml(table: &DeTable<'_>) -> Vec<Setting> {
+    let mut out = Vec::new();
+    walk_toml_table(table, &mut Vec::new(), &mut out);
+    out
+}
+
+fn walk_toml_table(table: &DeTable<'_>, keys: &mut Vec<String>, out: &mut Vec<Setting>) {
+    for (key, value) in table.iter() {
+        keys.push(key.get_ref().to_string());
+        walk_toml_value(value.get_ref(), value.span(), key.span(), keys, out);
+        keys.pop();
+    }
+}
+
+fn walk_toml_value(
+    value: &DeValue<'_>,
+    value_range: Range<usize>,
+    key_range: Range<usize>,
+    keys: &mut Vec<String>,
+    out: &mut Vec<Setting>,
+) {
+    let leaf = match value {
+        DeValue::Table(table) => return walk_toml_table(table, keys, out),
+        DeValue::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                keys.push(format!("[{index}]"));
+                walk_toml_value(item.get_ref(), item.span(), item.span(), keys, out);
+                keys.pop();
+            }
+            return;
+        }
+        DeValue::String(s) => Value::Str(s.to_string()),
+        DeValue::Integer(i) => i
+            .as_str()
+            .replace('_', "")
+            .parse()
+            .map_or_else(|_| Value::Str(i.as_str().to_string()), Value::Int),
+        DeValue::Float(f) => f
+            .as_str()
+            .replace('_', "")
+            .parse()
+            .map_or_else(|_| Value::Str(f.as_str().to_string()), Value::Float),
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(d) => Value::Str(d.to_string()),
+    };
+    out.push(Setting {
+        keys: keys.clone(),
+        key_range,
+        value: leaf,
+        value_range,
+    });
+}
+
+/// Settings of a `.env` file: `KEY=value`, `export KEY=value`, quoted or not.
+pub fn from_env(source: &Source) -> Vec<Setting> {
+    let mut out = Vec::new();
+    for line in 1..=source.line_count() {
+        let range = source.line_range(line);
+        let text = &source.text[range.clone()];
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        let body = trimmed.strip_prefix("export ").unwrap_or(trimmed);
+        let Some((key, raw)) = body.split_once('=') else {
+            continue;
+        };
+        let key = key.trim();
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            continue;
+        }
+        let key_start = range.start + (text.len() - body.len()) + body.find(key).unwrap_or(0);
+        let raw_start = range.start + text.len() - raw.len();
+        let lead = raw.len() - raw.trim_start().len();
+        let mut value = raw.trim();
+        let mut value_start = raw_start + lead;
+        let quoted = value.len() >= 2
+            && ((value.starts_with('"') && value.ends_with('"'))
+                || (value.starts_with('\'') && value.ends_with('\'')));
+        if quoted {
+            value = &value[1..value.len() - 1];
+            value_start += 1;
+        } else if let Some(comment) = value.find(" #") {
+            value = value[..comment].trim_end();
+        }
+        out.push(Setting {
+            keys: vec![key.to_string()],
+            key_range: key_start..key_start + key.len(),
+            value: Value::Str(value.to_string()),
+            value_range: value_start..value_start + value.len(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saphyr::LoadableYamlNode;
+
+    #[test]
+    fn yaml_json_toml_and_env_flatten_alike() {
+        let yaml = Source::new(
+            "a.yaml",
+            "http:\n  retry:\n    attempts: 5\n  timeout: \"30s\"\nenv:\n  - name: TOKEN\n    value: abc\n".to_string(),
+        );
+        let docs = MarkedYaml::load_from_str(&yaml.text).unwrap();
+        let settings = from_yaml(&yaml, &docs);
+        let attempts = &settings[0];
+        assert_eq!(attempts.keys, ["http", "retry", "attempts"]);
+        assert_eq!(attempts.value, Value::Int(5));
+        assert_eq!(&yaml.text[attempts.value_range.clone()], "5");
+        assert_eq!(&yaml.text[attempts.key_range.clone()], "attempts");
+        let value = settings.iter().find(|s| s.key() == "value").unwrap();
+        assert_eq!(value.parent(), ["env", "[0]"]);
+        assert_eq!(
+            value.siblings(&settings).next().unwrap().value,
+            Value::Str("TOKEN".into())
+        );
+
+        let json = Source::new(
+            "a.json",
+            "{\"db\": {\"password\": \"hunter22\", \"port\": 5432}}".to_string(),
+        );
+        let docs = MarkedYaml::load_from_str(&json.text).unwrap();
+        let settings = from_yaml(&json, &docs);
+        assert_eq!(&json.text[settings[0].value_range.clone()], "\"hunter22\"");
+
+        let toml_text = "[retry]\nmax_retries = 3\n[[servers]]\ntimeout_ms = 0\n";
+        let table = DeTable::parse(toml_text).unwrap();
+        let settings = from_toml(table.get_ref());
+        assert_eq!(settings[0].keys, ["retry", "max_retries"]);
+        assert_eq!(settings[1].keys, ["servers", "[0]", "timeout_ms"]);
+        assert_eq!(&toml_text[settings[1].value_range.clone()], "0");
+
+        let env = Source::new(
+            ".env",
+            "# c\nexport API_KEY=\"abc def\"\nDEBUG=1 # on\n".to_string(),
+        );
+        let settings = from_env(&env);
+        assert_eq!(settings[0].key(), "API_KEY");
+        assert_eq!(&env.text[settings[0].value_range.clone()], "abc def");
+        assert_eq!(settings[1].value, Value::Str("1".into()));
+    }
+}
