@@ -76,10 +76,10 @@ impl Imports {
     /// A path with its first segment resolved through the crate renames only.
     fn canonical(&self, segments: &[String]) -> String {
         let mut out: Vec<&str> = segments.iter().map(String::as_str).collect();
-        if let Some(first) = out.first_mut() {
-            if let Some(real) = self.crates.get(*first) {
-                *first = real;
-            }
+        if let Some(first) = out.first_mut()
+            && let Some(real) = self.crates.get(*first)
+        {
+            *first = real;
         }
         out.join("::")
     }
