@@ -6,6 +6,9 @@
 //! functions below.
 
 pub mod ops;
+pub mod retries;
+pub mod secrets;
+pub mod timeouts;
 
 use std::collections::BTreeSet;
 
@@ -71,6 +74,9 @@ pub struct FileContext<'a> {
 /// Phase one: checks that need only one file (and the Cargo model).
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
     ops::check_file(ctx, parsed, out);
+    retries::check_file(ctx, parsed, out);
+    secrets::check_file(ctx, parsed, out);
+    timeouts::check_file(ctx, parsed, out);
 }
 
 /// What project-level checks read.
@@ -86,4 +92,7 @@ pub struct ProjectContext<'a> {
 /// Phase two: checks over what every file yielded.
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     ops::check_project(ctx, out);
+    retries::check_project(ctx, out);
+    secrets::check_project(ctx, out);
+    timeouts::check_project(ctx, out);
 }
