@@ -102,6 +102,14 @@ impl Source {
                 .map_or(text.len(), |(i, _)| i)
     }
 
+    /// The byte range of a syn / proc-macro2 span (1-based lines, 0-based character columns).
+    pub fn span_range(&self, span: proc_macro2::Span) -> Range<usize> {
+        let (start, end) = (span.start(), span.end());
+        let from = self.offset(start.line, start.column);
+        let to = self.offset(end.line, end.column);
+        from..to.max(from)
+    }
+
     /// The line/column span of a byte range. Columns are 1-based and count characters; the
     /// end column is one past the last character (never 0).
     pub fn span(&self, range: Range<usize>) -> Span {
@@ -187,6 +195,21 @@ mod tests {
         assert_eq!(src.line_text(2), "let é = 1;");
         assert_eq!(src.offset(2, 6), eq);
         assert_eq!(src.line_of(src.text.len()), 3);
+    }
+
+    #[test]
+    fn syn_spans_map_to_byte_ranges() {
+        let src = Source::new("a.rs", "fn a() {\n    let é = call(1);\n}\n".to_string());
+        let file = syn::parse_file(&src.text).unwrap();
+        let syn::Item::Fn(f) = &file.items[0] else {
+            panic!()
+        };
+        let syn::Stmt::Local(local) = &f.block.stmts[0] else {
+            panic!()
+        };
+        let init = &local.init.as_ref().unwrap().expr;
+        let range = src.span_range(syn::spanned::Spanned::span(init));
+        assert_eq!(&src.text[range], "call(1)");
     }
 
     #[test]
