@@ -289,6 +289,10 @@ fn load_cargo(
             }
         } else {
             let source = Source::new(candidate.path.clone(), text.clone());
+            // Manifest lines are shown by project-level findings: mask their secrets too.
+            let secrets =
+                checks::secrets::detect(&source, FileKind::Toml, &checks::Parsed::default());
+            source.set_secret_spans(secrets.into_iter().map(|d| d.secret).collect());
             match Manifest::parse(source, paths, path_code_kind(&candidate.path)) {
                 Ok(manifest) => {
                     cargo.manifests.push(manifest);
@@ -347,6 +351,13 @@ fn finalise(
         .filter_map(|f| f.rust.as_ref())
         .flat_map(|r| r.test_module_files.iter().map(String::as_str))
         .collect();
+    let mut findings = findings;
+    let ineffective_allows = apply_allows(&mut findings, files, rules, subjects);
+    findings.extend(
+        ineffective_allows
+            .into_iter()
+            .filter(|_| rules.enabled("OPS006")),
+    );
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
     for mut finding in findings {
         let rule = finding.rule;
@@ -375,6 +386,8 @@ fn finalise(
         if finding.code_kind == CodeKind::Test {
             match rule.test_code {
                 TestCodePolicy::Ignore => continue,
+                // An issued credential (its checksum validates) is critical wherever it sits.
+                TestCodePolicy::ReportLow if finding.verified => {}
                 TestCodePolicy::ReportLow => finding.severity = Severity::Low,
             }
         }
@@ -401,6 +414,50 @@ fn finalise(
         finding.fingerprint = format!("{hex}:{seen}");
     }
     out
+}
+
+/// Marks the findings that allow comments suppress, and returns the OPS006 findings for allow
+/// comments that have no reason, name unknown rules, or suppress nothing.
+fn apply_allows(
+    findings: &mut [Finding],
+    files: &[FileFacts],
+    rules: &RuleSet,
+    subjects: &BTreeMap<Subject, String>,
+) -> Vec<Finding> {
+    let mut ineffective = Vec::new();
+    for file in files.iter().filter(|f| !f.allows.is_empty()) {
+        for (allow, template) in &file.allows {
+            let mut used = false;
+            for finding in findings.iter_mut() {
+                if finding.path.as_deref() == Some(file.path.as_str())
+                    && allow.covers(&finding.rule.code, finding.line())
+                {
+                    finding.suppressed = allow.reason.clone();
+                    used = true;
+                }
+            }
+            let unknown = allow.unknown_codes();
+            let all_active = allow.codes.iter().all(|code| {
+                registry().find(code).is_some_and(|r| {
+                    rules.enabled(&r.code) && subjects.contains_key(&r.applies_when)
+                })
+            });
+            let codes = allow.codes.join(", ");
+            let message = if allow.reason.is_none() {
+                format!("allow({codes}) gives no reason, so it suppresses nothing")
+            } else if !unknown.is_empty() {
+                format!("allow names unknown rule(s): {}", unknown.join(", "))
+            } else if !used && all_active {
+                format!("allow({codes}) suppresses nothing on its line or the next")
+            } else {
+                continue;
+            };
+            let mut finding = template.clone();
+            finding.message = message;
+            ineffective.push(finding);
+        }
+    }
+    ineffective
 }
 
 fn evaluate_gate(gate: &Gate, scorecard: &Scorecard, findings: &[Finding]) -> GateOutcome {

@@ -53,6 +53,11 @@ pub struct Finding {
     pub line_key: Option<String>,
     pub snippet: Option<Snippet>,
     pub code_kind: CodeKind,
+    /// A credential whose format checksum validates: it keeps its severity and fails its item
+    /// even in test code.
+    pub verified: bool,
+    /// The reason of the allow comment that suppresses it.
+    pub suppressed: Option<String>,
     /// Set once the finding is final; see `engine::finalise`.
     pub fingerprint: String,
 }
@@ -78,6 +83,8 @@ impl Finding {
             fix: None,
             subject: None,
             code_kind: CodeKind::Production,
+            verified: false,
+            suppressed: None,
             fingerprint: String::new(),
         }
     }
@@ -107,8 +114,16 @@ impl Finding {
             line_key: None,
             snippet: None,
             code_kind: CodeKind::Production,
+            verified: false,
+            suppressed: None,
             fingerprint: String::new(),
         }
+    }
+
+    /// Marks an issued credential (its checksum validates).
+    pub fn verified(mut self) -> Finding {
+        self.verified = true;
+        self
     }
 
     pub fn with_severity(mut self, severity: Severity) -> Finding {

@@ -12,6 +12,7 @@ pub mod registry;
 pub mod report;
 pub mod score;
 pub mod source;
+pub mod suppress;
 pub mod walk;
 
 pub use engine::{Report, audit};

@@ -10,7 +10,9 @@ use crate::finding::CodeKind;
 use crate::registry::Subject;
 
 /// Folders whose content is test or example code, wherever they sit below the audited root.
-const TEST_DIRS: [&str; 5] = ["tests", "benches", "examples", "fixtures", "testdata"];
+const TEST_DIRS: [&str; 6] = [
+    "tests", "test", "benches", "examples", "fixtures", "testdata",
+];
 
 /// Crates whose presence as a (non-dev) dependency makes a project a service.
 const SERVER_FRAMEWORKS: [&str; 8] = [
@@ -45,11 +47,18 @@ pub const CODEOWNERS_PATHS: [&str; 4] = [
     ".gitlab/CODEOWNERS",
 ];
 
-/// Production or test code, by path alone (relative to the audited root).
+/// Production or test code, by path alone (relative to the audited root): a file under a
+/// test folder, or named as a test (`x_test.go`, `x_test.cc`, `test_x.py`, `x.spec.ts`).
 pub fn path_code_kind(path: &str) -> CodeKind {
     let mut components = path.split('/');
-    components.next_back();
-    if components.any(|c| TEST_DIRS.contains(&c)) {
+    let file = components.next_back().unwrap_or_default();
+    let stem = file.split('.').next().unwrap_or(file);
+    let test_name = stem.ends_with("_test")
+        || stem.ends_with("_tests")
+        || stem.starts_with("test_")
+        || file.contains(".test.")
+        || file.contains(".spec.");
+    if test_name || components.any(|c| TEST_DIRS.contains(&c)) {
         CodeKind::Test
     } else {
         CodeKind::Production
@@ -237,6 +246,9 @@ mod tests {
         assert_eq!(path_code_kind("crates/a/examples/x.rs"), CodeKind::Test);
         assert_eq!(path_code_kind("fixtures"), CodeKind::Production);
         assert_eq!(path_code_kind("src/fixtures.rs"), CodeKind::Production);
+        assert_eq!(path_code_kind("crypto/x509/x509_test.cc"), CodeKind::Test);
+        assert_eq!(path_code_kind("web/app.spec.ts"), CodeKind::Test);
+        assert_eq!(path_code_kind("src/latest.rs"), CodeKind::Production);
     }
 
     #[test]

@@ -106,9 +106,10 @@ pub struct Scorecard {
     pub categories: Vec<CategoryScore>,
 }
 
-/// Whether a finding fails its checklist item.
+/// Whether a finding fails its checklist item: not suppressed, and in production code (or an
+/// issued credential, which fails wherever it sits).
 pub fn fails_item(finding: &Finding) -> bool {
-    finding.code_kind == CodeKind::Production
+    finding.suppressed.is_none() && (finding.code_kind == CodeKind::Production || finding.verified)
 }
 
 fn score_of<'a>(items: impl Iterator<Item = &'a Item>) -> Option<f64> {

@@ -2,6 +2,7 @@
 //! spans and that hands out displayable (redacted) source text.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use crate::finding::{Snippet, Span};
 use crate::redact;
@@ -45,9 +46,11 @@ pub struct Source {
     pub path: String,
     pub text: String,
     line_starts: Vec<usize>,
-    /// Byte ranges of secret values. Every text shown to a user passes through
-    /// [`Source::display`], which masks them.
-    pub secret_spans: Vec<Range<usize>>,
+    /// All ASCII: character columns are byte columns.
+    ascii: bool,
+    /// Byte ranges of secret values, set once by secret detection before any check runs.
+    /// Every text shown to a user passes through [`Source::display`], which masks them.
+    secret_spans: OnceLock<Vec<Range<usize>>>,
 }
 
 impl Source {
@@ -56,9 +59,10 @@ impl Source {
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Source {
             path: path.into(),
+            ascii: text.is_ascii(),
             text,
             line_starts,
-            secret_spans: Vec::new(),
+            secret_spans: OnceLock::new(),
         }
     }
 
@@ -94,6 +98,9 @@ impl Source {
     /// (the convention of proc-macro2 and saphyr). Clamped to the line.
     pub fn offset(&self, line: usize, char_col: usize) -> usize {
         let range = self.line_range(line);
+        if self.ascii {
+            return (range.start + char_col).min(range.end);
+        }
         let text = &self.text[range.clone()];
         range.start
             + text
@@ -145,9 +152,16 @@ impl Source {
         (line, column)
     }
 
+    /// Records where the secrets are. Called once, by detection, before any finding is made.
+    pub fn set_secret_spans(&self, spans: Vec<Range<usize>>) {
+        // A second call would mean a check ran before detection; keep the first, complete set.
+        let _ = self.secret_spans.set(spans);
+    }
+
     /// Source text for display, with every secret masked.
     pub fn display(&self, range: Range<usize>) -> String {
-        redact::mask_spans(&self.text, range, &self.secret_spans)
+        let secrets = self.secret_spans.get().map_or(&[][..], Vec::as_slice);
+        redact::mask_spans(&self.text, range, secrets)
     }
 
     /// The lines around a span, redacted, for rendering a finding.

@@ -40,6 +40,16 @@ impl RuleSet {
         self.codes.contains(code)
     }
 
+    /// Whether the selected rules need the syntax tree of every Rust file: the RES family
+    /// reads code, and OPS003 needs the service subject (worker loops, server APIs). Otherwise
+    /// a Rust file is parsed only when its text shows it may hold a secret, an allow comment or
+    /// a `#[cfg(test)] mod x;` (see `facts::analyse`).
+    pub fn needs_every_rust_tree(&self) -> bool {
+        self.codes
+            .iter()
+            .any(|c| c.starts_with("RES") || *c == "OPS003")
+    }
+
     /// Whether any rule of a family (a code prefix) is enabled.
     pub fn any(&self, prefix: &str) -> bool {
         self.codes.iter().any(|c| c.starts_with(prefix))
@@ -69,6 +79,8 @@ pub struct FileContext<'a> {
     /// The Cargo package the file belongs to, if any.
     pub manifest: Option<&'a Manifest>,
     pub rules: &'a RuleSet,
+    /// Every secret in the file, detected whatever the selection (see `secrets::detect`).
+    pub secrets: &'a [secrets::Detection],
 }
 
 /// Phase one: checks that need only one file (and the Cargo model).

@@ -354,7 +354,12 @@ impl CargoProject {
         self.manifests
             .iter()
             .filter(|m| m.package.is_some())
-            .filter(|m| m.dir.is_empty() || path.starts_with(&format!("{}/", m.dir)))
+            .filter(|m| {
+                m.dir.is_empty()
+                    || path
+                        .strip_prefix(m.dir.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
             .max_by_key(|m| m.dir.len())
     }
 

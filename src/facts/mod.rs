@@ -13,6 +13,7 @@ use crate::facts::cargo::CargoProject;
 use crate::finding::{CodeKind, Finding};
 use crate::project::path_code_kind;
 use crate::source::{FileKind, Source};
+use crate::suppress::{self, Allow};
 
 /// What one file yielded.
 #[derive(Debug)]
@@ -28,6 +29,8 @@ pub struct FileFacts {
     pub rust: Option<rust::RustFacts>,
     pub yaml: Option<yaml::YamlFacts>,
     pub headings: Option<Vec<markdown::Heading>>,
+    /// Allow comments, each with the OPS006 finding it earns if it proves ineffective.
+    pub allows: Vec<(Allow, Finding)>,
 }
 
 impl FileFacts {
@@ -42,6 +45,7 @@ impl FileFacts {
             rust: None,
             yaml: None,
             headings: None,
+            allows: Vec::new(),
         }
     }
 }
@@ -51,38 +55,48 @@ impl FileFacts {
 pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) -> FileFacts {
     let kind = FileKind::of(&source.path);
     let mut facts = FileFacts::new(&source, kind);
-    let manifest = cargo.manifest_for(&source.path);
-    let ctx = FileContext {
+    let file = FileInput {
         source: &source,
         kind,
         cargo,
-        manifest,
         rules,
     };
     let is_manifest = source.path.ends_with("Cargo.toml") || source.path.ends_with("Cargo.lock");
+    // `cargo vendor`'s checksum files hold only hashes of file contents, like Cargo.lock.
+    let is_vendor_checksums = source.path.ends_with(".cargo-checksum.json");
+    let skip_rust_tree = kind == FileKind::Rust
+        && !rules.needs_every_rust_tree()
+        && !rust::declares_test_module(&source.text)
+        && !source.text.contains("prodready:")
+        && !checks::secrets::may_hold_secrets(&source);
     match kind {
+        FileKind::Rust if skip_rust_tree => file.check(&Parsed::default(), &mut facts),
         FileKind::Rust => match rust::parse(&source.path, &source.text) {
-            Ok(file) => {
-                facts.rust = Some(rust::extract(&source.path, &file));
-                let renames = manifest.map(|m| cargo.crate_renames(m)).unwrap_or_default();
-                let imports = imports::Imports::of_file(&file, renames);
+            Ok(ast) => {
+                facts.rust = Some(rust::extract(&source.path, &ast));
+                let renames = cargo
+                    .manifest_for(&source.path)
+                    .map(|m| cargo.crate_renames(m))
+                    .unwrap_or_default();
+                let imports = imports::Imports::of_file(&ast, renames);
                 let parsed = Parsed {
                     rust: Some(RustFile {
-                        ast: &file,
+                        ast: &ast,
                         imports: &imports,
                     }),
                     ..Parsed::default()
                 };
-                checks::check_file(&ctx, &parsed, &mut facts.findings);
-                drop(file);
+                file.check(&parsed, &mut facts);
+                drop(ast);
                 // proc-macro2 keeps every parsed file's text per thread; release it.
                 proc_macro2::extra::invalidate_current_thread_spans();
             }
             Err(reason) => {
                 facts.not_parsed = Some(reason);
-                checks::check_file(&ctx, &Parsed::default(), &mut facts.findings);
+                file.check(&Parsed::default(), &mut facts);
             }
         },
+        FileKind::Json if is_vendor_checksums => file.check(&Parsed::default(), &mut facts),
         FileKind::Yaml | FileKind::Json => match yaml::parse(&source) {
             Ok(documents) => {
                 if kind == FileKind::Yaml {
@@ -94,14 +108,14 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                     settings: Some(&settings),
                     ..Parsed::default()
                 };
-                checks::check_file(&ctx, &parsed, &mut facts.findings);
+                file.check(&parsed, &mut facts);
             }
             Err(reason) => {
                 facts.not_parsed = Some(reason);
                 if kind == FileKind::Yaml {
                     facts.yaml = Some(yaml::extract_from_text(&source));
                 }
-                checks::check_file(&ctx, &Parsed::default(), &mut facts.findings);
+                file.check(&Parsed::default(), &mut facts);
             }
         },
         // Manifests were parsed into the Cargo model in phase zero; parse nothing twice.
@@ -112,12 +126,12 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                     settings: Some(&settings),
                     ..Parsed::default()
                 };
-                checks::check_file(&ctx, &parsed, &mut facts.findings);
+                file.check(&parsed, &mut facts);
             }
             Err(error) => {
                 let line = error.span().map_or(0, |s| source.line_of(s.start));
                 facts.not_parsed = Some(format!("{line}: {}", error.message()));
-                checks::check_file(&ctx, &Parsed::default(), &mut facts.findings);
+                file.check(&Parsed::default(), &mut facts);
             }
         },
         FileKind::Env => {
@@ -126,13 +140,47 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                 settings: Some(&settings),
                 ..Parsed::default()
             };
-            checks::check_file(&ctx, &parsed, &mut facts.findings);
+            file.check(&parsed, &mut facts);
         }
         FileKind::Markdown => {
             facts.headings = Some(markdown::headings(&source));
-            checks::check_file(&ctx, &Parsed::default(), &mut facts.findings);
+            file.check(&Parsed::default(), &mut facts);
         }
-        _ => checks::check_file(&ctx, &Parsed::default(), &mut facts.findings),
+        _ => file.check(&Parsed::default(), &mut facts),
     }
     facts
+}
+
+/// What every file's checks share, whatever its kind.
+struct FileInput<'a> {
+    source: &'a Source,
+    kind: FileKind,
+    cargo: &'a CargoProject,
+    rules: &'a checks::RuleSet,
+}
+
+impl FileInput<'_> {
+    /// Detects secrets first (their spans must be masked in every finding made after), reads the
+    /// allow comments, then runs the per-file checks.
+    fn check(&self, parsed: &Parsed<'_>, facts: &mut FileFacts) {
+        let secrets = checks::secrets::detect(self.source, self.kind, parsed);
+        self.source
+            .set_secret_spans(secrets.iter().map(|d| d.secret.clone()).collect());
+        facts.allows = suppress::parse(self.source)
+            .into_iter()
+            .map(|allow| {
+                let finding = allow.ineffective(self.source, String::new());
+                (allow, finding)
+            })
+            .collect();
+        let ctx = FileContext {
+            source: self.source,
+            kind: self.kind,
+            cargo: self.cargo,
+            manifest: self.cargo.manifest_for(&self.source.path),
+            rules: self.rules,
+            secrets: &secrets,
+        };
+        checks::check_file(&ctx, parsed, &mut facts.findings);
+    }
 }

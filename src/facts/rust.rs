@@ -31,6 +31,19 @@ impl RustFacts {
     }
 }
 
+static TEST_MODULE_DECLARATION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(
+    || {
+        regex::Regex::new(r"#\[cfg\([^\]]*\btest\b[^\]]*\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*;")
+        .unwrap()
+    },
+);
+
+/// Whether the text declares a test module in another file (`#[cfg(test)] mod tests;`): such a
+/// file must be parsed, whatever rules run, to know which files are test code.
+pub fn declares_test_module(text: &str) -> bool {
+    text.contains("cfg(") && TEST_MODULE_DECLARATION.is_match(text)
+}
+
 /// Deepest bracket nesting, counted roughly (brackets in strings and comments count too, which
 /// only matters for files that are refused anyway).
 pub fn nesting_depth(text: &str) -> usize {
@@ -332,6 +345,15 @@ mod tests {
         assert_eq!(f.server_use.as_ref().map(|s| s.0), Some(1));
         let cli = facts("src/main.rs", "fn main() { loop { if done() { break; } } }");
         assert_eq!(cli.worker_loop, None);
+    }
+
+    #[test]
+    fn test_module_declarations_are_seen_in_text() {
+        assert!(declares_test_module("#[cfg(test)]\nmod tests;"));
+        assert!(declares_test_module(
+            "#[cfg(all(test, unix))] pub(crate) mod helpers ;"
+        ));
+        assert!(!declares_test_module("#[cfg(test)]\nmod tests {\n}"));
     }
 
     #[test]

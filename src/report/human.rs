@@ -157,14 +157,24 @@ fn score_text(score: Option<f64>) -> String {
 pub fn render(report: &Report, options: &HumanOptions) -> String {
     let mut out = String::new();
     let card = &report.scorecard;
+    let suppressed = report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_some())
+        .count();
     let summary = format!(
-        "score {}/100{} · level {} · {} of {} applicable checks pass · {} finding(s)",
+        "score {}/100{} · level {} · {} of {} applicable checks pass · {} finding(s){}",
         score_text(card.score),
         if card.partial { " (partial)" } else { "" },
         card.level.as_str(),
         card.count(Status::Pass),
         card.applicable(),
-        report.findings.len(),
+        report.findings.len() - suppressed,
+        if suppressed > 0 {
+            format!(" · {suppressed} suppressed")
+        } else {
+            String::new()
+        },
     );
     if options.quiet {
         let _ = writeln!(
@@ -175,7 +185,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         );
         return out;
     }
-    for finding in &report.findings {
+    for finding in report.findings.iter().filter(|f| f.suppressed.is_none()) {
         out.push_str(&render_finding(finding, options.color));
         out.push('\n');
     }
@@ -200,7 +210,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
                     "{} finding(s){}",
                     item.failing,
                     if item.informational > 0 {
-                        format!(", {} in test code", item.informational)
+                        format!(", {} in test code or suppressed", item.informational)
                     } else {
                         String::new()
                     }
@@ -210,7 +220,10 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
                 }
                 Status::Skipped => "deselected".into(),
                 Status::Pass if item.informational > 0 => {
-                    format!("{} finding(s) in test code only", item.informational)
+                    format!(
+                        "{} finding(s) in test code or suppressed only",
+                        item.informational
+                    )
                 }
                 Status::Pass => String::new(),
             };

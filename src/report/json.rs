@@ -45,6 +45,7 @@ struct Summary {
     skipped: usize,
     findings: usize,
     failing_findings: usize,
+    suppressed_findings: usize,
 }
 
 #[derive(Serialize)]
@@ -79,6 +80,8 @@ struct Finding<'a> {
     fix: &'a str,
     code_kind: CodeKind,
     fails_item: bool,
+    /// The allow comment's reason, when one suppresses the finding.
+    suppressed: Option<&'a str>,
     fingerprint: &'a str,
 }
 
@@ -131,6 +134,11 @@ pub fn render(report: &Report) -> String {
                 .iter()
                 .filter(|f| crate::score::fails_item(f))
                 .count(),
+            suppressed_findings: report
+                .findings
+                .iter()
+                .filter(|f| f.suppressed.is_some())
+                .count(),
         },
         gate: Gate {
             passed: report.gate.passed,
@@ -171,6 +179,7 @@ pub fn render(report: &Report) -> String {
                 fix: f.fix_text(),
                 code_kind: f.code_kind,
                 fails_item: crate::score::fails_item(f),
+                suppressed: f.suppressed.as_deref(),
                 fingerprint: &f.fingerprint,
             })
             .collect(),

@@ -1,0 +1,607 @@
+//! SEC: secrets. Detection runs on every file whatever the selection, because its spans feed
+//! redaction; the SEC rules then only decide which detections become findings.
+
+pub mod fake;
+mod names;
+pub mod patterns;
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+use syn::visit::{self, Visit};
+
+use super::{FileContext, Parsed, ProjectContext};
+use crate::facts::settings::{Setting, Value};
+use crate::finding::Finding;
+use crate::redact::mask_value;
+use crate::registry::{Severity, registry};
+use crate::source::{FileKind, Source};
+use names::{SecretName, classify, is_secret_value};
+use patterns::CATALOGUE;
+
+/// A secret value found in a file.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// The rule that describes it: SEC001 (known format), SEC002 (assigned to a secret's name),
+    /// SEC003 (password in a URL).
+    pub code: &'static str,
+    /// Byte range of the secret value: masked in every output.
+    pub secret: Range<usize>,
+    /// What it is: the format's description, or the name it is assigned to.
+    pub what: String,
+    /// A checksum validated: an issued credential, critical even in test code.
+    pub verified: bool,
+    /// A URL to a local or compose-service host.
+    pub local: bool,
+}
+
+/// A secret-like name followed closely by a string literal, or a function taking a parameter
+/// so named: the only Rust texts in which SEC002 can find something.
+static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?i)(?:pass(?:wd|word|phrase)|secret|token|api_?key|apikey|private_?key|credential)[^;{}]{0,60}?""#,
+        r"|(?i)\bfn\s+\w+\s*(?:<[^>]*>)?\s*\([^)]*(?:pass(?:wd|word)|secret|token|api_?key|credential)",
+    ))
+    .unwrap()
+});
+
+/// Whether a Rust file may hold a secret: a SEC002-shaped assignment, or a text-level
+/// detection (a known format, a URL with a password). Decides whether the file is worth
+/// parsing when no other selected rule needs its tree; cheap for the files it rejects.
+pub fn may_hold_secrets(source: &Source) -> bool {
+    SECRET_ASSIGNMENT_HINT.is_match(&source.text)
+        || !CATALOGUE.scan(&source.text).is_empty()
+        || !url_credentials(source, FileKind::Rust).is_empty()
+}
+
+/// Finds every secret in a file. Cargo.lock holds checksums, never secrets.
+pub fn detect(source: &Source, kind: FileKind, parsed: &Parsed<'_>) -> Vec<Detection> {
+    if source.path.ends_with("Cargo.lock") {
+        return Vec::new();
+    }
+    let mut found: Vec<Detection> = CATALOGUE
+        .scan(&source.text)
+        .into_iter()
+        .map(|m| Detection {
+            code: "SEC001",
+            secret: m.range,
+            what: CATALOGUE.patterns[m.pattern].data.description.clone(),
+            verified: m.verified,
+            local: false,
+        })
+        .collect();
+    found.extend(url_credentials(source, kind));
+    if let Some(settings) = parsed.settings {
+        found.extend(setting_assignments(source, kind, settings));
+    }
+    if let Some(rust) = &parsed.rust {
+        let mut visitor = RustAssignments::new(source, rust.ast);
+        visitor.visit_file(rust.ast);
+        found.extend(visitor.found);
+    }
+    // One value, one finding: a known format is the most specific description.
+    found.sort_by(|a, b| (a.secret.start, a.code).cmp(&(b.secret.start, b.code)));
+    let mut kept: Vec<Detection> = Vec::with_capacity(found.len());
+    for detection in found {
+        let overlaps = kept.iter().any(|k| {
+            k.secret.start < detection.secret.end && detection.secret.start < k.secret.end
+        });
+        if !overlaps {
+            kept.push(detection);
+        }
+    }
+    kept
+}
+
+pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
+    for detection in ctx.secrets {
+        if !ctx.rules.enabled(detection.code) {
+            continue;
+        }
+        let value = &ctx.source.text[detection.secret.clone()];
+        let shown = mask_value(value);
+        let finding = match detection.code {
+            "SEC001" => Finding::at(
+                "SEC001",
+                ctx.source,
+                detection.secret.clone(),
+                format!("{} committed: {shown}", detection.what),
+            ),
+            "SEC002" => Finding::at(
+                "SEC002",
+                ctx.source,
+                detection.secret.clone(),
+                format!("{} is assigned a literal secret: {shown}", detection.what),
+            ),
+            _ => {
+                let finding = Finding::at(
+                    "SEC003",
+                    ctx.source,
+                    detection.secret.clone(),
+                    format!("{} carries a password: {shown}", detection.what),
+                );
+                if detection.local {
+                    finding.with_severity(Severity::Low)
+                } else {
+                    finding
+                }
+            }
+        };
+        out.push(if detection.verified {
+            finding.verified()
+        } else {
+            finding
+        });
+    }
+    if ctx.rules.enabled("SEC004") {
+        secret_file(ctx, out);
+    }
+}
+
+pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    if !ctx.rules.enabled("SEC004") {
+        return;
+    }
+    let data = &*SECRET_FILES;
+    for path in ctx.paths {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        let what = if data.key_file_names.iter().any(|k| k == name) {
+            "an SSH private key"
+        } else if extension.is_some_and(|e| data.keystore_extensions.contains(&e)) {
+            "a keystore (PKCS#12 / Java)"
+        } else {
+            continue;
+        };
+        out.push(
+            Finding::project("SEC004", "secret-file", format!("{what} is committed")).in_file(path),
+        );
+    }
+}
+
+#[derive(Deserialize)]
+struct SecretFiles {
+    key_file_names: Vec<String>,
+    keystore_extensions: Vec<String>,
+    private_key_extensions: Vec<String>,
+    template_suffixes: Vec<String>,
+}
+
+static SECRET_FILES: LazyLock<SecretFiles> = LazyLock::new(|| registry().get("SEC004").data());
+
+/// SEC004 for text files: a `.pem`/`.key` holding a private key, a `.env` holding secrets.
+fn secret_file(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
+    let data = &*SECRET_FILES;
+    let path = &ctx.source.path;
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_string());
+    let is_key_file = extension
+        .as_ref()
+        .is_some_and(|e| data.private_key_extensions.contains(e))
+        && ctx.source.text.contains("PRIVATE KEY-----");
+    let is_template = data
+        .template_suffixes
+        .iter()
+        .any(|s| name.ends_with(s.as_str()));
+    let message = if is_key_file {
+        "a private key file is committed".to_string()
+    } else if ctx.kind == FileKind::Env && !is_template && !ctx.secrets.is_empty() {
+        format!(
+            "a .env file with {} secret value(s) is committed",
+            ctx.secrets.len()
+        )
+    } else {
+        return;
+    };
+    out.push(Finding::project("SEC004", "secret-file", message).in_file(path));
+}
+
+static URL_CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\b([A-Za-z][A-Za-z0-9+.-]{1,20})://([^\s:@/?#'"<>{}]{1,128}):([^\s@/?#'"<>]{1,256})@([^\s/?#:'"<>,;)]+)"#)
+        .unwrap()
+});
+
+#[derive(Deserialize)]
+struct LocalHosts {
+    local_hosts: Vec<String>,
+    local_suffixes: Vec<String>,
+    documentation_hosts: Vec<String>,
+}
+
+static HOST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])$").unwrap());
+
+static LOCAL_HOSTS: LazyLock<LocalHosts> = LazyLock::new(|| registry().get("SEC003").data());
+
+/// SEC003: `scheme://user:password@host` with a real password. Rust doc comments and Markdown
+/// show connection-string syntax by example; they are not read.
+fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
+    if !source.text.contains("://") || kind == FileKind::Markdown {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for caps in URL_CREDENTIALS.captures_iter(&source.text) {
+        let password = caps.get(3).expect("group");
+        let value = password.as_str();
+        let user = &caps[2];
+        if CATALOGUE.is_placeholder(value)
+            || CATALOGUE.is_placeholder(user)
+            || value.starts_with('$')
+            || value.chars().all(|c| c == '*' || c == 'x' || c == 'X')
+        {
+            continue;
+        }
+        let host = caps[4]
+            .trim_end_matches(['`', '.', ']'])
+            .to_ascii_lowercase();
+        let data = &*LOCAL_HOSTS;
+        let line = source
+            .line_text(source.line_of(password.start()))
+            .trim_start();
+        let in_doc_comment =
+            kind == FileKind::Rust && (line.starts_with("///") || line.starts_with("//!"));
+        let documentation = data
+            .documentation_hosts
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")));
+        if in_doc_comment || documentation || !HOST.is_match(&host) {
+            continue;
+        }
+        let local = data.local_hosts.contains(&host)
+            || data
+                .local_suffixes
+                .iter()
+                .any(|s| host.ends_with(s.as_str()))
+            || host.starts_with("127.")
+            || !host.contains('.');
+        out.push(Detection {
+            code: "SEC003",
+            secret: password.range(),
+            what: format!("{} URL for host `{host}`", &caps[1]),
+            verified: false,
+            local,
+        });
+    }
+    out
+}
+
+/// The value's text without surrounding quotes.
+fn unquoted(source: &Source, range: Range<usize>) -> Range<usize> {
+    let text = &source.text[range.clone()];
+    let quoted = text.len() >= 2
+        && ((text.starts_with('"') && text.ends_with('"'))
+            || (text.starts_with('\'') && text.ends_with('\'')));
+    if quoted {
+        range.start + 1..range.end - 1
+    } else {
+        range
+    }
+}
+
+/// SEC002 in configuration: secret-named keys with literal values, Kubernetes `env` entries
+/// (`name: DB_PASSWORD` + `value: ...`), and compose `KEY=value` environment lists.
+fn setting_assignments(source: &Source, kind: FileKind, settings: &[Setting]) -> Vec<Detection> {
+    let mut out = Vec::new();
+    for setting in settings {
+        let Value::Str(value) = &setting.value else {
+            continue;
+        };
+        let mut name = setting.key().to_string();
+        let mut value = value.as_str();
+        let mut range = unquoted(source, setting.value_range.clone());
+        if name == "value" {
+            if let Some(env_name) = setting
+                .siblings(settings)
+                .find(|s| s.key() == "name")
+                .and_then(|s| match &s.value {
+                    Value::Str(n) => Some(n.clone()),
+                    _ => None,
+                })
+            {
+                name = env_name;
+            }
+        } else if name.starts_with('[') && kind != FileKind::Env {
+            let in_environment = setting
+                .parent()
+                .last()
+                .is_some_and(|p| p == "environment" || p == "env");
+            let Some((key, rest)) = value.split_once('=').filter(|_| in_environment) else {
+                continue;
+            };
+            let text = &source.text[range.clone()];
+            let Some(at) = text.find(rest).filter(|_| text.starts_with(key)) else {
+                continue;
+            };
+            range = range.start + at..range.start + at + rest.len();
+            name = key.to_string();
+            value = rest;
+        }
+        let Some(secret_kind) = classify(&name) else {
+            continue;
+        };
+        let line = source.line_text(source.line_of(range.start));
+        if is_secret_value(&name, value, secret_kind, line) {
+            out.push(Detection {
+                code: "SEC002",
+                secret: range,
+                what: format!("`{name}`"),
+                verified: false,
+                local: false,
+            });
+        }
+    }
+    out
+}
+
+/// SEC002 in Rust: string literals bound to secret names.
+struct RustAssignments<'a> {
+    source: &'a Source,
+    /// Parameter names of the file's own functions and methods, by function name.
+    signatures: std::collections::HashMap<String, Vec<String>>,
+    found: Vec<Detection>,
+}
+
+/// Parameter names of well-known builder methods that take secrets.
+const KNOWN_PARAMETERS: [(&str, &[&str]); 3] = [
+    ("basic_auth", &["username", "password"]),
+    ("bearer_auth", &["token"]),
+    ("with_basic_auth", &["username", "password"]),
+];
+
+/// Macros whose tokens are key/value maps: `json!({"password": "..."})`, `hashmap!{"k" => "v"}`.
+const MAP_MACROS: [&str; 5] = ["json", "hashmap", "btreemap", "indexmap", "convert_args"];
+
+impl<'a> RustAssignments<'a> {
+    fn new(source: &'a Source, file: &syn::File) -> Self {
+        struct Signatures(std::collections::HashMap<String, Vec<String>>);
+        impl<'ast> Visit<'ast> for Signatures {
+            fn visit_signature(&mut self, sig: &'ast syn::Signature) {
+                let params = sig
+                    .inputs
+                    .iter()
+                    .filter_map(|arg| match arg {
+                        syn::FnArg::Typed(t) => Some(pattern_name(&t.pat).unwrap_or_default()),
+                        syn::FnArg::Receiver(_) => None,
+                    })
+                    .collect();
+                self.0.insert(sig.ident.to_string(), params);
+            }
+        }
+        let mut signatures = Signatures(Default::default());
+        signatures.visit_file(file);
+        RustAssignments {
+            source,
+            signatures: signatures.0,
+            found: Vec::new(),
+        }
+    }
+
+    /// Records `value` if it is a string literal that is a real secret under `name`.
+    fn check(&mut self, name: &str, value: &syn::Expr) {
+        let Some(kind) = classify(name) else { return };
+        let Some(literal) = string_literal(value) else {
+            return;
+        };
+        self.check_literal(name, kind, &literal.value(), literal.span());
+    }
+
+    fn check_literal(
+        &mut self,
+        name: &str,
+        kind: SecretName,
+        value: &str,
+        span: proc_macro2::Span,
+    ) {
+        let range = self.source.span_range(span);
+        let line = self.source.line_text(self.source.line_of(range.start));
+        if !is_secret_value(name, value, kind, line) {
+            return;
+        }
+        let text = &self.source.text[range.clone()];
+        let (Some(open), Some(close)) = (text.find('"'), text.rfind('"')) else {
+            return;
+        };
+        if close <= open {
+            return;
+        }
+        self.found.push(Detection {
+            code: "SEC002",
+            secret: range.start + open + 1..range.start + close,
+            what: format!("`{name}`"),
+            verified: false,
+            local: false,
+        });
+    }
+
+    fn arguments(&mut self, params: &[String], args: &[&syn::Expr]) {
+        for (param, arg) in params.iter().zip(args) {
+            self.check(param, arg);
+        }
+        // `.env("API_TOKEN", "..")`, `.header("X-Api-Key", "..")`, `set_var("PASSWORD", "..")`.
+        if let [key, value] = args {
+            if let Some(key) = string_literal(key) {
+                self.check(&key.value(), value);
+            }
+        }
+    }
+}
+
+fn pattern_name(pat: &syn::Pat) -> Option<String> {
+    match pat {
+        syn::Pat::Ident(i) => Some(i.ident.to_string()),
+        syn::Pat::Type(t) => pattern_name(&t.pat),
+        _ => None,
+    }
+}
+
+/// A string literal, possibly wrapped: `"x".to_string()`, `String::from("x")`, `Some("x")`,
+/// `SecretString::new("x".into())`, `&"x"`.
+fn string_literal(expr: &syn::Expr) -> Option<syn::LitStr> {
+    match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.clone()),
+        syn::Expr::MethodCall(call)
+            if call.args.is_empty()
+                && matches!(
+                    call.method.to_string().as_str(),
+                    "to_string" | "to_owned" | "into" | "into_boxed_str"
+                ) =>
+        {
+            string_literal(&call.receiver)
+        }
+        syn::Expr::Call(call) if call.args.len() == 1 => {
+            let syn::Expr::Path(func) = &*call.func else {
+                return None;
+            };
+            let last = func.path.segments.last()?.ident.to_string();
+            matches!(last.as_str(), "from" | "new" | "Some" | "from_static")
+                .then(|| string_literal(&call.args[0]))
+                .flatten()
+        }
+        syn::Expr::Reference(r) => string_literal(&r.expr),
+        syn::Expr::Paren(p) => string_literal(&p.expr),
+        syn::Expr::Group(g) => string_literal(&g.expr),
+        _ => None,
+    }
+}
+
+fn member_name(member: &syn::Member) -> Option<String> {
+    match member {
+        syn::Member::Named(ident) => Some(ident.to_string()),
+        syn::Member::Unnamed(_) => None,
+    }
+}
+
+impl<'ast> Visit<'ast> for RustAssignments<'_> {
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let (Some(name), Some(init)) = (pattern_name(&local.pat), &local.init) {
+            self.check(&name, &init.expr);
+        }
+        visit::visit_local(self, local);
+    }
+
+    fn visit_item_const(&mut self, item: &'ast syn::ItemConst) {
+        self.check(&item.ident.to_string(), &item.expr);
+        visit::visit_item_const(self, item);
+    }
+
+    fn visit_item_static(&mut self, item: &'ast syn::ItemStatic) {
+        self.check(&item.ident.to_string(), &item.expr);
+        visit::visit_item_static(self, item);
+    }
+
+    fn visit_impl_item_const(&mut self, item: &'ast syn::ImplItemConst) {
+        self.check(&item.ident.to_string(), &item.expr);
+        visit::visit_impl_item_const(self, item);
+    }
+
+    fn visit_field_value(&mut self, field: &'ast syn::FieldValue) {
+        if let Some(name) = member_name(&field.member) {
+            self.check(&name, &field.expr);
+        }
+        visit::visit_field_value(self, field);
+    }
+
+    fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
+        let name = match &*assign.left {
+            syn::Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+            syn::Expr::Field(f) => member_name(&f.member),
+            _ => None,
+        };
+        if let Some(name) = name {
+            self.check(&name, &assign.right);
+        }
+        visit::visit_expr_assign(self, assign);
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let method = call.method.to_string();
+        let args: Vec<&syn::Expr> = call.args.iter().collect();
+        let params: Option<Vec<String>> = KNOWN_PARAMETERS
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, p)| p.iter().map(|s| s.to_string()).collect())
+            .or_else(|| self.signatures.get(&method).cloned());
+        match params {
+            Some(params) => self.arguments(&params, &args),
+            // A one-argument builder method named like a secret: `.password("..")`.
+            None if args.len() == 1 => self.check(&method, args[0]),
+            None => self.arguments(&[], &args),
+        }
+        visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        let args: Vec<&syn::Expr> = call.args.iter().collect();
+        let params = match &*call.func {
+            syn::Expr::Path(p) => p
+                .path
+                .segments
+                .last()
+                .and_then(|s| self.signatures.get(&s.ident.to_string()).cloned()),
+            _ => None,
+        };
+        self.arguments(&params.unwrap_or_default(), &args);
+        visit::visit_expr_call(self, call);
+    }
+
+    fn visit_expr_tuple(&mut self, tuple: &'ast syn::ExprTuple) {
+        if let [key, value] = tuple.elems.iter().collect::<Vec<_>>()[..] {
+            if let Some(key) = string_literal(key) {
+                self.check(&key.value(), value);
+            }
+        }
+        visit::visit_expr_tuple(self, tuple);
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        let is_map = mac
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| MAP_MACROS.contains(&s.ident.to_string().as_str()));
+        if is_map {
+            let mut tokens = Vec::new();
+            flatten(mac.tokens.clone(), &mut tokens);
+            for window in tokens.windows(3) {
+                let (
+                    proc_macro2::TokenTree::Literal(key),
+                    separator,
+                    proc_macro2::TokenTree::Literal(value),
+                ) = (&window[0], &window[1], &window[2])
+                else {
+                    continue;
+                };
+                let is_separator = matches!(separator, proc_macro2::TokenTree::Punct(p) if p.as_char() == ':' || p.as_char() == '>');
+                let (Ok(key), Ok(value)) = (
+                    syn::parse_str::<syn::LitStr>(&key.to_string()),
+                    syn::parse2::<syn::LitStr>(
+                        proc_macro2::TokenTree::Literal(value.clone()).into(),
+                    ),
+                ) else {
+                    continue;
+                };
+                if let (true, Some(kind)) = (is_separator, classify(&key.value())) {
+                    self.check_literal(&key.value(), kind, &value.value(), value.span());
+                }
+            }
+        }
+        visit::visit_macro(self, mac);
+    }
+}
+
+fn flatten(stream: proc_macro2::TokenStream, out: &mut Vec<proc_macro2::TokenTree>) {
+    for tree in stream {
+        match tree {
+            proc_macro2::TokenTree::Group(group) => flatten(group.stream(), out),
+            // `=>` reads as `>` alone, so that `"k" => "v"` and `"k": "v"` look alike.
+            proc_macro2::TokenTree::Punct(p)
+                if p.as_char() == '=' && p.spacing() == proc_macro2::Spacing::Joint => {}
+            other => out.push(other),
+        }
+    }
+}

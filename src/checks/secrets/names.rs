@@ -1,0 +1,243 @@
+//! SEC002's two questions: is this name a secret's name, and is this value a real secret?
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use super::patterns::{CATALOGUE, entropy};
+use crate::registry::registry;
+
+#[derive(Deserialize)]
+struct Data {
+    secret_words: Vec<String>,
+    secret_pairs: Vec<[String; 2]>,
+    token_qualifiers: Vec<String>,
+    excluded_last_words: Vec<String>,
+    low_entropy_words: Vec<String>,
+    min_entropy: f64,
+    min_length: usize,
+}
+
+static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("SEC002").data());
+
+/// Splits an identifier or key into lower-case words: `dbPassword`, `DB_PASSWORD`,
+/// `api-key`, `APIKey`, `spring.datasource.password` all split the same way.
+pub fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        let boundary = c.is_uppercase()
+            && !current.is_empty()
+            && (chars[i - 1].is_lowercase()
+                || chars[i - 1].is_ascii_digit()
+                || chars.get(i + 1).is_some_and(|n| n.is_lowercase()));
+        if boundary {
+            out.push(std::mem::take(&mut current));
+        }
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// How a secret name treats low-entropy values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretName {
+    /// `password`, `passwd`, `client_secret`: any real value counts.
+    AnyValue,
+    /// Other secret names: only values with enough entropy count.
+    HighEntropyValue,
+}
+
+pub fn classify(name: &str) -> Option<SecretName> {
+    let data = &*DATA;
+    // A path (`src/secret_key.rs`, a checksum file's key) names a file, not a secret.
+    let is_path = name.contains(['/', '\\'])
+        || name.rsplit_once('.').is_some_and(|(_, ext)| {
+            (1..=4).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_lowercase())
+        });
+    if is_path {
+        return None;
+    }
+    let words = words(name);
+    let last = words.last()?;
+    if data.excluded_last_words.contains(last) {
+        return None;
+    }
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let pair = |a: &str, b: &str| words.windows(2).any(|p| p[0] == a && p[1] == b);
+    let mut secret = data.secret_words.iter().any(|w| has(w))
+        || data.secret_pairs.iter().any(|[a, b]| pair(a, b));
+    if !secret {
+        secret = words.iter().enumerate().any(|(i, w)| {
+            w == "token" && (i == 0 || data.token_qualifiers.contains(&words[i - 1]))
+        });
+    }
+    if !secret {
+        return None;
+    }
+    let any_value = data.low_entropy_words.iter().any(|w| has(w)) || pair("client", "secret");
+    Some(if any_value {
+        SecretName::AnyValue
+    } else {
+        SecretName::HighEntropyValue
+    })
+}
+
+fn looks_like_path(value: &str) -> bool {
+    value.contains("\\\\")
+        || value.starts_with('/')
+        || value.starts_with("./")
+        || value.starts_with("../")
+        || value.starts_with("~/")
+        || value.as_bytes().get(1..3) == Some(b":\\")
+        || (value.contains('/')
+            && !value.contains(['+', '='])
+            && value
+                .rsplit('/')
+                .next()
+                .is_some_and(|file| file.contains('.')))
+}
+
+fn looks_like_env_name(value: &str) -> bool {
+    value.contains('_')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && value.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// Whether `value`, assigned to `name` (a name of this kind) on `line`, is a real secret.
+pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) -> bool {
+    let data = &*DATA;
+    let value = value.trim();
+    // `X_AMZ_CREDENTIAL = "X-Amz-Credential"`: the value spells the name; it is a label.
+    let value_words = words(value);
+    if !value_words.is_empty() && value_words.iter().all(|w| words(name).contains(w)) {
+        return false;
+    }
+    let spaces = value.chars().filter(|c| c.is_whitespace()).count();
+    if value.chars().count() < 4
+        || value.contains("://")
+        || value.contains('\n')
+        || looks_like_path(value)
+        || looks_like_env_name(value)
+        || CATALOGUE.is_placeholder(value)
+        || CATALOGUE.contains_uuid(value)
+        || (value.contains('.') && value.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        || words(value)
+            .iter()
+            .all(|w| ["password", "secret", "token", "key", "api", "pass"].contains(&w.as_str()))
+    {
+        return false;
+    }
+    match kind {
+        SecretName::AnyValue => spaces == 0,
+        // Issued tokens mix letters and digits; identifiers and labels do not.
+        SecretName::HighEntropyValue => {
+            spaces == 0
+                && value.chars().any(|c| c.is_ascii_digit())
+                && value.chars().any(|c| c.is_ascii_alphabetic())
+                && value.len() >= data.min_length
+                && entropy(value) >= data.min_entropy
+                && !CATALOGUE.is_hash_context(line)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_into_words() {
+        assert_eq!(words("dbPassword"), ["db", "password"]);
+        assert_eq!(words("APIKey"), ["api", "key"]);
+        assert_eq!(words("DB_PASSWORD"), ["db", "password"]);
+        assert_eq!(
+            words("spring.datasource.password"),
+            ["spring", "datasource", "password"]
+        );
+        assert_eq!(words("oauth2Token"), ["oauth2", "token"]);
+    }
+
+    #[test]
+    fn whole_words_never_substrings() {
+        for name in [
+            "password",
+            "db_password",
+            "clientSecret",
+            "API_KEY",
+            "apikey",
+            "private_key",
+            "AWS_SECRET_ACCESS_KEY",
+            "access_token",
+            "token",
+            "GITHUB_TOKEN",
+            "credentials",
+            "x-api-key",
+        ] {
+            assert!(classify(name).is_some(), "{name}");
+        }
+        for name in [
+            "author",
+            "oauth_url",
+            "next_page_token",
+            "token_type",
+            "secretName",
+            "password_file",
+            "api_key_env",
+            "client_id",
+            "tokenizer",
+            "csrf_token",
+            "passwordHash",
+            "secret_ref",
+            "keyboard",
+        ] {
+            assert_eq!(classify(name), None, "{name}");
+        }
+        assert_eq!(classify("client_secret"), Some(SecretName::AnyValue));
+        assert_eq!(classify("api_token"), Some(SecretName::HighEntropyValue));
+    }
+
+    #[test]
+    fn values() {
+        let any = SecretName::AnyValue;
+        let high = SecretName::HighEntropyValue;
+        assert!(is_secret_value("password", "hunter2", any, ""));
+        assert!(!is_secret_value("password", "hunter2", high, ""));
+        assert!(is_secret_value("api_token", "q8ZmV2pX7rL0wT5n", high, ""));
+        assert!(!is_secret_value(
+            "X_AMZ_CREDENTIAL",
+            "X-Amz-Credential",
+            high,
+            ""
+        ));
+        for value in [
+            "/etc/secrets/db",
+            "https://vault/x",
+            "DB_PASSWORD",
+            "${DB_PASSWORD}",
+            "changeme",
+            "secrets/db.pem",
+            "Enter your password here",
+        ] {
+            assert!(!is_secret_value("password", value, any, ""), "{value}");
+        }
+        assert!(!is_secret_value(
+            "api_token",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            high,
+            "sha256 = ..."
+        ));
+    }
+}
