@@ -298,7 +298,7 @@ fn load_cargo(
                     cargo.manifests.push(manifest);
                     None
                 }
-                Err((_, reason)) => Some(reason),
+                Err(reason) => Some(reason),
             }
         };
         reads.insert(

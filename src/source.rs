@@ -170,13 +170,15 @@ impl Source {
         let last_line = (span.end_line + 1).min(self.line_count());
         let start = self.line_range(first_line).start;
         let end = self.line_range(last_line).end;
-        let text = self.display(start..end);
-        let label_start = span.bytes.start.saturating_sub(start).min(text.len());
-        let label_end = span
-            .bytes
-            .end
-            .saturating_sub(start)
-            .clamp(label_start, text.len());
+        // Masking changes lengths: measure the label in the masked text.
+        let label_from = span.bytes.start.clamp(start, end);
+        let label_to = span.bytes.end.clamp(label_from, end);
+        let before = self.display(start..label_from);
+        let label = self.display(label_from..label_to);
+        let after = self.display(label_to..end);
+        let label_start = before.len();
+        let label_end = label_start + label.len();
+        let text = before + &label + &after;
         Snippet {
             first_line,
             text,

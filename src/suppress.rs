@@ -12,11 +12,21 @@ use regex::Regex;
 
 use crate::finding::Finding;
 use crate::registry::registry;
-use crate::source::Source;
+use crate::source::{FileKind, Source};
 
-static DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?://|#|/\*|<!--|--|;)\s*prodready:\s*allow\(([^)]*)\)[ \t]*([^\r\n]*)").unwrap()
-});
+/// The directive after a comment marker of the file's language, at the start of a line or
+/// after whitespace (so that a string or a doc example that shows the syntax is not one).
+fn directive(markers: &str) -> Regex {
+    Regex::new(&format!(
+        r"(?m)(?:^|[ \t])(?:{markers})[ \t]*prodready:[ \t]*allow\(([^)\r\n]*)\)[ \t]*([^\r\n]*)"
+    ))
+    .expect("allow directive regex")
+}
+
+static RUST: LazyLock<Regex> = LazyLock::new(|| directive(r"//|/\*"));
+static HASH: LazyLock<Regex> = LazyLock::new(|| directive("#"));
+static MARKDOWN: LazyLock<Regex> = LazyLock::new(|| directive("<!--"));
+static ANY: LazyLock<Regex> = LazyLock::new(|| directive(r"//|#|/\*|<!--|--|;"));
 
 /// One allow comment.
 #[derive(Debug, Clone)]
@@ -54,29 +64,38 @@ impl Allow {
     }
 }
 
-/// Every allow comment in a file.
-pub fn parse(source: &Source) -> Vec<Allow> {
+/// Every allow comment in a file: `//` in Rust, `#` in YAML, TOML and .env, `<!--` in
+/// Markdown, any of these in other text (shell, Dockerfiles). JSON has no comments.
+pub fn parse(source: &Source, kind: FileKind) -> Vec<Allow> {
     if !source.text.contains("prodready:") {
         return Vec::new();
     }
-    DIRECTIVE
+    let directive: &Regex = match kind {
+        FileKind::Rust => &RUST,
+        FileKind::Yaml | FileKind::Toml | FileKind::Env => &HASH,
+        FileKind::Markdown => &MARKDOWN,
+        FileKind::Json => return Vec::new(),
+        FileKind::Text => &ANY,
+    };
+    directive
         .captures_iter(&source.text)
         .map(|cap| {
             let whole = cap.get(0).expect("match");
+            let leading = whole.as_str().len() - whole.as_str().trim_start().len();
             let reason = cap[2]
                 .trim()
                 .trim_end_matches("*/")
                 .trim_end_matches("-->")
                 .trim();
             Allow {
-                line: source.line_of(whole.start()),
+                line: source.line_of(whole.start() + leading),
                 codes: cap[1]
                     .split(',')
                     .map(|c| c.trim().to_ascii_uppercase())
                     .filter(|c| !c.is_empty())
                     .collect(),
                 reason: (!reason.is_empty()).then(|| reason.to_string()),
-                range: whole.start()..whole.end(),
+                range: whole.start() + leading..whole.end(),
             }
         })
         .collect()
@@ -88,20 +107,30 @@ mod tests {
 
     #[test]
     fn directives_with_codes_reasons_and_comment_styles() {
-        let source = Source::new(
+        let rust = Source::new(
             "a.rs",
-            "let a = 1; // prodready: allow(SEC002, sec003) local compose password\n# prodready: allow(RES001)\n<!-- prodready: allow(OPS004) the runbook lives in the wiki -->\nlet s = \"prodready: allow(SEC002) not a comment\";\n".to_string(),
+            "let a = 1; // prodready: allow(SEC002, sec003) local compose password\n// prodready: allow(RES001)\nlet s = \"prodready: allow(SEC002) not a comment\";\n//! `// prodready: allow(SEC002) doc example`\n# prodready: allow(SEC002) not a Rust comment\n".to_string(),
         );
-        let allows = parse(&source);
-        assert_eq!(allows.len(), 3);
+        let allows = parse(&rust, FileKind::Rust);
+        assert_eq!(allows.len(), 2);
         assert_eq!(allows[0].codes, ["SEC002", "SEC003"]);
         assert_eq!(allows[0].reason.as_deref(), Some("local compose password"));
         assert!(allows[0].covers("SEC003", 2) && !allows[0].covers("SEC003", 3));
         assert_eq!(allows[1].reason, None);
-        assert!(!allows[1].covers("RES001", 2), "no reason, no suppression");
+        assert!(!allows[1].covers("RES001", 3), "no reason, no suppression");
+        let markdown = Source::new(
+            "RUNBOOK.md",
+            "<!-- prodready: allow(OPS004) the runbook lives in the wiki -->\n".to_string(),
+        );
+        let allows = parse(&markdown, FileKind::Markdown);
         assert_eq!(
-            allows[2].reason.as_deref(),
+            allows[0].reason.as_deref(),
             Some("the runbook lives in the wiki")
         );
+        let yaml = Source::new(
+            "a.yaml",
+            "password: x # prodready: allow(SEC002) local only\n".to_string(),
+        );
+        assert_eq!(parse(&yaml, FileKind::Yaml).len(), 1);
     }
 }

@@ -84,11 +84,17 @@ fn a_hello_world_binary_has_few_applicable_items_and_no_vacuous_score() {
         .filter(|i| i["status"] != "n/a")
         .map(|i| i["code"].as_str().unwrap())
         .collect();
-    assert_eq!(applicable, ["OPS001", "OPS005"]);
-    // OPS001 (high, 7.5) fails, OPS005 (medium, 5) passes: 5 / 12.5.
-    assert_eq!(report["score"], 40.0);
+    assert_eq!(
+        applicable,
+        [
+            "OPS001", "OPS005", "OPS006", "SEC001", "SEC002", "SEC003", "SEC004"
+        ]
+    );
+    // OPS001 (high, 7.5) fails; OPS005 (5), OPS006 (2.5), SEC001 (10) and SEC002-004 (7.5
+    // each) pass: 40 / 47.5. Nothing that cannot apply (runbooks, services) is counted.
+    assert_eq!(report["score"], 84.2);
     assert_eq!(report["level"], "hardened");
-    assert_eq!(report["summary"]["applicable"], 2);
+    assert_eq!(report["summary"]["applicable"], 7);
     assert_eq!(report["subjects"].get("service"), None);
 }
 
@@ -199,16 +205,19 @@ fn usage_config_and_io_errors_exit_2() {
 
 #[test]
 fn select_and_ignore_skip_items_and_mark_the_score_partial() {
-    let selected = json(&["audit", "fixtures/pilot-service", "--select", "OPS00"]);
-    assert_eq!(selected["score_partial"], false);
-    let only_one = json(&[
-        "audit",
-        "fixtures/pilot-service",
-        "--select",
-        "missing-ownership",
-    ]);
-    assert_eq!(only_one["score_partial"], true);
-    assert_eq!(only_one["summary"]["skipped"], 4);
+    let pilot = "fixtures/pilot-service";
+    let all_ops = json(&["audit", pilot, "--select", "OPS00"]);
+    let skipped = all_ops["summary"]["skipped"].as_u64().unwrap();
+    let total = all_ops["summary"]["total"].as_u64().unwrap();
+    assert_eq!(all_ops["score_partial"], true);
+    assert!(all_ops["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| (i["status"] == "skipped") != i["code"].as_str().unwrap().starts_with("OPS00")));
+    let only_one = json(&["audit", pilot, "--select", "missing-ownership"]);
+    assert_eq!(only_one["summary"]["skipped"].as_u64().unwrap(), total - 1);
+    assert!(skipped < total - 1);
     assert!(
         only_one["findings"]
             .as_array()
@@ -216,20 +225,35 @@ fn select_and_ignore_skip_items_and_mark_the_score_partial() {
             .iter()
             .all(|f| f["code"] == "OPS001")
     );
-    let ignored = json(&[
-        "audit",
-        "fixtures/pilot-service",
-        "--ignore",
-        "OPS001,OPS003",
-    ]);
-    let statuses: Vec<&str> = ignored["checklist"]
+    let ignored = json(&["audit", pilot, "--ignore", "OPS001,OPS003,SEC"]);
+    let statuses: Vec<(&str, &str)> = ignored["checklist"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| i["status"].as_str().unwrap())
+        .map(|i| (i["code"].as_str().unwrap(), i["status"].as_str().unwrap()))
+        .filter(|(code, _)| code.starts_with("OPS") || code.starts_with("SEC"))
         .collect();
-    assert_eq!(statuses, ["skipped", "n/a", "skipped", "n/a", "fail"]);
-    let nothing = json(&["audit", "fixtures/pilot-service", "--ignore", "OPS"]);
+    assert_eq!(
+        statuses,
+        [
+            ("OPS001", "skipped"),
+            ("OPS002", "n/a"),
+            ("OPS003", "skipped"),
+            ("OPS004", "n/a"),
+            ("OPS005", "fail"),
+            ("OPS006", "pass"),
+            ("SEC001", "skipped"),
+            ("SEC002", "skipped"),
+            ("SEC003", "skipped"),
+            ("SEC004", "skipped"),
+        ]
+    );
+    let everything: Vec<String> = prodready::registry::registry()
+        .rules()
+        .iter()
+        .map(|r| r.code.clone())
+        .collect();
+    let nothing = json(&["audit", pilot, "--ignore", &everything.join(",")]);
     assert_eq!(nothing["score"], Value::Null);
 }
 
@@ -266,7 +290,10 @@ fn the_sample_projects_score_as_documented() {
         .filter(|i| i["status"] == "fail")
         .map(|i| i["code"].as_str().unwrap())
         .collect();
-    assert_eq!(failing, ["OPS001", "OPS003", "OPS005"]);
+    assert_eq!(
+        failing,
+        ["OPS001", "OPS003", "OPS005", "SEC002", "SEC003", "SEC004"]
+    );
     let production = json(&["audit", "fixtures/production-service"]);
     assert_eq!(production["level"], "exemplary");
     assert_eq!(production["score"], 100.0);

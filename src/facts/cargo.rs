@@ -76,15 +76,9 @@ impl Manifest {
         source: Source,
         files: &BTreeSet<String>,
         code_kind: CodeKind,
-    ) -> Result<Manifest, (Source, String)> {
-        let parsed = match DeTable::parse(&source.text) {
-            Ok(table) => extract(table.get_ref(), &source.path, files),
-            Err(error) => Err(error.message().to_string()),
-        };
-        let (package, workspace, dependencies) = match parsed {
-            Ok(parts) => parts,
-            Err(reason) => return Err((source, reason)),
-        };
+    ) -> Result<Manifest, String> {
+        let table = DeTable::parse(&source.text).map_err(|e| e.message().to_string())?;
+        let (package, workspace, dependencies) = extract(table.get_ref(), &source.path, files)?;
         let dir = source
             .path
             .rsplit_once('/')
@@ -418,7 +412,7 @@ mod tests {
             &files,
             CodeKind::Production,
         )
-        .unwrap_or_else(|(_, e)| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -464,7 +458,7 @@ insta = "1"
         let files = BTreeSet::new();
         let parse = |p: &str, t: &str| {
             Manifest::parse(Source::new(p, t.to_string()), &files, CodeKind::Production)
-                .unwrap_or_else(|(_, e)| panic!("{e}"))
+                .unwrap_or_else(|e| panic!("{e}"))
         };
         let project = CargoProject {
             manifests: vec![

@@ -166,7 +166,7 @@ impl FileInput<'_> {
         let secrets = checks::secrets::detect(self.source, self.kind, parsed);
         self.source
             .set_secret_spans(secrets.iter().map(|d| d.secret.clone()).collect());
-        facts.allows = suppress::parse(self.source)
+        facts.allows = suppress::parse(self.source, self.kind)
             .into_iter()
             .map(|allow| {
                 let finding = allow.ineffective(self.source, String::new());

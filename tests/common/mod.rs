@@ -24,7 +24,7 @@ fn is_comment_only(line: &str) -> bool {
         .any(|c| t.starts_with(c))
 }
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+pub fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()

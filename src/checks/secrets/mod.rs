@@ -29,6 +29,8 @@ pub struct Detection {
     pub code: &'static str,
     /// Byte range of the secret value: masked in every output.
     pub secret: Range<usize>,
+    /// Where the finding points: the secret, or a whole key block from its header.
+    pub anchor: Range<usize>,
     /// What it is: the format's description, or the name it is assigned to.
     pub what: String,
     /// A checksum validated: an issued credential, critical even in test code.
@@ -66,6 +68,11 @@ pub fn detect(source: &Source, kind: FileKind, parsed: &Parsed<'_>) -> Vec<Detec
         .into_iter()
         .map(|m| Detection {
             code: "SEC001",
+            anchor: if source.line_of(m.whole.start) == source.line_of(m.range.start) {
+                m.range.clone()
+            } else {
+                m.whole.start..m.range.end
+            },
             secret: m.range,
             what: CATALOGUE.patterns[m.pattern].data.description.clone(),
             verified: m.verified,
@@ -106,7 +113,7 @@ pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Fin
             "SEC001" => Finding::at(
                 "SEC001",
                 ctx.source,
-                detection.secret.clone(),
+                detection.anchor.clone(),
                 format!("{} committed: {shown}", detection.what),
             ),
             "SEC002" => Finding::at(
@@ -258,6 +265,7 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
             || !host.contains('.');
         out.push(Detection {
             code: "SEC003",
+            anchor: password.range(),
             secret: password.range(),
             what: format!("{} URL for host `{host}`", &caps[1]),
             verified: false,
@@ -267,8 +275,11 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
     out
 }
 
-/// The value's text without surrounding quotes.
+/// The value's text without surrounding whitespace and quotes.
 fn unquoted(source: &Source, range: Range<usize>) -> Range<usize> {
+    let raw = &source.text[range.clone()];
+    let start = range.start + (raw.len() - raw.trim_start().len());
+    let range = start..(range.end - (raw.len() - raw.trim_end().len())).max(start);
     let text = &source.text[range.clone()];
     let quoted = text.len() >= 2
         && ((text.starts_with('"') && text.ends_with('"'))
@@ -325,6 +336,7 @@ fn setting_assignments(source: &Source, kind: FileKind, settings: &[Setting]) ->
         if is_secret_value(&name, value, secret_kind, line) {
             out.push(Detection {
                 code: "SEC002",
+                anchor: range.clone(),
                 secret: range,
                 what: format!("`{name}`"),
                 verified: false,
@@ -406,9 +418,11 @@ impl<'a> RustAssignments<'a> {
         if close <= open {
             return;
         }
+        let secret = range.start + open + 1..range.start + close;
         self.found.push(Detection {
             code: "SEC002",
-            secret: range.start + open + 1..range.start + close,
+            anchor: secret.clone(),
+            secret,
             what: format!("`{name}`"),
             verified: false,
             local: false,
@@ -420,10 +434,10 @@ impl<'a> RustAssignments<'a> {
             self.check(param, arg);
         }
         // `.env("API_TOKEN", "..")`, `.header("X-Api-Key", "..")`, `set_var("PASSWORD", "..")`.
-        if let [key, value] = args {
-            if let Some(key) = string_literal(key) {
-                self.check(&key.value(), value);
-            }
+        if let [key, value] = args
+            && let Some(key) = string_literal(key)
+        {
+            self.check(&key.value(), value);
         }
     }
 }
@@ -550,10 +564,10 @@ impl<'ast> Visit<'ast> for RustAssignments<'_> {
     }
 
     fn visit_expr_tuple(&mut self, tuple: &'ast syn::ExprTuple) {
-        if let [key, value] = tuple.elems.iter().collect::<Vec<_>>()[..] {
-            if let Some(key) = string_literal(key) {
-                self.check(&key.value(), value);
-            }
+        if let [key, value] = tuple.elems.iter().collect::<Vec<_>>()[..]
+            && let Some(key) = string_literal(key)
+        {
+            self.check(&key.value(), value);
         }
         visit::visit_expr_tuple(self, tuple);
     }

@@ -125,6 +125,8 @@ pub struct Match {
     pub pattern: usize,
     /// Byte range of the secret.
     pub range: Range<usize>,
+    /// Byte range of the whole match (a PEM block's header and footer included).
+    pub whole: Range<usize>,
     /// The format's checksum validated: an issued credential.
     pub verified: bool,
 }
@@ -157,11 +159,16 @@ impl Catalogue {
                 let Some(secret) = caps.get(pattern.data.group) else {
                     continue;
                 };
+                // A key block's body starts and ends with line breaks: keep them visible.
                 let value = secret.as_str();
+                let start = secret.start() + (value.len() - value.trim_start().len());
+                let end = secret.end() - (value.len() - value.trim_end().len());
+                let value = &text[start..end.max(start)];
                 if let Some(verified) = self.accept(pattern, value) {
                     out.push(Match {
                         pattern: index,
-                        range: secret.range(),
+                        range: start..end.max(start),
+                        whole: caps.get(0).expect("whole match").range(),
                         verified,
                     });
                 }
@@ -175,10 +182,10 @@ impl Catalogue {
         if pattern.allow.iter().any(|a| a.is_match(value)) || self.is_placeholder(value) {
             return None;
         }
-        if let Some(min) = pattern.data.entropy {
-            if entropy(value) < min {
-                return None;
-            }
+        if let Some(min) = pattern.data.entropy
+            && entropy(value) < min
+        {
+            return None;
         }
         if pattern.data.id == "jwt" && !is_jwt(value) {
             return None;
