@@ -164,8 +164,25 @@ fn toml_error(error: &toml::de::Error, text: &str, path: &Path) -> miette::Repor
     miette::Report::new(diagnostic).with_source_code(named_source(text, path))
 }
 
+/// The file's text for an error message, its secrets masked in place (same byte length, so
+/// that the error's span still points at the right place).
 fn named_source(text: &str, path: &Path) -> NamedSource<String> {
-    NamedSource::new(path.display().to_string(), text.to_string())
+    let source = crate::source::Source::new(path.display().to_string(), text.to_string());
+    let secrets = crate::checks::secrets::detect(
+        &source,
+        crate::source::FileKind::Toml,
+        &crate::checks::Parsed::default(),
+    );
+    let mut bytes = text.as_bytes().to_vec();
+    for secret in secrets {
+        for byte in &mut bytes[secret.secret] {
+            if byte.is_ascii() {
+                *byte = b'*';
+            }
+        }
+    }
+    let masked = String::from_utf8_lossy(&bytes).into_owned();
+    NamedSource::new(path.display().to_string(), masked)
 }
 
 fn value_error(

@@ -538,3 +538,61 @@ fn this_repository_is_production_ready() {
         report["findings"]
     );
 }
+
+#[test]
+fn secrets_never_reach_any_output() {
+    use prodready::checks::secrets::fake::expand;
+    let token = expand("ghp_{b62:30}{crc}", "leak-test");
+    let password = "Leak-Test-Pa55word";
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "Cargo.toml",
+                &format!(
+                    "{HELLO_TOML}\n[dependencies]\nauth = {{ git = \"https://ci:{token}@github.com/acme/auth\" }}\n"
+                ),
+            ),
+            (
+                "src/main.rs",
+                &format!(
+                    "fn main() {{\n    let token = \"{token}\";\n    let db_password = \"{password}\";\n}}\n"
+                ),
+            ),
+            (
+                ".env",
+                &format!(
+                    "GITHUB_TOKEN={token}\nDB_PASSWORD={password}\nDATABASE_URL=postgres://orders:{password}@db.prod.internal/orders\n"
+                ),
+            ),
+            (
+                "prodready.toml",
+                &format!("# token: {token}\nselekt = []\n"),
+            ),
+        ],
+    );
+    let path = dir.path().to_str().unwrap();
+    let config_error = prodready(&["audit", path], None);
+    assert_eq!(code(&config_error), 2);
+    std::fs::remove_file(dir.path().join("prodready.toml")).unwrap();
+    let human = prodready(&["audit", path, "--color", "never"], None);
+    let json_out = prodready(&["audit", path, "--format", "json"], None);
+    for output in [&config_error, &human, &json_out] {
+        for text in [stdout(output), stderr(output)] {
+            assert!(!text.contains(&token[4..]), "token leaked:\n{text}");
+            assert!(!text.contains(password), "password leaked:\n{text}");
+        }
+    }
+    let report: Value = serde_json::from_str(&stdout(&json_out)).unwrap();
+    let codes: std::collections::BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for code in ["SEC001", "SEC002", "SEC003", "SEC004", "OPS005"] {
+        assert!(codes.contains(code), "{code} missing: {codes:?}");
+    }
+    assert!(stdout(&human).contains("ghp_************ (40 chars)"));
+}
