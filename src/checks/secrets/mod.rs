@@ -429,12 +429,14 @@ impl<'a> RustAssignments<'a> {
         });
     }
 
-    fn arguments(&mut self, params: &[String], args: &[&syn::Expr]) {
+    /// Arguments bound to parameter names; and for key/value calls (`.env("API_TOKEN", "..")`,
+    /// `.header("X-Api-Key", "..")`, `set_var("PASSWORD", "..")`), the key names the value.
+    fn arguments(&mut self, function: &str, params: &[String], args: &[&syn::Expr]) {
         for (param, arg) in params.iter().zip(args) {
             self.check(param, arg);
         }
-        // `.env("API_TOKEN", "..")`, `.header("X-Api-Key", "..")`, `set_var("PASSWORD", "..")`.
         if let [key, value] = args
+            && names::is_key_value_call(function)
             && let Some(key) = string_literal(key)
         {
             self.check(&key.value(), value);
@@ -541,25 +543,23 @@ impl<'ast> Visit<'ast> for RustAssignments<'_> {
             .map(|(_, p)| p.iter().map(|s| s.to_string()).collect())
             .or_else(|| self.signatures.get(&method).cloned());
         match params {
-            Some(params) => self.arguments(&params, &args),
+            Some(params) => self.arguments(&method, &params, &args),
             // A one-argument builder method named like a secret: `.password("..")`.
             None if args.len() == 1 => self.check(&method, args[0]),
-            None => self.arguments(&[], &args),
+            None => self.arguments(&method, &[], &args),
         }
         visit::visit_expr_method_call(self, call);
     }
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
         let args: Vec<&syn::Expr> = call.args.iter().collect();
-        let params = match &*call.func {
-            syn::Expr::Path(p) => p
-                .path
-                .segments
-                .last()
-                .and_then(|s| self.signatures.get(&s.ident.to_string()).cloned()),
+        let function = match &*call.func {
+            syn::Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
             _ => None,
-        };
-        self.arguments(&params.unwrap_or_default(), &args);
+        }
+        .unwrap_or_default();
+        let params = self.signatures.get(&function).cloned().unwrap_or_default();
+        self.arguments(&function, &params, &args);
         visit::visit_expr_call(self, call);
     }
 

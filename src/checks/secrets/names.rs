@@ -14,11 +14,17 @@ struct Data {
     token_qualifiers: Vec<String>,
     excluded_last_words: Vec<String>,
     low_entropy_words: Vec<String>,
+    key_value_calls: Vec<String>,
     min_entropy: f64,
     min_length: usize,
 }
 
 static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("SEC002").data());
+
+/// Whether a call's first argument names its second (`.env("API_TOKEN", "..")`).
+pub fn is_key_value_call(name: &str) -> bool {
+    DATA.key_value_calls.iter().any(|c| c == name)
+}
 
 /// Splits an identifier or key into lower-case words: `dbPassword`, `DB_PASSWORD`,
 /// `api-key`, `APIKey`, `spring.datasource.password` all split the same way.
@@ -134,6 +140,10 @@ pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) ->
         || CATALOGUE.is_placeholder(value)
         || CATALOGUE.contains_uuid(value)
         || (value.contains('.') && value.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        // Percent-encoded test data (`%60%7B%7D`) and single JWT segments (a claims payload,
+        // `eyJ...` without dots) are not credentials.
+        || value.matches('%').count() >= 2
+        || (value.starts_with("eyJ") && !value.contains('.'))
         || words(value)
             .iter()
             .all(|w| ["password", "secret", "token", "key", "api", "pass"].contains(&w.as_str()))
