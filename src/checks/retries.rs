@@ -213,8 +213,8 @@ fn config_retry_without_backoff(
         let key = normalise(setting.key());
         let parent = setting.parent();
         let in_retry_table = parent.last().is_some_and(|p| is_retry_table(p));
-        let is_count =
-            data.retry_keys.contains(&key) || (in_retry_table && data.attempt_keys.contains(&key));
+        let is_count = data.retry_keys.iter().any(|k| key.ends_with(k.as_str()))
+            || (in_retry_table && data.attempt_keys.contains(&key));
         if !is_count || !setting.value.as_number().is_some_and(|n| n > 0.0) {
             continue;
         }

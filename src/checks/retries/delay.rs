@@ -159,6 +159,13 @@ impl<'a, 'c> Tracer<'a, 'c> {
             }
             Expr::MethodCall(m) => self.method(m),
             Expr::Call(c) => self.call(c),
+            Expr::Range(r) => {
+                let mut delay = Delay::CONSTANT;
+                for bound in r.start.iter().chain(r.end.iter()) {
+                    delay = delay.join(self.classify(bound)?);
+                }
+                Some(delay)
+            }
             _ => None,
         }
     }
@@ -174,17 +181,18 @@ impl<'a, 'c> Tracer<'a, 'c> {
     fn method(&mut self, m: &syn::ExprMethodCall) -> Option<Delay> {
         let name = m.method.to_string();
         let res001 = &self.cx.data.res001;
-        if self.cx.data.res003.is_jitter_call(&name) {
-            return Some(Delay {
-                jitter: true,
-                ..Delay::CONSTANT
-            });
-        }
-        let receiver = self.classify(&m.receiver)?;
         let mut args = Delay::CONSTANT;
         for arg in &m.args {
             args = args.join(self.classify(arg)?);
         }
+        // `rng.random_range(0..=backoff)`: the range decides the growth.
+        if self.cx.data.res003.is_jitter_call(&name) {
+            return Some(Delay {
+                jitter: true,
+                ..args
+            });
+        }
+        let receiver = self.classify(&m.receiver)?;
         match name.as_str() {
             "pow" | "saturating_pow" | "checked_pow" | "wrapping_pow" | "powi" | "powf" => {
                 Some(receiver.exponent(args))
@@ -207,15 +215,16 @@ impl<'a, 'c> Tracer<'a, 'c> {
             return None;
         };
         let path = self.cx.resolve(&func.path);
-        if self.cx.data.res003.is_jitter_call(&path) {
-            return Some(Delay {
-                jitter: true,
-                ..Delay::CONSTANT
-            });
-        }
         let mut args = Delay::CONSTANT;
         for arg in &c.args {
             args = args.join(self.classify(arg)?);
+        }
+        // `fastrand::u64(0..=delay)`: the range decides the growth.
+        if self.cx.data.res003.is_jitter_call(&path) {
+            return Some(Delay {
+                jitter: true,
+                ..args
+            });
         }
         let name = path.rsplit("::").next().unwrap_or(&path);
         let is_duration = self

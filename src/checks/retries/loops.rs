@@ -656,7 +656,7 @@ fn match_shape<'a>(
         let retries = !success.branches.is_empty()
             && failures
                 .iter()
-                .any(|f| !exits(cx, f) && !(rest_exits && !continues(f)));
+                .any(|f| !exits(cx, f) && (!rest_exits || continues(f)));
         return retries.then_some((inspected, success));
     }
     // `let v = match op() { Ok(v) => v, Err(e) => { ..; continue } }; return v;`
@@ -905,7 +905,7 @@ impl FailureScan<'_, '_> {
         words(name).any(|w| delay_words.contains(&w))
     }
 
-    fn loop_body<'a>(&mut self, label: Option<&syn::Label>, visit: impl FnOnce(&mut Self)) {
+    fn loop_body(&mut self, label: Option<&syn::Label>, visit: impl FnOnce(&mut Self)) {
         self.loop_depth += 1;
         if let Some(label) = label {
             self.inner_labels.push(label.name.ident.to_string());
@@ -956,11 +956,7 @@ impl<'a> Visit<'a> for FailureScan<'a, '_> {
                     }
                 }
             }
-            Expr::MethodCall(m) => {
-                if self.may_wait(&m.method.to_string()) {
-                    self.waits = true;
-                }
-            }
+            Expr::MethodCall(m) if self.may_wait(&m.method.to_string()) => self.waits = true,
             _ => {}
         }
         visit::visit_expr(self, expr);

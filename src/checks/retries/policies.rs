@@ -81,6 +81,9 @@ fn resolve_with_globs(cx: &Cx<'_>, path: &syn::Path) -> String {
     resolved
 }
 
+/// The methods of a chain (and a struct literal's fields) with their arguments.
+type Methods<'a> = Vec<(String, Vec<&'a Expr>)>;
+
 /// Where a chain's value goes.
 #[derive(Debug, Clone)]
 enum Use {
@@ -94,8 +97,8 @@ enum Use {
 /// A method chain on a root expression: `root.a(..).b(..)`, or a struct literal's fields.
 struct Chain<'a> {
     root: &'a Expr,
-    /// Methods (and struct fields) with their arguments, innermost first.
-    methods: Vec<(String, Vec<&'a Expr>)>,
+    /// Innermost first.
+    methods: Methods<'a>,
     used: Use,
     /// The body of the function the chain is in, for following a `let`.
     body: Option<&'a Block>,
@@ -124,7 +127,7 @@ impl<'a, 'c, F: Fn(&Expr) -> bool> ChainFinder<'a, 'c, F> {
         }
     }
 
-    fn chain(&self, expr: &'a Expr) -> Option<(&'a Expr, Vec<(String, Vec<&'a Expr>)>)> {
+    fn chain(&self, expr: &'a Expr) -> Option<(&'a Expr, Methods<'a>)> {
         let mut methods = Vec::new();
         let mut current = expr;
         loop {
@@ -233,17 +236,17 @@ impl<'a, F: Fn(&Expr) -> bool> Visit<'a> for ChainFinder<'a, '_, F> {
 }
 
 /// The methods applied to a variable later in its function, and where it goes.
-fn variable_uses<'a>(
-    cx: &Cx<'_>,
-    body: &'a Block,
-    name: &str,
-) -> (Vec<(String, Vec<&'a Expr>)>, Vec<Use>) {
+fn variable_uses<'a>(cx: &Cx<'_>, body: &'a Block, name: &str) -> (Methods<'a>, Vec<Use>) {
     let is_var = |e: &Expr| matches!(e, Expr::Path(p) if p.path.is_ident(name));
     let mut finder = ChainFinder::new(cx, is_var);
     finder.visit_block(body);
     let mut methods = Vec::new();
     let mut uses = Vec::new();
     for chain in finder.found {
+        // `policy.retry(op)`: the variable is put to use, as if it were passed on.
+        if !chain.methods.is_empty() && !matches!(chain.used, Use::Let(_)) {
+            uses.push(Use::Arg(chain.methods[chain.methods.len() - 1].0.clone()));
+        }
         methods.extend(chain.methods);
         uses.push(chain.used);
     }
