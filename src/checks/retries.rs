@@ -138,7 +138,8 @@ struct ConfigData {
     attempt_keys: Vec<String>,
     retry_tables: Vec<String>,
     backoff_words: Vec<String>,
-    ignore_files: Vec<String>,
+    ignore_paths: Vec<String>,
+    ignore_keys: Vec<String>,
 }
 
 static DATA: LazyLock<Data> = LazyLock::new(|| Data {
@@ -190,11 +191,13 @@ fn config_retry_without_backoff(
     static CONFIG: LazyLock<ConfigData> = LazyLock::new(|| registry().get("RES008").data());
     let data = &*CONFIG;
     let path = ctx.source.path.as_str();
-    if data
-        .ignore_files
-        .iter()
-        .any(|f| path == f || path.ends_with(&format!("/{f}")))
-    {
+    let tool_config = data.ignore_paths.iter().any(|p| {
+        path == p
+            || path.ends_with(&format!("/{p}"))
+            || path.starts_with(&format!("{p}/"))
+            || path.contains(&format!("/{p}/"))
+    });
+    if tool_config {
         return;
     }
     let normalise = |key: &str| {
@@ -215,7 +218,10 @@ fn config_retry_without_backoff(
         let in_retry_table = parent.last().is_some_and(|p| is_retry_table(p));
         let is_count = data.retry_keys.iter().any(|k| key.ends_with(k.as_str()))
             || (in_retry_table && data.attempt_keys.contains(&key));
-        if !is_count || !setting.value.as_number().is_some_and(|n| n > 0.0) {
+        if !is_count
+            || data.ignore_keys.contains(&key)
+            || !setting.value.as_number().is_some_and(|n| n > 0.0)
+        {
             continue;
         }
         // Beside it: the same table, or the table around a retry table.
