@@ -1,8 +1,272 @@
-//! RES: retries. (Rules arrive with their issue; see CONTRIBUTING.md.)
+//! RES: retries — without backoff (RES001), without a limit (RES002), without jitter (RES003),
+//! and configured without backoff (RES008).
+//!
+//! Rust code is read in two ways: hand-written retry loops (`loops`, with the delay classified
+//! by `delay`) and retry-crate policies (`policies`). The vocabularies live in the rules'
+//! `[data]` tables.
+
+mod delay;
+mod loops;
+mod policies;
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
 
 use super::{FileContext, Parsed, ProjectContext};
+use crate::facts::imports::Imports;
+use crate::facts::settings::Setting;
 use crate::finding::Finding;
+use crate::registry::registry;
 
-pub fn check_file(_ctx: &FileContext<'_>, _parsed: &Parsed<'_>, _out: &mut Vec<Finding>) {}
+pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
+    let rust_rules = ["RES001", "RES002", "RES003"];
+    if rust_rules.iter().any(|code| ctx.rules.enabled(code))
+        && let Some(rust) = &parsed.rust
+    {
+        let cx = Cx {
+            ctx,
+            imports: rust.imports,
+            data: &DATA,
+        };
+        loops::check(&cx, rust.ast, out);
+        policies::check(&cx, rust.ast, out);
+    }
+    if ctx.rules.enabled("RES008")
+        && let Some(settings) = parsed.settings
+    {
+        config_retry_without_backoff(ctx, settings, out);
+    }
+}
 
 pub fn check_project(_ctx: &ProjectContext<'_>, _out: &mut Vec<Finding>) {}
+
+/// What the Rust checks share for one file.
+struct Cx<'a> {
+    ctx: &'a FileContext<'a>,
+    imports: &'a Imports,
+    data: &'static Data,
+}
+
+impl Cx<'_> {
+    fn enabled(&self, code: &str) -> bool {
+        self.ctx.rules.enabled(code)
+    }
+
+    /// The resolved path of a path expression, or of a call's function.
+    fn resolve(&self, path: &syn::Path) -> String {
+        self.imports.resolve(path)
+    }
+
+    fn range(&self, span: proc_macro2::Span) -> std::ops::Range<usize> {
+        self.ctx.source.span_range(span)
+    }
+
+    fn text(&self, span: proc_macro2::Span) -> &str {
+        &self.ctx.source.text[self.range(span)]
+    }
+}
+
+/// The vocabularies of the family, from the four rules' `[data]`.
+struct Data {
+    res001: LoopData,
+    res002: LimitData,
+    res003: JitterData,
+}
+
+#[derive(Deserialize)]
+struct LoopData {
+    sleep_functions: Vec<String>,
+    delay_words: Vec<String>,
+    spin_calls: Vec<String>,
+    immediate_retry_errors: Vec<String>,
+    retry_words: Vec<String>,
+    exit_macros: Vec<String>,
+    conditional_exit_macros: Vec<String>,
+    iteration_calls: Vec<String>,
+    duration_functions: Vec<String>,
+    passthrough_methods: Vec<String>,
+    tower_policy_trait: String,
+    ready_futures: Vec<String>,
+    policy: Vec<Policy>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum PolicyDelay {
+    None,
+    Constant,
+    Exponential,
+}
+
+/// A retry crate's delay policy, as `[[data.policy]]` describes it.
+#[derive(Deserialize)]
+struct Policy {
+    name: String,
+    path: String,
+    constructors: Vec<String>,
+    delay: PolicyDelay,
+    #[serde(default)]
+    limited: bool,
+    #[serde(default)]
+    capped: bool,
+    #[serde(default)]
+    jitter: bool,
+    fix: Option<String>,
+    limit_fix: Option<String>,
+    jitter_fix: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LimitData {
+    limit_methods: Vec<String>,
+    unlimit_methods: Vec<String>,
+    cap_methods: Vec<String>,
+    consumers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct JitterData {
+    jitter_paths: Vec<String>,
+    jitter_calls: Vec<String>,
+    jitter_methods: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ConfigData {
+    retry_keys: Vec<String>,
+    attempt_keys: Vec<String>,
+    retry_tables: Vec<String>,
+    backoff_words: Vec<String>,
+    ignore_paths: Vec<String>,
+    ignore_keys: Vec<String>,
+}
+
+static DATA: LazyLock<Data> = LazyLock::new(|| Data {
+    res001: registry().get("RES001").data(),
+    res002: registry().get("RES002").data(),
+    res003: registry().get("RES003").data(),
+});
+
+impl JitterData {
+    /// Whether a call of this resolved path (or method name) is random.
+    fn is_jitter_call(&self, path: &str) -> bool {
+        let name = path.rsplit("::").next().unwrap_or(path);
+        self.jitter_paths
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
+            || self.jitter_calls.iter().any(|c| c == name)
+            || name.to_ascii_lowercase().contains("jitter")
+    }
+}
+
+/// The lowercase words of an identifier or text: split at non-alphanumerics and where a
+/// lowercase letter or digit is followed by an uppercase one (`maxRetries` -> max, retries).
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .flat_map(|token| {
+            let mut parts = Vec::new();
+            let mut current = String::new();
+            let mut previous_lower = false;
+            for c in token.chars() {
+                if c.is_uppercase() && previous_lower && !current.is_empty() {
+                    parts.push(std::mem::take(&mut current));
+                }
+                previous_lower = c.is_lowercase() || c.is_ascii_digit();
+                current.extend(c.to_lowercase());
+            }
+            if !current.is_empty() {
+                parts.push(current);
+            }
+            parts
+        })
+}
+
+/// RES008: a retry count in configuration with no backoff setting beside it.
+fn config_retry_without_backoff(
+    ctx: &FileContext<'_>,
+    settings: &[Setting],
+    out: &mut Vec<Finding>,
+) {
+    static CONFIG: LazyLock<ConfigData> = LazyLock::new(|| registry().get("RES008").data());
+    let data = &*CONFIG;
+    let path = ctx.source.path.as_str();
+    let tool_config = data.ignore_paths.iter().any(|p| {
+        path == p
+            || path.ends_with(&format!("/{p}"))
+            || path.starts_with(&format!("{p}/"))
+            || path.contains(&format!("/{p}/"))
+    });
+    if tool_config {
+        return;
+    }
+    let normalise = |key: &str| {
+        key.chars()
+            .filter(|c| !matches!(c, '_' | '-' | '.'))
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let is_retry_table = |key: &str| {
+        let key = normalise(key);
+        data.retry_tables
+            .iter()
+            .any(|t| key.starts_with(t.as_str()))
+    };
+    for setting in settings {
+        let key = normalise(setting.key());
+        let parent = setting.parent();
+        let in_retry_table = parent.last().is_some_and(|p| is_retry_table(p));
+        let is_count = data.retry_keys.iter().any(|k| key.ends_with(k.as_str()))
+            || (in_retry_table && data.attempt_keys.contains(&key));
+        if !is_count
+            || data.ignore_keys.contains(&key)
+            || !setting.value.as_number().is_some_and(|n| n > 0.0)
+        {
+            continue;
+        }
+        // Beside it: the same table, or the table around a retry table.
+        let scope = if in_retry_table {
+            &parent[..parent.len() - 1]
+        } else {
+            parent
+        };
+        let has_backoff = settings.iter().any(|other| {
+            other.keys != setting.keys
+                && other.keys.starts_with(scope)
+                && other.keys[scope.len()..].iter().any(|k| {
+                    let k = normalise(k);
+                    data.backoff_words.iter().any(|w| k.contains(w.as_str()))
+                })
+        });
+        if !has_backoff {
+            out.push(
+                Finding::at(
+                    "RES008",
+                    ctx.source,
+                    setting.key_range.clone(),
+                    format!(
+                        "`{}` enables retries with no backoff or delay-growth setting beside it",
+                        setting.key()
+                    ),
+                )
+                .with_fix(
+                    "add an exponential backoff beside it (initial delay, multiplier, max delay, jitter)",
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn words_split_snake_camel_and_text() {
+        let split: Vec<String> = words("maxRetries retry_count \"retrying in 5s\"").collect();
+        assert_eq!(
+            split,
+            ["max", "retries", "retry", "count", "retrying", "in", "5s"]
+        );
+    }
+}
