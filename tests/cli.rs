@@ -75,6 +75,7 @@ fn bare_prodready_audits_the_current_folder() {
 
 #[test]
 fn a_hello_world_binary_has_few_applicable_items_and_no_vacuous_score() {
+    use prodready::registry::{Subject, registry};
     let dir = hello_world();
     let report = json(&["audit", dir.path().to_str().unwrap()]);
     let applicable: Vec<&str> = report["checklist"]
@@ -84,17 +85,28 @@ fn a_hello_world_binary_has_few_applicable_items_and_no_vacuous_score() {
         .filter(|i| i["status"] != "n/a")
         .map(|i| i["code"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        applicable,
-        [
-            "OPS001", "OPS005", "OPS006", "SEC001", "SEC002", "SEC003", "SEC004"
-        ]
-    );
-    // OPS001 (high, 7.5) fails; OPS005 (5), OPS006 (2.5), SEC001 (10) and SEC002-004 (7.5
-    // each) pass: 40 / 47.5. Nothing that cannot apply (runbooks, services) is counted.
-    assert_eq!(report["score"], 84.2);
+    // A hello-world binary has Rust code and a Cargo package, and nothing else: no service,
+    // no runbook, no CODEOWNERS, no HTTP client. Only rules about what it has apply.
+    let present = [Subject::Always, Subject::CargoProject, Subject::RustCode];
+    let expected: Vec<&str> = registry()
+        .rules()
+        .iter()
+        .filter(|r| present.contains(&r.applies_when))
+        .map(|r| r.code.as_str())
+        .collect();
+    assert_eq!(applicable, expected);
+    assert!(!applicable.contains(&"OPS003") && !applicable.contains(&"OPS002"));
+    // Only OPS001 (high, 7.5) fails; everything else that applies passes.
+    let total: f64 = registry()
+        .rules()
+        .iter()
+        .filter(|r| present.contains(&r.applies_when))
+        .map(|r| r.severity.weight())
+        .sum();
+    let score = (1000.0 * (total - 7.5) / total).round() / 10.0;
+    assert_eq!(report["score"], score);
     assert_eq!(report["level"], "hardened");
-    assert_eq!(report["summary"]["applicable"], 7);
+    assert_eq!(report["summary"]["applicable"], expected.len());
     assert_eq!(report["subjects"].get("service"), None);
 }
 
