@@ -8,6 +8,7 @@ mod clients;
 mod flow;
 
 use std::collections::HashSet;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use serde::Deserialize;
@@ -17,8 +18,11 @@ use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
 use crate::finding::Finding;
 use crate::registry::{Severity, registry};
+use crate::source::Source;
 use clients::{Family, crate_major, judge_family, names, version_matches};
 use flow::{Flow, Root, Vocabulary};
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
 
 #[derive(Deserialize)]
 struct ClientData {
@@ -60,6 +64,14 @@ struct QueueData {
     unbounded: Vec<String>,
     /// Unbounded too, but usually between threads of one process with little traffic.
     unbounded_low: Vec<String>,
+    /// Receiver methods that take one item: a drain when called in a loop.
+    receive_methods: Vec<String>,
+    /// Receiver methods that iterate it (`for x in rx.iter()`).
+    iterate_methods: Vec<String>,
+    /// Methods that consume every item (`rx.for_each(..)`, `rx.iter().for_each(..)`).
+    drain_methods: Vec<String>,
+    /// Wrappers that turn a receiver into a stream (`UnboundedReceiverStream::new(rx)`).
+    stream_wrappers: Vec<String>,
 }
 
 static HTTP_CLIENTS: LazyLock<HttpClientData> = LazyLock::new(|| registry().get("RES004").data());
@@ -165,7 +177,7 @@ fn check_rust(ctx: &FileContext<'_>, rust: &RustFile<'_>, out: &mut Vec<Finding>
         disabled_in_code(ctx, &flow, out);
     }
     if ctx.rules.enabled("RES007") {
-        unbounded_queues(ctx, rust.imports, &flow, out);
+        unbounded_queues(ctx, rust, out);
     }
 }
 
@@ -273,29 +285,215 @@ fn disabled_in_config(ctx: &FileContext<'_>, settings: &[Setting], out: &mut Vec
     }
 }
 
-/// RES007: unbounded channels. Test code and non-services are the engine's business.
-fn unbounded_queues(ctx: &FileContext<'_>, imports: &Imports, flow: &Flow, out: &mut Vec<Finding>) {
-    for chain in &flow.uses {
-        let Root::Call { path, range } = &chain.root else {
-            continue;
-        };
-        let matches = |list: &[String]| list.iter().any(|p| names(imports, path, p));
-        let severity = if matches(&QUEUES.unbounded) {
-            Severity::Medium
-        } else if matches(&QUEUES.unbounded_low) {
-            Severity::Low
-        } else {
-            continue;
-        };
-        let name = path.rsplit("::").next().unwrap_or(path);
+/// RES007: unbounded channels used as queues. A channel counts when the function that creates
+/// it also drains the receiver repeatedly (`while let Some(x) = rx.recv().await`, `for x in rx`,
+/// `rx.iter().for_each(..)`, a receiver stream): a one-value handoff or a receiver handed on is
+/// not judged. Test code and non-services are the engine's business.
+fn unbounded_queues(ctx: &FileContext<'_>, rust: &RustFile<'_>, out: &mut Vec<Finding>) {
+    let mut finder = QueueFinder {
+        imports: rust.imports,
+        source: ctx.source,
+        found: Vec::new(),
+    };
+    finder.visit_file(rust.ast);
+    for (range, name, severity) in finder.found {
         out.push(
             Finding::at(
                 "RES007",
                 ctx.source,
-                range.clone(),
+                range,
                 format!("`{name}()` queues without limit: a burst grows memory until the process is killed"),
             )
             .with_severity(severity),
         );
+    }
+}
+
+/// Finds `let (tx, rx) = <unbounded>();` in each function body and keeps those whose receiver
+/// the same body drains.
+struct QueueFinder<'a> {
+    imports: &'a Imports,
+    source: &'a Source,
+    found: Vec<(Range<usize>, String, Severity)>,
+}
+
+impl QueueFinder<'_> {
+    fn body(&mut self, block: &syn::Block) {
+        let mut channels = ChannelLets {
+            finder: self,
+            channels: Vec::new(),
+        };
+        channels.visit_block(block);
+        let channels = channels.channels;
+        for (receiver, range, name, severity) in channels {
+            let mut drain = Drain {
+                imports: self.imports,
+                receiver: &receiver,
+                loops: 0,
+                drained: false,
+            };
+            drain.visit_block(block);
+            if drain.drained {
+                self.found.push((range, name, severity));
+            }
+        }
+    }
+
+    fn unbounded(&self, expr: &syn::Expr) -> Option<(Range<usize>, String, Severity)> {
+        let mut expr = expr;
+        while let syn::Expr::Try(inner) = expr {
+            expr = &inner.expr;
+        }
+        let syn::Expr::Call(call) = expr else {
+            return None;
+        };
+        let syn::Expr::Path(func) = &*call.func else {
+            return None;
+        };
+        let path = self.imports.resolve(&func.path);
+        let listed = |list: &[String]| list.iter().any(|p| names(self.imports, &path, p));
+        let severity = if listed(&QUEUES.unbounded) {
+            Severity::Medium
+        } else if listed(&QUEUES.unbounded_low) {
+            Severity::Low
+        } else {
+            return None;
+        };
+        let name = path.rsplit("::").next().unwrap_or(&path).to_string();
+        Some((self.source.span_range(call.span()), name, severity))
+    }
+}
+
+impl<'ast> Visit<'ast> for QueueFinder<'_> {
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.body(&item.block);
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        self.body(&item.block);
+    }
+}
+
+/// The `let (tx, rx) = unbounded()` statements of one body (nested functions excluded).
+struct ChannelLets<'f, 'a> {
+    finder: &'f QueueFinder<'a>,
+    channels: Vec<(String, Range<usize>, String, Severity)>,
+}
+
+impl<'ast> Visit<'ast> for ChannelLets<'_, '_> {
+    fn visit_item(&mut self, _item: &'ast syn::Item) {}
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let (syn::Pat::Tuple(tuple), Some(init)) = (&local.pat, &local.init)
+            && let Some(syn::Pat::Ident(receiver)) = tuple.elems.iter().nth(1)
+            && let Some((range, name, severity)) = self.finder.unbounded(&init.expr)
+        {
+            self.channels
+                .push((receiver.ident.to_string(), range, name, severity));
+        }
+        visit::visit_local(self, local);
+    }
+}
+
+/// Whether a body drains a receiver repeatedly.
+struct Drain<'a> {
+    imports: &'a Imports,
+    receiver: &'a str,
+    loops: usize,
+    drained: bool,
+}
+
+impl Drain<'_> {
+    fn is_receiver(&self, expr: &syn::Expr) -> bool {
+        let mut expr = expr;
+        while let syn::Expr::Reference(inner) = expr {
+            expr = &inner.expr;
+        }
+        matches!(expr, syn::Expr::Path(p) if p.path.is_ident(self.receiver))
+    }
+
+    fn in_loop(&mut self, body: impl FnOnce(&mut Self)) {
+        self.loops += 1;
+        body(self);
+        self.loops -= 1;
+    }
+}
+
+impl<'ast> Visit<'ast> for Drain<'_> {
+    fn visit_item(&mut self, _item: &'ast syn::Item) {}
+
+    fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {
+        self.in_loop(|d| visit::visit_expr_while(d, expr));
+    }
+
+    fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
+        self.in_loop(|d| visit::visit_expr_loop(d, expr));
+    }
+
+    fn visit_expr_for_loop(&mut self, expr: &'ast syn::ExprForLoop) {
+        let mut iterated = &*expr.expr;
+        if let syn::Expr::MethodCall(call) = iterated
+            && QUEUES.iterate_methods.contains(&call.method.to_string())
+        {
+            iterated = &call.receiver;
+        }
+        self.drained |= self.is_receiver(iterated);
+        self.in_loop(|d| visit::visit_expr_for_loop(d, expr));
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if self.is_receiver(&call.receiver) {
+            let method = call.method.to_string();
+            self.drained |= (self.loops > 0 && QUEUES.receive_methods.contains(&method))
+                || QUEUES.drain_methods.contains(&method);
+        }
+        if let syn::Expr::MethodCall(inner) = &*call.receiver
+            && self.is_receiver(&inner.receiver)
+            && QUEUES.iterate_methods.contains(&inner.method.to_string())
+            && QUEUES.drain_methods.contains(&call.method.to_string())
+        {
+            self.drained = true;
+        }
+        visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let syn::Expr::Path(func) = &*call.func {
+            let path = self.imports.resolve(&func.path);
+            let wraps = QUEUES
+                .stream_wrappers
+                .iter()
+                .any(|w| path.ends_with(w.as_str()));
+            self.drained |= wraps && call.args.iter().any(|a| self.is_receiver(a));
+        }
+        visit::visit_expr_call(self, call);
+    }
+
+    /// `loop { tokio::select! { Some(x) = rx.recv() => .. } }`: a receive in a macro in a loop.
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        if self.loops == 0 {
+            return;
+        }
+        let mut stack = vec![mac.tokens.clone()];
+        while let Some(tokens) = stack.pop() {
+            let tokens: Vec<_> = tokens.into_iter().collect();
+            for window in tokens.windows(3) {
+                if let [
+                    proc_macro2::TokenTree::Ident(receiver),
+                    proc_macro2::TokenTree::Punct(dot),
+                    proc_macro2::TokenTree::Ident(method),
+                ] = window
+                    && receiver == self.receiver
+                    && dot.as_char() == '.'
+                    && QUEUES.receive_methods.contains(&method.to_string())
+                {
+                    self.drained = true;
+                }
+            }
+            stack.extend(tokens.into_iter().filter_map(|t| match t {
+                proc_macro2::TokenTree::Group(g) => Some(g.stream()),
+                _ => None,
+            }));
+        }
     }
 }

@@ -62,6 +62,11 @@ pub struct Family {
     /// nothing can add a timeout to afterwards.
     #[serde(default)]
     pub blocking: bool,
+    /// A call awaited in a function whose name contains one of these words (`connect_tcp`,
+    /// `dial`) and that this file calls only from such functions: a connection helper whose
+    /// callers, elsewhere, own the timeout.
+    #[serde(default)]
+    pub helper_words: Vec<String>,
     /// Report at each request without a timeout rather than at the constructor.
     #[serde(default)]
     pub report_at_request: bool,
@@ -253,6 +258,26 @@ impl Judge<'_> {
             .any(|group| group.iter().all(|m| seen.contains(m)))
     }
 
+    /// The chain is in a connection helper: a function named like one whose callers in this
+    /// file (if any) are helpers too, so the timeout belongs to callers in other files.
+    fn in_helper(&self, chain: &Use) -> bool {
+        let helper = |name: &str| {
+            self.family
+                .helper_words
+                .iter()
+                .any(|w| name.contains(w.as_str()))
+        };
+        chain.function.as_ref().is_some_and(|name| {
+            helper(name)
+                && self
+                    .flow
+                    .calls
+                    .iter()
+                    .filter(|(callee, _)| callee == name)
+                    .all(|(_, caller)| caller.as_deref().is_some_and(helper))
+        })
+    }
+
     fn untimed_here(&self) -> Verdict {
         Verdict::Untimed(vec![self.origin.clone()])
     }
@@ -347,8 +372,14 @@ impl Judge<'_> {
                 let blocking_now = self.family.blocking && self.family.send_methods.is_empty();
                 if under_timeout {
                     Verdict::Timed
-                } else if blocking_now || (chain.awaited && !self.family.blocking) {
+                } else if blocking_now {
                     Verdict::Untimed(vec![request])
+                } else if chain.awaited && !self.family.blocking {
+                    if self.in_helper(chain) {
+                        Verdict::Unknown
+                    } else {
+                        Verdict::Untimed(vec![request])
+                    }
                 } else {
                     self.request_sink(stage, &chain.sink)
                 }

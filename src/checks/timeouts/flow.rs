@@ -94,6 +94,8 @@ pub struct Flow {
     /// Names of functions and methods called inside a timeout wrapper's arguments: a chain in
     /// such a function runs under that timeout.
     pub timed_functions: HashSet<String>,
+    /// Every call of a function or method by name, with the name of the calling function.
+    pub calls: Vec<(String, Option<String>)>,
 }
 
 /// What the walk treats as pass-through and as timeout wrappers.
@@ -208,10 +210,11 @@ impl Walker<'_> {
         });
     }
 
-    fn note_timed_call(&mut self, name: String) {
+    fn note_call(&mut self, name: String) {
         if self.in_timeout {
-            self.flow.timed_functions.insert(name);
+            self.flow.timed_functions.insert(name.clone());
         }
+        self.flow.calls.push((name, self.function.clone()));
     }
 
     /// A chain: method calls, `?`, `.await`, references and pass-through calls down to its root.
@@ -223,7 +226,7 @@ impl Walker<'_> {
             match current {
                 syn::Expr::MethodCall(call) => {
                     let name = call.method.to_string();
-                    self.note_timed_call(name.clone());
+                    self.note_call(name.clone());
                     for arg in &call.args {
                         self.visit_with(Sink::Escapes, arg);
                     }
@@ -270,7 +273,7 @@ impl Walker<'_> {
                         continue;
                     }
                     if let Some(last) = func.path.segments.last() {
-                        self.note_timed_call(last.ident.to_string());
+                        self.note_call(last.ident.to_string());
                     }
                     let wrapper = self.vocabulary.timeout_wrappers.contains(&path);
                     let saved = self.in_timeout;
@@ -345,7 +348,52 @@ impl Walker<'_> {
     }
 }
 
+/// Whether a `#[cfg(..)]` predicate holds only in test builds: `test`, `all(test, ..)`, an
+/// `any(..)` of such. (`not(..)` elsewhere in an `all` does not change that.)
+fn requires_test(predicate: &syn::Meta) -> bool {
+    match predicate {
+        syn::Meta::Path(path) => path.is_ident("test"),
+        syn::Meta::List(list) => {
+            let Ok(items) =
+                list.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+            else {
+                return false;
+            };
+            if list.path.is_ident("all") {
+                items.iter().any(requires_test)
+            } else if list.path.is_ident("any") {
+                !items.is_empty() && items.iter().all(requires_test)
+            } else {
+                false
+            }
+        }
+        syn::Meta::NameValue(_) => false,
+    }
+}
+
+/// Test-only items: this family reports nothing in test code.
+fn is_test_only(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        attr.path().is_ident("cfg")
+            && attr
+                .parse_args::<syn::Meta>()
+                .is_ok_and(|predicate| requires_test(&predicate))
+    })
+}
+
 impl<'ast> Visit<'ast> for Walker<'_> {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        let attrs = match item {
+            syn::Item::Mod(m) => &m.attrs,
+            syn::Item::Fn(f) => &f.attrs,
+            syn::Item::Impl(i) => &i.attrs,
+            _ => return visit::visit_item(self, item),
+        };
+        if !is_test_only(attrs) {
+            visit::visit_item(self, item);
+        }
+    }
+
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
         self.in_function(item.sig.ident.to_string(), |w| {
             w.pending = Sink::Escapes;
