@@ -304,7 +304,10 @@ fn the_sample_projects_score_as_documented() {
         .collect();
     assert_eq!(
         failing,
-        ["OPS001", "OPS003", "OPS005", "SEC002", "SEC003", "SEC004"]
+        [
+            "OPS001", "OPS003", "OPS005", "RES001", "RES002", "RES003", "RES004", "RES005",
+            "RES006", "RES007", "RES008", "SEC002", "SEC003", "SEC004"
+        ]
     );
     let production = json(&["audit", "fixtures/production-service"]);
     assert_eq!(production["level"], "exemplary");

@@ -72,6 +72,8 @@ struct QueueData {
     drain_methods: Vec<String>,
     /// Wrappers that turn a receiver into a stream (`UnboundedReceiverStream::new(rx)`).
     stream_wrappers: Vec<String>,
+    /// Item-type words of request/reply queues (`oneshot::Sender` in the item): not judged.
+    reply_markers: Vec<String>,
 }
 
 static HTTP_CLIENTS: LazyLock<HttpClientData> = LazyLock::new(|| registry().get("RES004").data());
@@ -359,6 +361,9 @@ impl QueueFinder<'_> {
         } else {
             return None;
         };
+        if carries_reply_channel(&func.path) {
+            return None;
+        }
         let name = path.rsplit("::").next().unwrap_or(&path).to_string();
         Some((self.source.span_range(call.span()), name, severity))
     }
@@ -372,6 +377,40 @@ impl<'ast> Visit<'ast> for QueueFinder<'_> {
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
         self.body(&item.block);
     }
+}
+
+/// `unbounded_channel::<(Request, oneshot::Sender<Response>)>()`: a request/reply queue. Each
+/// sender waits for its reply, so the queue holds at most one item per waiting caller.
+fn carries_reply_channel(path: &syn::Path) -> bool {
+    let Some(syn::PathArguments::AngleBracketed(args)) = path.segments.last().map(|s| &s.arguments)
+    else {
+        return false;
+    };
+    let mut types = String::new();
+    for arg in &args.args {
+        if let syn::GenericArgument::Type(ty) = arg {
+            types.push_str(&type_idents(ty));
+        }
+    }
+    let lower = types.to_ascii_lowercase();
+    QUEUES
+        .reply_markers
+        .iter()
+        .any(|m| lower.contains(m.as_str()))
+}
+
+/// A type's identifiers, space-separated.
+fn type_idents(ty: &syn::Type) -> String {
+    struct Idents(String);
+    impl<'ast> Visit<'ast> for Idents {
+        fn visit_ident(&mut self, ident: &'ast proc_macro2::Ident) {
+            self.0.push_str(&ident.to_string());
+            self.0.push(' ');
+        }
+    }
+    let mut idents = Idents(String::new());
+    idents.visit_type(ty);
+    idents.0
 }
 
 /// The `let (tx, rx) = unbounded()` statements of one body (nested functions excluded).

@@ -107,25 +107,36 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-/// `#[cfg(test)]`, `#[cfg(all(test, ..))]`: a cfg that mentions `test` and does not negate.
-fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
+/// A cfg that holds only in test builds: `#[cfg(test)]`, `#[cfg(all(test, not(loom)))]`,
+/// `#[cfg(any(test, all(test, unix)))]`; not `#[cfg(any(test, feature = "x"))]` or
+/// `#[cfg(not(test))]`.
+pub fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|attr| {
-        if !attr.path().is_ident("cfg") {
-            return false;
-        }
-        let Ok(list) = attr.meta.require_list() else {
-            return false;
-        };
-        let tokens: Vec<String> = list.tokens.clone().into_iter().flat_map(flatten).collect();
-        tokens.iter().any(|t| t == "test") && !tokens.iter().any(|t| t == "not")
+        attr.path().is_ident("cfg")
+            && attr
+                .parse_args::<syn::Meta>()
+                .is_ok_and(|predicate| requires_test(&predicate))
     })
 }
 
-fn flatten(tree: proc_macro2::TokenTree) -> Vec<String> {
-    match tree {
-        proc_macro2::TokenTree::Group(g) => g.stream().into_iter().flat_map(flatten).collect(),
-        proc_macro2::TokenTree::Ident(i) => vec![i.to_string()],
-        _ => Vec::new(),
+fn requires_test(predicate: &syn::Meta) -> bool {
+    let nested = |list: &syn::MetaList| {
+        list.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+        )
+        .map(|items| items.into_iter().collect::<Vec<_>>())
+        .unwrap_or_default()
+    };
+    match predicate {
+        syn::Meta::Path(path) => path.is_ident("test"),
+        syn::Meta::List(list) if list.path.is_ident("all") => {
+            nested(list).iter().any(requires_test)
+        }
+        syn::Meta::List(list) if list.path.is_ident("any") => {
+            let items = nested(list);
+            !items.is_empty() && items.iter().all(requires_test)
+        }
+        _ => false,
     }
 }
 
@@ -345,6 +356,23 @@ mod tests {
         assert_eq!(f.server_use.as_ref().map(|s| s.0), Some(1));
         let cli = facts("src/main.rs", "fn main() { loop { if done() { break; } } }");
         assert_eq!(cli.worker_loop, None);
+    }
+
+    #[test]
+    fn cfg_predicates_that_hold_only_in_tests() {
+        let holds = |cfg: &str| {
+            let file: syn::File = syn::parse_str(&format!("#[cfg({cfg})] fn f() {{}}")).unwrap();
+            let syn::Item::Fn(f) = &file.items[0] else {
+                unreachable!()
+            };
+            is_cfg_test(&f.attrs)
+        };
+        assert!(holds("test"));
+        assert!(holds("all(test, not(loom), feature = \"x\")"));
+        assert!(holds("any(test, all(test, unix))"));
+        assert!(!holds("not(test)"));
+        assert!(!holds("any(test, feature = \"__private\")"));
+        assert!(!holds("unix"));
     }
 
     #[test]

@@ -348,39 +348,6 @@ impl Walker<'_> {
     }
 }
 
-/// Whether a `#[cfg(..)]` predicate holds only in test builds: `test`, `all(test, ..)`, an
-/// `any(..)` of such. (`not(..)` elsewhere in an `all` does not change that.)
-fn requires_test(predicate: &syn::Meta) -> bool {
-    match predicate {
-        syn::Meta::Path(path) => path.is_ident("test"),
-        syn::Meta::List(list) => {
-            let Ok(items) =
-                list.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
-            else {
-                return false;
-            };
-            if list.path.is_ident("all") {
-                items.iter().any(requires_test)
-            } else if list.path.is_ident("any") {
-                !items.is_empty() && items.iter().all(requires_test)
-            } else {
-                false
-            }
-        }
-        syn::Meta::NameValue(_) => false,
-    }
-}
-
-/// Test-only items: this family reports nothing in test code.
-fn is_test_only(attrs: &[syn::Attribute]) -> bool {
-    attrs.iter().any(|attr| {
-        attr.path().is_ident("cfg")
-            && attr
-                .parse_args::<syn::Meta>()
-                .is_ok_and(|predicate| requires_test(&predicate))
-    })
-}
-
 impl<'ast> Visit<'ast> for Walker<'_> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
         let attrs = match item {
@@ -389,7 +356,8 @@ impl<'ast> Visit<'ast> for Walker<'_> {
             syn::Item::Impl(i) => &i.attrs,
             _ => return visit::visit_item(self, item),
         };
-        if !is_test_only(attrs) {
+        // Test-only items: this family reports nothing in test code.
+        if !crate::facts::rust::is_cfg_test(attrs) {
             visit::visit_item(self, item);
         }
     }
