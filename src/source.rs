@@ -77,7 +77,8 @@ impl Source {
 
     /// Byte range of a 1-based line, without its line terminator.
     pub fn line_range(&self, line: usize) -> Range<usize> {
-        let start = self.line_starts[line.clamp(1, self.line_count()) - 1];
+        let line = line.clamp(1, self.line_count());
+        let start = self.line_starts[line - 1];
         let end = self
             .line_starts
             .get(line)

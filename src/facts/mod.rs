@@ -92,6 +92,8 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                 proc_macro2::extra::invalidate_current_thread_spans();
             }
             Err(reason) => {
+                // A failed parse leaves its text in proc-macro2's map too.
+                proc_macro2::extra::invalidate_current_thread_spans();
                 facts.not_parsed = Some(reason);
                 file.check(&Parsed::default(), &mut facts);
             }

@@ -44,20 +44,42 @@ pub fn declares_test_module(text: &str) -> bool {
     text.contains("cfg(") && TEST_MODULE_DECLARATION.is_match(text)
 }
 
-/// Deepest bracket nesting, counted roughly (brackets in strings and comments count too, which
-/// only matters for files that are refused anyway).
+/// Deepest nesting, counted roughly: brackets, and runs of prefix operators or `return`s
+/// (`!!!!x`, `- - - 1`, `&&&&T`, `|| || || 1`, `return return x`), each of which syn parses
+/// by recursion. Brackets in strings and comments count too, which only matters for files
+/// that are refused anyway.
 pub fn nesting_depth(text: &str) -> usize {
     let mut depth = 0usize;
     let mut max = 0usize;
-    for b in text.bytes() {
+    let mut prefix_run = 0usize;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
         match b {
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 max = max.max(depth);
+                prefix_run = 0;
             }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            b')' | b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                prefix_run = 0;
+            }
+            b'!' | b'-' | b'*' | b'&' | b'|' => {
+                prefix_run += 1;
+                max = max.max(prefix_run);
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b'r' if bytes[i..].starts_with(b"return") => {
+                prefix_run += 1;
+                max = max.max(prefix_run);
+                i += "return".len();
+                continue;
+            }
+            _ => prefix_run = 0,
         }
+        i += 1;
     }
     max
 }
@@ -388,5 +410,12 @@ mod tests {
     fn absurd_nesting_is_refused_before_parsing() {
         let deep = format!("fn f() {{ {}{} }}", "(".repeat(10_000), ")".repeat(10_000));
         assert!(parse("deep.rs", &deep).err().unwrap().contains("nest"));
+        for prefix in ["!", "- ", "*", "&", "|| ", "return "] {
+            let deep = format!("fn f() {{ let x = {}true; }}", prefix.repeat(60_000));
+            assert!(parse("deep.rs", &deep).err().unwrap().contains("nest"), "{prefix}");
+        }
+        let typed = format!("fn f(x: {}u8) {{}}", "&".repeat(60_000));
+        assert!(parse("deep.rs", &typed).is_err());
+        assert!(parse("ok.rs", "fn f(a: &&str) -> bool { !!a.is_empty() && a.len() > 0 || -1 < 0 }").is_ok());
     }
 }

@@ -118,7 +118,13 @@ pub(super) struct Tracer<'a, 'c> {
     pub vars: &'c LoopVars<'a>,
     /// Places being traced, to stop at cycles and to see self-references.
     tracing: Vec<String>,
+    /// Variable look-ups left: bindings that refer to each other many times over
+    /// (`let a2 = a1 + a1; let a3 = a2 + a2; ..`) would otherwise take exponential time.
+    budget: usize,
 }
+
+/// Variable look-ups one delay may take before it is called undecidable.
+const TRACE_BUDGET: usize = 4096;
 
 impl<'a, 'c> Tracer<'a, 'c> {
     pub fn new(cx: &'c Cx<'c>, vars: &'c LoopVars<'a>) -> Self {
@@ -126,6 +132,7 @@ impl<'a, 'c> Tracer<'a, 'c> {
             cx,
             vars,
             tracing: Vec::new(),
+            budget: TRACE_BUDGET,
         }
     }
 
@@ -249,6 +256,8 @@ impl<'a, 'c> Tracer<'a, 'c> {
     /// A variable (or field): the counter grows linearly; a binding made or changed in the loop
     /// is traced; anything else is a value fixed before the loop.
     fn variable(&mut self, name: &str) -> Option<Delay> {
+        // Out of budget: undecidable, so no finding.
+        self.budget = self.budget.checked_sub(1)?;
         if self.tracing.iter().any(|t| t == name) {
             return Some(Delay::CONSTANT.with_growth(Growth::SelfRef));
         }

@@ -254,7 +254,8 @@ fn is_uuid(text: &str) -> bool {
 
 /// Shannon entropy in bits per character.
 pub fn entropy(text: &str) -> f64 {
-    let mut counts = std::collections::HashMap::new();
+    // Ordered, so that the floating-point sum is the same on every run.
+    let mut counts = std::collections::BTreeMap::new();
     let mut total = 0.0;
     for c in text.chars() {
         *counts.entry(c).or_insert(0.0) += 1.0;
