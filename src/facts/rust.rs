@@ -52,6 +52,7 @@ pub fn nesting_depth(text: &str) -> usize {
     let mut depth = 0usize;
     let mut max = 0usize;
     let mut prefix_run = 0usize;
+    let mut max_run = 0usize;
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -68,12 +69,12 @@ pub fn nesting_depth(text: &str) -> usize {
             }
             b'!' | b'-' | b'*' | b'&' | b'|' => {
                 prefix_run += 1;
-                max = max.max(prefix_run);
+                max_run = max_run.max(prefix_run);
             }
             b' ' | b'\t' | b'\n' | b'\r' => {}
             b'r' if bytes[i..].starts_with(b"return") => {
                 prefix_run += 1;
-                max = max.max(prefix_run);
+                max_run = max_run.max(prefix_run);
                 i += "return".len();
                 continue;
             }
@@ -81,15 +82,19 @@ pub fn nesting_depth(text: &str) -> usize {
         }
         i += 1;
     }
-    max
+    // A banner comment of dashes or stars is a run too: allow long runs, refuse absurd ones.
+    max.max(max_run / PREFIX_RUN_PER_LEVEL)
 }
+
+/// Prefix operators in a row that count as one level of nesting.
+const PREFIX_RUN_PER_LEVEL: usize = 8;
 
 /// Parses a Rust file. `path` is relative to the audited root.
 pub fn parse(path: &str, text: &str) -> Result<syn::File, String> {
     let depth = nesting_depth(text);
     if depth > MAX_NESTING {
         return Err(format!(
-            "brackets nest {depth} deep (limit {MAX_NESTING}); text-level rules only"
+            "code nests {depth} levels deep (limit {MAX_NESTING}); text-level rules only"
         ));
     }
     syn::parse_file(text).map_err(|e| {
