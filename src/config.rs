@@ -168,18 +168,18 @@ fn toml_error(error: &toml::de::Error, text: &str, path: &Path) -> miette::Repor
 /// that the error's span still points at the right place).
 fn named_source(text: &str, path: &Path) -> NamedSource<String> {
     let source = crate::source::Source::new(path.display().to_string(), text.to_string());
-    let secrets = crate::checks::secrets::detect(
-        &source,
-        crate::source::FileKind::Toml,
-        &crate::checks::Parsed::default(),
-    );
+    let settings = toml::de::DeTable::parse(text)
+        .map(|table| crate::facts::settings::from_toml(table.get_ref()))
+        .unwrap_or_default();
+    let parsed = crate::checks::Parsed {
+        settings: Some(&settings),
+        ..crate::checks::Parsed::default()
+    };
+    let secrets = crate::checks::secrets::detect(&source, crate::source::FileKind::Toml, &parsed);
+    // Every byte of a secret becomes `*`: same length, still valid UTF-8.
     let mut bytes = text.as_bytes().to_vec();
     for secret in secrets {
-        for byte in &mut bytes[secret.secret] {
-            if byte.is_ascii() {
-                *byte = b'*';
-            }
-        }
+        bytes[secret.secret].fill(b'*');
     }
     let masked = String::from_utf8_lossy(&bytes).into_owned();
     NamedSource::new(path.display().to_string(), masked)

@@ -122,23 +122,32 @@ fn read_text(candidate: &Candidate) -> Result<Option<String>, String> {
     if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
         return Ok(None);
     }
-    Ok(Some(match String::from_utf8(bytes) {
+    let mut text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }))
+    };
+    // A byte-order mark is dropped by some parsers (syn) and counted by others: drop it here
+    // so that every parser and every span agree on positions.
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(Some(text))
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
+/// What the report says about a panic. Never its payload: a slicing panic quotes the text it
+/// sliced, which may hold a secret. `install_panic_hook` prints where it happened instead.
+const INTERNAL_ERROR: &str =
+    "internal error (a bug in prodready; its location is on standard error)";
 
-fn is_manifest(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name == "Cargo.toml" || name == "Cargo.lock"
+/// Replaces the default panic message (which quotes the payload) with the location only.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map_or_else(
+            || "an unknown place".to_string(),
+            |l| format!("{}:{}", l.file(), l.line()),
+        );
+        eprintln!("prodready: internal error at {location}");
+    }));
 }
 
 /// Runs an audit of `root`. `gate` is the configuration's gate with command-line overrides.
@@ -213,13 +222,14 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         rules: &rule_set,
     };
     let mut project_findings = Vec::new();
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+    if catch_unwind(AssertUnwindSafe(|| {
         checks::check_project(&ctx, &mut project_findings)
-    })) {
-        stats.failed.push((
-            String::from("<project checks>"),
-            format!("internal error: {}", panic_message(payload.as_ref())),
-        ));
+    }))
+    .is_err()
+    {
+        stats
+            .failed
+            .push((String::from("<project checks>"), INTERNAL_ERROR.to_string()));
     }
     findings.extend(project_findings);
 
@@ -262,7 +272,10 @@ fn load_cargo(
 ) -> (CargoProject, HashMap<String, ManifestRead>) {
     let mut cargo = CargoProject::default();
     let mut reads = HashMap::new();
-    for candidate in candidates.iter().filter(|c| is_manifest(&c.path)) {
+    for candidate in candidates
+        .iter()
+        .filter(|c| crate::source::is_cargo_manifest_or_lock(&c.path))
+    {
         let text = match read_text(candidate) {
             Ok(Some(text)) => text,
             Ok(None) => {
@@ -289,12 +302,18 @@ fn load_cargo(
             }
         } else {
             let source = Source::new(candidate.path.clone(), text.clone());
-            // Manifest lines are shown by project-level findings: mask their secrets too.
-            let secrets =
-                checks::secrets::detect(&source, FileKind::Toml, &checks::Parsed::default());
-            source.set_secret_spans(secrets.into_iter().map(|d| d.secret).collect());
             match Manifest::parse(source, paths, path_code_kind(&candidate.path)) {
                 Ok(manifest) => {
+                    // Manifest lines are shown by project-level findings: mask their secrets.
+                    let parsed = checks::Parsed {
+                        settings: Some(&manifest.settings),
+                        ..checks::Parsed::default()
+                    };
+                    let secrets =
+                        checks::secrets::detect(&manifest.source, FileKind::Toml, &parsed);
+                    manifest
+                        .source
+                        .set_secret_spans(secrets.into_iter().map(|d| d.secret).collect());
                     cargo.manifests.push(manifest);
                     None
                 }
@@ -326,11 +345,8 @@ fn analyse_guarded(
     let source = Source::new(candidate.path.clone(), text);
     let facts = match catch_unwind(AssertUnwindSafe(|| facts::analyse(source, cargo, rules))) {
         Ok(facts) => facts,
-        Err(payload) => {
-            return Outcome::Failed(
-                candidate.path.clone(),
-                format!("internal error: {}", panic_message(payload.as_ref())),
-            );
+        Err(_) => {
+            return Outcome::Failed(candidate.path.clone(), INTERNAL_ERROR.to_string());
         }
     };
     Outcome::Analysed(Box::new(facts))

@@ -127,6 +127,7 @@ fn parse_score(text: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
+    prodready::engine::install_panic_hook();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Audit(AuditArgs {
         path: PathBuf::from("."),

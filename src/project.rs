@@ -26,15 +26,15 @@ const SERVER_FRAMEWORKS: [&str; 8] = [
     "ntex",
 ];
 
-/// HTTP client crates: their presence makes the client-timeout rules applicable.
-pub const HTTP_CLIENTS: [&str; 9] = [
+/// HTTP client crates whose timeouts RES004 checks (its `[[data.family]]` entries): their
+/// presence makes that rule applicable. A crate it cannot check (surf, awc) must not make it
+/// pass for nothing.
+pub const HTTP_CLIENTS: [&str; 7] = [
     "reqwest",
     "ureq",
+    "hyper",
     "hyper-util",
     "isahc",
-    "surf",
-    "awc",
-    "attohttpc",
     "aws-config",
     "aws-smithy-runtime",
 ];

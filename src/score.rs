@@ -74,6 +74,10 @@ pub struct Item {
     pub status: Status,
     /// Findings that fail the item (production code, not suppressed).
     pub failing: usize,
+    /// The highest severity among those findings: a failing item counts for the readiness
+    /// level at this severity (an item failed only by weaker variants, such as SEC003 to a
+    /// local host, does not hold a project back as a full-severity failure would).
+    pub worst: Option<Severity>,
     /// Findings reported without failing the item (test code, suppressed).
     pub informational: usize,
 }
@@ -143,6 +147,11 @@ pub fn scorecard(
                 .unwrap_or(rule.severity);
             let mine = findings.iter().filter(|f| f.rule.code == rule.code);
             let failing = mine.clone().filter(|f| fails_item(f)).count();
+            let worst = mine
+                .clone()
+                .filter(|f| fails_item(f))
+                .map(|f| f.severity)
+                .max();
             let informational = mine.count() - failing;
             let status = if !selected.contains(rule.code.as_str()) {
                 Status::Skipped
@@ -158,6 +167,7 @@ pub fn scorecard(
                 severity,
                 status,
                 failing,
+                worst,
                 informational,
             }
         })
@@ -165,7 +175,7 @@ pub fn scorecard(
     let fails_at = |floor: Severity| {
         items
             .iter()
-            .any(|i| i.status == Status::Fail && i.severity >= floor)
+            .any(|i| i.status == Status::Fail && i.worst.is_some_and(|w| w >= floor))
     };
     let level = if fails_at(Severity::Critical) {
         Level::Pilot

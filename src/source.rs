@@ -7,6 +7,16 @@ use std::sync::OnceLock;
 use crate::finding::{Snippet, Span};
 use crate::redact;
 
+/// The last component of a `/`-separated path.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Cargo's own files, read into the Cargo model rather than scanned as configuration.
+pub fn is_cargo_manifest_or_lock(path: &str) -> bool {
+    matches!(file_name(path), "Cargo.toml" | "Cargo.lock")
+}
+
 /// What kind of file this is, decided by name only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -23,7 +33,7 @@ pub enum FileKind {
 
 impl FileKind {
     pub fn of(rel_path: &str) -> FileKind {
-        let name = rel_path.rsplit('/').next().unwrap_or(rel_path);
+        let name = file_name(rel_path);
         let lower = name.to_ascii_lowercase();
         let ext = lower.rsplit_once('.').map(|(_, e)| e);
         if lower == ".env" || lower.starts_with(".env.") || ext == Some("env") {
@@ -48,6 +58,8 @@ pub struct Source {
     line_starts: Vec<usize>,
     /// All ASCII: character columns are byte columns.
     ascii: bool,
+    /// Byte offset of each character, built on first use for non-ASCII text.
+    char_offsets: OnceLock<Vec<usize>>,
     /// Byte ranges of secret values, set once by secret detection before any check runs.
     /// Every text shown to a user passes through [`Source::display`], which masks them.
     secret_spans: OnceLock<Vec<Range<usize>>>,
@@ -60,6 +72,7 @@ impl Source {
         Source {
             path: path.into(),
             ascii: text.is_ascii(),
+            char_offsets: OnceLock::new(),
             text,
             line_starts,
             secret_spans: OnceLock::new(),
@@ -116,6 +129,17 @@ impl Source {
         let from = self.offset(start.line, start.column);
         let to = self.offset(end.line, end.column);
         from..to.max(from)
+    }
+
+    /// Byte offset of a character index (saphyr's positions count characters from the start).
+    pub fn byte_of_char(&self, index: usize) -> usize {
+        if self.ascii {
+            return index.min(self.text.len());
+        }
+        let offsets = self
+            .char_offsets
+            .get_or_init(|| self.text.char_indices().map(|(i, _)| i).collect());
+        offsets.get(index).copied().unwrap_or(self.text.len())
     }
 
     /// The line/column span of a byte range. Columns are 1-based and count characters; the

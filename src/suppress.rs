@@ -82,14 +82,20 @@ pub fn parse(source: &Source, kind: FileKind) -> Vec<Allow> {
         .map(|cap| {
             let whole = cap.get(0).expect("match");
             let leading = whole.as_str().len() - whole.as_str().trim_start().len();
-            let reason = cap[2]
+            // Shown in reports: through the redaction like any source text.
+            let shown = |group: usize| {
+                let range = cap.get(group).map_or(0..0, |m| m.range());
+                source.display(range)
+            };
+            let reason = shown(2);
+            let reason = reason
                 .trim()
                 .trim_end_matches("*/")
                 .trim_end_matches("-->")
                 .trim();
             Allow {
                 line: source.line_of(whole.start() + leading),
-                codes: cap[1]
+                codes: shown(1)
                     .split(',')
                     .map(|c| c.trim().to_ascii_uppercase())
                     .filter(|c| !c.is_empty())

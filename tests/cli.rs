@@ -611,3 +611,111 @@ fn secrets_never_reach_any_output() {
     }
     assert!(stdout(&human).contains("ghp_************ (40 chars)"));
 }
+
+#[test]
+fn secrets_in_awkward_places_are_masked_too() {
+    use prodready::checks::secrets::fake::expand;
+    let token = expand("ghp_{b62:30}{crc}", "awkward");
+    let password = "Zq8mV2pX7rL0wT5nQ";
+    let dir = tempfile::tempdir().unwrap();
+    let write_bytes = |path: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    // A CODEOWNERS line that is only a token; an owner that is a token.
+    write_bytes(
+        ".github/CODEOWNERS",
+        format!("* @acme/team\n/src {token}\n{token}\n").into_bytes(),
+    );
+    // A longer secret value containing a token: the tail must not show.
+    write_bytes(
+        "app.yaml",
+        format!("password: \"{token}-Hunter2Tail9x\"\n").into_bytes(),
+    );
+    // Lone carriage returns and a byte-order mark shift positions in some parsers.
+    write_bytes(
+        "cr.yaml",
+        format!("a: 1\rdb:\r  password: {password}\r").into_bytes(),
+    );
+    write_bytes(
+        "src/bom.rs",
+        format!("\u{feff}const PASSWORD: &str = \"{password}\";\nconst URL: &str = \"postgres://u:{password}@db.prod.acme.io/x\";\n").into_bytes(),
+    );
+    // A secret in an allow comment's reason, and in Cargo.toml metadata beside an OPS finding.
+    write_bytes(
+        "deploy.toml",
+        format!(
+            "# prodready: allow(SEC002) old value {token} was rotated\npassword = \"{password}\"\n"
+        )
+        .into_bytes(),
+    );
+    write_bytes(
+        "Cargo.toml",
+        format!("{HELLO_TOML}\n[package.metadata.deploy]\npassword = \"{password}\" # serde = \"*\"\n[dependencies]\nserde = \"*\"\n").into_bytes(),
+    );
+    write_bytes(
+        "old-Cargo.lock",
+        format!("token = \"{token}\"\n").into_bytes(),
+    );
+    let path = dir.path().to_str().unwrap();
+    for format in ["human", "json"] {
+        let output = prodready(
+            &["audit", path, "--format", format, "--color", "never"],
+            None,
+        );
+        for text in [stdout(&output), stderr(&output)] {
+            assert!(
+                !text.contains(&token[4..]),
+                "token leaked in {format}:\n{text}"
+            );
+            assert!(
+                !text.contains("Hunter2Tail9x"),
+                "tail leaked in {format}:\n{text}"
+            );
+            assert!(
+                !text.contains(&password[4..]),
+                "password leaked in {format}:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pathological_code_neither_crashes_nor_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = String::from(
+        "fn op() -> Result<(), ()> { Ok(()) }\nfn retry() {\n    let mut attempt = 0;\n    loop {\n        let a0 = attempt;\n",
+    );
+    for i in 1..=48 {
+        chain.push_str(&format!("        let a{i} = a{} + a{};\n", i - 1, i - 1));
+    }
+    chain.push_str("        match op() {\n            Ok(()) => return,\n            Err(_) => std::thread::sleep(std::time::Duration::from_millis(a48)),\n        }\n        attempt += 1;\n    }\n}\n");
+    write(
+        dir.path(),
+        &[
+            ("Cargo.toml", HELLO_TOML),
+            ("src/chain.rs", &chain),
+            (
+                "src/not.rs",
+                &format!("fn f() {{ let x = {}true; }}\n", "!".repeat(60_000)),
+            ),
+            (
+                "src/neg.rs",
+                &format!("fn f() {{ let x = {}1; }}\n", "- ".repeat(60_000)),
+            ),
+            (
+                "src/refs.rs",
+                &format!("fn f(x: {}u8) {{}}\n", "&".repeat(60_000)),
+            ),
+        ],
+    );
+    // Before delay tracing had a budget, the 48 doubling bindings took exponential time.
+    let output = prodready(
+        &["audit", dir.path().to_str().unwrap(), "--format", "json"],
+        None,
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["files"]["not_parsed"].as_array().unwrap().len(), 3);
+}

@@ -138,7 +138,10 @@ fn codeowners_gaps(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
                     "OPS002",
                     source,
                     line_no,
-                    format!("`{pattern}` has no owner: changes to it need nobody's review"),
+                    format!(
+                        "`{}` has no owner: changes to it need nobody's review",
+                        source.display(range.clone()).trim()
+                    ),
                 )
                 .with_fix("name an owner (@user, @org/team or an email) after the pattern"),
             );
@@ -183,7 +186,10 @@ fn check_owner_forms(
                 "OPS002",
                 ctx.source,
                 start..start + owner.len(),
-                format!("`{owner}` is not an owner: expected @user, @org/team or an email"),
+                format!(
+                    "`{}` is not an owner: expected @user, @org/team or an email",
+                    ctx.source.display(start..start + owner.len())
+                ),
             )
             .with_fix("write the owner as @user, @org/team or name@example.com"),
         );

@@ -67,6 +67,9 @@ pub struct Manifest {
     pub workspace: Option<Workspace>,
     pub dependencies: Vec<Dependency>,
     pub code_kind: CodeKind,
+    /// Every setting of the manifest, for the rules that read configuration keys (so that the
+    /// manifest is parsed once).
+    pub settings: Vec<crate::facts::settings::Setting>,
 }
 
 impl Manifest {
@@ -79,6 +82,7 @@ impl Manifest {
     ) -> Result<Manifest, String> {
         let table = DeTable::parse(&source.text).map_err(|e| e.message().to_string())?;
         let (package, workspace, dependencies) = extract(table.get_ref(), &source.path, files)?;
+        let settings = crate::facts::settings::from_toml(table.get_ref());
         let dir = source
             .path
             .rsplit_once('/')
@@ -90,6 +94,7 @@ impl Manifest {
             workspace,
             dependencies,
             code_kind,
+            settings,
         })
     }
 

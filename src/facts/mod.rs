@@ -61,9 +61,9 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         cargo,
         rules,
     };
-    let is_manifest = source.path.ends_with("Cargo.toml") || source.path.ends_with("Cargo.lock");
+    let is_manifest = crate::source::is_cargo_manifest_or_lock(&source.path);
     // `cargo vendor`'s checksum files hold only hashes of file contents, like Cargo.lock.
-    let is_vendor_checksums = source.path.ends_with(".cargo-checksum.json");
+    let is_vendor_checksums = crate::source::file_name(&source.path) == ".cargo-checksum.json";
     let skip_rust_tree = kind == FileKind::Rust
         && !rules.needs_every_rust_tree()
         && !rust::declares_test_module(&source.text)
@@ -121,7 +121,18 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
             }
         },
         // Manifests were parsed into the Cargo model in phase zero; parse nothing twice.
-        FileKind::Toml if !is_manifest => match toml::de::DeTable::parse(&source.text) {
+        FileKind::Toml if is_manifest => {
+            let manifest = cargo
+                .manifests
+                .iter()
+                .find(|m| m.source.path == source.path);
+            let parsed = Parsed {
+                settings: manifest.map(|m| m.settings.as_slice()),
+                ..Parsed::default()
+            };
+            file.check(&parsed, &mut facts);
+        }
+        FileKind::Toml => match toml::de::DeTable::parse(&source.text) {
             Ok(table) => {
                 let settings = settings::from_toml(table.get_ref());
                 let parsed = Parsed {

@@ -417,10 +417,19 @@ mod tests {
         assert!(parse("deep.rs", &deep).err().unwrap().contains("nest"));
         for prefix in ["!", "- ", "*", "&", "|| ", "return "] {
             let deep = format!("fn f() {{ let x = {}true; }}", prefix.repeat(60_000));
-            assert!(parse("deep.rs", &deep).err().unwrap().contains("nest"), "{prefix}");
+            assert!(
+                parse("deep.rs", &deep).err().unwrap().contains("nest"),
+                "{prefix}"
+            );
         }
         let typed = format!("fn f(x: {}u8) {{}}", "&".repeat(60_000));
         assert!(parse("deep.rs", &typed).is_err());
-        assert!(parse("ok.rs", "fn f(a: &&str) -> bool { !!a.is_empty() && a.len() > 0 || -1 < 0 }").is_ok());
+        assert!(
+            parse(
+                "ok.rs",
+                "fn f(a: &&str) -> bool { !!a.is_empty() && a.len() > 0 || -1 < 0 }"
+            )
+            .is_ok()
+        );
     }
 }

@@ -80,9 +80,11 @@ pub fn from_yaml(source: &Source, documents: &[MarkedYaml<'_>]) -> Vec<Setting> 
     out
 }
 
+/// A node's byte range, from saphyr's character indices (its line numbers count a lone `\r` as
+/// a line break, which `Source` does not).
 fn yaml_range(source: &Source, node: &MarkedYaml<'_>) -> Range<usize> {
-    let start = source.offset(node.span.start.line(), node.span.start.col());
-    let end = source.offset(node.span.end.line(), node.span.end.col());
+    let start = source.byte_of_char(node.span.start.index());
+    let end = source.byte_of_char(node.span.end.index());
     start..end.max(start)
 }
 

@@ -60,7 +60,7 @@ pub fn may_hold_secrets(source: &Source) -> bool {
 
 /// Finds every secret in a file. Cargo.lock holds checksums, never secrets.
 pub fn detect(source: &Source, kind: FileKind, parsed: &Parsed<'_>) -> Vec<Detection> {
-    if source.path.ends_with("Cargo.lock") {
+    if crate::source::file_name(&source.path) == "Cargo.lock" {
         return Vec::new();
     }
     let mut found: Vec<Detection> = CATALOGUE
@@ -88,10 +88,16 @@ pub fn detect(source: &Source, kind: FileKind, parsed: &Parsed<'_>) -> Vec<Detec
         visitor.visit_file(rust.ast);
         found.extend(visitor.found);
     }
-    // One value, one finding: a known format is the most specific description.
     found.sort_by(|a, b| (a.secret.start, a.code).cmp(&(b.secret.start, b.code)));
-    let mut kept: Vec<Detection> = Vec::with_capacity(found.len());
-    for detection in found {
+    found
+}
+
+/// The detections that become findings: one value, one finding. Where detections overlap, the
+/// first by position (a known format before an assignment at the same place) is kept. Every
+/// detection, kept or not, is masked.
+fn reported(detections: &[Detection]) -> Vec<&Detection> {
+    let mut kept: Vec<&Detection> = Vec::with_capacity(detections.len());
+    for detection in detections {
         let overlaps = kept.iter().any(|k| {
             k.secret.start < detection.secret.end && detection.secret.start < k.secret.end
         });
@@ -103,7 +109,7 @@ pub fn detect(source: &Source, kind: FileKind, parsed: &Parsed<'_>) -> Vec<Detec
 }
 
 pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
-    for detection in ctx.secrets {
+    for detection in reported(ctx.secrets) {
         if !ctx.rules.enabled(detection.code) {
             continue;
         }
@@ -197,7 +203,7 @@ fn secret_file(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
     } else if ctx.kind == FileKind::Env && !is_template && !ctx.secrets.is_empty() {
         format!(
             "a .env file with {} secret value(s) is committed",
-            ctx.secrets.len()
+            reported(ctx.secrets).len()
         )
     } else {
         return;
@@ -233,8 +239,10 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
         let password = caps.get(3).expect("group");
         let value = password.as_str();
         let user = &caps[2];
+        // Only template syntax disqualifies a user name: `app`, `admin` are real users.
+        let templated_user = user.starts_with('$') || user.contains(['{', '<', '%']);
         if CATALOGUE.is_placeholder(value)
-            || CATALOGUE.is_placeholder(user)
+            || templated_user
             || value.starts_with('$')
             || value.chars().all(|c| c == '*' || c == 'x' || c == 'X')
         {
