@@ -14,5 +14,6 @@ pub mod score;
 pub mod source;
 pub mod suppress;
 pub mod walk;
+pub mod words;
 
 pub use engine::{Report, audit};

@@ -160,26 +160,9 @@ impl JitterData {
     }
 }
 
-/// The lowercase words of an identifier or text: split at non-alphanumerics and where a
-/// lowercase letter or digit is followed by an uppercase one (`maxRetries` -> max, retries).
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .flat_map(|token| {
-            let mut parts = Vec::new();
-            let mut current = String::new();
-            let mut previous_lower = false;
-            for c in token.chars() {
-                if c.is_uppercase() && previous_lower && !current.is_empty() {
-                    parts.push(std::mem::take(&mut current));
-                }
-                previous_lower = c.is_lowercase() || c.is_ascii_digit();
-                current.extend(c.to_lowercase());
-            }
-            if !current.is_empty() {
-                parts.push(current);
-            }
-            parts
-        })
+/// The lowercase words of an identifier or text (`maxRetries` -> max, retries).
+fn words(text: &str) -> impl Iterator<Item = String> {
+    crate::words::split(text).into_iter()
 }
 
 /// RES008: a retry count in configuration with no backoff setting beside it.

@@ -228,27 +228,7 @@ fn disabled_in_code(ctx: &FileContext<'_>, flow: &Flow, out: &mut Vec<Finding>) 
 /// Splits a configuration key into lowercase words: `readTimeoutMs`, `read-timeout-ms` and
 /// `READ_TIMEOUT_MS` all give `read timeout ms`.
 fn key_words(key: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut previous_lower = false;
-    for c in key.chars() {
-        if !c.is_ascii_alphanumeric() {
-            if !word.is_empty() {
-                words.push(std::mem::take(&mut word));
-            }
-            previous_lower = false;
-            continue;
-        }
-        if c.is_ascii_uppercase() && previous_lower && !word.is_empty() {
-            words.push(std::mem::take(&mut word));
-        }
-        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        word.push(c.to_ascii_lowercase());
-    }
-    if !word.is_empty() {
-        words.push(word);
-    }
-    words
+    crate::words::split(key)
 }
 
 /// A key that is clearly a timeout: `timeout`, `read_timeout`, `timeout_ms`, `connectTimeoutSecs`;

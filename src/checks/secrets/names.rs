@@ -26,35 +26,6 @@ pub fn is_key_value_call(name: &str) -> bool {
     DATA.key_value_calls.iter().any(|c| c == name)
 }
 
-/// Splits an identifier or key into lower-case words: `dbPassword`, `DB_PASSWORD`,
-/// `api-key`, `APIKey`, `spring.datasource.password` all split the same way.
-pub fn words(name: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let chars: Vec<char> = name.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-            continue;
-        }
-        let boundary = c.is_uppercase()
-            && !current.is_empty()
-            && (chars[i - 1].is_lowercase()
-                || chars[i - 1].is_ascii_digit()
-                || chars.get(i + 1).is_some_and(|n| n.is_lowercase()));
-        if boundary {
-            out.push(std::mem::take(&mut current));
-        }
-        current.extend(c.to_lowercase());
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
 /// How a secret name treats low-entropy values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretName {
@@ -74,7 +45,7 @@ pub fn classify(name: &str) -> Option<SecretName> {
     if is_path {
         return None;
     }
-    let words = words(name);
+    let words = crate::words::split(name);
     let last = words.last()?;
     if data.excluded_last_words.contains(last) {
         return None;
@@ -127,8 +98,9 @@ pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) ->
     let data = &*DATA;
     let value = value.trim();
     // `X_AMZ_CREDENTIAL = "X-Amz-Credential"`: the value spells the name; it is a label.
-    let value_words = words(value);
-    if !value_words.is_empty() && value_words.iter().all(|w| words(name).contains(w)) {
+    let value_words = crate::words::split(value);
+    let name_words = crate::words::split(name);
+    if !value_words.is_empty() && value_words.iter().all(|w| name_words.contains(w)) {
         return false;
     }
     let spaces = value.chars().filter(|c| c.is_whitespace()).count();
@@ -144,7 +116,7 @@ pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) ->
         // `eyJ...` without dots) are not credentials.
         || value.matches('%').count() >= 2
         || (value.starts_with("eyJ") && !value.contains('.'))
-        || words(value)
+        || crate::words::split(&value)
             .iter()
             .all(|w| ["password", "secret", "token", "key", "api", "pass"].contains(&w.as_str()))
     {
@@ -167,18 +139,6 @@ pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_split_into_words() {
-        assert_eq!(words("dbPassword"), ["db", "password"]);
-        assert_eq!(words("APIKey"), ["api", "key"]);
-        assert_eq!(words("DB_PASSWORD"), ["db", "password"]);
-        assert_eq!(
-            words("spring.datasource.password"),
-            ["spring", "datasource", "password"]
-        );
-        assert_eq!(words("oauth2Token"), ["oauth2", "token"]);
-    }
 
     #[test]
     fn whole_words_never_substrings() {
