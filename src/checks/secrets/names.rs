@@ -116,7 +116,7 @@ pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) ->
         // `eyJ...` without dots) are not credentials.
         || value.matches('%').count() >= 2
         || (value.starts_with("eyJ") && !value.contains('.'))
-        || crate::words::split(&value)
+        || crate::words::split(value)
             .iter()
             .all(|w| ["password", "secret", "token", "key", "api", "pass"].contains(&w.as_str()))
     {
