@@ -225,16 +225,10 @@ fn disabled_in_code(ctx: &FileContext<'_>, flow: &Flow, out: &mut Vec<Finding>) 
     }
 }
 
-/// Splits a configuration key into lowercase words: `readTimeoutMs`, `read-timeout-ms` and
-/// `READ_TIMEOUT_MS` all give `read timeout ms`.
-fn key_words(key: &str) -> Vec<String> {
-    crate::words::split(key)
-}
-
 /// A key that is clearly a timeout: `timeout`, `read_timeout`, `timeout_ms`, `connectTimeoutSecs`;
 /// not `keepalive_timeout` or `idle_timeout`, where 0 means something else.
 fn is_timeout_key(key: &str) -> bool {
-    let words = key_words(key);
+    let words = crate::words::split(key);
     let Some(at) = words.iter().rposition(|w| w == "timeout") else {
         return false;
     };

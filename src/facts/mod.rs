@@ -60,6 +60,8 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         kind,
         cargo,
         rules,
+        // Scanned once: it also decides below whether a Rust file is worth parsing.
+        secrets_in_text: checks::secrets::detect_in_text(&source, kind),
     };
     let is_manifest = crate::source::is_cargo_manifest_or_lock(&source.path);
     // `cargo vendor`'s checksum files hold only hashes of file contents, like Cargo.lock.
@@ -68,7 +70,7 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         && !rules.needs_every_rust_tree()
         && !rust::declares_test_module(&source.text)
         && !source.text.contains("prodready:")
-        && !checks::secrets::may_hold_secrets(&source);
+        && !checks::secrets::may_hold_secrets(&source, &file.secrets_in_text);
     match kind {
         FileKind::Rust if skip_rust_tree => file.check(&Parsed::default(), &mut facts),
         FileKind::Rust => match rust::parse(&source.path, &source.text) {
@@ -170,13 +172,20 @@ struct FileInput<'a> {
     kind: FileKind,
     cargo: &'a CargoProject,
     rules: &'a checks::RuleSet,
+    /// Known-format and URL secrets, found in the text before any parse.
+    secrets_in_text: Vec<checks::secrets::Detection>,
 }
 
 impl FileInput<'_> {
     /// Detects secrets first (their spans must be masked in every finding made after), reads the
     /// allow comments, then runs the per-file checks.
     fn check(&self, parsed: &Parsed<'_>, facts: &mut FileFacts) {
-        let secrets = checks::secrets::detect(self.source, self.kind, parsed);
+        let secrets = checks::secrets::detect_in_structure(
+            self.source,
+            self.kind,
+            parsed,
+            self.secrets_in_text.clone(),
+        );
         self.source
             .set_secret_spans(secrets.iter().map(|d| d.secret.clone()).collect());
         facts.allows = suppress::parse(self.source, self.kind)

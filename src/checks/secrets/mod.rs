@@ -52,14 +52,18 @@ static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
 /// Whether a Rust file may hold a secret: a SEC002-shaped assignment, or a text-level
 /// detection (a known format, a URL with a password). Decides whether the file is worth
 /// parsing when no other selected rule needs its tree; cheap for the files it rejects.
-pub fn may_hold_secrets(source: &Source) -> bool {
-    SECRET_ASSIGNMENT_HINT.is_match(&source.text)
-        || !CATALOGUE.scan(&source.text).is_empty()
-        || !url_credentials(source, FileKind::Rust).is_empty()
+pub fn may_hold_secrets(source: &Source, in_text: &[Detection]) -> bool {
+    !in_text.is_empty() || SECRET_ASSIGNMENT_HINT.is_match(&source.text)
 }
 
-/// Finds every secret in a file. Cargo.lock holds checksums, never secrets.
+/// Finds every secret in a file: [`detect_in_text`] and [`detect_in_structure`] together.
 pub fn detect(source: &Source, kind: FileKind, parsed: &Parsed<'_>) -> Vec<Detection> {
+    detect_in_structure(source, kind, parsed, detect_in_text(source, kind))
+}
+
+/// The secrets found in the text alone: known formats (SEC001) and URLs with passwords
+/// (SEC003). Cargo.lock holds checksums, never secrets.
+pub fn detect_in_text(source: &Source, kind: FileKind) -> Vec<Detection> {
     if crate::source::file_name(&source.path) == "Cargo.lock" {
         return Vec::new();
     }
@@ -80,6 +84,18 @@ pub fn detect(source: &Source, kind: FileKind, parsed: &Parsed<'_>) -> Vec<Detec
         })
         .collect();
     found.extend(url_credentials(source, kind));
+    found
+}
+
+/// `in_text` (from [`detect_in_text`]) with the secrets the parsed forms show: values assigned
+/// to secret names (SEC002) in settings and Rust. Sorted by position.
+pub fn detect_in_structure(
+    source: &Source,
+    kind: FileKind,
+    parsed: &Parsed<'_>,
+    in_text: Vec<Detection>,
+) -> Vec<Detection> {
+    let mut found = in_text;
     if let Some(settings) = parsed.settings {
         found.extend(setting_assignments(source, kind, settings));
     }
