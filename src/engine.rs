@@ -170,6 +170,8 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         skipped_files: discovery.skipped_files.clone(),
         skipped_dirs: discovery.skipped_dirs.clone(),
         failed: discovery.errors.clone(),
+        // A broken ignore rule leaves the file read only in part; the audit is still complete.
+        not_parsed: discovery.ignore_file_errors.clone(),
         ..FileStats::default()
     };
     let paths: BTreeSet<String> = discovery.files.iter().map(|c| c.path.clone()).collect();

@@ -63,6 +63,9 @@ pub struct Discovery {
     pub skipped_dirs: BTreeMap<SkipReason, usize>,
     /// Entries that could not be listed (permissions, broken links): path and reason.
     pub errors: Vec<(String, String)>,
+    /// Ignore files (.gitignore, .ignore) with lines that could not be read, and why: the walk
+    /// went on without those lines.
+    pub ignore_file_errors: Vec<(String, String)>,
 }
 
 pub fn relative(root: &Path, path: &Path) -> String {
@@ -142,6 +145,9 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
                 continue;
             }
         };
+        if let Some(error) = entry.error() {
+            ignore_file_errors(root, None, error, &mut discovery.ignore_file_errors);
+        }
         let Some(file_type) = entry.file_type() else {
             continue;
         };
@@ -187,6 +193,32 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
     }
     count_gitignored(root, &visited_dirs, &pruned_paths, &seen, &mut discovery);
     discovery
+}
+
+/// Flattens an ignore-file error into (ignore file relative to the root, reason) pairs.
+fn ignore_file_errors(
+    root: &Path,
+    path: Option<&Path>,
+    error: &ignore::Error,
+    out: &mut Vec<(String, String)>,
+) {
+    match error {
+        ignore::Error::Partial(errors) => {
+            for error in errors {
+                ignore_file_errors(root, path, error, out);
+            }
+        }
+        ignore::Error::WithPath { path, err } => ignore_file_errors(root, Some(path), err, out),
+        ignore::Error::WithDepth { err, .. } => ignore_file_errors(root, path, err, out),
+        ignore::Error::WithLineNumber { line, err } => {
+            let file = path.map_or_else(String::new, |p| relative(root, p));
+            out.push((file, format!("line {line}: {err}")));
+        }
+        other => {
+            let file = path.map_or_else(String::new, |p| relative(root, p));
+            out.push((file, other.to_string()));
+        }
+    }
 }
 
 /// Counts what .gitignore hid, by walking again without ignore rules but only into folders the
@@ -267,5 +299,27 @@ mod tests {
         assert_eq!(found.skipped_dirs[&SkipReason::Gitignored], 1);
         assert_eq!(found.skipped_dirs[&SkipReason::BuildOrVcsDir], 1);
         assert_eq!(found.skipped_dirs[&SkipReason::Excluded], 1);
+        assert!(found.ignore_file_errors.is_empty());
+    }
+
+    #[test]
+    fn broken_ignore_rules_are_reported_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".gitignore"), "target/\nfoo{a,b\n").unwrap();
+        fs::write(dir.path().join("a.txt"), "x\n").unwrap();
+        let found = discover(dir.path(), &[], 1024);
+        assert_eq!(
+            found.ignore_file_errors.len(),
+            1,
+            "{:?}",
+            found.ignore_file_errors
+        );
+        let (file, reason) = &found.ignore_file_errors[0];
+        assert_eq!(file, ".gitignore");
+        assert!(
+            reason.starts_with("line 2: ") && reason.contains("foo{a,b"),
+            "{reason}"
+        );
+        assert_eq!(found.files.len(), 2);
     }
 }
