@@ -165,6 +165,32 @@ fn words(text: &str) -> impl Iterator<Item = String> {
     crate::words::split(text).into_iter()
 }
 
+/// RES002 for a retry (`what`: "retry loop", "backon `ExponentialBuilder`") that never gives up:
+/// `low` when it backs off exponentially to a cap (a reconnect-forever loop done right).
+fn never_gives_up(
+    source: &crate::source::Source,
+    at: std::ops::Range<usize>,
+    what: &str,
+    capped_exponential: bool,
+) -> Finding {
+    if capped_exponential {
+        Finding::at(
+            "RES002",
+            source,
+            at,
+            format!("{what} backs off exponentially to a cap but never gives up"),
+        )
+        .with_severity(crate::registry::Severity::Low)
+    } else {
+        Finding::at(
+            "RES002",
+            source,
+            at,
+            format!("{what} never gives up: no attempt limit and no time budget"),
+        )
+    }
+}
+
 /// RES008: a retry count in configuration with no backoff setting beside it.
 fn config_retry_without_backoff(
     ctx: &FileContext<'_>,

@@ -13,7 +13,7 @@ use syn::visit::{self, Visit};
 use syn::{BinOp, Block, Expr, Pat, Stmt};
 
 use super::delay::{AssignKind, Delay, Growth, LoopVars, Tracer, place};
-use super::{Cx, words};
+use super::{Cx, never_gives_up, words};
 use crate::finding::Finding;
 use crate::registry::Severity;
 
@@ -279,22 +279,12 @@ impl LoopVisitor<'_, '_> {
         let Some(known) = known else { return };
         let exponential = known.growth == Growth::Exponential;
         if cx.enabled("RES002") && !bounded {
-            let finding = if exponential && known.capped {
-                Finding::at(
-                    "RES002",
-                    source,
-                    at.clone(),
-                    "retry loop backs off exponentially to a cap but never gives up",
-                )
-                .with_severity(Severity::Low)
-            } else {
-                Finding::at(
-                    "RES002",
-                    source,
-                    at.clone(),
-                    "retry loop never gives up: no attempt limit and no time budget",
-                )
-            };
+            let finding = never_gives_up(
+                source,
+                at.clone(),
+                "retry loop",
+                exponential && known.capped,
+            );
             self.out.push(finding.with_fix(
                 "stop after a maximum number of attempts or a time budget (`for attempt in 1..=5`, `if started.elapsed() > budget { return Err(e) }`)",
             ));

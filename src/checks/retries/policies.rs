@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{Block, Expr};
 
-use super::{Cx, Policy, PolicyDelay, words};
+use super::{Cx, Policy, PolicyDelay, never_gives_up, words};
 use crate::finding::Finding;
 use crate::registry::Severity;
 
@@ -344,28 +344,7 @@ fn judge(cx: &Cx<'_>, chain: &Chain<'_>, out: &mut Vec<Finding>) {
     }
     let exponential = policy.delay == PolicyDelay::Exponential;
     if cx.enabled("RES002") && !limited && (unlimited_explicitly || consumed) {
-        let finding = if exponential && capped {
-            Finding::at(
-                "RES002",
-                source,
-                at.clone(),
-                format!(
-                    "{} backs off exponentially to a cap but never gives up",
-                    policy.name
-                ),
-            )
-            .with_severity(Severity::Low)
-        } else {
-            Finding::at(
-                "RES002",
-                source,
-                at.clone(),
-                format!(
-                    "{} never gives up: no attempt limit and no time budget",
-                    policy.name
-                ),
-            )
-        };
+        let finding = never_gives_up(source, at.clone(), &policy.name, exponential && capped);
         out.push(match &policy.limit_fix {
             Some(fix) => finding.with_fix(fix.clone()),
             None => finding,
