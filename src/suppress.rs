@@ -5,7 +5,7 @@
 //! `allow(SEC002, SEC003)`. The reason is mandatory; an allow without one suppresses nothing.
 //! Suppressed findings are kept and counted; ineffective allows are reported as OPS006.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -31,8 +31,9 @@ static ANY: LazyLock<Regex> = LazyLock::new(|| directive(r"//|#|/\*|<!--|--|;"))
 /// One allow comment.
 #[derive(Debug, Clone)]
 pub struct Allow {
-    /// The comment's line; it covers this line and the next.
-    pub line: usize,
+    /// The lines whose findings it suppresses: for an allow comment, its own line and the
+    /// next; other forms (a Kubernetes resource's annotation, a file-wide allow) cover more.
+    pub lines: RangeInclusive<usize>,
     /// Rule codes as written (upper-cased).
     pub codes: Vec<String>,
     /// The reason, if one was given.
@@ -44,9 +45,7 @@ pub struct Allow {
 impl Allow {
     /// Whether this allow suppresses a finding of `code` on `line`.
     pub fn covers(&self, code: &str, line: usize) -> bool {
-        self.reason.is_some()
-            && (line == self.line || line == self.line + 1)
-            && self.codes.iter().any(|c| c == code)
+        self.reason.is_some() && self.lines.contains(&line) && self.codes.iter().any(|c| c == code)
     }
 
     pub fn unknown_codes(&self) -> Vec<&str> {
@@ -93,8 +92,9 @@ pub fn parse(source: &Source, kind: FileKind) -> Vec<Allow> {
                 .trim_end_matches("*/")
                 .trim_end_matches("-->")
                 .trim();
+            let line = source.line_of(whole.start() + leading);
             Allow {
-                line: source.line_of(whole.start() + leading),
+                lines: line..=line + 1,
                 codes: shown(1)
                     .split(',')
                     .map(|c| c.trim().to_ascii_uppercase())
