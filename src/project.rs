@@ -231,13 +231,23 @@ pub fn subjects(
 /// A production dependency whose package matches one of `names` (`*` ends a prefix), with
 /// the manifest that declares it.
 pub fn depends_on_any<'a>(cargo: &'a CargoProject, names: &[&str]) -> Option<(String, &'a str)> {
-    let matches = |package: &str| {
-        names.iter().any(|name| match name.strip_suffix('*') {
-            Some(prefix) => package.starts_with(prefix),
-            None => package == *name,
-        })
-    };
-    cargo.production_manifests().find_map(|manifest| {
+    depends_on_any_in(cargo, cargo.production_manifests(), names)
+}
+
+fn matches_any(package: &str, names: &[&str]) -> bool {
+    names.iter().any(|name| match name.strip_suffix('*') {
+        Some(prefix) => package.starts_with(prefix),
+        None => package == *name,
+    })
+}
+
+fn depends_on_any_in<'a>(
+    cargo: &'a CargoProject,
+    mut manifests: impl Iterator<Item = &'a crate::facts::cargo::Manifest>,
+    names: &[&str],
+) -> Option<(String, &'a str)> {
+    let matches = |package: &str| matches_any(package, names);
+    manifests.find_map(|manifest| {
         manifest
             .dependencies
             .iter()
@@ -247,10 +257,21 @@ pub fn depends_on_any<'a>(cargo: &'a CargoProject, names: &[&str]) -> Option<(St
     })
 }
 
+/// A model crate a production package uses, with its manifest. The packages of such crates
+/// themselves (candle-core depending on candle-kernels) are libraries, not model users.
+pub fn model_dependency(cargo: &CargoProject) -> Option<(String, &str)> {
+    let users = cargo.production_manifests().filter(|m| {
+        !m.package
+            .as_ref()
+            .is_some_and(|p| matches_any(&p.name, &MODEL_CRATES))
+    });
+    depends_on_any_in(cargo, users, &MODEL_CRATES)
+}
+
 /// Why the project runs a model, if it does: an inference or LLM client crate, or a model
 /// artifact outside test code.
 fn model_evidence(cargo: &CargoProject, paths: &BTreeSet<String>) -> Option<String> {
-    if let Some((package, manifest)) = depends_on_any(cargo, &MODEL_CRATES) {
+    if let Some((package, manifest)) = model_dependency(cargo) {
         return Some(format!("depends on {package} ({manifest})"));
     }
     paths

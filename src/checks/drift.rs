@@ -11,7 +11,7 @@ use crate::checks::ProjectContext;
 use crate::checks::monitoring::{Watched, at_site, production_alerts, production_metrics, short};
 use crate::facts::alerts;
 use crate::finding::Finding;
-use crate::project::{MODEL_ARTIFACTS, MODEL_CRATES, depends_on_any, path_code_kind};
+use crate::project::{MODEL_ARTIFACTS, model_dependency, path_code_kind};
 use crate::registry::registry;
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
@@ -59,8 +59,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
 
 /// DRF002, anchored at what makes the project run a model.
 fn model_without_drift_metric(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    let (what, anchor) = if let Some((package, manifest)) = depends_on_any(ctx.cargo, &MODEL_CRATES)
-    {
+    let (what, anchor) = if let Some((package, manifest)) = model_dependency(ctx.cargo) {
         (format!("uses {package}"), manifest.to_string())
     } else if let Some(artifact) = ctx.paths.iter().find(|p| {
         let lower = p.to_ascii_lowercase();

@@ -230,8 +230,8 @@ pub struct Watched {
     /// `_bucket`, `_sum`, `_count` suffix also removed.
     names: BTreeSet<String>,
     patterns: Vec<Regex>,
-    /// OpenTelemetry exporter namespaces, prefixed to its metrics' names.
-    namespaces: Vec<String>,
+    /// Prefixes registries and exporters put before names (see `MetricFacts::name_prefixes`).
+    prefixes: Vec<String>,
 }
 
 /// The suffix OpenTelemetry's Prometheus exporter derives from a UCUM unit.
@@ -279,11 +279,11 @@ impl Watched {
             rule_files: Vec::new(),
             names: BTreeSet::new(),
             patterns: Vec::new(),
-            namespaces: production()
+            prefixes: production()
                 .flat_map(|f| {
                     f.metrics
                         .iter()
-                        .flat_map(|m| m.exporter_namespaces.iter().cloned())
+                        .flat_map(|m| m.name_prefixes.iter().cloned())
                 })
                 .collect(),
         };
@@ -313,18 +313,19 @@ impl Watched {
     /// Whether an alert reads the metric exported under `name`.
     pub fn watches(&self, name: &str, library: Library, unit: Option<&str>) -> bool {
         let mut candidates = vec![name.to_string()];
-        if library == Library::OpenTelemetry {
-            // Its Prometheus exporter appends the unit and prefixes the namespace.
-            if let Some(unit) = unit.and_then(otel_unit_suffix) {
-                candidates.push(format!("{name}_{unit}"));
-            }
-            let prefixed: Vec<String> = self
-                .namespaces
-                .iter()
-                .flat_map(|ns| candidates.iter().map(move |c| format!("{ns}_{c}")))
-                .collect();
-            candidates.extend(prefixed);
+        if library == Library::OpenTelemetry
+            && let Some(unit) = unit.and_then(otel_unit_suffix)
+        {
+            // Its Prometheus exporter appends the unit.
+            candidates.push(format!("{name}_{unit}"));
         }
+        // Which registry a metric lands in is not followed: any prefix in the project may apply.
+        let prefixed: Vec<String> = self
+            .prefixes
+            .iter()
+            .flat_map(|p| candidates.iter().map(move |c| format!("{p}_{c}")))
+            .collect();
+        candidates.extend(prefixed);
         candidates.iter().any(|candidate| {
             let exact = self.names.contains(candidate);
             // A prefix or unit the code does not show: the name as a run of whole tokens.

@@ -64,8 +64,10 @@ pub struct MetricFacts {
     /// `const`/`static` string items (and immutable `let` bindings) of the file; `None` when the
     /// same name holds different values.
     pub constants: HashMap<String, Option<String>>,
-    /// `.with_namespace("ns")` on an OpenTelemetry Prometheus exporter.
-    pub exporter_namespaces: Vec<String>,
+    /// Prefixes a registry or exporter puts before the names it exports: prometheus
+    /// `Registry::new_custom(Some("p"), ..)`, prometheus-client `sub_registry_with_prefix("p")`,
+    /// OpenTelemetry's exporter `.with_namespace("p")`.
+    pub name_prefixes: Vec<String>,
 }
 
 /// Whether a file's text may register a metric: a cheap test before walking its tree.
@@ -126,9 +128,8 @@ pub fn extract(
         };
         visitor.visit_file(ast);
     }
-    let empty = facts.emitted.is_empty()
-        && facts.constants.is_empty()
-        && facts.exporter_namespaces.is_empty();
+    let empty =
+        facts.emitted.is_empty() && facts.constants.is_empty() && facts.name_prefixes.is_empty();
     (!empty).then_some(facts)
 }
 
@@ -198,6 +199,15 @@ fn literal(expr: &syn::Expr) -> Option<String> {
         syn::Expr::Reference(r) => literal(&r.expr),
         syn::Expr::Paren(p) => literal(&p.expr),
         syn::Expr::Group(g) => literal(&g.expr),
+        syn::Expr::MethodCall(m)
+            if m.args.is_empty()
+                && matches!(
+                    m.method.to_string().as_str(),
+                    "to_string" | "to_owned" | "into"
+                ) =>
+        {
+            literal(&m.receiver)
+        }
         _ => None,
     }
 }
@@ -495,6 +505,15 @@ impl Emissions<'_> {
         if !from_prometheus {
             return false;
         }
+        // `Registry::new_custom(Some("prefix"), labels)` prefixes every name registered there.
+        if *ty == "Registry" && *function == "new_custom" {
+            if let Some(syn::Expr::Call(some)) = call.args.first()
+                && let Some(prefix) = some.args.first().and_then(literal)
+            {
+                self.facts.name_prefixes.push(prefix);
+            }
+            return false;
+        }
         let Some(first) = call.args.first() else {
             return false;
         };
@@ -551,11 +570,12 @@ impl Emissions<'_> {
                     None,
                     call.span(),
                 );
-            } else if self.available.opentelemetry
-                && method == "with_namespace"
-                && let Some(namespace) = call.args.first().and_then(literal)
+            } else if (self.available.opentelemetry && method == "with_namespace")
+                || (self.available.prometheus_client && method == "sub_registry_with_prefix")
             {
-                self.facts.exporter_namespaces.push(namespace);
+                if let Some(prefix) = call.args.first().and_then(literal) {
+                    self.facts.name_prefixes.push(prefix);
+                }
             }
         }
         self.visit_expr(base);
