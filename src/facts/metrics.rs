@@ -570,12 +570,11 @@ impl Emissions<'_> {
                     None,
                     call.span(),
                 );
-            } else if (self.available.opentelemetry && method == "with_namespace")
-                || (self.available.prometheus_client && method == "sub_registry_with_prefix")
+            } else if ((self.available.opentelemetry && method == "with_namespace")
+                || (self.available.prometheus_client && method == "sub_registry_with_prefix"))
+                && let Some(prefix) = call.args.first().and_then(literal)
             {
-                if let Some(prefix) = call.args.first().and_then(literal) {
-                    self.facts.name_prefixes.push(prefix);
-                }
+                self.facts.name_prefixes.push(prefix);
             }
         }
         self.visit_expr(base);
