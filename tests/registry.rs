@@ -120,6 +120,36 @@ fn every_rule_has_expect_and_ok_fixtures_and_snapshots() {
     }
 }
 
+/// `status` and `since` are required by the rule schema; `since` must name a released form of a
+/// version no later than this one, so a rule cannot claim to arrive in the future.
+#[test]
+fn every_rule_has_a_status_and_the_version_it_arrived_in() {
+    let version = |text: &str| -> Option<(u64, u64, u64)> {
+        let mut parts = text.split('.').map(|p| p.parse::<u64>().ok());
+        let triple = (parts.next()??, parts.next()??, parts.next()??);
+        parts.next().is_none().then_some(triple)
+    };
+    let current = version(env!("CARGO_PKG_VERSION")).unwrap();
+    for (file, text) in rule_files() {
+        let rule: toml::Table = toml::from_str(text).unwrap();
+        assert!(
+            matches!(
+                rule.get("status").and_then(|s| s.as_str()),
+                Some("stable" | "preview")
+            ),
+            "rules/{file}: status must be \"stable\" or \"preview\""
+        );
+        let since = rule.get("since").and_then(|s| s.as_str()).unwrap_or("");
+        let Some(since) = version(since) else {
+            panic!("rules/{file}: since = \"{since}\" is not a version like \"0.1.0\"");
+        };
+        assert!(
+            since <= current,
+            "rules/{file}: since is later than this version of prodready"
+        );
+    }
+}
+
 #[test]
 fn the_full_code_list_is_reviewed() {
     // Adding or removing a rule shows up in review as a change to this snapshot.
@@ -128,8 +158,13 @@ fn the_full_code_list_is_reviewed() {
         .iter()
         .map(|r| {
             format!(
-                "{} {} {} applies-when={:?}",
-                r.code, r.name, r.severity, r.applies_when
+                "{} {} {} {} since {} applies-when={:?}",
+                r.code,
+                r.name,
+                r.severity,
+                r.status.as_str(),
+                r.since,
+                r.applies_when
             )
         })
         .collect();
