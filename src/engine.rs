@@ -646,4 +646,17 @@ mod tests {
         assert_eq!(exit_code(true, true), 3);
         assert_eq!(exit_code(false, true), 1);
     }
+
+    #[test]
+    fn preview_rules_are_offered_only_to_those_who_opt_in() {
+        let stable = registry().get("OPS001");
+        let mut preview = stable.clone();
+        preview.status = RuleStatus::Preview;
+        let opted_in = Config {
+            preview: true,
+            ..Config::default()
+        };
+        assert!(offered(stable, &Config::default()) && offered(stable, &opted_in));
+        assert!(!offered(&preview, &Config::default()) && offered(&preview, &opted_in));
+    }
 }
