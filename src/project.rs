@@ -39,6 +39,56 @@ pub const HTTP_CLIENTS: [&str; 7] = [
     "aws-smithy-runtime",
 ];
 
+/// Crates that run a model in-process or call one over an API (`*` ends a prefix). An LLM that
+/// classifies tickets drifts like any other model.
+pub const MODEL_CRATES: [&str; 22] = [
+    "candle-*",
+    "tch",
+    "ort",
+    "tract-*",
+    "burn",
+    "burn-*",
+    "linfa",
+    "linfa-*",
+    "smartcore",
+    "rust-bert",
+    "llama-cpp-2",
+    "mistralrs",
+    "fastembed",
+    "async-openai",
+    "openai-api-rs",
+    "ollama-rs",
+    "anthropic",
+    "anthropic-*",
+    "misanthropy",
+    "genai",
+    "rig-core",
+    "langchain-rust",
+];
+
+/// Model artifacts: weights that something in the project loads.
+pub const MODEL_ARTIFACTS: [&str; 6] = [".onnx", ".safetensors", ".pt", ".pth", ".gguf", ".ggml"];
+
+/// Crates that export metrics from a process; with them, a service is scraped or pushes.
+pub const METRIC_EXPORTERS: [&str; 16] = [
+    "prometheus",
+    "prometheus-client",
+    "metrics-exporter-prometheus",
+    "metrics-exporter-statsd",
+    "metrics-exporter-dogstatsd",
+    "metrics-exporter-otel",
+    "opentelemetry-prometheus",
+    "opentelemetry-otlp",
+    "autometrics",
+    "axum-prometheus",
+    "actix-web-prom",
+    "cadence",
+    "statsd",
+    "dogstatsd",
+    "metrics-process",
+    "tikv-jemalloc-ctl-prometheus",
+];
+
 /// Where GitHub and GitLab look for a CODEOWNERS file.
 pub const CODEOWNERS_PATHS: [&str; 4] = [
     "CODEOWNERS",
@@ -161,7 +211,78 @@ pub fn subjects(
     if let Some(evidence) = service_evidence(files, cargo) {
         present.insert(Subject::Service, evidence);
     }
+    if let Some(evidence) = model_evidence(cargo, paths) {
+        present.insert(Subject::Model, evidence);
+    }
+    if let Some(evidence) = metrics_evidence(files, cargo) {
+        present.insert(Subject::Metrics, evidence);
+    }
+    if let Some(file) = files.iter().find(|f| {
+        f.path_code_kind == CodeKind::Production
+            && f.prometheus_rules
+                .as_ref()
+                .is_some_and(|r| !r.alerts.is_empty())
+    }) {
+        present.insert(Subject::AlertingRules, file.path.clone());
+    }
     present
+}
+
+/// A production dependency whose package matches one of `names` (`*` ends a prefix), with
+/// the manifest that declares it.
+pub fn depends_on_any<'a>(cargo: &'a CargoProject, names: &[&str]) -> Option<(String, &'a str)> {
+    let matches = |package: &str| {
+        names.iter().any(|name| match name.strip_suffix('*') {
+            Some(prefix) => package.starts_with(prefix),
+            None => package == *name,
+        })
+    };
+    cargo.production_manifests().find_map(|manifest| {
+        manifest
+            .dependencies
+            .iter()
+            .map(|d| cargo.resolve(manifest, d))
+            .find(|d| d.kind != DepKind::Dev && matches(&d.package))
+            .map(|d| (d.package.clone(), manifest.source.path.as_str()))
+    })
+}
+
+/// Why the project runs a model, if it does: an inference or LLM client crate, or a model
+/// artifact outside test code.
+fn model_evidence(cargo: &CargoProject, paths: &BTreeSet<String>) -> Option<String> {
+    if let Some((package, manifest)) = depends_on_any(cargo, &MODEL_CRATES) {
+        return Some(format!("depends on {package} ({manifest})"));
+    }
+    paths
+        .iter()
+        .find(|p| {
+            let lower = p.to_ascii_lowercase();
+            MODEL_ARTIFACTS.iter().any(|ext| lower.ends_with(ext))
+                && path_code_kind(p) == CodeKind::Production
+        })
+        .map(|p| format!("model artifact {p}"))
+}
+
+/// Why the project emits metrics, if it does: production code that registers one, or a
+/// metrics exporter dependency.
+fn metrics_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String> {
+    for file in files
+        .iter()
+        .filter(|f| f.path_code_kind == CodeKind::Production)
+    {
+        let Some(metrics) = &file.metrics else {
+            continue;
+        };
+        let in_test = |line| file.rust.as_ref().is_some_and(|r| r.is_test_line(line));
+        if let Some(metric) = metrics.emitted.iter().find(|m| !in_test(m.line)) {
+            return Some(format!(
+                "registers a metric ({}:{})",
+                file.path, metric.line
+            ));
+        }
+    }
+    depends_on_any(cargo, &METRIC_EXPORTERS)
+        .map(|(package, manifest)| format!("depends on {package} ({manifest})"))
 }
 
 /// Why the project is a service, if it is one: a server framework dependency, a server API in

@@ -130,6 +130,12 @@ pub enum Subject {
     /// A production package depends on an HTTP client crate (reqwest, ureq, hyper-util,
     /// isahc, surf, awc, attohttpc, the AWS SDK).
     HttpClient,
+    /// The project runs a model: an ML inference crate, an LLM API client, or a model artifact.
+    Model,
+    /// The production code emits metrics, or a production package depends on a metrics exporter.
+    Metrics,
+    /// The repository holds Prometheus alerting rules.
+    AlertingRules,
 }
 
 impl Subject {
@@ -142,6 +148,9 @@ impl Subject {
             Subject::Runbook => "a runbook exists",
             Subject::RustCode => "the project has production Rust code",
             Subject::HttpClient => "an HTTP client crate is a dependency",
+            Subject::Model => "the project runs a model",
+            Subject::Metrics => "the project emits metrics",
+            Subject::AlertingRules => "the repository holds alerting rules",
         }
     }
 }

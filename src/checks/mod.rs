@@ -5,6 +5,8 @@
 //! fixture in `fixtures/<CODE>/`. To add a family: a module here, called from the two
 //! functions below.
 
+pub mod drift;
+pub mod monitoring;
 pub mod ops;
 pub mod retries;
 pub mod secrets;
@@ -41,13 +43,14 @@ impl RuleSet {
     }
 
     /// Whether the selected rules need the syntax tree of every Rust file: the RES family
-    /// reads code, and OPS003 needs the service subject (worker loops, server APIs). Otherwise
+    /// reads code, OPS003 needs the service subject (worker loops, server APIs), and the OBS and
+    /// DRF families read metric names, whose constants may sit in any file. Otherwise
     /// a Rust file is parsed only when its text shows it may hold a secret, an allow comment or
     /// a `#[cfg(test)] mod x;` (see `facts::analyse`).
     pub fn needs_every_rust_tree(&self) -> bool {
-        self.codes
-            .iter()
-            .any(|c| c.starts_with("RES") || *c == "OPS003")
+        self.codes.iter().any(|c| {
+            c.starts_with("RES") || c.starts_with("OBS") || c.starts_with("DRF") || *c == "OPS003"
+        })
     }
 
     /// Whether any rule of a family (a code prefix) is enabled.
@@ -103,6 +106,8 @@ pub struct ProjectContext<'a> {
 
 /// Phase two: checks over what every file yielded.
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    drift::check_project(ctx, out);
+    monitoring::check_project(ctx, out);
     ops::check_project(ctx, out);
     retries::check_project(ctx, out);
     secrets::check_project(ctx, out);

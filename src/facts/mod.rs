@@ -1,9 +1,11 @@
 //! Phase one: each file, on its own, is read and parsed once, yields what project-level rules
 //! need (its facts), and runs the per-file checks against the parsed form.
 
+pub mod alerts;
 pub mod cargo;
 pub mod imports;
 pub mod markdown;
+pub mod metrics;
 pub mod rust;
 pub mod settings;
 pub mod yaml;
@@ -29,6 +31,10 @@ pub struct FileFacts {
     pub rust: Option<rust::RustFacts>,
     pub yaml: Option<yaml::YamlFacts>,
     pub headings: Option<Vec<markdown::Heading>>,
+    /// Metrics a Rust file registers (read when OBS or DRF rules run).
+    pub metrics: Option<metrics::MetricFacts>,
+    /// Alerting and recording rules of a Prometheus rule file.
+    pub prometheus_rules: Option<alerts::RuleFile>,
     /// Allow comments, each with the OPS006 finding it earns if it proves ineffective.
     pub allows: Vec<(Allow, Finding)>,
 }
@@ -45,6 +51,8 @@ impl FileFacts {
             rust: None,
             yaml: None,
             headings: None,
+            metrics: None,
+            prometheus_rules: None,
             allows: Vec::new(),
         }
     }
@@ -66,6 +74,7 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
     let is_manifest = crate::source::is_cargo_manifest_or_lock(&source.path);
     // `cargo vendor`'s checksum files hold only hashes of file contents, like Cargo.lock.
     let is_vendor_checksums = crate::source::file_name(&source.path) == ".cargo-checksum.json";
+    let reads_metrics = rules.any("OBS") || rules.any("DRF");
     let skip_rust_tree = kind == FileKind::Rust
         && !rules.needs_every_rust_tree()
         && !rust::declares_test_module(&source.text)
@@ -81,6 +90,10 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                     .map(|m| cargo.crate_renames(m))
                     .unwrap_or_default();
                 let imports = imports::Imports::of_file(&ast, renames);
+                if reads_metrics {
+                    let available = metric_crates(cargo, &source.path);
+                    facts.metrics = metrics::extract(&source, &ast, &imports, available);
+                }
                 let parsed = Parsed {
                     rust: Some(RustFile {
                         ast: &ast,
@@ -105,6 +118,10 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
             Ok(documents) => {
                 if kind == FileKind::Yaml {
                     facts.yaml = Some(yaml::extract(&source, &documents));
+                }
+                let rule_file = alerts::extract(&source, &documents);
+                if !rule_file.is_empty() {
+                    facts.prometheus_rules = Some(rule_file);
                 }
                 let settings = settings::from_yaml(&source, &documents);
                 let parsed = Parsed {
@@ -164,6 +181,25 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         _ => file.check(&Parsed::default(), &mut facts),
     }
     facts
+}
+
+/// The metric crates a Rust file's package depends on (renamed dependencies resolved).
+fn metric_crates(cargo: &CargoProject, path: &str) -> metrics::Available {
+    let Some(manifest) = cargo.manifest_for(path) else {
+        return metrics::Available::default();
+    };
+    let depends = |name: &str| {
+        manifest
+            .dependencies
+            .iter()
+            .any(|d| cargo.resolve(manifest, d).package == name)
+    };
+    metrics::Available {
+        prometheus: depends("prometheus"),
+        prometheus_client: depends("prometheus-client"),
+        metrics: depends("metrics"),
+        opentelemetry: depends("opentelemetry"),
+    }
 }
 
 /// What every file's checks share, whatever its kind.

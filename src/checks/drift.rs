@@ -1,0 +1,195 @@
+//! DRF001-DRF003: drift and model-quality metrics, whether the project emits them, whether an
+//! alert watches them, and whether those alerts say how long, how bad and who acts.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::checks::ProjectContext;
+use crate::checks::monitoring::{Watched, at_site, production_alerts, production_metrics, short};
+use crate::facts::alerts;
+use crate::finding::Finding;
+use crate::project::{MODEL_ARTIFACTS, MODEL_CRATES, depends_on_any, path_code_kind};
+use crate::registry::registry;
+
+pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    if !ctx.rules.any("DRF") {
+        return;
+    }
+    let metrics = production_metrics(ctx.files);
+    let drift_metrics: Vec<_> = metrics
+        .iter()
+        .filter(|m| m.name.as_deref().is_some_and(|n| VOCABULARY.matches(n)))
+        .collect();
+    if ctx.rules.enabled("DRF001") {
+        let watched = Watched::of(ctx.files);
+        let mut reported = BTreeSet::new();
+        for metric in &drift_metrics {
+            let name = metric.name.as_deref().unwrap_or_default();
+            if watched.watches(name, metric.emitted.library, metric.emitted.unit.as_deref())
+                || !reported.insert(name)
+            {
+                continue;
+            }
+            out.push(at_site(
+                &metric.emitted.site,
+                "DRF001",
+                format!(
+                    "drift metric `{}` is not referenced by any alerting rule ({})",
+                    short(name),
+                    watched.searched()
+                ),
+            ));
+        }
+    }
+    if ctx.rules.enabled("DRF002") && drift_metrics.is_empty() {
+        // A name built at run time may be a drift metric: that is not a confident finding,
+        // unless its literal parts already show it is something else.
+        let undecidable = metrics.iter().any(|m| m.name.is_none());
+        if !undecidable {
+            model_without_drift_metric(ctx, out);
+        }
+    }
+    if ctx.rules.enabled("DRF003") {
+        drift_alerts_without_action(ctx, out);
+    }
+}
+
+/// DRF002, anchored at what makes the project run a model.
+fn model_without_drift_metric(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    let (what, anchor) = if let Some((package, manifest)) = depends_on_any(ctx.cargo, &MODEL_CRATES)
+    {
+        (format!("uses {package}"), manifest.to_string())
+    } else if let Some(artifact) = ctx.paths.iter().find(|p| {
+        let lower = p.to_ascii_lowercase();
+        MODEL_ARTIFACTS.iter().any(|ext| lower.ends_with(ext))
+            && path_code_kind(p) == crate::finding::CodeKind::Production
+    }) {
+        ("ships a model artifact".to_string(), artifact.clone())
+    } else {
+        return;
+    };
+    out.push(
+        Finding::project(
+            "DRF002",
+            "drift metric",
+            format!("the project {what} but emits no drift or model-quality metric"),
+        )
+        .in_file(&anchor),
+    );
+}
+
+/// DRF003: alerts on drift metrics without `for:`, severity or runbook.
+fn drift_alerts_without_action(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    let records: std::collections::BTreeMap<&str, &alerts::References> = ctx
+        .files
+        .iter()
+        .flat_map(|f| f.prometheus_rules.iter().flat_map(|r| &r.records))
+        .map(|r| (r.name.as_str(), &r.references))
+        .collect();
+    for (_, alert) in production_alerts(ctx.files) {
+        let references = alerts::expand(&alert.references, &records);
+        if !references.names.iter().any(|n| VOCABULARY.matches(n)) {
+            continue;
+        }
+        let missing: Vec<&str> = [
+            (!alert.has_for, "a `for:` duration"),
+            (!alert.has_severity, "a severity label"),
+            (!alert.has_runbook, "a runbook_url annotation"),
+        ]
+        .into_iter()
+        .filter_map(|(missing, what)| missing.then_some(what))
+        .collect();
+        if !missing.is_empty() {
+            out.push(at_site(
+                &alert.site,
+                "DRF003",
+                format!(
+                    "drift alert `{}` has no {}",
+                    short(&alert.name),
+                    missing.join(", no ")
+                ),
+            ));
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct VocabularyData {
+    vocabulary: Vec<Term>,
+}
+
+#[derive(Deserialize)]
+struct Term {
+    pattern: String,
+    #[serde(default)]
+    unless: Vec<String>,
+}
+
+/// Metric names that measure drift or model quality (DRF001's `[data]`).
+pub struct Vocabulary {
+    terms: Vec<(Regex, Vec<String>)>,
+}
+
+pub static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
+    let data: VocabularyData = registry().get("DRF001").data();
+    Vocabulary {
+        terms: data
+            .vocabulary
+            .into_iter()
+            .map(|t| {
+                let regex = Regex::new(&format!("(?:^|_)(?:{})(?:_|$)", t.pattern))
+                    .expect("DRF001 vocabulary patterns are valid (tests/registry.rs)");
+                (regex, t.unless)
+            })
+            .collect(),
+    }
+});
+
+impl Vocabulary {
+    /// Whether a metric name (any case, any of `_ . : -` as separators) is in the vocabulary.
+    pub fn matches(&self, name: &str) -> bool {
+        let tokens: Vec<String> = name
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let normalised = tokens.join("_");
+        self.terms.iter().any(|(regex, unless)| {
+            regex.is_match(&normalised) && !unless.iter().any(|u| tokens.contains(u))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabulary_matches_whole_tokens_and_respects_exceptions() {
+        for name in [
+            "ticket_feature_psi",
+            "ticket.model.accuracy",
+            "model_kl_divergence",
+            "input_ks_statistic",
+            "training_serving_skew",
+            "job:psi:max",
+            "embedding_drift_score",
+            "prediction_confidence_bucket",
+        ] {
+            assert!(VOCABULARY.matches(name), "{name}");
+        }
+        for name in [
+            "psicology_total",
+            "node_pressure_cpu_waiting_seconds_total",
+            "psi_memory_some_avg10",
+            "clock_skew_seconds",
+            "http_requests_total",
+            "lapsing_sessions",
+        ] {
+            assert!(!VOCABULARY.matches(name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,880 @@
+//! The metrics a Rust file emits, by the name their exporter gives them.
+//!
+//! Read from the prometheus crate (`register_*!`, `opts!`, `Opts::new(..).namespace(..)`,
+//! `Gauge::new`, `GaugeVec::new(opts, ..)`, ...), the metrics crate (`counter!`, `gauge!`,
+//! `histogram!`, `describe_*!`, pre-0.22 `increment_counter!`), prometheus-client
+//! (`registry.register(name, help, metric)`) and OpenTelemetry (`meter.f64_gauge(name)`).
+//! Names are kept as pieces: literals, and constants resolved in the project phase (a constant
+//! may live in another file). A name built from anything else is dynamic: it still shows that
+//! the project emits metrics, but no rule judges it.
+//! See `../shared/reference/metrics-and-alerts.md`.
+
+use std::collections::HashMap;
+
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+
+use crate::facts::imports::Imports;
+use crate::finding::Finding;
+use crate::source::Source;
+
+/// A part of a metric name: literal text, or a constant to look up by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Const(String),
+}
+
+/// A name as its code builds it: components joined by `_` (namespace, subsystem, name), each
+/// a concatenation of pieces. `None` when the code builds it from values we cannot know.
+pub type NameParts = Option<Vec<Vec<Piece>>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Library {
+    Prometheus,
+    PrometheusClient,
+    Metrics,
+    OpenTelemetry,
+}
+
+impl Library {
+    /// Whether the exported name may carry a prefix or suffix the code does not show
+    /// (a sub-registry prefix, an OpenTelemetry unit): matching then accepts them.
+    pub fn loose_name(self) -> bool {
+        matches!(self, Library::PrometheusClient | Library::OpenTelemetry)
+    }
+}
+
+/// One metric registration.
+#[derive(Debug, Clone)]
+pub struct EmittedMetric {
+    pub parts: NameParts,
+    pub library: Library,
+    /// OpenTelemetry's `.with_unit(..)`, appended by its Prometheus exporter.
+    pub unit: Option<String>,
+    pub line: usize,
+    /// Where a finding about this metric goes (its message is written in the project phase).
+    pub site: Finding,
+}
+
+/// What a Rust file contributes to the metrics model.
+#[derive(Debug, Clone, Default)]
+pub struct MetricFacts {
+    pub emitted: Vec<EmittedMetric>,
+    /// `const`/`static` string items (and immutable `let` bindings) of the file; `None` when the
+    /// same name holds different values.
+    pub constants: HashMap<String, Option<String>>,
+    /// `.with_namespace("ns")` on an OpenTelemetry Prometheus exporter.
+    pub exporter_namespaces: Vec<String>,
+}
+
+/// Whether a file's text may register a metric: a cheap test before walking its tree.
+pub fn may_emit(text: &str) -> bool {
+    [
+        "prometheus",
+        "metrics",
+        "opentelemetry",
+        "counter!",
+        "gauge!",
+        "histogram!",
+        "register_",
+    ]
+    .iter()
+    .any(|word| text.contains(word))
+}
+
+/// Which metric crates the file can use: from its package's dependencies, or its imports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Available {
+    pub prometheus: bool,
+    pub prometheus_client: bool,
+    pub metrics: bool,
+    pub opentelemetry: bool,
+}
+
+/// The metrics a file registers, and its string constants that could name one (a constant
+/// may be used in another file). `None` when the file has neither.
+pub fn extract(
+    source: &Source,
+    ast: &syn::File,
+    imports: &Imports,
+    deps: Available,
+) -> Option<MetricFacts> {
+    let available = Available {
+        prometheus: deps.prometheus || imports.mentions("prometheus"),
+        prometheus_client: deps.prometheus_client || imports.mentions("prometheus_client"),
+        metrics: deps.metrics || imports.mentions("metrics"),
+        opentelemetry: deps.opentelemetry || imports.mentions("opentelemetry"),
+    };
+    let mut constants = Constants::default();
+    constants.visit_file(ast);
+    let mut facts = MetricFacts {
+        constants: constants.0,
+        ..MetricFacts::default()
+    };
+    let any_crate = available.prometheus
+        || available.prometheus_client
+        || available.metrics
+        || available.opentelemetry;
+    if any_crate && may_emit(&source.text) {
+        let mut visitor = Emissions {
+            source,
+            imports,
+            available,
+            facts: &mut facts,
+            bindings: Vec::new(),
+        };
+        visitor.visit_file(ast);
+    }
+    let empty = facts.emitted.is_empty()
+        && facts.constants.is_empty()
+        && facts.exporter_namespaces.is_empty();
+    (!empty).then_some(facts)
+}
+
+/// String constants, by name.
+#[derive(Default)]
+struct Constants(HashMap<String, Option<String>>);
+
+impl Constants {
+    /// Keeps constants whose value could be a metric name (short, no spaces): the others
+    /// cannot matter and would only take memory.
+    fn add(&mut self, name: String, value: Option<String>) {
+        let plausible = |v: &String| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_:.-".contains(c))
+        };
+        if !value.as_ref().is_some_and(plausible) {
+            return;
+        }
+        let entry = self.0.entry(name).or_insert_with(|| value.clone());
+        if *entry != value {
+            *entry = None;
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Constants {
+    fn visit_item_const(&mut self, item: &'ast syn::ItemConst) {
+        if let Some(value) = literal(&item.expr) {
+            self.add(item.ident.to_string(), Some(value));
+        }
+        visit::visit_item_const(self, item);
+    }
+    fn visit_item_static(&mut self, item: &'ast syn::ItemStatic) {
+        if matches!(item.mutability, syn::StaticMutability::None)
+            && let Some(value) = literal(&item.expr)
+        {
+            self.add(item.ident.to_string(), Some(value));
+        }
+        visit::visit_item_static(self, item);
+    }
+    fn visit_impl_item_const(&mut self, item: &'ast syn::ImplItemConst) {
+        if let Some(value) = literal(&item.expr) {
+            self.add(item.ident.to_string(), Some(value));
+        }
+        visit::visit_impl_item_const(self, item);
+    }
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let syn::Pat::Ident(ident) = &local.pat
+            && ident.mutability.is_none()
+            && let Some(init) = &local.init
+            && let Some(value) = literal(&init.expr)
+        {
+            self.add(ident.ident.to_string(), Some(value));
+        }
+        visit::visit_local(self, local);
+    }
+}
+
+fn literal(expr: &syn::Expr) -> Option<String> {
+    match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
+        syn::Expr::Reference(r) => literal(&r.expr),
+        syn::Expr::Paren(p) => literal(&p.expr),
+        syn::Expr::Group(g) => literal(&g.expr),
+        _ => None,
+    }
+}
+
+/// A prometheus `Opts`/`HistogramOpts` value being built.
+#[derive(Debug, Clone)]
+struct Opts {
+    namespace: Option<Vec<Piece>>,
+    subsystem: Option<Vec<Piece>>,
+    name: Option<Vec<Piece>>,
+    /// Set once something registers a metric with these options.
+    used: bool,
+    site: proc_macro2::Span,
+}
+
+impl Opts {
+    fn parts(&self) -> NameParts {
+        let known = |part: &Option<Vec<Piece>>| part.clone();
+        let mut parts = Vec::new();
+        // An unknown namespace makes the whole name unknown; an absent one is empty.
+        for component in [&self.namespace, &self.subsystem] {
+            if let Some(component) = known(component) {
+                parts.push(component);
+            }
+        }
+        parts.push(self.name.clone()?);
+        Some(parts)
+    }
+}
+
+struct Emissions<'a> {
+    source: &'a Source,
+    imports: &'a Imports,
+    available: Available,
+    facts: &'a mut MetricFacts,
+    /// Local variables holding `Opts`, innermost function last.
+    bindings: Vec<HashMap<String, Opts>>,
+}
+
+/// prometheus metric types built from a name and help text: `Gauge::new(name, help)`.
+const PROMETHEUS_NAMED: &[&str] = &["Counter", "IntCounter", "Gauge", "IntGauge"];
+/// prometheus metric types built from options: `GaugeVec::new(opts, labels)`, `Histogram::with_opts(opts)`.
+const PROMETHEUS_FROM_OPTS: &[&str] = &[
+    "Counter",
+    "IntCounter",
+    "Gauge",
+    "IntGauge",
+    "Histogram",
+    "CounterVec",
+    "IntCounterVec",
+    "GaugeVec",
+    "IntGaugeVec",
+    "HistogramVec",
+];
+
+impl Emissions<'_> {
+    fn emit(
+        &mut self,
+        parts: NameParts,
+        library: Library,
+        unit: Option<String>,
+        span: proc_macro2::Span,
+    ) {
+        let range = self.source.span_range(span);
+        let site = Finding::at("DRF001", self.source, range, String::new());
+        self.facts.emitted.push(EmittedMetric {
+            parts,
+            library,
+            unit,
+            line: span.start().line,
+            site,
+        });
+    }
+
+    /// The pieces of a name expression: literals, constants, `concat!`, `format!` of those.
+    fn pieces(&self, expr: &syn::Expr) -> Option<Vec<Piece>> {
+        match expr {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => Some(vec![Piece::Text(s.value())]),
+            syn::Expr::Path(p) if p.qself.is_none() => {
+                let last = p.path.segments.last()?.ident.to_string();
+                Some(vec![Piece::Const(last)])
+            }
+            syn::Expr::Reference(r) => self.pieces(&r.expr),
+            syn::Expr::Paren(p) => self.pieces(&p.expr),
+            syn::Expr::Group(g) => self.pieces(&g.expr),
+            syn::Expr::MethodCall(m)
+                if m.args.is_empty()
+                    && matches!(
+                        m.method.to_string().as_str(),
+                        "to_string" | "to_owned" | "into" | "as_str"
+                    ) =>
+            {
+                self.pieces(&m.receiver)
+            }
+            syn::Expr::Call(call) if call.args.len() == 1 => {
+                let syn::Expr::Path(f) = &*call.func else {
+                    return None;
+                };
+                let path = self.imports.resolve(&f.path);
+                if matches!(
+                    path.as_str(),
+                    "String::from"
+                        | "std::string::String::from"
+                        | "Cow::from"
+                        | "std::borrow::Cow::from"
+                ) {
+                    self.pieces(&call.args[0])
+                } else {
+                    None
+                }
+            }
+            syn::Expr::Macro(m) => self.macro_pieces(&m.mac),
+            _ => None,
+        }
+    }
+
+    fn macro_pieces(&self, mac: &syn::Macro) -> Option<Vec<Piece>> {
+        let name = mac.path.segments.last()?.ident.to_string();
+        let args = mac
+            .parse_body_with(
+                syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+            )
+            .ok()?;
+        match name.as_str() {
+            "concat" => {
+                let mut out = Vec::new();
+                for arg in &args {
+                    out.extend(self.pieces(arg)?);
+                }
+                Some(out)
+            }
+            "format" => {
+                let mut args = args.iter();
+                let template = literal(args.next()?)?;
+                let positional: Vec<&syn::Expr> = args.collect();
+                format_pieces(&template, &positional, |e| self.pieces(e))
+            }
+            _ => None,
+        }
+    }
+
+    /// Evaluates an expression that builds prometheus options.
+    fn opts(&mut self, expr: &syn::Expr) -> Option<Opts> {
+        match expr {
+            syn::Expr::Call(call) => {
+                let syn::Expr::Path(f) = &*call.func else {
+                    return None;
+                };
+                let path = self.imports.resolve(&f.path);
+                let is_opts_new = matches!(
+                    path.as_str(),
+                    "prometheus::Opts::new"
+                        | "prometheus::HistogramOpts::new"
+                        | "prometheus::core::Opts::new"
+                ) || (self.available.prometheus
+                    && matches!(path.as_str(), "Opts::new" | "HistogramOpts::new"));
+                if !is_opts_new {
+                    return None;
+                }
+                Some(Opts {
+                    namespace: None,
+                    subsystem: None,
+                    name: call.args.first().and_then(|a| self.pieces(a)),
+                    used: false,
+                    site: call.span(),
+                })
+            }
+            syn::Expr::Macro(m)
+                if self.is_prometheus_macro(&m.mac, &["opts", "histogram_opts"]) =>
+            {
+                let first = first_macro_arg(&m.mac)?;
+                Some(Opts {
+                    namespace: None,
+                    subsystem: None,
+                    name: self.pieces(&first),
+                    used: false,
+                    site: m.span(),
+                })
+            }
+            syn::Expr::MethodCall(m) => {
+                let mut opts = self.opts(&m.receiver)?;
+                let argument = || m.args.first().and_then(|a| self.pieces(a));
+                match m.method.to_string().as_str() {
+                    "namespace" => opts.namespace = argument(),
+                    "subsystem" => opts.subsystem = argument(),
+                    "const_label" | "const_labels" | "variable_label" | "variable_labels"
+                    | "buckets" | "help" | "clone" => {}
+                    _ => return None,
+                }
+                Some(opts)
+            }
+            syn::Expr::Path(p) if p.path.segments.len() == 1 => {
+                let name = p.path.segments[0].ident.to_string();
+                let opts = self
+                    .bindings
+                    .iter_mut()
+                    .rev()
+                    .find_map(|b| b.get_mut(&name))?;
+                opts.used = true;
+                Some(opts.clone())
+            }
+            syn::Expr::Reference(r) => self.opts(&r.expr),
+            syn::Expr::Paren(p) => self.opts(&p.expr),
+            _ => None,
+        }
+    }
+
+    fn is_prometheus_macro(&self, mac: &syn::Macro, names: &[&str]) -> bool {
+        let path = self.imports.resolve(&mac.path);
+        names.iter().any(|name| {
+            path == format!("prometheus::{name}") || (self.available.prometheus && path == *name)
+        })
+    }
+
+    fn bind(&mut self, name: String, opts: Opts) {
+        if let Some(scope) = self.bindings.last_mut() {
+            scope.insert(name, opts);
+        }
+    }
+
+    fn in_function(&mut self, walk: impl FnOnce(&mut Self)) {
+        self.bindings.push(HashMap::new());
+        walk(self);
+        // Options built and never seen registered here (returned, passed on): their name
+        // still shows a metric, at the line that names it.
+        let scope = self.bindings.pop().unwrap_or_default();
+        let mut unused: Vec<Opts> = scope.into_values().filter(|o| !o.used).collect();
+        unused.sort_by_key(|o| (o.site.start().line, o.site.start().column));
+        for opts in unused {
+            self.emit(opts.parts(), Library::Prometheus, None, opts.site);
+        }
+    }
+
+    /// A metrics-crate or prometheus macro that registers a metric.
+    fn registering_macro(&mut self, mac: &syn::Macro) -> bool {
+        let path = self.imports.resolve(&mac.path);
+        let (krate, name) = match path.rsplit_once("::") {
+            Some((krate, name)) => (Some(krate), name),
+            None => (None, path.as_str()),
+        };
+        const METRICS_MACROS: &[&str] = &[
+            "counter",
+            "gauge",
+            "histogram",
+            "describe_counter",
+            "describe_gauge",
+            "describe_histogram",
+            "increment_counter",
+            "increment_gauge",
+            "decrement_gauge",
+            "absolute_counter",
+            "register_counter",
+            "register_gauge",
+            "register_histogram",
+        ];
+        let is_metrics = METRICS_MACROS.contains(&name)
+            && (krate == Some("metrics") || (krate.is_none() && self.available.metrics));
+        let is_prometheus = name.starts_with("register_")
+            && !is_metrics
+            && (krate == Some("prometheus") || (krate.is_none() && self.available.prometheus));
+        if is_metrics {
+            let name = metrics_macro_name(mac).and_then(|e| self.pieces(&e));
+            self.emit(name.map(|p| vec![p]), Library::Metrics, None, mac.span());
+            true
+        } else if is_prometheus {
+            let Some(first) = first_macro_arg(mac) else {
+                return false;
+            };
+            let parts = match self.opts(&first) {
+                Some(opts) => opts.parts(),
+                None => self.pieces(&first).map(|p| vec![p]),
+            };
+            self.emit(parts, Library::Prometheus, None, mac.span());
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `Gauge::new(name, help)`, `GaugeVec::new(opts, labels)`, `Histogram::with_opts(opts)`.
+    fn registering_call(&mut self, call: &syn::ExprCall) -> bool {
+        let syn::Expr::Path(f) = &*call.func else {
+            return false;
+        };
+        let path = self.imports.resolve(&f.path);
+        let segments: Vec<&str> = path.split("::").collect();
+        let [.., ty, function] = segments.as_slice() else {
+            return false;
+        };
+        let from_prometheus = segments.first() == Some(&"prometheus")
+            || (self.available.prometheus && segments.len() == 2);
+        if !from_prometheus {
+            return false;
+        }
+        let Some(first) = call.args.first() else {
+            return false;
+        };
+        let parts =
+            if *function == "new" && PROMETHEUS_NAMED.contains(ty) && self.opts(first).is_none() {
+                self.pieces(first).map(|p| vec![p])
+            } else if matches!(*function, "new" | "with_opts") && PROMETHEUS_FROM_OPTS.contains(ty)
+            {
+                match self.opts(first) {
+                    Some(opts) => opts.parts(),
+                    None => return false,
+                }
+            } else {
+                return false;
+            };
+        self.emit(parts, Library::Prometheus, None, call.span());
+        true
+    }
+
+    /// A method chain: OpenTelemetry instruments (`meter.f64_gauge("x").with_unit("1").build()`),
+    /// prometheus-client's `registry.register(name, help, metric)`, an exporter's namespace.
+    fn method_chain(&mut self, outer: &syn::ExprMethodCall) {
+        let mut chain = vec![outer];
+        let mut base = &*outer.receiver;
+        while let syn::Expr::MethodCall(m) = base {
+            chain.push(m);
+            base = &m.receiver;
+        }
+        // Innermost first.
+        chain.reverse();
+        for (i, call) in chain.iter().enumerate() {
+            let method = call.method.to_string();
+            if self.available.opentelemetry && is_otel_instrument(&method) {
+                let unit = chain[i + 1..]
+                    .iter()
+                    .find(|c| c.method == "with_unit")
+                    .and_then(|c| c.args.first())
+                    .and_then(literal);
+                let name = call.args.first().and_then(|a| self.pieces(a));
+                self.emit(
+                    name.map(|p| vec![p]),
+                    Library::OpenTelemetry,
+                    unit,
+                    call.span(),
+                );
+            } else if self.available.prometheus_client
+                && matches!(method.as_str(), "register" | "register_with_unit")
+                && call.args.len() >= 3
+            {
+                let name = call.args.first().and_then(|a| self.pieces(a));
+                self.emit(
+                    name.map(|p| vec![p]),
+                    Library::PrometheusClient,
+                    None,
+                    call.span(),
+                );
+            } else if self.available.opentelemetry
+                && method == "with_namespace"
+                && let Some(namespace) = call.args.first().and_then(literal)
+            {
+                self.facts.exporter_namespaces.push(namespace);
+            }
+        }
+        self.visit_expr(base);
+        for call in chain {
+            for arg in &call.args {
+                self.visit_expr(arg);
+            }
+        }
+    }
+}
+
+fn is_otel_instrument(method: &str) -> bool {
+    let Some((number, instrument)) = method.split_once('_') else {
+        return false;
+    };
+    matches!(number, "u64" | "f64" | "i64")
+        && matches!(
+            instrument,
+            "counter"
+                | "up_down_counter"
+                | "gauge"
+                | "histogram"
+                | "observable_counter"
+                | "observable_up_down_counter"
+                | "observable_gauge"
+        )
+}
+
+/// The expressions after the first top-level `=` of each `;`-separated statement of a macro
+/// body, where they parse.
+fn assigned_values(tokens: proc_macro2::TokenStream) -> Vec<syn::Expr> {
+    use proc_macro2::{Spacing, TokenTree};
+    let mut values = Vec::new();
+    let mut statement: Vec<TokenTree> = Vec::new();
+    let mut flush = |statement: &mut Vec<TokenTree>| {
+        let is_assignment = |t: &TokenTree| matches!(t, TokenTree::Punct(p) if p.as_char() == '=' && p.spacing() == Spacing::Alone);
+        if let Some(at) = statement.iter().position(is_assignment) {
+            let value: proc_macro2::TokenStream = statement[at + 1..].iter().cloned().collect();
+            if let Ok(expr) = syn::parse2::<syn::Expr>(value) {
+                values.push(expr);
+            }
+        }
+        statement.clear();
+    };
+    for token in tokens {
+        if matches!(&token, TokenTree::Punct(p) if p.as_char() == ';') {
+            flush(&mut statement);
+        } else {
+            statement.push(token);
+        }
+    }
+    flush(&mut statement);
+    values
+}
+
+/// The first argument of a macro, whatever follows it.
+fn first_macro_arg(mac: &syn::Macro) -> Option<syn::Expr> {
+    mac.parse_body_with(|input: syn::parse::ParseStream<'_>| {
+        let first: syn::Expr = input.parse()?;
+        let _rest: proc_macro2::TokenStream = input.parse()?;
+        Ok(first)
+    })
+    .ok()
+}
+
+/// The name argument of a metrics-crate macro: after the optional `target: ..,` and
+/// `level: ..,` arguments, before the labels (`"k" => "v"`).
+fn metrics_macro_name(mac: &syn::Macro) -> Option<syn::Expr> {
+    mac.parse_body_with(|input: syn::parse::ParseStream<'_>| {
+        while input.peek(syn::Ident) && input.peek2(syn::Token![:]) && !input.peek2(syn::Token![::])
+        {
+            let _key: syn::Ident = input.parse()?;
+            let _colon: syn::Token![:] = input.parse()?;
+            let _value: syn::Expr = input.parse()?;
+            let _comma: syn::Token![,] = input.parse()?;
+        }
+        let name: syn::Expr = input.parse()?;
+        let _rest: proc_macro2::TokenStream = input.parse()?;
+        Ok(name)
+    })
+    .ok()
+}
+
+/// The pieces of `format!(template, args..)`, when every placeholder is a plain `{}`, `{0}`
+/// or `{NAME}` whose value is known.
+fn format_pieces(
+    template: &str,
+    positional: &[&syn::Expr],
+    pieces: impl Fn(&syn::Expr) -> Option<Vec<Piece>>,
+) -> Option<Vec<Piece>> {
+    let mut out = Vec::new();
+    let mut next = 0;
+    let mut rest = template;
+    while let Some(open) = rest.find(['{', '}']) {
+        let (text, tail) = rest.split_at(open);
+        if !text.is_empty() {
+            out.push(Piece::Text(text.to_string()));
+        }
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push(Piece::Text(tail[..1].to_string()));
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            return None;
+        }
+        let close = tail.find('}')?;
+        let inner = &tail[1..close];
+        if inner.is_empty() {
+            out.extend(pieces(positional.get(next)?)?);
+            next += 1;
+        } else if let Ok(index) = inner.parse::<usize>() {
+            out.extend(pieces(positional.get(index)?)?);
+        } else if inner.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            out.push(Piece::Const(inner.to_string()));
+        } else {
+            return None;
+        }
+        rest = &tail[close + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest.to_string()));
+    }
+    Some(out)
+}
+
+impl<'ast> Visit<'ast> for Emissions<'_> {
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.in_function(|v| visit::visit_item_fn(v, item));
+    }
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        self.in_function(|v| visit::visit_impl_item_fn(v, item));
+    }
+    fn visit_trait_item_fn(&mut self, item: &'ast syn::TraitItemFn) {
+        self.in_function(|v| visit::visit_trait_item_fn(v, item));
+    }
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let syn::Pat::Ident(ident) = &local.pat
+            && let Some(init) = &local.init
+            && let Some(opts) = self.opts(&init.expr)
+        {
+            self.bind(ident.ident.to_string(), opts);
+            return;
+        }
+        visit::visit_local(self, local);
+    }
+    fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
+        // `opts = opts.namespace("x");` and `opts.namespace = "x".into();`
+        match &*assign.left {
+            syn::Expr::Path(p) if p.path.segments.len() == 1 => {
+                if let Some(opts) = self.opts(&assign.right) {
+                    self.bind(p.path.segments[0].ident.to_string(), opts);
+                    return;
+                }
+            }
+            syn::Expr::Field(field) => {
+                if let (syn::Expr::Path(p), syn::Member::Named(member)) =
+                    (&*field.base, &field.member)
+                    && p.path.segments.len() == 1
+                {
+                    let var = p.path.segments[0].ident.to_string();
+                    let value = self.pieces(&assign.right);
+                    if let Some(opts) = self.bindings.iter_mut().rev().find_map(|b| b.get_mut(&var))
+                    {
+                        match member.to_string().as_str() {
+                            "namespace" => opts.namespace = value,
+                            "subsystem" => opts.subsystem = value,
+                            "name" => opts.name = value,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        visit::visit_expr_assign(self, assign);
+    }
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        self.registering_call(call);
+        visit::visit_expr_call(self, call);
+    }
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        self.method_chain(call);
+    }
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        if self.registering_macro(mac) {
+            return;
+        }
+        // Registrations often sit inside other macros: `lazy_static! { static ref X: Gauge =
+        // register_gauge!(..).unwrap(); }`, `vec![..]`. Look inside bodies of items or
+        // expressions, and else at the right-hand side of each `NAME = expr;` in the body.
+        if let Ok(file) = mac.parse_body::<syn::File>() {
+            self.visit_file(&file);
+        } else if let Ok(exprs) = mac.parse_body_with(
+            syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+        ) {
+            for expr in &exprs {
+                self.visit_expr(expr);
+            }
+        } else {
+            for value in assigned_values(mac.tokens.clone()) {
+                self.visit_expr(&value);
+            }
+        }
+    }
+}
+
+/// Joins the pieces into the name the exporter shows, resolving constants with `lookup`.
+pub fn resolve(parts: &NameParts, lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let mut components = Vec::new();
+    for component in parts.as_ref()? {
+        let mut text = String::new();
+        for piece in component {
+            match piece {
+                Piece::Text(t) => text.push_str(t),
+                Piece::Const(name) => text.push_str(&lookup(name)?),
+            }
+        }
+        if !text.is_empty() {
+            components.push(text);
+        }
+    }
+    let name = components.join("_");
+    // Exporters replace every character outside [a-zA-Z0-9_:] with `_`.
+    let name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(code: &str) -> Vec<(usize, Option<String>)> {
+        let source = Source::new("src/m.rs", code.to_string());
+        let ast = syn::parse_file(code).unwrap();
+        let imports = Imports::of_file(&ast, Default::default());
+        let facts = extract(&source, &ast, &imports, Available::default()).unwrap_or_default();
+        facts
+            .emitted
+            .iter()
+            .map(|m| {
+                let name = resolve(&m.parts, |c| facts.constants.get(c).cloned().flatten());
+                (m.line, name)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prometheus_names_with_namespace_subsystem_and_split_builders() {
+        let code = r#"
+use prometheus::{Opts, GaugeVec, register_gauge, opts, histogram_opts, register_histogram};
+const PSI: &str = "feature_psi";
+fn a() {
+    let g = GaugeVec::new(Opts::new(PSI, "h").namespace("tickets").subsystem("model"), &["f"]).unwrap();
+    let h = register_histogram!(histogram_opts!("latency_seconds", "h")).unwrap();
+    let x = register_gauge!(opts!("accuracy", "h").namespace("tickets")).unwrap();
+}
+fn b() {
+    let opts = Opts::new("drift_score", "h");
+    let opts = opts.namespace("ns");
+    let g = prometheus::Gauge::with_opts(opts).unwrap();
+}
+fn c(name: &str) { let g = prometheus::IntGauge::new(name, "h"); }
+fn d() -> Opts { let o = Opts::new("returned", "h"); o }
+lazy_static::lazy_static! {
+    static ref DRIFT: prometheus::Gauge = prometheus::register_gauge!("label_drift", "h").unwrap();
+}
+"#;
+        assert_eq!(
+            names(code),
+            vec![
+                (5, Some("tickets_model_feature_psi".to_string())),
+                (6, Some("latency_seconds".to_string())),
+                (7, Some("tickets_accuracy".to_string())),
+                (12, Some("ns_drift_score".to_string())),
+                (14, None),
+                (15, Some("returned".to_string())),
+                (17, Some("label_drift".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn metrics_crate_and_opentelemetry_names() {
+        let code = r#"
+use metrics::{counter, gauge as g};
+use opentelemetry::metrics::Meter;
+fn a(meter: Meter) {
+    counter!("requests.total", "route" => "/x").increment(1);
+    g!(super::NAME).set(0.9);
+    metrics::histogram!(target: "x", level: metrics::Level::INFO, format!("{}_psi", "ticket")).record(1.0);
+    let c = meter.f64_histogram("prediction.confidence").with_unit("1").build();
+    gauge!("unimported").set(1.0);
+}
+const NAME: &str = "model.accuracy";
+"#;
+        assert_eq!(
+            names(code),
+            vec![
+                (5, Some("requests_total".to_string())),
+                (6, Some("model_accuracy".to_string())),
+                (7, Some("ticket_psi".to_string())),
+                (8, Some("prediction_confidence".to_string())),
+                (9, Some("unimported".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_without_a_metrics_crate() {
+        assert!(names("fn a() { counter!(\"x\"); let o = Opts::new(\"a\", \"b\"); }").is_empty());
+    }
+}
