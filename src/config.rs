@@ -10,7 +10,9 @@ use miette::{LabeledSpan, MietteDiagnostic, NamedSource};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::baseline::Baseline;
 use crate::registry::{Severity, registry};
+use crate::suppress::{Allow, Date};
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024;
 pub const CONFIG_FILE: &str = "prodready.toml";
@@ -33,8 +35,26 @@ pub struct Config {
     /// Per-rule severity overrides, by rule code.
     pub severity: BTreeMap<String, Severity>,
     pub gate: Gate,
+    /// Run the rules whose status is `preview` too.
+    pub preview: bool,
+    /// `[[allow]]` entries: findings allowed by path and rule.
+    pub allows: Vec<PathAllow>,
+    /// Findings recorded earlier (`--baseline`): they fail their checklist item but not the gate.
+    pub baseline: Option<Baseline>,
     /// Where the configuration was read from, if anywhere.
     pub origin: Option<PathBuf>,
+    /// The configuration file's text: OPS006 points into it at ineffective `[[allow]]` entries.
+    pub origin_text: Option<String>,
+}
+
+/// An `[[allow]]` entry of the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathAllow {
+    /// Globs relative to the audited root; `None` allows the rules in the whole project,
+    /// including its findings about something missing.
+    pub paths: Option<Vec<String>>,
+    /// Its rules, reason and expiry; its range is the entry's span in the configuration file.
+    pub allow: Allow,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,7 +74,11 @@ impl Default for Config {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             severity: BTreeMap::new(),
             gate: Gate::default(),
+            preview: false,
+            allows: Vec::new(),
+            baseline: None,
             origin: None,
+            origin_text: None,
         }
     }
 }
@@ -68,6 +92,18 @@ struct RawConfig {
     max_file_size: Option<Spanned<i64>>,
     severity: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     gate: Option<RawGate>,
+    preview: Option<bool>,
+    allow: Option<Vec<Spanned<RawAllow>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    paths: Option<Vec<Spanned<String>>>,
+    rules: Spanned<Vec<String>>,
+    reason: Option<String>,
+    /// A TOML date (`until = 2027-03-31`) or a string holding one.
+    until: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -222,7 +258,9 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::R
     let mut config = Config {
         select: selectors(raw.select)?,
         ignore: selectors(raw.ignore)?.unwrap_or_default(),
+        preview: raw.preview.unwrap_or(false),
         origin: Some(path.to_path_buf()),
+        origin_text: Some(text.to_string()),
         ..Config::default()
     };
     if let Some(exclude) = raw.exclude {
@@ -265,6 +303,50 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::R
         };
         config.severity.insert(rule.code.clone(), severity);
     }
+    for entry in raw.allow.unwrap_or_default() {
+        let range = entry.span();
+        let entry = entry.into_inner();
+        let mut paths = None;
+        for glob in entry.paths.into_iter().flatten() {
+            if let Err(e) = globset::Glob::new(glob.get_ref()) {
+                return Err(err(
+                    glob.span(),
+                    format!("bad allow glob: {e}"),
+                    "this glob",
+                ));
+            }
+            paths.get_or_insert_with(Vec::new).push(glob.into_inner());
+        }
+        if entry.rules.get_ref().is_empty() {
+            return Err(err(
+                entry.rules.span(),
+                "an [[allow]] entry must name its rules".into(),
+                "codes, prefixes or names, as in `select`",
+            ));
+        }
+        let until = match entry.until {
+            None => None,
+            Some(value) => {
+                let text = match value.get_ref() {
+                    toml::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                Some(Date::parse(&text).ok_or_else(|| {
+                    err(
+                        value.span(),
+                        format!("until = {text} is not a date"),
+                        "expected YYYY-MM-DD",
+                    )
+                })?)
+            }
+        };
+        // A missing reason and unknown rules are reported by OPS006, like those of comments.
+        let reason = entry.reason.filter(|r| !r.trim().is_empty());
+        config.allows.push(PathAllow {
+            paths,
+            allow: Allow::config(entry.rules.into_inner(), reason, until, range),
+        });
+    }
     if let Some(gate) = raw.gate {
         if let Some(score) = gate.fail_under {
             let value = *score.get_ref();
@@ -303,6 +385,7 @@ mod tests {
         assert_eq!(
             Config {
                 origin: None,
+                origin_text: None,
                 ..config
             },
             Config::default()

@@ -5,18 +5,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::baseline::BaselineOutcome;
 use crate::checks::{self, ProjectContext, RuleSet};
-use crate::config::{Config, Gate};
+use crate::config::{Config, Gate, PathAllow};
 use crate::facts::{self, FileFacts, cargo::CargoProject, cargo::Lockfile, cargo::Manifest};
-use crate::finding::{CodeKind, Finding};
+use crate::finding::{CodeKind, Finding, Suppression};
 use crate::project::{path_code_kind, subjects};
-use crate::registry::{Rule, Severity, Subject, TestCodePolicy, registry};
+use crate::registry::{Rule, RuleStatus, Severity, Subject, TestCodePolicy, registry};
 use crate::score::{Scorecard, fails_item, scorecard};
 use crate::source::{FileKind, Source};
-use crate::walk::{Candidate, SkipReason, discover};
+use crate::suppress::{Allow, Date};
+use crate::walk::{Candidate, SkipReason, discover, relative};
 
 /// Parsing threads get a large stack: deeply nested (but accepted) code recurses deeply in syn.
 const PARSER_STACK: usize = 64 * 1024 * 1024;
@@ -55,6 +58,8 @@ pub struct Report {
     /// Present subjects with their evidence.
     pub subjects: BTreeMap<Subject, String>,
     pub gate: GateOutcome,
+    /// What the baseline given to the audit matched, if one was.
+    pub baseline: Option<BaselineOutcome>,
 }
 
 impl Report {
@@ -79,18 +84,37 @@ pub fn exit_code(gate_passed: bool, incomplete: bool) -> u8 {
     }
 }
 
-/// Which rules run and which are skipped, from `select` and `ignore`.
+/// Whether a rule belongs to the rule set of an audit: stable rules always, preview rules only
+/// when the user opted in.
+pub fn offered(rule: &Rule, config: &Config) -> bool {
+    rule.status == RuleStatus::Stable || config.preview
+}
+
+/// Which rules run and which are skipped, from `select` and `ignore`, among the rules offered.
 pub fn selected_rules(config: &Config) -> Result<Vec<&'static Rule>, String> {
     let mut selected: BTreeSet<&str> = BTreeSet::new();
     match &config.select {
-        None => selected.extend(registry().rules().iter().map(|r| r.code.as_str())),
+        None => selected.extend(
+            registry()
+                .rules()
+                .iter()
+                .filter(|r| offered(r, config))
+                .map(|r| r.code.as_str()),
+        ),
         Some(selectors) => {
             for selector in selectors {
                 let matched = registry().matching(selector);
                 if matched.is_empty() {
                     return Err(format!("`{selector}` in select matches no rule"));
                 }
-                selected.extend(matched.into_iter().map(|r| r.code.as_str()));
+                let offered: Vec<&Rule> =
+                    matched.into_iter().filter(|r| offered(r, config)).collect();
+                if offered.is_empty() {
+                    return Err(format!(
+                        "`{selector}` in select matches only preview rules: run with --preview (or `preview = true`) to opt in"
+                    ));
+                }
+                selected.extend(offered.into_iter().map(|r| r.code.as_str()));
             }
         }
     }
@@ -158,6 +182,8 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         return Err(format!("cannot audit {}: not a directory", root.display()));
     }
     let rules = selected_rules(config)?;
+    let today = crate::suppress::today()?;
+    let path_allows = path_allows(root, config)?;
     let rule_set = RuleSet::new(rules.iter().copied());
     let pool = rayon::ThreadPoolBuilder::new()
         .stack_size(PARSER_STACK)
@@ -246,9 +272,24 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
     stats.failed.sort();
     stats.not_parsed.sort();
 
-    let findings = finalise(findings, &files, &rule_set, &present, config);
+    let allows = Allows {
+        files: &files,
+        config: path_allows,
+        today,
+    };
+    let mut findings = finalise(findings, &files, &allows, &rule_set, &present, config);
+    let baseline = config
+        .baseline
+        .as_ref()
+        .map(|b| b.apply(&mut findings, &rule_set));
     let selected: BTreeSet<&str> = rules.iter().map(|r| r.code.as_str()).collect();
-    let scorecard = scorecard(&findings, &selected, &present, &config.severity);
+    let scorecard = scorecard(
+        &findings,
+        &selected,
+        &present,
+        &config.severity,
+        |rule: &Rule| offered(rule, config),
+    );
     let gate = evaluate_gate(&config.gate, &scorecard, &findings);
     Ok(Report {
         root: root.display().to_string(),
@@ -257,7 +298,70 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         files: stats,
         subjects: present,
         gate,
+        baseline,
     })
+}
+
+/// A configuration `[[allow]]` entry ready to match findings: its paths compiled, and the
+/// OPS006 finding it earns, pointing into the configuration file, if it proves ineffective.
+struct ConfigAllow<'a> {
+    allow: &'a Allow,
+    /// `None`: the whole project.
+    paths: Option<GlobSet>,
+    template: Finding,
+}
+
+/// Compiles the configuration's `[[allow]]` entries. Globs follow `exclude`: `dir`, `dir/`
+/// and `dir/**` all mean the folder.
+fn path_allows<'a>(root: &Path, config: &'a Config) -> Result<Vec<ConfigAllow<'a>>, String> {
+    let (Some(origin), Some(text)) = (&config.origin, &config.origin_text) else {
+        return Ok(Vec::new());
+    };
+    if config.allows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let source = Source::new(relative(root, origin), text.clone());
+    // The entry's lines are shown with its OPS006 finding: mask the file's secrets.
+    let settings = toml::de::DeTable::parse(text)
+        .map(|table| facts::settings::from_toml(table.get_ref()))
+        .unwrap_or_default();
+    let parsed = checks::Parsed {
+        settings: Some(&settings),
+        ..checks::Parsed::default()
+    };
+    let secrets = checks::secrets::detect(&source, FileKind::Toml, &parsed);
+    source.set_secret_spans(secrets.into_iter().map(|d| d.secret).collect());
+    config
+        .allows
+        .iter()
+        .map(|PathAllow { paths, allow }| {
+            let paths = match paths {
+                None => None,
+                Some(globs) => {
+                    let mut builder = GlobSetBuilder::new();
+                    for glob in globs {
+                        let trimmed = glob.trim_end_matches('/');
+                        for pattern in [trimmed.to_string(), format!("{trimmed}/**")] {
+                            builder.add(Glob::new(&pattern).map_err(|e| e.to_string())?);
+                        }
+                    }
+                    Some(builder.build().map_err(|e| e.to_string())?)
+                }
+            };
+            Ok(ConfigAllow {
+                allow,
+                paths,
+                template: allow.ineffective(&source, String::new()),
+            })
+        })
+        .collect()
+}
+
+/// Every allow of an audit: the comments found in files and the configuration's entries.
+struct Allows<'a> {
+    files: &'a [FileFacts],
+    config: Vec<ConfigAllow<'a>>,
+    today: Date,
 }
 
 /// A Cargo.toml or Cargo.lock, read in phase zero: its text and, if it failed to parse, why.
@@ -359,6 +463,7 @@ fn analyse_guarded(
 fn finalise(
     findings: Vec<Finding>,
     files: &[FileFacts],
+    allows: &Allows,
     rules: &RuleSet,
     subjects: &BTreeMap<Subject, String>,
     config: &Config,
@@ -370,7 +475,7 @@ fn finalise(
         .flat_map(|r| r.test_module_files.iter().map(String::as_str))
         .collect();
     let mut findings = findings;
-    let ineffective_allows = apply_allows(&mut findings, files, rules, subjects);
+    let ineffective_allows = apply_allows(&mut findings, allows, rules, subjects);
     findings.extend(
         ineffective_allows
             .into_iter()
@@ -434,45 +539,75 @@ fn finalise(
     out
 }
 
-/// Marks the findings that allow comments suppress, and returns the OPS006 findings for allow
-/// comments that have no reason, name unknown rules, or suppress nothing.
+/// Marks the findings that allows suppress, notes on the others which expired allow no longer
+/// does, and returns the OPS006 findings for allows that have no reason, a bad or past expiry,
+/// name unknown rules, or suppress nothing.
 fn apply_allows(
     findings: &mut [Finding],
-    files: &[FileFacts],
+    allows: &Allows,
     rules: &RuleSet,
     subjects: &BTreeMap<Subject, String>,
 ) -> Vec<Finding> {
+    let today = allows.today;
+    let comments = allows.files.iter().flat_map(|file| {
+        file.allows
+            .iter()
+            .map(move |(allow, template)| (allow, template, Some(file.path.as_str()), None))
+    });
+    let entries = allows
+        .config
+        .iter()
+        .map(|c| (c.allow, &c.template, None, c.paths.as_ref()));
+    let mut expired_notes: Vec<Option<String>> = vec![None; findings.len()];
     let mut ineffective = Vec::new();
-    for file in files.iter().filter(|f| !f.allows.is_empty()) {
-        for (allow, template) in &file.allows {
-            let mut used = false;
-            for finding in findings.iter_mut() {
-                if finding.path.as_deref() == Some(file.path.as_str())
-                    && allow.covers(&finding.rule.code, finding.line())
-                {
-                    finding.suppressed = allow.reason.clone();
-                    used = true;
-                }
-            }
-            let unknown = allow.unknown_codes();
-            let all_active = allow.codes.iter().all(|code| {
-                registry().find(code).is_some_and(|r| {
-                    rules.enabled(&r.code) && subjects.contains_key(&r.applies_when)
-                })
-            });
-            let codes = allow.codes.join(", ");
-            let message = if allow.reason.is_none() {
-                format!("allow({codes}) gives no reason, so it suppresses nothing")
-            } else if !unknown.is_empty() {
-                format!("allow names unknown rule(s): {}", unknown.join(", "))
-            } else if !used && all_active {
-                format!("allow({codes}) suppresses nothing on its line or the next")
-            } else {
-                continue;
+    for (allow, template, file, paths) in comments.chain(entries) {
+        let at = format!(
+            "{}:{}",
+            template.path.as_deref().unwrap_or(""),
+            template.line()
+        );
+        let mut used = false;
+        for (index, finding) in findings.iter_mut().enumerate() {
+            let in_scope = match (file, paths, finding.path.as_deref()) {
+                (Some(file), _, path) => path == Some(file),
+                (None, None, _) => true,
+                (None, Some(paths), Some(path)) => paths.is_match(path),
+                (None, Some(_), None) => false,
             };
+            if !in_scope || !allow.reaches(&finding.rule.code, finding.line()) {
+                continue;
+            }
+            if allow.in_force(today) {
+                used = true;
+                finding.suppressed.get_or_insert_with(|| Suppression {
+                    kind: allow.kind,
+                    at: at.clone(),
+                    reason: allow.reason.clone().unwrap_or_default(),
+                    until: allow
+                        .until
+                        .clone()
+                        .and_then(Result::ok)
+                        .map(|d| d.to_string()),
+                });
+            } else if let Some(until) = allow.expired(today) {
+                expired_notes[index] =
+                    Some(format!("{} at {at} expired on {until}", allow.label()));
+            }
+        }
+        let judged = allow
+            .rules()
+            .iter()
+            .all(|r| rules.enabled(&r.code) && subjects.contains_key(&r.applies_when))
+            && allow.unknown_codes().is_empty();
+        if let Some(message) = allow.defect(today, used, judged) {
             let mut finding = template.clone();
             finding.message = message;
             ineffective.push(finding);
+        }
+    }
+    for (finding, note) in findings.iter_mut().zip(expired_notes) {
+        if let (None, Some(note)) = (&finding.suppressed, note) {
+            finding.message = format!("{} ({note})", finding.message);
         }
     }
     ineffective
@@ -488,7 +623,7 @@ fn evaluate_gate(gate: &Gate, scorecard: &Scorecard, findings: &[Finding]) -> Ga
     if let Some(floor) = gate.fail_on {
         let count = findings
             .iter()
-            .filter(|f| fails_item(f) && f.severity >= floor)
+            .filter(|f| fails_item(f) && !f.baselined && f.severity >= floor)
             .count();
         if count > 0 {
             reasons.push(format!("{count} finding(s) at {floor} severity or above"));
@@ -510,5 +645,18 @@ mod tests {
         assert_eq!(exit_code(false, false), 1);
         assert_eq!(exit_code(true, true), 3);
         assert_eq!(exit_code(false, true), 1);
+    }
+
+    #[test]
+    fn preview_rules_are_offered_only_to_those_who_opt_in() {
+        let stable = registry().get("OPS001");
+        let mut preview = stable.clone();
+        preview.status = RuleStatus::Preview;
+        let opted_in = Config {
+            preview: true,
+            ..Config::default()
+        };
+        assert!(offered(stable, &Config::default()) && offered(stable, &opted_in));
+        assert!(!offered(&preview, &Config::default()) && offered(&preview, &opted_in));
     }
 }

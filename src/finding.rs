@@ -3,9 +3,11 @@
 use std::ops::Range;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::registry::{Rule, Severity, registry};
 use crate::source::Source;
+use crate::suppress::AllowKind;
 
 /// A 1-based line/column span. `end_column` is one past the last character.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,6 +37,17 @@ pub enum CodeKind {
     Test,
 }
 
+/// The allow that suppresses a finding: what kind it is, where it is written and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Suppression {
+    pub kind: AllowKind,
+    /// `path:line` of the allow comment or of the configuration's `[[allow]]` entry.
+    pub at: String,
+    pub reason: String,
+    /// Its expiry (`YYYY-MM-DD`), if it has one.
+    pub until: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Finding {
     pub rule: &'static Rule,
@@ -49,17 +62,33 @@ pub struct Finding {
     /// For project-level findings: what the finding is about (the missing section, the missing
     /// file). Part of the fingerprint instead of the source line.
     pub subject: Option<String>,
-    /// Whitespace-normalised (redacted) source line, for the fingerprint.
+    /// A digest of the whitespace-normalised source line, for the fingerprint (see
+    /// `line_digest`).
     pub line_key: Option<String>,
     pub snippet: Option<Snippet>,
     pub code_kind: CodeKind,
     /// A credential whose format checksum validates: it keeps its severity and fails its item
     /// even in test code.
     pub verified: bool,
-    /// The reason of the allow comment that suppresses it.
-    pub suppressed: Option<String>,
+    /// The allow that suppresses it: it is reported but fails nothing.
+    pub suppressed: Option<Suppression>,
+    /// Recorded in the baseline given to the audit: it still fails its checklist item (the
+    /// score stays honest about the debt) but not the gate.
+    pub baselined: bool,
     /// Set once the finding is final; see `engine::finalise`.
     pub fingerprint: String,
+}
+
+/// The fingerprint's view of a source line: a digest of its whitespace-normalised raw text.
+/// Raw, because a different secret on an otherwise identical line (masked text would be the
+/// same) must be a different finding; a digest, because the raw line may hold a secret and
+/// fingerprints reach every output and the baseline.
+fn line_digest(line: &str) -> String {
+    let normalised = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    Sha256::digest(normalised.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Finding {
@@ -76,7 +105,7 @@ impl Finding {
             rule,
             severity: rule.severity,
             path: Some(source.path.clone()),
-            line_key: Some(source.normalised_line(span.start_line)),
+            line_key: Some(line_digest(source.line_text(span.start_line))),
             snippet: Some(source.snippet(&span)),
             span: Some(span),
             message: message.into(),
@@ -85,6 +114,7 @@ impl Finding {
             code_kind: CodeKind::Production,
             verified: false,
             suppressed: None,
+            baselined: false,
             fingerprint: String::new(),
         }
     }
@@ -116,6 +146,7 @@ impl Finding {
             code_kind: CodeKind::Production,
             verified: false,
             suppressed: None,
+            baselined: false,
             fingerprint: String::new(),
         }
     }

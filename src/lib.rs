@@ -1,6 +1,7 @@
 //! prodready: a production-readiness auditor. `audit(root, config)` reads a repository against
 //! the rule set in `rules/` and returns a scored pilot-to-production checklist.
 
+pub mod baseline;
 pub mod checks;
 pub mod config;
 pub mod engine;

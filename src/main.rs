@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use prodready::baseline::Baseline;
 use prodready::config::{self, CONFIG_FILE, INIT_TEMPLATE};
 use prodready::registry::{Severity, registry};
 use prodready::report::{human, json, rules};
@@ -82,6 +83,15 @@ struct AuditArgs {
     /// Worker threads (default: one per core). The report is identical for any count.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Run preview rules too (new rules arrive as preview; see `prodready rules`).
+    #[arg(long)]
+    preview: bool,
+    /// Findings recorded in FILE are `baselined`: they fail their checklist items but not the gate.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Record every finding that fails its checklist item in FILE (to use with --baseline).
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -217,10 +227,28 @@ fn run_audit(args: AuditArgs) -> ExitCode {
             FailOn::None => None,
         };
     }
+    config.preview |= args.preview;
+    if let Some(path) = &args.baseline {
+        match Baseline::load(path) {
+            Ok(baseline) => config.baseline = Some(baseline),
+            Err(message) => return error(message),
+        }
+    }
     let report = match prodready::audit(&args.path, &config, args.threads) {
         Ok(report) => report,
         Err(message) => return error(message),
     };
+    if let Some(path) = &args.write_baseline {
+        let baseline = Baseline::of(&report.findings);
+        if let Err(e) = std::fs::write(path, baseline.render()) {
+            return error(format!("cannot write {}: {e}", path.display()));
+        }
+        eprintln!(
+            "prodready: recorded {} finding(s) in {}",
+            baseline.entries.len(),
+            path.display()
+        );
+    }
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let color = match args.color {
         ColorChoice::Always => true,

@@ -155,6 +155,25 @@ impl Subject {
     }
 }
 
+/// Whether a rule is part of the stable rule set. New rules arrive as `preview`: they run only
+/// when the user opts in (`--preview`, `preview = true`), so upgrading prodready never turns a
+/// green gate red through a rule nobody chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleStatus {
+    Stable,
+    Preview,
+}
+
+impl RuleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleStatus::Stable => "stable",
+            RuleStatus::Preview => "preview",
+        }
+    }
+}
+
 /// What happens to a rule's findings in test and example code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -187,6 +206,9 @@ pub struct Rule {
     pub category: Category,
     pub severity: Severity,
     pub applies_when: Subject,
+    pub status: RuleStatus,
+    /// The prodready version the rule arrived in (or became stable in).
+    pub since: String,
     /// One line: what a failing item means.
     pub summary: String,
     /// One line: the default fix shown with each finding.

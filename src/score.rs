@@ -12,6 +12,9 @@ use crate::registry::{Category, Rule, Severity, Subject, registry};
 pub enum Status {
     Pass,
     Fail,
+    /// Every finding is allowed (and at least one is): the item passes, and the report lists
+    /// what was waived and why.
+    Waived,
     /// The rule's subject is absent: the item neither gains nor loses points.
     #[serde(rename = "n/a")]
     NotApplicable,
@@ -24,6 +27,7 @@ impl Status {
         match self {
             Status::Pass => "pass",
             Status::Fail => "fail",
+            Status::Waived => "waived",
             Status::NotApplicable => "n/a",
             Status::Skipped => "skipped",
         }
@@ -80,6 +84,11 @@ pub struct Item {
     pub worst: Option<Severity>,
     /// Findings reported without failing the item (test code, suppressed).
     pub informational: usize,
+    /// Of those, the findings an allow suppresses.
+    pub suppressed: usize,
+    /// Of the failing findings, those recorded in the baseline: they fail the item but not the
+    /// gate.
+    pub baselined: usize,
 }
 
 impl Item {
@@ -95,7 +104,10 @@ pub struct CategoryScore {
     pub score: Option<f64>,
     pub applicable: usize,
     pub total: usize,
+    /// Items that pass, waived ones included.
     pub passed: usize,
+    /// Of those, the waived items.
+    pub waived: usize,
     pub failed: usize,
 }
 
@@ -120,7 +132,7 @@ fn score_of<'a>(items: impl Iterator<Item = &'a Item>) -> Option<f64> {
     let (mut passed, mut applicable) = (0.0, 0.0);
     for item in items {
         match item.status {
-            Status::Pass => {
+            Status::Pass | Status::Waived => {
                 passed += item.weight();
                 applicable += item.weight();
             }
@@ -131,15 +143,18 @@ fn score_of<'a>(items: impl Iterator<Item = &'a Item>) -> Option<f64> {
     (applicable > 0.0).then(|| (1000.0 * passed / applicable).round() / 10.0)
 }
 
+/// The checklist of the rules `offered` (preview rules the user did not opt into have no item).
 pub fn scorecard(
     findings: &[Finding],
     selected: &BTreeSet<&str>,
     subjects: &BTreeMap<Subject, String>,
     severity_overrides: &BTreeMap<String, Severity>,
+    offered: impl Fn(&Rule) -> bool,
 ) -> Scorecard {
     let items: Vec<Item> = registry()
         .rules()
         .iter()
+        .filter(|rule| offered(rule))
         .map(|rule| {
             let severity = severity_overrides
                 .get(&rule.code)
@@ -152,6 +167,11 @@ pub fn scorecard(
                 .filter(|f| fails_item(f))
                 .map(|f| f.severity)
                 .max();
+            let suppressed = mine.clone().filter(|f| f.suppressed.is_some()).count();
+            let baselined = mine
+                .clone()
+                .filter(|f| fails_item(f) && f.baselined)
+                .count();
             let informational = mine.count() - failing;
             let status = if !selected.contains(rule.code.as_str()) {
                 Status::Skipped
@@ -159,6 +179,8 @@ pub fn scorecard(
                 Status::NotApplicable
             } else if failing > 0 {
                 Status::Fail
+            } else if suppressed > 0 {
+                Status::Waived
             } else {
                 Status::Pass
             };
@@ -169,6 +191,8 @@ pub fn scorecard(
                 failing,
                 worst,
                 informational,
+                suppressed,
+                baselined,
             }
         })
         .collect();
@@ -201,9 +225,10 @@ pub fn scorecard(
                 category,
                 title: category.title(),
                 score: score_of(mine.iter().copied()),
-                applicable: count(Status::Pass) + count(Status::Fail),
+                applicable: count(Status::Pass) + count(Status::Waived) + count(Status::Fail),
                 total: mine.len(),
-                passed: count(Status::Pass),
+                passed: count(Status::Pass) + count(Status::Waived),
+                waived: count(Status::Waived),
                 failed: count(Status::Fail),
             })
         })
@@ -222,8 +247,13 @@ impl Scorecard {
         self.items.iter().filter(|i| i.status == status).count()
     }
 
+    /// Items that pass, waived ones included.
+    pub fn passing(&self) -> usize {
+        self.count(Status::Pass) + self.count(Status::Waived)
+    }
+
     pub fn applicable(&self) -> usize {
-        self.count(Status::Pass) + self.count(Status::Fail)
+        self.passing() + self.count(Status::Fail)
     }
 
     /// The failing items whose fix would raise the score most, with the points each would add.
@@ -231,7 +261,7 @@ impl Scorecard {
         let total: f64 = self
             .items
             .iter()
-            .filter(|i| matches!(i.status, Status::Pass | Status::Fail))
+            .filter(|i| matches!(i.status, Status::Pass | Status::Waived | Status::Fail))
             .map(Item::weight)
             .sum();
         let mut failing: Vec<&Item> = self

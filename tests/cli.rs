@@ -733,3 +733,146 @@ fn pathological_code_neither_crashes_nor_hangs() {
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["files"]["not_parsed"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn an_allow_expires_after_its_day_as_the_pinned_clock_decides() {
+    let dir = hello_world();
+    write(
+        dir.path(),
+        &[(
+            "src/main.rs",
+            "fn main() {\n    // prodready: allow(SEC002) until=2030-01-01 the local compose password\n    let db_password = \"compose-only\";\n}\n",
+        )],
+    );
+    let audit_on = |day: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
+            .args([
+                "audit",
+                ".",
+                "--select",
+                "SEC002,OPS006",
+                "--format",
+                "json",
+            ])
+            .env("PRODREADY_TODAY", day)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let report: Option<Value> = serde_json::from_slice(&output.stdout).ok();
+        (code(&output), report, stderr(&output))
+    };
+    let (_, on_the_day, _) = audit_on("2030-01-01");
+    let on_the_day = on_the_day.unwrap();
+    assert_eq!(on_the_day["summary"]["suppressed_findings"], 1);
+    assert_eq!(on_the_day["summary"]["failing_findings"], 0);
+    let item = |report: &Value, code: &str| {
+        report["checklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["code"] == code)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(item(&on_the_day, "SEC002"), "waived");
+    let suppression = &on_the_day["findings"][0]["suppression"];
+    assert_eq!(suppression["kind"], "comment");
+    assert_eq!(suppression["at"], "src/main.rs:2");
+    assert_eq!(suppression["until"], "2030-01-01");
+
+    let (_, day_after, _) = audit_on("2030-01-02");
+    let day_after = day_after.unwrap();
+    assert_eq!(item(&day_after, "SEC002"), "fail");
+    let messages: Vec<&str> = day_after["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with("`db_password`")
+            && m.ends_with("(allow(SEC002) at src/main.rs:2 expired on 2030-01-01)")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("expired on 2030-01-01: it suppresses nothing")),
+        "{messages:?}"
+    );
+
+    let (exit, _, error) = audit_on("tomorrow");
+    assert_eq!(exit, 2);
+    assert!(error.contains("PRODREADY_TODAY"), "{error}");
+}
+
+#[test]
+fn rules_show_their_status_and_the_version_they_arrived_in() {
+    let human = stdout(&prodready(&["rules"], None));
+    let ops001 = human.lines().find(|l| l.starts_with("OPS001")).unwrap();
+    assert!(ops001.contains(" stable  0.1.0 "), "{ops001}");
+    let rules: Value =
+        serde_json::from_str(&stdout(&prodready(&["rules", "--format", "json"], None))).unwrap();
+    assert!(rules.as_array().unwrap().iter().all(|r| {
+        matches!(r["status"].as_str(), Some("stable" | "preview")) && r["since"].is_string()
+    }));
+    let markdown = stdout(&prodready(&["rules", "--format", "markdown"], None));
+    assert!(markdown.starts_with("| Code | Name | Severity | Status | Since |"));
+    assert!(markdown.contains("| stable | 0.1.0 |"));
+    let explain = stdout(&prodready(&["explain", "OPS001"], None));
+    assert!(explain.contains("Status: stable since 0.1.0."), "{explain}");
+}
+
+#[test]
+fn configuration_allows_waive_by_path_and_their_mistakes_point_into_the_file() {
+    let dir = hello_world();
+    write(
+        dir.path(),
+        &[
+            (
+                "scripts/seed.rs",
+                "fn main() {\n    let seed_password = \"seed-only\";\n}\n",
+            ),
+            (
+                "prodready.toml",
+                "[[allow]]\npaths = [\"scripts/\"]\nrules = [\"SEC\"]\nreason = \"hand-run seed scripts\"\n",
+            ),
+        ],
+    );
+    let output = prodready(&["audit", ".", "--select", "SEC002"], Some(dir.path()));
+    let human = stdout(&output);
+    assert!(human.contains("✓ waived SEC002"), "{human}");
+    assert!(
+        human.contains("1 by config at prodready.toml:1: hand-run seed scripts"),
+        "{human}"
+    );
+
+    write(
+        dir.path(),
+        &[(
+            "prodready.toml",
+            "[[allow]]\npaths = [\"scripts/[\"]\nrules = [\"SEC\"]\nreason = \"x\"\n",
+        )],
+    );
+    let output = prodready(&["audit", "."], Some(dir.path()));
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("bad allow glob"),
+        "{}",
+        stderr(&output)
+    );
+    write(
+        dir.path(),
+        &[(
+            "prodready.toml",
+            "[[allow]]\nrules = [\"SEC\"]\nreason = \"x\"\nuntil = \"31/03/2027\"\n",
+        )],
+    );
+    let output = prodready(&["audit", "."], Some(dir.path()));
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("until = 31/03/2027 is not a"),
+        "{}",
+        stderr(&output)
+    );
+}

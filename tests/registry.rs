@@ -120,6 +120,28 @@ fn every_rule_has_expect_and_ok_fixtures_and_snapshots() {
     }
 }
 
+/// `status` and `since` are required by the rule schema: whether the rule is in the stable set,
+/// and the version it arrived in, a plain `MAJOR.MINOR.PATCH`.
+#[test]
+fn every_rule_has_a_status_and_the_version_it_arrived_in() {
+    let version = Regex::new(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$").unwrap();
+    for (file, text) in rule_files() {
+        let rule: toml::Table = toml::from_str(text).unwrap();
+        assert!(
+            matches!(
+                rule.get("status").and_then(|s| s.as_str()),
+                Some("stable" | "preview")
+            ),
+            "rules/{file}: status must be \"stable\" or \"preview\""
+        );
+        let since = rule.get("since").and_then(|s| s.as_str()).unwrap_or("");
+        assert!(
+            version.is_match(since),
+            "rules/{file}: since = \"{since}\" is not a version like \"0.1.0\""
+        );
+    }
+}
+
 #[test]
 fn the_full_code_list_is_reviewed() {
     // Adding or removing a rule shows up in review as a change to this snapshot.
@@ -128,8 +150,13 @@ fn the_full_code_list_is_reviewed() {
         .iter()
         .map(|r| {
             format!(
-                "{} {} {} applies-when={:?}",
-                r.code, r.name, r.severity, r.applies_when
+                "{} {} {} {} since {} applies-when={:?}",
+                r.code,
+                r.name,
+                r.severity,
+                r.status.as_str(),
+                r.since,
+                r.applies_when
             )
         })
         .collect();

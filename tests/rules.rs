@@ -56,16 +56,17 @@ fn materialise(case: &Path) -> Option<tempfile::TempDir> {
 
 fn check_case(code: &str, case: &Path) -> Vec<String> {
     let name = case.file_name().unwrap().to_string_lossy().into_owned();
-    // A case may select rules its own rule depends on (OPS006 needs the rules it suppresses).
-    let case_config = prodready::config::load(case, None).expect("fixture config");
-    let mut select = vec![code.to_string()];
-    select.extend(case_config.select.unwrap_or_default());
-    let config = Config {
-        select: Some(select),
-        ..Config::default()
-    };
     let materialised = materialise(case);
     let root = materialised.as_ref().map_or(case, |d| d.path());
+    // A case's prodready.toml applies (OPS006 judges its `[[allow]]` entries), and its `select`
+    // adds the rules its own rule depends on (OPS006 needs the rules it suppresses).
+    let case_config = prodready::config::load(root, None).expect("fixture config");
+    let mut select = vec![code.to_string()];
+    select.extend(case_config.select.clone().unwrap_or_default());
+    let config = Config {
+        select: Some(select),
+        ..case_config
+    };
     let mut report = prodready::audit(root, &config, Some(2)).expect("fixture audits");
     report.root = case.display().to_string();
     let notes = annotations(case, code);

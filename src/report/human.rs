@@ -1,6 +1,7 @@
 //! The human report: each finding rendered by miette like rustc, then the checklist by
 //! category, the score, the level and the changes that would raise the score most.
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
 use miette::{
@@ -9,7 +10,7 @@ use miette::{
 };
 
 use crate::engine::Report;
-use crate::finding::{CodeKind, Finding, Snippet};
+use crate::finding::{CodeKind, Finding, Snippet, Suppression};
 use crate::registry::Severity;
 use crate::score::Status;
 
@@ -143,10 +144,11 @@ pub fn render_finding(finding: &Finding, color: bool) -> String {
 
 fn mark(status: Status) -> &'static str {
     match status {
-        Status::Pass => "✓ pass",
-        Status::Fail => "✗ FAIL",
-        Status::NotApplicable => "- n/a ",
-        Status::Skipped => "~ skip",
+        Status::Pass => "✓ pass  ",
+        Status::Waived => "✓ waived",
+        Status::Fail => "✗ FAIL  ",
+        Status::NotApplicable => "- n/a   ",
+        Status::Skipped => "~ skip  ",
     }
 }
 
@@ -162,19 +164,25 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         .iter()
         .filter(|f| f.suppressed.is_some())
         .count();
+    let baselined = report.findings.iter().filter(|f| f.baselined).count();
+    let counted = |n: usize, what: &str| {
+        if n > 0 {
+            format!(" · {n} {what}")
+        } else {
+            String::new()
+        }
+    };
     let summary = format!(
-        "score {}/100{} · level {} · {} of {} applicable checks pass · {} finding(s){}",
+        "score {}/100{} · level {} · {} of {} applicable checks pass{} · {} finding(s){}{}",
         score_text(card.score),
         if card.partial { " (partial)" } else { "" },
         card.level.as_str(),
-        card.count(Status::Pass),
+        card.passing(),
         card.applicable(),
-        report.findings.len() - suppressed,
-        if suppressed > 0 {
-            format!(" · {suppressed} suppressed")
-        } else {
-            String::new()
-        },
+        counted(card.count(Status::Waived), "waived"),
+        report.findings.len() - suppressed - baselined,
+        counted(baselined, "baselined"),
+        counted(suppressed, "suppressed"),
     );
     if options.quiet {
         let _ = writeln!(
@@ -185,7 +193,12 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         );
         return out;
     }
-    for finding in report.findings.iter().filter(|f| f.suppressed.is_none()) {
+    // Baselined findings are known debt: counted below, not shown one by one.
+    for finding in report
+        .findings
+        .iter()
+        .filter(|f| f.suppressed.is_none() && !f.baselined)
+    {
         out.push_str(&render_finding(finding, options.color));
         out.push('\n');
     }
@@ -207,8 +220,13 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         {
             let detail = match item.status {
                 Status::Fail => format!(
-                    "{} finding(s){}",
+                    "{} finding(s){}{}",
                     item.failing,
+                    if item.baselined > 0 {
+                        format!(" ({} baselined)", item.baselined)
+                    } else {
+                        String::new()
+                    },
                     if item.informational > 0 {
                         format!(", {} in test code or suppressed", item.informational)
                     } else {
@@ -219,6 +237,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
                     format!("applies when {}", item.rule.applies_when.describe())
                 }
                 Status::Skipped => "deselected".into(),
+                Status::Waived => format!("{} finding(s) allowed", item.suppressed),
                 Status::Pass if item.informational > 0 => {
                     format!(
                         "{} finding(s) in test code or suppressed only",
@@ -239,6 +258,8 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         }
     }
 
+    out.push_str(&allowed_summary(report));
+    out.push_str(&baseline_summary(report));
     let _ = writeln!(
         out,
         "\nScore: {}/100{}",
@@ -266,6 +287,87 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
     }
     out.push_str(&files_summary(report));
     let _ = writeln!(out, "\n{summary}{}", gate_suffix(report));
+    out
+}
+
+/// The suppressed findings per rule, and for each the allows that suppress them: what was
+/// waived and why.
+fn allowed_summary(report: &Report) -> String {
+    let mut by_rule: BTreeMap<(&str, &str), BTreeMap<&Suppression, usize>> = BTreeMap::new();
+    for finding in &report.findings {
+        if let Some(suppression) = &finding.suppressed {
+            *by_rule
+                .entry((&finding.rule.code, &finding.rule.name))
+                .or_default()
+                .entry(suppression)
+                .or_default() += 1;
+        }
+    }
+    let mut out = String::new();
+    if by_rule.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\nAllowed findings (they do not fail their items):");
+    for ((code, name), allows) in by_rule {
+        let _ = writeln!(out, "  {code} {name}: {}", allows.values().sum::<usize>());
+        for (allow, count) in allows {
+            let until = allow
+                .until
+                .as_ref()
+                .map_or_else(String::new, |d| format!(" until {d}"));
+            let _ = writeln!(
+                out,
+                "    {count} by {} at {}{until}: {}",
+                allow.kind.as_str(),
+                allow.at,
+                allow.reason
+            );
+        }
+    }
+    out
+}
+
+/// What the baseline matched, per rule, and its entries that match nothing any more.
+fn baseline_summary(report: &Report) -> String {
+    let mut out = String::new();
+    let Some(baseline) = &report.baseline else {
+        return out;
+    };
+    let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    for finding in report.findings.iter().filter(|f| f.baselined) {
+        *by_rule.entry(&finding.rule.code).or_default() += 1;
+    }
+    let counts: Vec<String> = by_rule
+        .iter()
+        .map(|(code, n)| format!("{code} {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nBaseline: {} of {} entries match; those findings fail their items but not the gate{}",
+        baseline.matched,
+        baseline.entries,
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", counts.join(", "))
+        }
+    );
+    if !baseline.fixed.is_empty() {
+        let _ = writeln!(
+            out,
+            "Fixed since the baseline: {} entries match nothing (write the baseline again to drop them)",
+            baseline.fixed.len()
+        );
+        for entry in &baseline.fixed {
+            let _ = writeln!(
+                out,
+                "  {} {} {}",
+                entry.rule,
+                entry.path.as_deref().unwrap_or("(project)"),
+                entry.fingerprint
+            );
+        }
+    }
     out
 }
 

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::baseline::Entry;
 use crate::engine::Report;
-use crate::finding::{CodeKind, Span};
+use crate::finding::{CodeKind, Span, Suppression};
 use crate::registry::{Category, Severity};
 use crate::score::{CategoryScore, Level, Status};
 
@@ -26,7 +27,15 @@ struct JsonReport<'a> {
     categories: &'a [CategoryScore],
     checklist: Vec<Item<'a>>,
     findings: Vec<Finding<'a>>,
+    baseline: Option<Baseline<'a>>,
     files: Files<'a>,
+}
+
+#[derive(Serialize)]
+struct Baseline<'a> {
+    entries: usize,
+    matched: usize,
+    fixed: &'a [Entry],
 }
 
 #[derive(Serialize)]
@@ -40,12 +49,14 @@ struct Summary {
     applicable: usize,
     total: usize,
     passed: usize,
+    waived: usize,
     failed: usize,
     not_applicable: usize,
     skipped: usize,
     findings: usize,
     failing_findings: usize,
     suppressed_findings: usize,
+    baselined_findings: usize,
 }
 
 #[derive(Serialize)]
@@ -66,6 +77,8 @@ struct Item<'a> {
     applies_when: &'a str,
     failing_findings: usize,
     other_findings: usize,
+    suppressed_findings: usize,
+    baselined_findings: usize,
 }
 
 #[derive(Serialize)]
@@ -80,8 +93,10 @@ struct Finding<'a> {
     fix: &'a str,
     code_kind: CodeKind,
     fails_item: bool,
-    /// The allow comment's reason, when one suppresses the finding.
+    /// The reason of the allow that suppresses the finding (as in `suppression`).
     suppressed: Option<&'a str>,
+    suppression: Option<&'a Suppression>,
+    baselined: bool,
     fingerprint: &'a str,
 }
 
@@ -124,7 +139,8 @@ pub fn render(report: &Report) -> String {
         summary: Summary {
             applicable: card.applicable(),
             total: card.items.len(),
-            passed: card.count(Status::Pass),
+            passed: card.passing(),
+            waived: card.count(Status::Waived),
             failed: card.count(Status::Fail),
             not_applicable: card.count(Status::NotApplicable),
             skipped: card.count(Status::Skipped),
@@ -139,6 +155,7 @@ pub fn render(report: &Report) -> String {
                 .iter()
                 .filter(|f| f.suppressed.is_some())
                 .count(),
+            baselined_findings: report.findings.iter().filter(|f| f.baselined).count(),
         },
         gate: Gate {
             passed: report.gate.passed,
@@ -164,6 +181,8 @@ pub fn render(report: &Report) -> String {
                 applies_when: item.rule.applies_when.describe(),
                 failing_findings: item.failing,
                 other_findings: item.informational,
+                suppressed_findings: item.suppressed,
+                baselined_findings: item.baselined,
             })
             .collect(),
         findings: report
@@ -179,10 +198,17 @@ pub fn render(report: &Report) -> String {
                 fix: f.fix_text(),
                 code_kind: f.code_kind,
                 fails_item: crate::score::fails_item(f),
-                suppressed: f.suppressed.as_deref(),
+                suppressed: f.suppressed.as_ref().map(|s| s.reason.as_str()),
+                suppression: f.suppressed.as_ref(),
+                baselined: f.baselined,
                 fingerprint: &f.fingerprint,
             })
             .collect(),
+        baseline: report.baseline.as_ref().map(|b| Baseline {
+            entries: b.entries,
+            matched: b.matched,
+            fixed: &b.fixed,
+        }),
         files: Files {
             scanned: report.files.scanned,
             lines: report.files.lines,

@@ -9,10 +9,12 @@ pub fn list_human() -> String {
     for rule in registry().rules() {
         let _ = writeln!(
             out,
-            "{} {:<30} {:<8} {}",
+            "{} {:<30} {:<8} {:<7} {:<6} {}",
             rule.code,
             rule.name,
             rule.severity.as_str(),
+            rule.status.as_str(),
+            rule.since,
             rule.summary
         );
     }
@@ -27,15 +29,17 @@ pub fn list_json() -> String {
 
 pub fn list_markdown() -> String {
     let mut out = String::from(
-        "| Code | Name | Severity | Applies when | Summary |\n|---|---|---|---|---|\n",
+        "| Code | Name | Severity | Status | Since | Applies when | Summary |\n|---|---|---|---|---|---|---|\n",
     );
     for rule in registry().rules() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             rule.code,
             rule.name,
             rule.severity.as_str(),
+            rule.status.as_str(),
+            rule.since,
             rule.applies_when.describe(),
             rule.summary
         );
@@ -56,6 +60,12 @@ pub fn explain(rule: &Rule) -> String {
     );
     let _ = writeln!(out, "\n{}", rule.summary);
     let _ = writeln!(out, "Applies when: {}.", rule.applies_when.describe());
+    let _ = writeln!(
+        out,
+        "Status: {} since {}.",
+        rule.status.as_str(),
+        rule.since
+    );
     for (title, text) in [
         ("What it checks", &rule.docs.what),
         ("Why it matters in production", &rule.docs.why),
