@@ -210,14 +210,6 @@ impl Source {
             label: label_start..label_end,
         }
     }
-
-    /// Whitespace-normalised text of a line, for content-based fingerprints.
-    pub fn normalised_line(&self, line: usize) -> String {
-        self.display(self.line_range(line))
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
 }
 
 #[cfg(test)]
