@@ -37,6 +37,9 @@ pub struct Config {
     pub gate: Gate,
     /// Run the rules whose status is `preview` too.
     pub preview: bool,
+    /// More metric-name patterns that measure drift or model quality (DRF rules), added to the
+    /// rule's own vocabulary.
+    pub drift_vocabulary: Vec<String>,
     /// `[[allow]]` entries: findings allowed by path and rule.
     pub allows: Vec<PathAllow>,
     /// Findings recorded earlier (`--baseline`): they fail their checklist item but not the gate.
@@ -75,6 +78,7 @@ impl Default for Config {
             severity: BTreeMap::new(),
             gate: Gate::default(),
             preview: false,
+            drift_vocabulary: Vec::new(),
             allows: Vec::new(),
             baseline: None,
             origin: None,
@@ -93,6 +97,7 @@ struct RawConfig {
     severity: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     gate: Option<RawGate>,
     preview: Option<bool>,
+    drift_vocabulary: Option<Vec<Spanned<String>>>,
     allow: Option<Vec<Spanned<RawAllow>>>,
 }
 
@@ -263,6 +268,16 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::R
         origin_text: Some(text.to_string()),
         ..Config::default()
     };
+    for pattern in raw.drift_vocabulary.unwrap_or_default() {
+        if let Err(e) = crate::checks::drift::Vocabulary::term(pattern.get_ref()) {
+            return Err(err(
+                pattern.span(),
+                format!("bad drift_vocabulary pattern: {e}"),
+                "this pattern",
+            ));
+        }
+        config.drift_vocabulary.push(pattern.into_inner());
+    }
     if let Some(exclude) = raw.exclude {
         for glob in exclude {
             if let Err(e) = globset::Glob::new(glob.get_ref()) {

@@ -248,6 +248,7 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         paths: &paths,
         subjects: &present,
         rules: &rule_set,
+        drift_vocabulary: &config.drift_vocabulary,
     };
     let mut project_findings = Vec::new();
     if catch_unwind(AssertUnwindSafe(|| {

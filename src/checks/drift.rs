@@ -18,10 +18,11 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     if !ctx.rules.any("DRF") {
         return;
     }
+    let vocabulary = Vocabulary::with_extra(ctx.drift_vocabulary);
     let metrics = production_metrics(ctx.files);
     let drift_metrics: Vec<_> = metrics
         .iter()
-        .filter(|m| m.name.as_deref().is_some_and(|n| VOCABULARY.matches(n)))
+        .filter(|m| m.name.as_deref().is_some_and(|n| vocabulary.matches(n)))
         .collect();
     if ctx.rules.enabled("DRF001") {
         let watched = Watched::of(ctx.files);
@@ -53,7 +54,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         }
     }
     if ctx.rules.enabled("DRF003") {
-        drift_alerts_without_action(ctx, out);
+        drift_alerts_without_action(ctx, &vocabulary, out);
     }
 }
 
@@ -81,7 +82,11 @@ fn model_without_drift_metric(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) 
 }
 
 /// DRF003: alerts on drift metrics without `for:`, severity or runbook.
-fn drift_alerts_without_action(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+fn drift_alerts_without_action(
+    ctx: &ProjectContext<'_>,
+    vocabulary: &Vocabulary,
+    out: &mut Vec<Finding>,
+) {
     let records: std::collections::BTreeMap<&str, &alerts::References> = ctx
         .files
         .iter()
@@ -90,7 +95,7 @@ fn drift_alerts_without_action(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>)
         .collect();
     for (_, alert) in production_alerts(ctx.files) {
         let references = alerts::expand(&alert.references, &records);
-        if !references.names.iter().any(|n| VOCABULARY.matches(n)) {
+        if !references.names.iter().any(|n| vocabulary.matches(n)) {
             continue;
         }
         let missing: Vec<&str> = [
@@ -132,15 +137,16 @@ pub struct Vocabulary {
     terms: Vec<(Regex, Vec<String>)>,
 }
 
-pub static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
+/// The built-in vocabulary.
+static BUILT_IN: LazyLock<Vocabulary> = LazyLock::new(|| {
     let data: VocabularyData = registry().get("DRF001").data();
     Vocabulary {
         terms: data
             .vocabulary
             .into_iter()
             .map(|t| {
-                let regex = Regex::new(&format!("(?:^|_)(?:{})(?:_|$)", t.pattern))
-                    .expect("DRF001 vocabulary patterns are valid (tests/registry.rs)");
+                let regex = Vocabulary::term(&t.pattern)
+                    .expect("DRF001 vocabulary patterns are valid (a unit test loads them)");
                 (regex, t.unless)
             })
             .collect(),
@@ -148,6 +154,27 @@ pub static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
 });
 
 impl Vocabulary {
+    /// The built-in vocabulary plus the configuration's `drift_vocabulary` patterns (checked
+    /// when the configuration is loaded).
+    pub fn with_extra(extra: &[String]) -> Vocabulary {
+        let mut terms = BUILT_IN.terms.clone();
+        terms.extend(
+            extra
+                .iter()
+                .filter_map(|p| Vocabulary::term(p).ok())
+                .map(|regex| (regex, Vec::new())),
+        );
+        Vocabulary { terms }
+    }
+
+    /// A pattern as a regular expression over whole tokens of a normalised name.
+    pub fn term(pattern: &str) -> Result<Regex, regex::Error> {
+        Regex::new(&format!(
+            "(?:^|_)(?:{})(?:_|$)",
+            pattern.to_ascii_lowercase()
+        ))
+    }
+
     /// Whether a metric name (any case, any of `_ . : -` as separators) is in the vocabulary.
     pub fn matches(&self, name: &str) -> bool {
         let tokens: Vec<String> = name
@@ -168,6 +195,8 @@ mod tests {
 
     #[test]
     fn vocabulary_matches_whole_tokens_and_respects_exceptions() {
+        let vocabulary = Vocabulary::with_extra(&["churn_score".to_string()]);
+        assert!(vocabulary.matches("ticket_churn_score") && !vocabulary.matches("churn"));
         for name in [
             "ticket_feature_psi",
             "ticket.model.accuracy",
@@ -178,7 +207,7 @@ mod tests {
             "embedding_drift_score",
             "prediction_confidence_bucket",
         ] {
-            assert!(VOCABULARY.matches(name), "{name}");
+            assert!(vocabulary.matches(name), "{name}");
         }
         for name in [
             "psicology_total",
@@ -188,7 +217,7 @@ mod tests {
             "http_requests_total",
             "lapsing_sessions",
         ] {
-            assert!(!VOCABULARY.matches(name), "{name}");
+            assert!(!vocabulary.matches(name), "{name}");
         }
     }
 }

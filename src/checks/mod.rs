@@ -102,6 +102,8 @@ pub struct ProjectContext<'a> {
     pub paths: &'a BTreeSet<String>,
     pub subjects: &'a BTreeMap<Subject, String>,
     pub rules: &'a RuleSet,
+    /// The configuration's extra drift vocabulary (`drift_vocabulary`).
+    pub drift_vocabulary: &'a [String],
 }
 
 /// Phase two: checks over what every file yielded.
