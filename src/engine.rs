@@ -36,6 +36,9 @@ pub struct FileStats {
     /// Not analysed at all (unreadable, internal error): path and reason. Makes the report
     /// incomplete.
     pub failed: Vec<(String, String)>,
+    /// Templates (Helm charts, `{{ }}` that breaks YAML): not audited by the rules that read
+    /// manifests, which never guess what they render to.
+    pub templated: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +213,8 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         }
     }
 
+    facts::kubernetes::settle(&mut files, &paths);
+
     // Phase two: project-level checks over the facts.
     let present = subjects(&files, &cargo, &paths);
     let mut findings: Vec<Finding> = files
@@ -239,12 +244,15 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         stats.scanned += 1;
         stats.lines += facts.lines;
         *stats.by_kind.entry(facts.kind).or_default() += 1;
-        if let Some(reason) = &facts.not_parsed {
+        if facts.yaml.as_ref().is_some_and(|y| y.deploy.templated) {
+            stats.templated.push(facts.path.clone());
+        } else if let Some(reason) = &facts.not_parsed {
             stats.not_parsed.push((facts.path.clone(), reason.clone()));
         }
     }
     stats.failed.sort();
     stats.not_parsed.sort();
+    stats.templated.sort();
 
     let findings = finalise(findings, &files, &rule_set, &present, config);
     let selected: BTreeSet<&str> = rules.iter().map(|r| r.code.as_str()).collect();
@@ -466,7 +474,12 @@ fn apply_allows(
             } else if !unknown.is_empty() {
                 format!("allow names unknown rule(s): {}", unknown.join(", "))
             } else if !used && all_active {
-                format!("allow({codes}) suppresses nothing on its line or the next")
+                let scope = if allow.lines.end() - allow.lines.start() > 1 {
+                    "in the lines it covers"
+                } else {
+                    "on its line or the next"
+                };
+                format!("allow({codes}) suppresses nothing {scope}")
             } else {
                 continue;
             };

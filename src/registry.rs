@@ -130,6 +130,14 @@ pub enum Subject {
     /// A production package depends on an HTTP client crate (reqwest, ureq, hyper-util,
     /// isahc, surf, awc, attohttpc, the AWS SDK).
     HttpClient,
+    /// Kubernetes manifests of kinds the DEP rules read (Deployment, StatefulSet, DaemonSet,
+    /// Job, CronJob, Service, Ingress, HorizontalPodAutoscaler, Rollout), not templated.
+    KubernetesManifests,
+    /// Kubernetes manifests, or a compose file that is not named for development.
+    DeploymentManifests,
+    /// Templated manifests (a Helm chart's `templates/`, `{{ }}` that breaks YAML): present
+    /// only to say why the manifest items are `n/a`; no rule applies on it.
+    TemplatedManifests,
 }
 
 impl Subject {
@@ -142,6 +150,11 @@ impl Subject {
             Subject::Runbook => "a runbook exists",
             Subject::RustCode => "the project has production Rust code",
             Subject::HttpClient => "an HTTP client crate is a dependency",
+            Subject::KubernetesManifests => "Kubernetes manifests exist",
+            Subject::DeploymentManifests => {
+                "Kubernetes manifests or a production compose file exist"
+            }
+            Subject::TemplatedManifests => "templated manifests exist (not audited)",
         }
     }
 }

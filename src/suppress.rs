@@ -48,6 +48,27 @@ impl Allow {
         self.reason.is_some() && self.lines.contains(&line) && self.codes.iter().any(|c| c == code)
     }
 
+    /// An allow over a range of lines from its codes as written (`DEP004, DEP003`) and its
+    /// reason (empty for none): the form a Kubernetes resource's allow annotation takes.
+    pub fn over_lines(
+        lines: RangeInclusive<usize>,
+        codes: &str,
+        reason: &str,
+        range: Range<usize>,
+    ) -> Allow {
+        let reason = reason.trim();
+        Allow {
+            lines,
+            codes: codes
+                .split(',')
+                .map(|c| c.trim().to_ascii_uppercase())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            reason: (!reason.is_empty()).then(|| reason.to_string()),
+            range,
+        }
+    }
+
     pub fn unknown_codes(&self) -> Vec<&str> {
         self.codes
             .iter()

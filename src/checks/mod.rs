@@ -5,6 +5,7 @@
 //! fixture in `fixtures/<CODE>/`. To add a family: a module here, called from the two
 //! functions below.
 
+pub mod deployment;
 pub mod ops;
 pub mod retries;
 pub mod secrets;
@@ -47,7 +48,7 @@ impl RuleSet {
     pub fn needs_every_rust_tree(&self) -> bool {
         self.codes
             .iter()
-            .any(|c| c.starts_with("RES") || *c == "OPS003")
+            .any(|c| c.starts_with("RES") || *c == "OPS003" || *c == "DEP006")
     }
 
     /// Whether any rule of a family (a code prefix) is enabled.
@@ -85,6 +86,7 @@ pub struct FileContext<'a> {
 
 /// Phase one: checks that need only one file (and the Cargo model).
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
+    deployment::check_file(ctx, parsed, out);
     ops::check_file(ctx, parsed, out);
     retries::check_file(ctx, parsed, out);
     secrets::check_file(ctx, parsed, out);
@@ -103,6 +105,7 @@ pub struct ProjectContext<'a> {
 
 /// Phase two: checks over what every file yielded.
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    deployment::check_project(ctx, out);
     ops::check_project(ctx, out);
     retries::check_project(ctx, out);
     secrets::check_project(ctx, out);

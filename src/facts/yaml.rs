@@ -3,6 +3,7 @@
 
 use saphyr::{LoadableYamlNode, MarkedYaml};
 
+use crate::facts::kubernetes::DeployFacts;
 use crate::source::Source;
 
 /// Kubernetes kinds that run this project's code for a long time or on a schedule.
@@ -22,6 +23,9 @@ pub struct YamlFacts {
     pub built_services: Vec<(String, usize)>,
     /// Backstage `catalog-info.yaml` `spec.owner`, with its line.
     pub catalog_owner: Option<(String, usize)>,
+    /// What the DEP rules need from the file (filled after the per-file checks, when its
+    /// secrets are known and masked).
+    pub deploy: DeployFacts,
 }
 
 /// Parses every document of a YAML stream. Errors carry the line and column.
@@ -89,6 +93,8 @@ pub fn extract(source: &Source, documents: &[MarkedYaml<'_>]) -> YamlFacts {
 /// line, so a templated Deployment still makes the project a service.
 pub fn extract_from_text(source: &Source) -> YamlFacts {
     let mut facts = YamlFacts::default();
+    // `{{ }}` broke the YAML: a template, which the DEP rules do not guess at.
+    facts.deploy.templated = source.text.contains("{{");
     let has_api_version = source.text.lines().any(|l| l.starts_with("apiVersion:"));
     if !has_api_version {
         return facts;
