@@ -93,9 +93,11 @@ pub fn extract(source: &Source, documents: &[MarkedYaml<'_>]) -> YamlFacts {
 /// line, so a templated Deployment still makes the project a service.
 pub fn extract_from_text(source: &Source) -> YamlFacts {
     let mut facts = YamlFacts::default();
-    // `{{ }}` broke the YAML: a template, which the DEP rules do not guess at.
-    facts.deploy.templated = source.text.contains("{{");
     let has_api_version = source.text.lines().any(|l| l.starts_with("apiVersion:"));
+    // `{{ }}` broke a manifest: a template, which the DEP rules do not guess at. (Other YAML
+    // that does not parse, a CI file with `{{ checksum }}`, is a plain parse failure.)
+    facts.deploy.templated = source.text.contains("{{")
+        && (has_api_version || crate::facts::kubernetes::is_compose_file(&source.path));
     if !has_api_version {
         return facts;
     }
@@ -150,5 +152,12 @@ mod tests {
         );
         assert!(parse(&source).is_err());
         assert_eq!(extract_from_text(&source).workloads.len(), 1);
+        assert!(extract_from_text(&source).deploy.templated);
+        let ci = Source::new(
+            ".circleci/config.yml",
+            "jobs:\n  build:\n    steps:\n      - restore_cache:\n          key: {{ checksum \"Cargo.lock\" }}-cache\n".to_string(),
+        );
+        assert!(parse(&ci).is_err());
+        assert!(!extract_from_text(&ci).deploy.templated);
     }
 }
