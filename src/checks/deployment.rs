@@ -13,7 +13,7 @@ mod shutdown;
 use saphyr::MarkedYaml;
 
 use super::{FileContext, Parsed, ProjectContext};
-use crate::facts::kubernetes::{self, DeployFacts, Image, Unless};
+use crate::facts::kubernetes::{self, DeployFacts, Image, Unless, WorkloadRef};
 use crate::finding::CodeKind;
 use crate::finding::Finding;
 use crate::source::{Source, file_name};
@@ -38,7 +38,9 @@ pub fn facts(source: &Source, documents: &[MarkedYaml<'_>]) -> DeployFacts {
         name,
         "kustomization.yaml" | "kustomization.yml" | "Kustomization"
     ) {
+        let dir = source.path.rsplit_once('/').map_or("", |(dir, _)| dir);
         for doc in documents {
+            kustomize_patches(doc, dir, &mut facts);
             for image in kubernetes::items(kubernetes::get(doc, &["images"])) {
                 let pins = ["newTag", "digest"]
                     .iter()
@@ -54,6 +56,33 @@ pub fn facts(source: &Source, documents: &[MarkedYaml<'_>]) -> DeployFacts {
     }
     manifests::read(source, documents, &mut facts);
     facts
+}
+
+/// What a kustomization changes in its resources: the files it applies as patches, and the
+/// Deployments its `replicas` entries give two or more.
+fn kustomize_patches(doc: &MarkedYaml<'_>, dir: &str, facts: &mut DeployFacts) {
+    let text = |node: &MarkedYaml<'_>| node.data.as_str().map(String::from);
+    let patch_paths = ["patchesStrategicMerge", "patches", "patchesJson6902"]
+        .iter()
+        .flat_map(|key| kubernetes::items(kubernetes::get(doc, &[key])))
+        .filter_map(|patch| {
+            text(patch).or_else(|| kubernetes::get(patch, &["path"]).and_then(text))
+        });
+    for path in patch_paths {
+        if let Some(path) = kubernetes::join(dir, &path) {
+            facts.kustomize_patches.push(path);
+        }
+    }
+    for entry in kubernetes::items(kubernetes::get(doc, &["replicas"])) {
+        let count = kubernetes::get(entry, &["count"]).and_then(|c| c.data.as_integer());
+        if let (Some(name), Some(2..)) = (kubernetes::get(entry, &["name"]).and_then(text), count) {
+            facts.scaled.push(WorkloadRef {
+                kind: "Deployment".to_string(),
+                name,
+                namespace: None,
+            });
+        }
+    }
 }
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {

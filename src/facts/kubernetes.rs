@@ -31,10 +31,14 @@ pub struct DeployFacts {
     pub templated: bool,
     /// Findings, each standing unless another file shows otherwise.
     pub findings: Vec<Pending>,
-    /// Workloads that an autoscaler or an Argo Rollout scales.
+    /// Workloads that an autoscaler or an Argo Rollout scales, or that a kustomization or
+    /// another declaration (an overlay's patch) gives two replicas or more.
     pub scaled: Vec<WorkloadRef>,
     /// Image names whose tag or digest a kustomization sets (`images[].name`).
     pub kustomize_images: Vec<String>,
+    /// Files a kustomization applies as patches (paths from the root): partial resources,
+    /// not audited on their own.
+    pub kustomize_patches: Vec<String>,
     /// A LimitRange gives the namespace's containers default requests and limits.
     pub limit_range: bool,
     /// `prodready.dev/allow` annotations, each with the OPS006 finding it earns if ineffective.
@@ -344,8 +348,22 @@ pub fn chart_template_folders(paths: &BTreeSet<String>) -> Vec<String> {
 /// and the allow annotations of every file that is audited join its allows.
 pub fn settle(files: &mut [FileFacts], paths: &BTreeSet<String>) {
     let chart_templates = chart_template_folders(paths);
+    let patches: BTreeSet<String> = files
+        .iter()
+        .filter_map(|f| f.yaml.as_ref())
+        .flat_map(|y| y.deploy.kustomize_patches.iter().cloned())
+        .collect();
     for file in files {
         let in_chart = chart_templates.iter().any(|t| file.path.starts_with(t));
+        if patches.contains(&file.path)
+            && let Some(yaml) = file.yaml.as_mut()
+        {
+            // A patch still says what it scales; its own findings and allows would be about a
+            // fragment.
+            yaml.deploy.findings.clear();
+            yaml.deploy.allows.clear();
+            yaml.deploy.kubernetes = None;
+        }
         let Some(yaml) = file.yaml.as_mut() else {
             continue;
         };
@@ -362,6 +380,22 @@ pub fn settle(files: &mut [FileFacts], paths: &BTreeSet<String>) {
             file.allows.append(&mut deploy.allows);
         }
     }
+}
+
+/// A path relative to a folder, normalised (`overlays/prod` + `../../base/x.yaml` is
+/// `base/x.yaml`); `None` when it leaves the audited root.
+pub fn join(dir: &str, relative: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// The `prodready.dev/allow` annotation of a resource, as an allow over its lines.
@@ -445,6 +479,16 @@ mod tests {
                 ("Deployment", Some("b"), 7..=10)
             ]
         );
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            join("overlays/prod", "../../base/deploy.yaml").as_deref(),
+            Some("base/deploy.yaml")
+        );
+        assert_eq!(join("", "./patch.yaml").as_deref(), Some("patch.yaml"));
+        assert_eq!(join("a", "../../x.yaml"), None);
     }
 
     #[test]

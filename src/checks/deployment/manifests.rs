@@ -55,6 +55,7 @@ pub fn read(source: &Source, documents: &[MarkedYaml<'_>], facts: &mut DeployFac
             source,
             resource: &resource,
             out: &mut facts.findings,
+            scaled: &mut facts.scaled,
         };
         rules.sticky_sessions();
         rules.replicas();
@@ -90,6 +91,7 @@ struct Rules<'a, 'n, 'i> {
     source: &'a Source,
     resource: &'a Resource<'n, 'i>,
     out: &'a mut Vec<Pending>,
+    scaled: &'a mut Vec<WorkloadRef>,
 }
 
 impl Rules<'_, '_, '_> {
@@ -187,6 +189,15 @@ impl Rules<'_, '_, '_> {
                 let Some(workload) = resource.workload_ref() else {
                     return;
                 };
+                if entry(spec, "replicas")
+                    .and_then(|(_, v)| v.data.as_integer())
+                    .is_some_and(|n| n >= 2)
+                {
+                    // Another declaration of it (a base, another overlay) may say one: this
+                    // one says it runs several.
+                    self.scaled.push(workload);
+                    return;
+                }
                 let (range, message) = match entry(spec, "replicas") {
                     Some((key, value)) if value.data.as_integer() == Some(1) => (
                         entry_range(self.source, key, value),
