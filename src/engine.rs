@@ -39,6 +39,9 @@ pub struct FileStats {
     /// Not analysed at all (unreadable, internal error): path and reason. Makes the report
     /// incomplete.
     pub failed: Vec<(String, String)>,
+    /// Templates (Helm charts, `{{ }}` that breaks YAML): not audited by the rules that read
+    /// manifests, which never guess what they render to.
+    pub templated: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -236,6 +239,8 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         }
     }
 
+    facts::kubernetes::settle(&mut files, &paths);
+
     // Phase two: project-level checks over the facts.
     let present = subjects(&files, &cargo, &paths);
     let mut findings: Vec<Finding> = files
@@ -266,12 +271,15 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         stats.scanned += 1;
         stats.lines += facts.lines;
         *stats.by_kind.entry(facts.kind).or_default() += 1;
-        if let Some(reason) = &facts.not_parsed {
+        if facts.yaml.as_ref().is_some_and(|y| y.deploy.templated) {
+            stats.templated.push(facts.path.clone());
+        } else if let Some(reason) = &facts.not_parsed {
             stats.not_parsed.push((facts.path.clone(), reason.clone()));
         }
     }
     stats.failed.sort();
     stats.not_parsed.sort();
+    stats.templated.sort();
 
     let allows = Allows {
         files: &files,

@@ -208,6 +208,25 @@ pub fn subjects(
             format!("depends on {client} ({})", manifest.source.path),
         );
     }
+    let deploy = files
+        .iter()
+        .filter(|f| f.path_code_kind == CodeKind::Production)
+        .filter_map(|f| f.yaml.as_ref().map(|y| (f.path.as_str(), &y.deploy)));
+    let kubernetes = deploy
+        .clone()
+        .find_map(|(path, d)| d.kubernetes.map(|line| format!("{path}:{line}")));
+    let compose = deploy
+        .clone()
+        .find_map(|(path, d)| d.compose.map(|line| format!("{path}:{line}")));
+    if let Some(evidence) = kubernetes.clone().or(compose) {
+        present.insert(Subject::DeploymentManifests, evidence);
+    }
+    if let Some(evidence) = kubernetes {
+        present.insert(Subject::KubernetesManifests, evidence);
+    }
+    if let Some((path, _)) = deploy.clone().find(|(_, d)| d.templated) {
+        present.insert(Subject::TemplatedManifests, path.to_string());
+    }
     if let Some(evidence) = service_evidence(files, cargo) {
         present.insert(Subject::Service, evidence);
     }

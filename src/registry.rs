@@ -136,6 +136,14 @@ pub enum Subject {
     Metrics,
     /// The repository holds Prometheus alerting rules.
     AlertingRules,
+    /// Kubernetes manifests of kinds the DEP rules read (Deployment, StatefulSet, DaemonSet,
+    /// Job, CronJob, Service, Ingress, HorizontalPodAutoscaler, Rollout), not templated.
+    KubernetesManifests,
+    /// Kubernetes manifests, or a compose file that is not named for development.
+    DeploymentManifests,
+    /// Templated manifests (a Helm chart's `templates/`, `{{ }}` that breaks YAML): present
+    /// only to say why the manifest items are `n/a`; no rule applies on it.
+    TemplatedManifests,
 }
 
 impl Subject {
@@ -151,6 +159,11 @@ impl Subject {
             Subject::Model => "the project runs a model",
             Subject::Metrics => "the project emits metrics",
             Subject::AlertingRules => "the repository holds alerting rules",
+            Subject::KubernetesManifests => "Kubernetes manifests exist",
+            Subject::DeploymentManifests => {
+                "Kubernetes manifests or a production compose file exist"
+            }
+            Subject::TemplatedManifests => "templated manifests exist (not audited)",
         }
     }
 }

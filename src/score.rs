@@ -89,6 +89,9 @@ pub struct Item {
     /// Of the failing findings, those recorded in the baseline: they fail the item but not the
     /// gate.
     pub baselined: usize,
+    /// Why an `n/a` item could not apply beyond its subject's absence: the manifests it reads
+    /// exist only as templates, which are not audited.
+    pub not_audited: Option<String>,
 }
 
 impl Item {
@@ -184,6 +187,9 @@ pub fn scorecard(
             } else {
                 Status::Pass
             };
+            let not_audited = (status == Status::NotApplicable)
+                .then(|| templated_only(rule.applies_when, subjects))
+                .flatten();
             Item {
                 rule,
                 severity,
@@ -193,6 +199,7 @@ pub fn scorecard(
                 informational,
                 suppressed,
                 baselined,
+                not_audited,
             }
         })
         .collect();
@@ -240,6 +247,20 @@ pub fn scorecard(
         categories,
         items,
     }
+}
+
+/// For an absent manifest subject, when templated manifests exist: what the item would have read.
+fn templated_only(subject: Subject, subjects: &BTreeMap<Subject, String>) -> Option<String> {
+    let manifests = matches!(
+        subject,
+        Subject::KubernetesManifests | Subject::DeploymentManifests
+    );
+    let first = subjects
+        .get(&Subject::TemplatedManifests)
+        .filter(|_| manifests)?;
+    Some(format!(
+        "manifests are templated, not audited (e.g. {first})"
+    ))
 }
 
 impl Scorecard {

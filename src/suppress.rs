@@ -141,6 +141,8 @@ pub enum AllowKind {
     File,
     /// `[[allow]]` in the configuration.
     Config,
+    /// `prodready.dev/allow` on a Kubernetes resource: it covers the resource's lines.
+    Annotation,
 }
 
 impl AllowKind {
@@ -149,6 +151,7 @@ impl AllowKind {
             AllowKind::Comment => "comment",
             AllowKind::File => "file",
             AllowKind::Config => "config",
+            AllowKind::Annotation => "annotation",
         }
     }
 }
@@ -201,7 +204,7 @@ impl Allow {
     fn selected(&self, selector: &str) -> Vec<&'static Rule> {
         match self.kind {
             AllowKind::Config => registry().matching(selector),
-            AllowKind::Comment | AllowKind::File => registry()
+            AllowKind::Comment | AllowKind::File | AllowKind::Annotation => registry()
                 .rules()
                 .iter()
                 .filter(|r| r.code == selector)
@@ -221,6 +224,29 @@ impl Allow {
         self.codes
             .iter()
             .any(|c| self.selected(c).iter().any(|r| r.code == code))
+    }
+
+    /// An allow over a range of lines from its codes as written (`DEP004, DEP003`) and its
+    /// reason (empty for none): the form a Kubernetes resource's allow annotation takes.
+    pub fn over_lines(
+        lines: RangeInclusive<usize>,
+        codes: &str,
+        reason: &str,
+        range: Range<usize>,
+    ) -> Allow {
+        let reason = reason.trim();
+        Allow {
+            kind: AllowKind::Annotation,
+            until: None,
+            lines,
+            codes: codes
+                .split(',')
+                .map(|c| c.trim().to_ascii_uppercase())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            reason: (!reason.is_empty()).then(|| reason.to_string()),
+            range,
+        }
     }
 
     pub fn unknown_codes(&self) -> Vec<&str> {
@@ -266,6 +292,7 @@ impl Allow {
             AllowKind::Comment => format!("allow({codes})"),
             AllowKind::File => format!("allow-file({codes})"),
             AllowKind::Config => format!("[[allow]] for {codes}"),
+            AllowKind::Annotation => format!("prodready.dev/allow: {codes}"),
         }
     }
 
@@ -294,6 +321,7 @@ impl Allow {
                 AllowKind::Comment => format!("{label} suppresses nothing on its line or the next"),
                 AllowKind::File => format!("{label} suppresses nothing in this file"),
                 AllowKind::Config => format!("{label} suppresses nothing"),
+                AllowKind::Annotation => format!("{label} suppresses nothing in this resource"),
             }
         } else {
             return None;

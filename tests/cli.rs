@@ -319,8 +319,9 @@ fn the_sample_projects_score_as_documented() {
     assert_eq!(
         failing,
         [
-            "OBS002", "OPS001", "OPS003", "OPS005", "RES001", "RES002", "RES003", "RES004",
-            "RES005", "RES006", "RES007", "RES008", "SEC002", "SEC003", "SEC004"
+            "DEP001", "DEP002", "DEP003", "DEP004", "DEP005", "DEP006", "OBS002", "OPS001",
+            "OPS003", "OPS005", "RES001", "RES002", "RES003", "RES004", "RES005", "RES006",
+            "RES007", "RES008", "SEC002", "SEC003", "SEC004"
         ]
     );
     let production = json(&["audit", "fixtures/production-service"]);
@@ -875,4 +876,60 @@ fn configuration_allows_waive_by_path_and_their_mistakes_point_into_the_file() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn templated_manifests_are_listed_and_their_items_say_why_they_are_not_applicable() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "chart/Chart.yaml",
+                "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+            ),
+            (
+                "chart/templates/deployment.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n",
+            ),
+            (
+                ".circleci/config.yml",
+                "jobs:\n  build:\n    steps:\n      - restore_cache:\n          key: {{ checksum \"Cargo.lock\" }}-cache\n",
+            ),
+        ],
+    );
+    let report = json(&["audit", dir.path().to_str().unwrap(), "--select", "DEP"]);
+    assert_eq!(
+        report["files"]["templated"],
+        serde_json::json!(["chart/templates/deployment.yaml"])
+    );
+    assert_eq!(
+        report["files"]["not_parsed"][0]["path"],
+        ".circleci/config.yml"
+    );
+    let single_replica = checklist_item(&report, "DEP004");
+    assert_eq!(single_replica["status"], "n/a");
+    assert!(
+        single_replica["not_audited"]
+            .as_str()
+            .unwrap()
+            .contains("templated")
+    );
+
+    let plain = hello_world();
+    let report = json(&["audit", plain.path().to_str().unwrap(), "--select", "DEP"]);
+    let single_replica = checklist_item(&report, "DEP004");
+    assert_eq!(single_replica["status"], "n/a");
+    assert!(single_replica.get("not_audited").is_none());
+    assert!(report["files"].get("templated").is_none());
+}
+
+fn checklist_item(report: &Value, code: &str) -> Value {
+    report["checklist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == code)
+        .unwrap()
+        .clone()
 }

@@ -5,6 +5,7 @@
 //! fixture in `fixtures/<CODE>/`. To add a family: a module here, called from the two
 //! functions below.
 
+pub mod deployment;
 pub mod drift;
 pub mod monitoring;
 pub mod ops;
@@ -49,7 +50,8 @@ impl RuleSet {
     /// a `#[cfg(test)] mod x;` (see `facts::analyse`).
     pub fn needs_every_rust_tree(&self) -> bool {
         self.codes.iter().any(|c| {
-            c.starts_with("RES") || c.starts_with("OBS") || c.starts_with("DRF") || *c == "OPS003"
+            ["RES", "OBS", "DRF"].iter().any(|p| c.starts_with(p))
+                || matches!(*c, "OPS003" | "DEP006")
         })
     }
 
@@ -88,6 +90,7 @@ pub struct FileContext<'a> {
 
 /// Phase one: checks that need only one file (and the Cargo model).
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
+    deployment::check_file(ctx, parsed, out);
     ops::check_file(ctx, parsed, out);
     retries::check_file(ctx, parsed, out);
     secrets::check_file(ctx, parsed, out);
@@ -110,6 +113,7 @@ pub struct ProjectContext<'a> {
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     drift::check_project(ctx, out);
     monitoring::check_project(ctx, out);
+    deployment::check_project(ctx, out);
     ops::check_project(ctx, out);
     retries::check_project(ctx, out);
     secrets::check_project(ctx, out);

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod cargo;
 pub mod imports;
+pub mod kubernetes;
 pub mod markdown;
 pub mod metrics;
 pub mod rust;
@@ -130,6 +131,9 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                     ..Parsed::default()
                 };
                 file.check(&parsed, &mut facts);
+                if let Some(yaml) = facts.yaml.as_mut() {
+                    yaml.deploy = checks::deployment::facts(&source, &documents);
+                }
             }
             Err(reason) => {
                 facts.not_parsed = Some(reason);

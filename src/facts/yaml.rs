@@ -3,6 +3,7 @@
 
 use saphyr::{LoadableYamlNode, MarkedYaml};
 
+use crate::facts::kubernetes::DeployFacts;
 use crate::source::Source;
 
 /// Kubernetes kinds that run this project's code for a long time or on a schedule.
@@ -22,6 +23,9 @@ pub struct YamlFacts {
     pub built_services: Vec<(String, usize)>,
     /// Backstage `catalog-info.yaml` `spec.owner`, with its line.
     pub catalog_owner: Option<(String, usize)>,
+    /// What the DEP rules need from the file (filled after the per-file checks, when its
+    /// secrets are known and masked).
+    pub deploy: DeployFacts,
 }
 
 /// Parses every document of a YAML stream. Errors carry the line and column.
@@ -90,6 +94,10 @@ pub fn extract(source: &Source, documents: &[MarkedYaml<'_>]) -> YamlFacts {
 pub fn extract_from_text(source: &Source) -> YamlFacts {
     let mut facts = YamlFacts::default();
     let has_api_version = source.text.lines().any(|l| l.starts_with("apiVersion:"));
+    // `{{ }}` broke a manifest: a template, which the DEP rules do not guess at. (Other YAML
+    // that does not parse, a CI file with `{{ checksum }}`, is a plain parse failure.)
+    facts.deploy.templated = source.text.contains("{{")
+        && (has_api_version || crate::facts::kubernetes::is_compose_file(&source.path));
     if !has_api_version {
         return facts;
     }
@@ -144,5 +152,12 @@ mod tests {
         );
         assert!(parse(&source).is_err());
         assert_eq!(extract_from_text(&source).workloads.len(), 1);
+        assert!(extract_from_text(&source).deploy.templated);
+        let ci = Source::new(
+            ".circleci/config.yml",
+            "jobs:\n  build:\n    steps:\n      - restore_cache:\n          key: {{ checksum \"Cargo.lock\" }}-cache\n".to_string(),
+        );
+        assert!(parse(&ci).is_err());
+        assert!(!extract_from_text(&ci).deploy.templated);
     }
 }

@@ -233,9 +233,10 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
                         String::new()
                     }
                 ),
-                Status::NotApplicable => {
-                    format!("applies when {}", item.rule.applies_when.describe())
-                }
+                Status::NotApplicable => match &item.not_audited {
+                    Some(why) => why.clone(),
+                    None => format!("applies when {}", item.rule.applies_when.describe()),
+                },
                 Status::Skipped => "deselected".into(),
                 Status::Waived => format!("{} finding(s) allowed", item.suppressed),
                 Status::Pass if item.informational > 0 => {
@@ -422,6 +423,9 @@ fn files_summary(report: &Report) -> String {
         .collect();
     if !skipped.is_empty() {
         let _ = writeln!(out, "Skipped: {}", skipped.join(", "));
+    }
+    for path in &files.templated {
+        let _ = writeln!(out, "Not audited (templated): {path}");
     }
     for (path, reason) in &files.not_parsed {
         let _ = writeln!(out, "Not parsed (text-level rules only): {path}: {reason}");

@@ -79,6 +79,9 @@ struct Item<'a> {
     other_findings: usize,
     suppressed_findings: usize,
     baselined_findings: usize,
+    /// For an `n/a` item: why, when its manifests exist only as templates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_audited: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -109,6 +112,9 @@ struct Files<'a> {
     skipped_folders: BTreeMap<String, usize>,
     not_parsed: Vec<PathReason<'a>>,
     not_analysed: Vec<PathReason<'a>>,
+    /// Templates that manifest rules did not audit; left out when there are none.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    templated: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -183,6 +189,7 @@ pub fn render(report: &Report) -> String {
                 other_findings: item.informational,
                 suppressed_findings: item.suppressed,
                 baselined_findings: item.baselined,
+                not_audited: item.not_audited.as_deref(),
             })
             .collect(),
         findings: report
@@ -232,6 +239,7 @@ pub fn render(report: &Report) -> String {
                 .collect(),
             not_parsed: path_reasons(&report.files.not_parsed),
             not_analysed: path_reasons(&report.files.failed),
+            templated: &report.files.templated,
         },
     };
     let mut text = serde_json::to_string_pretty(&json).expect("the report serialises");
