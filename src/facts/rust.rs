@@ -201,12 +201,11 @@ fn lines(span: proc_macro2::Span) -> (usize, usize) {
     (span.start().line, span.end().line)
 }
 
-const SERVER_PATHS: [&str; 6] = [
+const SERVER_PATHS: [&str; 5] = [
     "tonic::transport::Server",
     "hyper::server",
     // hyper 0.14 re-exports its server at the crate root.
-    "hyper::Server::bind",
-    "hyper::Server::builder",
+    "hyper::Server",
     "hyper_util::server",
     "tonic::transport::server",
 ];
@@ -388,7 +387,7 @@ mod tests {
             "src/main.rs",
             "use hyper::Server;\nasync fn main() {\n    Server::bind(&addr).serve(make).await;\n}\n",
         );
-        assert_eq!(hyper_014.server_use.as_ref().map(|s| s.0), Some(3));
+        assert_eq!(hyper_014.server_use.as_ref().map(|s| s.0), Some(1));
         let cli = facts("src/main.rs", "fn main() { loop { if done() { break; } } }");
         assert_eq!(cli.worker_loop, None);
     }
