@@ -468,7 +468,7 @@ impl Emissions<'_> {
         ];
         let is_metrics = METRICS_MACROS.contains(&name)
             && (krate == Some("metrics") || (krate.is_none() && self.available.metrics));
-        let is_prometheus = name.starts_with("register_")
+        let is_prometheus = is_prometheus_register_macro(name)
             && !is_metrics
             && (krate == Some("prometheus") || (krate.is_none() && self.available.prometheus));
         if is_metrics {
@@ -584,6 +584,18 @@ impl Emissions<'_> {
             }
         }
     }
+}
+
+/// `register_int_counter_vec!`, `register_histogram_with_registry!`, ...: the prometheus
+/// crate's registering macros, and no other `register_*!` a project may define.
+fn is_prometheus_register_macro(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("register_") else {
+        return false;
+    };
+    let rest = rest.strip_suffix("_with_registry").unwrap_or(rest);
+    let rest = rest.strip_suffix("_vec").unwrap_or(rest);
+    let rest = rest.strip_prefix("int_").unwrap_or(rest);
+    matches!(rest, "counter" | "gauge" | "histogram")
 }
 
 fn is_otel_instrument(method: &str) -> bool {
