@@ -11,8 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use prodready::baseline::Baseline;
 use prodready::config::{self, CONFIG_FILE, INIT_TEMPLATE};
+use prodready::engine::Report;
 use prodready::registry::{Severity, registry};
-use prodready::report::{human, json, rules};
+use prodready::report::{
+    badge, github, human, json, junit, markdown, repository_base, rules, sarif,
+};
 
 const EXIT_ERROR: u8 = 2;
 
@@ -60,6 +63,19 @@ struct AuditArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Also write a report in format FMT to FILE; repeatable
+    /// (`--report sarif=prodready.sarif --report markdown=summary.md`).
+    #[arg(long = "report", value_name = "FMT=FILE", value_parser = parse_report)]
+    reports: Vec<(Format, PathBuf)>,
+    /// SARIF: the analysis category (`runs[].automationDetails.id`), to keep several
+    /// analyses of one repository apart in code scanning.
+    #[arg(long, value_name = "ID")]
+    sarif_category: Option<String>,
+    /// SARIF: keep findings suppressed by allows or recorded in the baseline, marked with their
+    /// justification. (GitHub shows them as open alerts unless the repository dismisses
+    /// suppressed results.)
+    #[arg(long)]
+    sarif_include_suppressed: bool,
     /// Configuration file (default: PATH/prodready.toml, else Cargo.toml metadata).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -96,9 +112,21 @@ struct AuditArgs {
 
 #[derive(Clone, Copy, ValueEnum, Default)]
 enum Format {
+    /// Findings like compiler diagnostics, then the checklist.
     #[default]
     Human,
+    /// The full report (docs/json-report.md).
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// A summary for a pull-request comment or $GITHUB_STEP_SUMMARY.
+    Markdown,
+    /// GitHub Actions annotations (workflow commands).
+    Github,
+    /// JUnit XML: one test case per checklist item.
+    Junit,
+    /// An SVG badge with the level and score.
+    Badge,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -134,6 +162,23 @@ fn parse_score(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("{value} is not between 0 and 100"))
     }
+}
+
+fn parse_report(text: &str) -> Result<(Format, PathBuf), String> {
+    let (format, file) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not FMT=FILE"))?;
+    let format = Format::from_str(format, true).map_err(|_| {
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        format!("`{format}` is not a format ({})", names.join(", "))
+    })?;
+    if file.is_empty() {
+        return Err(format!("`{text}` names no file"));
+    }
+    Ok((format, PathBuf::from(file)))
 }
 
 fn main() -> ExitCode {
@@ -255,19 +300,24 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         ColorChoice::Never => false,
         ColorChoice::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
     };
-    let text = match args.format {
-        Format::Human => human::render(
-            &report,
-            &human::HumanOptions {
-                color,
-                quiet: args.quiet,
-            },
-        ),
-        Format::Json => json::render(&report),
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let base = repository_base(&args.path, &cwd);
+    let options = RenderOptions {
+        color,
+        quiet: args.quiet,
+        base: &base,
+        sarif_category: args.sarif_category.as_deref(),
+        sarif_include_suppressed: args.sarif_include_suppressed,
     };
+    for (format, path) in &args.reports {
+        if let Err(e) = write_atomically(path, &render(*format, &report, &options)) {
+            return error(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    let text = render(args.format, &report, &options);
     match &args.output {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, &text) {
+            if let Err(e) = write_atomically(path, &text) {
                 return error(format!("cannot write {}: {e}", path.display()));
             }
             if !args.quiet {
@@ -288,4 +338,64 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         }
     }
     ExitCode::from(report.exit_code())
+}
+
+struct RenderOptions<'a> {
+    color: bool,
+    quiet: bool,
+    /// The audited folder relative to the working folder (the checkout, in CI).
+    base: &'a str,
+    sarif_category: Option<&'a str>,
+    sarif_include_suppressed: bool,
+}
+
+fn render(format: Format, report: &Report, options: &RenderOptions<'_>) -> String {
+    match format {
+        Format::Human => human::render(
+            report,
+            &human::HumanOptions {
+                color: options.color,
+                quiet: options.quiet,
+            },
+        ),
+        Format::Json => json::render(report),
+        Format::Sarif => sarif::render(
+            report,
+            &sarif::SarifOptions {
+                base: options.base,
+                category: options.sarif_category,
+                include_suppressed: options.sarif_include_suppressed,
+            },
+        ),
+        Format::Markdown => markdown::render(report, options.base),
+        Format::Github => github::render(report, options.base),
+        Format::Junit => junit::render(report, options.base),
+        Format::Badge => badge::render(report),
+    }
+}
+
+/// Writes through a temporary file in the same folder and a rename, so that a reader (an
+/// upload step, a web server serving the badge) never sees a half-written report.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(text.as_bytes())?;
+    // The temporary file is private (0600); a report keeps the permissions of the file it
+    // replaces, or gets the usual 0644.
+    match std::fs::metadata(path) {
+        Ok(existing) => file.as_file().set_permissions(existing.permissions())?,
+        #[cfg(unix)]
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt;
+            file.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        #[cfg(not(unix))]
+        Err(_) => {}
+    }
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

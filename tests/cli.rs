@@ -933,3 +933,76 @@ fn checklist_item(report: &Value, code: &str) -> Value {
         .unwrap()
         .clone()
 }
+
+#[test]
+fn secrets_never_reach_the_ci_formats() {
+    use prodready::checks::secrets::fake::expand;
+    let token = expand("ghp_{b62:30}{crc}", "ci-formats");
+    let password = "Ci-Formats-Pa55word";
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "Cargo.toml",
+                &format!(
+                    "{HELLO_TOML}\n[dependencies]\nauth = {{ git = \"https://ci:{token}@github.com/acme/auth\" }}\n"
+                ),
+            ),
+            (
+                "src/main.rs",
+                &format!(
+                    "fn main() {{\n    let token = \"{token}\";\n    let db_password = \"{password}\";\n}}\n"
+                ),
+            ),
+            (
+                ".env",
+                &format!(
+                    "GITHUB_TOKEN={token}\nDATABASE_URL=postgres://orders:{password}@db.prod.internal/orders\n"
+                ),
+            ),
+            (
+                "deploy.toml",
+                &format!(
+                    "# prodready: allow(SEC002) old value {token} was rotated\npassword = \"{password}\"\n"
+                ),
+            ),
+        ],
+    );
+    let path = dir.path().to_str().unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "audit".to_string(),
+        path.to_string(),
+        "--sarif-include-suppressed".to_string(),
+    ];
+    let formats = [
+        "human", "json", "sarif", "markdown", "github", "junit", "badge",
+    ];
+    for format in formats {
+        args.push("--report".to_string());
+        args.push(format!(
+            "{format}={}",
+            reports.path().join(format).to_str().unwrap()
+        ));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = prodready(&args, None);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let mut texts = vec![stdout(&output), stderr(&output)];
+    for format in formats {
+        texts.push(std::fs::read_to_string(reports.path().join(format)).unwrap());
+    }
+    for text in &texts {
+        assert!(!text.contains(&token[4..]), "token leaked:\n{text}");
+        assert!(!text.contains(password), "password leaked:\n{text}");
+    }
+    let sarif = &texts[4];
+    for code in ["SEC001", "SEC002", "SEC003", "SEC004"] {
+        assert!(sarif.contains(&format!("\"ruleId\": \"{code}\"")), "{code}");
+    }
+    assert!(
+        sarif.contains("\"justification\""),
+        "the suppressed finding is kept"
+    );
+}
