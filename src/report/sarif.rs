@@ -286,6 +286,10 @@ fn result(
     if let Some(suppression) = suppression {
         result.suppressions = Some(vec![suppression]);
     }
+    // With `--changed-since`: what the change brought, against the merge base.
+    if report.changes.is_some() {
+        result.baseline_state = Some(json!(if finding.new { "new" } else { "unchanged" }));
+    }
     result
 }
 
