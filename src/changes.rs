@@ -5,11 +5,18 @@
 //! usual, and so is the merge base of HEAD and REF, exported from git's objects into a
 //! temporary folder (the user's work tree and index are never touched). Then:
 //!
-//! - A finding is *new* when the merge base has no finding of the same rule on the same
-//!   whitespace-normalised source line (in any file, so moved code is not new), and the change
-//!   touched its file. Lines the change added or changed are matched first, so that of two
-//!   identical findings the one on an added line is the new one. A project-level finding (no
-//!   line) is new when the merge base had none of its rule for the same file (or the project).
+//! - A finding in a file the change did not touch is never new.
+//! - A finding on a line the change left alone, in a file it touched, is new when the merge
+//!   base had no finding of its rule on that (whitespace-normalised) line of that file: the
+//!   change altered the code around it (a loop whose sleep it removed is flagged at its
+//!   unchanged `loop` keyword). Those lines keep their merge-base findings first, so that of
+//!   identical findings the one on an added line is the new one.
+//! - A finding on a line the change added or changed is new unless the merge base flagged the
+//!   same line, with the same lines around it, for the same rule: in the same file, or in any
+//!   file (code that only moved is not new). The lines around keep a loop fixed in one place
+//!   from excusing a new one elsewhere.
+//! - A project-level finding (no line) is new when the merge base had none of its rule for the
+//!   same file (or for the project).
 //! - A checklist item that fails now but did not at the merge base is a change too, even when
 //!   none of its findings is new (a dependency made a rule apply, a configuration allow went).
 //! - A baseline entry that the change itself added does not hide the finding it records: that
@@ -456,6 +463,19 @@ fn key(finding: &Finding) -> Key<'_> {
     }
 }
 
+/// A finding's line with the lines around it, whitespace-normalised (secrets masked).
+fn context(finding: &Finding) -> Option<String> {
+    let snippet = finding.snippet.as_ref()?;
+    Some(
+        snippet
+            .text
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// Marks the findings the change brought (`new`) and returns, for each finding, the merge-base
 /// finding it was matched with.
 fn mark_new(head: &mut [Finding], base: &[Finding], files: &FileChanges) -> Vec<Option<usize>> {
@@ -484,34 +504,38 @@ fn mark_new(head: &mut [Finding], base: &[Finding], files: &FileChanges) -> Vec<
     for (index, finding) in base.iter().enumerate() {
         pool.entry(key(finding)).or_default().push(index);
     }
+    let base_context: Vec<Option<String>> = base.iter().map(context).collect();
     let mut used = vec![false; base.len()];
     let mut matched: Vec<Option<usize>> = vec![None; head.len()];
-    let mut take = |index: usize, same_path: bool, matched: &mut Vec<Option<usize>>| {
-        let finding = &head[index];
-        let candidates = pool.get(&key(finding))?;
-        let found = candidates.iter().copied().find(|&b| {
-            !used[b] && (!same_path || base[b].path.as_deref() == finding.path.as_deref())
-        })?;
-        used[found] = true;
-        matched[index] = Some(found);
-        Some(())
-    };
-    // Untouched lines first: they keep their own merge-base findings, so that of identical
-    // findings the one on an added line is left unmatched. Then the same file, then any file
-    // (code moved between files).
-    let order = |wanted: &[Place]| -> Vec<usize> {
-        (0..head.len())
-            .filter(|&i| wanted.contains(&places[i]))
-            .collect()
-    };
-    let first = order(&[Place::Unchanged, Place::InChangedFile, Place::Project]);
-    let second = order(&[Place::Touched]);
-    for &index in first.iter().chain(&second) {
-        take(index, true, &mut matched);
-    }
-    for &index in second.iter().chain(&first) {
-        if matched[index].is_none() && places[index] != Place::Unchanged {
-            take(index, false, &mut matched);
+    // A finding on a line the change did not touch keeps its own merge-base finding (same
+    // file, same line). One on a line it added or changed is old only if the same line, with
+    // the same lines around it, was flagged at the merge base: in its file, else in any file
+    // (code moved). The lines around keep a fixed loop elsewhere from excusing a new one.
+    for pass in [Place::Unchanged, Place::Touched] {
+        for (index, finding) in head.iter().enumerate() {
+            let place = places[index];
+            if (pass == Place::Touched) != (place == Place::Touched) {
+                continue;
+            }
+            let Some(candidates) = pool.get(&key(finding)) else {
+                continue;
+            };
+            let same_path = |&b: &usize| base[b].path.as_deref() == finding.path.as_deref();
+            let own_context = context(finding);
+            let same_context = |&b: &usize| base_context[b] == own_context;
+            let free = || candidates.iter().copied().filter(|&b| !used[b]);
+            let found = if place == Place::Touched {
+                free()
+                    .filter(same_context)
+                    .find(same_path)
+                    .or_else(|| free().find(same_context))
+            } else {
+                free().find(same_path)
+            };
+            if let Some(b) = found {
+                used[b] = true;
+                matched[index] = Some(b);
+            }
         }
     }
     for (index, finding) in head.iter_mut().enumerate() {
