@@ -214,6 +214,12 @@ pub fn audit_change(
     head_config: &Config,
     base_config: impl FnOnce(&Path, Option<&Path>) -> Result<Config, String>,
 ) -> Result<Report, String> {
+    if !request.root.is_dir() {
+        return Err(format!(
+            "cannot audit {}: not a directory",
+            request.root.display()
+        ));
+    }
     let repo = locate(request.root, request.reference)?;
     let mut head = crate::engine::audit(request.root, head_config, request.threads)?;
 
@@ -229,8 +235,9 @@ pub fn audit_change(
             .iter()
             .any(|p| matches!(p, Some(Some(q)) if q == path))
     };
-    let tree = repo.git.files(&repo.merge_base)?;
+    let tree = repo.git.tree(&repo.merge_base)?;
     let wanted: Vec<&git::TreeFile> = tree
+        .files
         .iter()
         .filter(|f| repo.exported(&f.path) || extra(&f.path))
         .collect();
@@ -238,7 +245,16 @@ pub fn audit_change(
     let base_root = scratch.path().join(&repo.prefix);
     std::fs::create_dir_all(&base_root)
         .map_err(|e| format!("cannot write {}: {e}", base_root.display()))?;
-    let in_base = |path: &str| tree.iter().any(|f| f.path == path);
+    let in_base = |path: &str| tree.files.iter().any(|f| f.path == path);
+    // A submodule's files are another repository's, never part of this change: the merge base
+    // is audited with the ones checked out now.
+    for submodule in tree
+        .submodules
+        .iter()
+        .filter_map(|s| s.strip_prefix(&repo.prefix))
+    {
+        copy_tree(&request.root.join(submodule), &base_root.join(submodule))?;
+    }
 
     let mut notes = Vec::new();
     let config_file = match (request.config_file, &config_path) {
@@ -319,6 +335,26 @@ pub fn audit_change(
         notes,
     });
     Ok(head)
+}
+
+/// Copies the regular files of a folder (not in `.git/`, not symbolic links), if it exists.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(());
+    };
+    let error =
+        |e: std::io::Error| format!("cannot copy {} for the merge base: {e}", from.display());
+    std::fs::create_dir_all(to).map_err(error)?;
+    for entry in entries {
+        let entry = entry.map_err(error)?;
+        let kind = entry.file_type().map_err(error)?;
+        if kind.is_dir() && entry.file_name() != ".git" {
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).map_err(error)?;
+        }
+    }
+    Ok(())
 }
 
 pub fn short(commit: &str) -> &str {

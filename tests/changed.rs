@@ -274,6 +274,14 @@ fn a_new_retry_loop_without_backoff_fails_with_exactly_that_finding() {
         &[".", "--changed-since", "main", "--format", "sarif"],
     );
     let sarif: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let schema: Value = serde_json::from_str(include_str!("sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(sarif["runs"][0]["properties"]["changes"]["newFindings"], 1);
     let states: Vec<&str> = sarif["runs"][0]["results"]
         .as_array()
         .unwrap()
@@ -568,6 +576,32 @@ fn file_names_with_spaces_are_compared() {
             line_of(&text, "loop {", 2)
         )]
     );
+}
+
+#[test]
+fn a_submodule_is_not_part_of_the_change() {
+    let library = legacy_repo();
+    let repo = Repo::new(&[("src/lib.rs", "pub fn nothing() {}\n")]);
+    let url = format!("file://{}", library.path().display());
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "--quiet",
+        &url,
+        "vendor/library",
+    ]);
+    repo.commit("vendor the library");
+    repo.git(&["branch", "--force", "main"]);
+    repo.write("src/lib.rs", "pub fn something() {}\n");
+    repo.commit("unrelated");
+    let (code, report) = audit_change(repo.path(), ".", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    // The library's loop is audited, but the change did not bring it.
+    assert_eq!(codes(&report, "RES001"), 1);
+    assert_eq!(new_findings(&report), vec![]);
+    assert_eq!(report["changes"]["changed_files"], 1);
 }
 
 fn error_of(dir: &Path, args: &[&str]) -> String {

@@ -42,6 +42,14 @@ impl Output {
     }
 }
 
+/// A commit's tree: its regular files, and where its submodules are.
+#[derive(Default)]
+pub struct Tree {
+    pub files: Vec<TreeFile>,
+    /// Paths of submodules (relative to the top level): their content is another repository's.
+    pub submodules: Vec<String>,
+}
+
 /// One file of a commit's tree.
 pub struct TreeFile {
     /// `/`-separated, relative to the repository's top level.
@@ -89,14 +97,14 @@ impl Git {
         })
     }
 
-    /// Every regular file of `commit`'s tree (symbolic links and submodules are left out: the
-    /// audit never follows or enters them).
-    pub fn files(&self, commit: &str) -> Result<Vec<TreeFile>, String> {
+    /// Every regular file of `commit`'s tree, and its submodules. Symbolic links are left out:
+    /// the audit never follows them.
+    pub fn tree(&self, commit: &str) -> Result<Tree, String> {
         let out = self.run(&["ls-tree", "-r", "-z", "--full-tree", commit])?;
         if !out.ok {
             return Err(format!("cannot list the files of {commit}{}", detail(&out)));
         }
-        let mut files = Vec::new();
+        let mut tree = Tree::default();
         for entry in out.stdout.split(|&b| b == 0).filter(|e| !e.is_empty()) {
             // `<mode> SP <type> SP <object> TAB <path>`
             let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
@@ -109,19 +117,20 @@ impl Git {
             else {
                 continue;
             };
-            if kind != "blob" || !matches!(mode, "100644" | "100755") {
-                continue;
-            }
             let Ok(path) = String::from_utf8(entry[tab + 1..].to_vec()) else {
                 // The working tree's side of such a path is not audited as text either.
                 continue;
             };
-            files.push(TreeFile {
-                path,
-                object: object.to_string(),
-            });
+            if kind == "commit" {
+                tree.submodules.push(path);
+            } else if kind == "blob" && matches!(mode, "100644" | "100755") {
+                tree.files.push(TreeFile {
+                    path,
+                    object: object.to_string(),
+                });
+            }
         }
-        Ok(files)
+        Ok(tree)
     }
 
     /// Writes each file's content, as committed (no filter, no line-ending conversion), under
