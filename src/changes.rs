@@ -17,8 +17,10 @@
 //!   from excusing a new one elsewhere.
 //! - A project-level finding (no line) is new when the merge base had none of its rule for the
 //!   same file (or for the project).
-//! - A checklist item that fails now but did not at the merge base is a change too, even when
-//!   none of its findings is new (a dependency made a rule apply, a configuration allow went).
+//! - A checklist item that fails now but passed, was waived or did not apply at the merge base
+//!   is a change too, even when none of its findings is new (a dependency made a rule apply, a
+//!   configuration allow went). One that was deselected is not: turning a check back on does
+//!   not make the code worse.
 //! - A baseline entry that the change itself added does not hide the finding it records: that
 //!   finding counts as new, unless the merge base's baseline already recorded it (moved code).
 //!
@@ -662,7 +664,11 @@ fn gate(config: &Config, head: &Report, base: &Report, items: &[ItemChange]) -> 
         // Items the change made fail without a new finding to show for it.
         let worse: Vec<&str> = items
             .iter()
-            .filter(|change| change.head == Status::Fail && change.base != Status::Fail)
+            // Turning a deselected check back on is no change for the worse.
+            .filter(|change| {
+                change.head == Status::Fail
+                    && !matches!(change.base, Status::Fail | Status::Skipped)
+            })
             .filter_map(|change| {
                 let item = head
                     .scorecard
@@ -679,7 +685,7 @@ fn gate(config: &Config, head: &Report, base: &Report, items: &[ItemChange]) -> 
             .collect();
         if !worse.is_empty() {
             reasons.push(format!(
-                "{} checklist item(s) fail that passed at the merge base: {}",
+                "{} checklist item(s) fail that did not at the merge base: {}",
                 worse.len(),
                 worse.join(", ")
             ));

@@ -579,6 +579,57 @@ fn file_names_with_spaces_are_compared() {
 }
 
 #[test]
+fn a_checklist_item_the_change_makes_fail_is_judged() {
+    // The legacy loop is allowed by the configuration at the merge base; the change drops the
+    // allow without touching the code.
+    let allow = "[[allow]]\npaths = [\"src/lib.rs\"]\nrules = [\"RES001\"]\nreason = \"legacy, tracked in TICKET-1\"\n";
+    let repo = Repo::new(&[
+        ("prodready.toml", allow),
+        ("src/lib.rs", &immediate_retry("fetch_invoice", "get")),
+    ]);
+    repo.write("prodready.toml", "");
+    repo.commit("drop the allow");
+    let (code, report) = audit_change(repo.path(), ".", &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(new_findings(&report), vec![]);
+    assert_eq!(
+        report["gate"]["reasons"][0],
+        "1 checklist item(s) fail that did not at the merge base: RES001"
+    );
+    let items = report["changes"]["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["code"] == "RES001" && i["base"] == "waived" && i["head"] == "fail"),
+        "{items:?}"
+    );
+
+    // Turning a deselected check back on does not fail the gate.
+    let repo = Repo::new(&[
+        ("prodready.toml", "ignore = [\"RES001\"]\n"),
+        ("src/lib.rs", &immediate_retry("fetch_invoice", "get")),
+    ]);
+    repo.write("prodready.toml", "");
+    repo.commit("check retries again");
+    let (code, report) = audit_change(repo.path(), ".", &[]);
+    assert_eq!(code, 0, "{report:#}");
+}
+
+#[test]
+fn a_change_that_makes_the_project_a_service_brings_its_missing_runbook() {
+    let repo = Repo::new(&[("src/lib.rs", "pub fn nothing() {}\n")]);
+    repo.write("Cargo.toml", &format!("{MANIFEST}axum = \"0.8\"\n"));
+    repo.commit("serve");
+    let (code, report) = audit_change(repo.path(), ".", &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let new: Vec<String> = new_findings(&report)
+        .into_iter()
+        .map(|(code, ..)| code)
+        .collect();
+    assert!(new.contains(&"OPS003".to_string()), "{new:?}");
+}
+
+#[test]
 fn a_submodule_is_not_part_of_the_change() {
     let library = legacy_repo();
     let repo = Repo::new(&[("src/lib.rs", "pub fn nothing() {}\n")]);
