@@ -582,8 +582,12 @@ fn mark_new(head: &mut [Finding], base: &[Finding], files: &FileChanges) -> Vec<
     matched
 }
 
-/// The baseline entries this change added. A finding such an entry would hide is new (and not
-/// baselined), unless the merge base's baseline recorded it already.
+/// What the baseline may hide in a change. A new finding is never baselined: the merge base
+/// did not have it, so no entry can have recorded it before the change (an entry can still
+/// match it by fingerprint when identical lines are renumbered). And an entry the change added
+/// to the baseline file does not hide the finding it records, which counts as new, unless the
+/// merge base's baseline recorded that finding already (moved code re-recorded). Returns the
+/// added entries.
 fn review_baseline(
     head: &mut Report,
     base: &Report,
@@ -591,17 +595,17 @@ fn review_baseline(
     head_config: &Config,
     base_config: &Config,
 ) -> Vec<AddedEntry> {
-    let (Some(now), Some(before)) = (&head_config.baseline, &base_config.baseline) else {
-        return Vec::new();
+    let mut added: Vec<AddedEntry> = match (&head_config.baseline, &base_config.baseline) {
+        (Some(now), Some(before)) => now
+            .entries
+            .difference(&before.entries)
+            .map(|entry| AddedEntry {
+                entry: entry.clone(),
+                honoured: false,
+            })
+            .collect(),
+        _ => Vec::new(),
     };
-    let mut added: Vec<AddedEntry> = now
-        .entries
-        .difference(&before.entries)
-        .map(|entry| AddedEntry {
-            entry: entry.clone(),
-            honoured: false,
-        })
-        .collect();
     for (index, finding) in head.findings.iter_mut().enumerate() {
         if !finding.baselined {
             continue;
@@ -611,11 +615,15 @@ fn review_baseline(
             rule: finding.rule.code.clone(),
             fingerprint: finding.fingerprint.clone(),
         };
-        let Some(added) = added.iter_mut().find(|a| a.entry == entry) else {
-            continue;
+        let recorded_before = matches[index].is_some_and(|b| base.findings[b].baselined);
+        let keep = match added.iter_mut().find(|a| a.entry == entry) {
+            Some(added) => {
+                added.honoured = recorded_before;
+                recorded_before
+            }
+            None => !finding.new,
         };
-        if matches[index].is_some_and(|b| base.findings[b].baselined) {
-            added.honoured = true;
+        if keep {
             continue;
         }
         finding.baselined = false;

@@ -468,6 +468,54 @@ fn a_change_that_appends_its_new_finding_to_the_baseline_is_reported() {
 }
 
 #[test]
+fn a_new_finding_is_never_baselined_even_when_its_fingerprint_matches_an_old_entry() {
+    let repo = legacy_repo();
+    prodready(repo.path(), &[".", "--write-baseline", "baseline.json"]);
+    repo.commit("baseline the legacy");
+    repo.git(&["branch", "--force", "main"]);
+    // A loop identical on its flagged line, inserted above the legacy one: it takes the
+    // legacy entry's fingerprint (same rule, file and line; first occurrence).
+    let lib = repo.read("src/lib.rs").replacen(
+        "mod extra;\n",
+        &format!("mod extra;\n{}", immediate_retry("post_ledger", "post")),
+        1,
+    );
+    repo.write("src/lib.rs", &lib);
+    repo.commit("add post_ledger above");
+    let output = prodready(
+        repo.path(),
+        &[
+            ".",
+            "--baseline",
+            "baseline.json",
+            "--fail-on",
+            "high",
+            "-q",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the whole-tree gate fails on the renumbered legacy loop"
+    );
+    let (code, report) = audit_change(repo.path(), ".", &["--baseline", "baseline.json"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        new_findings(&report),
+        vec![(
+            "RES001".to_string(),
+            "src/lib.rs".to_string(),
+            line_of(&lib, "loop {", 1)
+        )]
+    );
+    assert_eq!(
+        report["gate"]["reasons"][0],
+        "1 new finding(s) at high severity or above"
+    );
+    assert_eq!(report["changes"]["baseline_added"], serde_json::json!([]));
+}
+
+#[test]
 fn re_recording_moved_baselined_code_is_honoured() {
     let repo = legacy_repo();
     prodready(repo.path(), &[".", "--write-baseline", "baseline.json"]);

@@ -421,7 +421,7 @@ fn change_summary(report: &Report) -> String {
     if !changes.baseline_added.is_empty() {
         let _ = writeln!(
             out,
-            "  Added to the baseline by this change: {} (a change cannot baseline its own findings)",
+            "  Added to the baseline by this change: {} (a change cannot baseline its own findings: they count as new)",
             match changes.baseline_added.len() {
                 1 => "1 entry".to_string(),
                 n => format!("{n} entries"),
@@ -435,7 +435,7 @@ fn change_summary(report: &Report) -> String {
                 added.entry.path.as_deref().unwrap_or("(project)"),
                 added.entry.fingerprint,
                 if added.honoured {
-                    " (honoured: the merge base's baseline recorded this finding)"
+                    " (honoured: the merge base's baseline recorded this finding, which moved)"
                 } else {
                     ""
                 }
