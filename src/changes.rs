@@ -359,8 +359,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A commit id as people read it.
 pub fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
+    commit.get(..12).unwrap_or(commit)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -634,10 +635,10 @@ fn review_baseline(
             .iter_mut()
             .find(|i| i.rule.code == finding.rule.code)
         {
-            item.baselined -= 1;
+            item.baselined = item.baselined.saturating_sub(1);
         }
         if let Some(outcome) = &mut head.baseline {
-            outcome.matched -= 1;
+            outcome.matched = outcome.matched.saturating_sub(1);
         }
     }
     added

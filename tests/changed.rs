@@ -598,6 +598,27 @@ fn a_subfolder_of_the_repository_is_compared_with_the_same_subfolder() {
     let (code, report) = audit_change(&repo.path().join("svc"), ".", &[]);
     assert_eq!(code, 1);
     assert_eq!(new_findings(&report).len(), 1);
+    // And from a git hook, where GIT_DIR is set relative to the top level.
+    let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
+        .args([
+            "audit",
+            "svc",
+            "--changed-since",
+            "main",
+            "--fail-on",
+            "high",
+            "-q",
+        ])
+        .env("GIT_DIR", ".git")
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

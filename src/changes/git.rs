@@ -76,6 +76,20 @@ impl Git {
             // Never take the index lock (a concurrent `git commit` of the user must not fail).
             .env("GIT_OPTIONAL_LOCKS", "0")
             .stdin(Stdio::null());
+        // Inside a git hook these may be set, and relative: `-C` must not move them.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        for variable in [
+            "GIT_DIR",
+            "GIT_WORK_TREE",
+            "GIT_COMMON_DIR",
+            "GIT_OBJECT_DIRECTORY",
+        ] {
+            if let Some(value) = std::env::var_os(variable)
+                && Path::new(&value).is_relative()
+            {
+                command.env(variable, cwd.join(value));
+            }
+        }
         command
     }
 
