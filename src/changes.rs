@@ -12,9 +12,9 @@
 //!   unchanged `loop` keyword). Those lines keep their merge-base findings first, so that of
 //!   identical findings the one on an added line is the new one.
 //! - A finding on a line the change added or changed is new unless the merge base flagged the
-//!   same line, with the same lines around it, for the same rule: in the same file, or in any
-//!   file (code that only moved is not new). The lines around keep a loop fixed in one place
-//!   from excusing a new one elsewhere.
+//!   same line for the same rule, with the line above or below it the same (or blank on one
+//!   side): in the same file, or in any file (code that only moved is not new). The neighbours
+//!   keep a `loop {` fixed in one place from excusing a new one elsewhere.
 //! - A project-level finding (no line) is new when the merge base had none of its rule for the
 //!   same file (or for the project).
 //! - A checklist item that fails now but passed, was waived or did not apply at the merge base
@@ -502,17 +502,42 @@ fn key(finding: &Finding) -> Key<'_> {
     }
 }
 
-/// A finding's line with the lines around it, whitespace-normalised (secrets masked).
-fn context(finding: &Finding) -> Option<String> {
-    let snippet = finding.snippet.as_ref()?;
-    Some(
-        snippet
-            .text
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
+/// The lines just above and below a finding, whitespace-normalised (secrets masked); `None`
+/// where there is none, or it is blank (a blank line tells nothing about where code came from).
+#[derive(Debug, Default, PartialEq)]
+struct Context {
+    above: Option<String>,
+    below: Option<String>,
+}
+
+impl Context {
+    fn of(finding: &Finding) -> Context {
+        let (Some(snippet), Some(span)) = (&finding.snippet, &finding.span) else {
+            return Context::default();
+        };
+        let line = |number: usize| {
+            let text = snippet
+                .text
+                .lines()
+                .nth(number.checked_sub(snippet.first_line)?)?;
+            let normal = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            (!normal.is_empty()).then_some(normal)
+        };
+        Context {
+            above: span.start_line.checked_sub(1).and_then(line),
+            below: line(span.end_line + 1),
+        }
+    }
+
+    /// Whether two findings on the same line text sit in the same code: a neighbouring line
+    /// agrees, or one of them has no neighbour to tell (a top-level item between blank lines).
+    fn agrees(&self, other: &Context) -> bool {
+        let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+        same(&self.above, &other.above)
+            || same(&self.below, &other.below)
+            || *self == Context::default()
+            || *other == Context::default()
+    }
 }
 
 /// Marks the findings the change brought (`new`) and returns, for each finding, the merge-base
@@ -543,13 +568,13 @@ fn mark_new(head: &mut [Finding], base: &[Finding], files: &FileChanges) -> Vec<
     for (index, finding) in base.iter().enumerate() {
         pool.entry(key(finding)).or_default().push(index);
     }
-    let base_context: Vec<Option<String>> = base.iter().map(context).collect();
+    let base_context: Vec<Context> = base.iter().map(Context::of).collect();
     let mut used = vec![false; base.len()];
     let mut matched: Vec<Option<usize>> = vec![None; head.len()];
     // A finding on a line the change did not touch keeps its own merge-base finding (same
-    // file, same line). One on a line it added or changed is old only if the same line, with
-    // the same lines around it, was flagged at the merge base: in its file, else in any file
-    // (code moved). The lines around keep a fixed loop elsewhere from excusing a new one.
+    // file, same line). One on a line it added or changed is old only if the same line, with a
+    // neighbouring line that agrees, was flagged at the merge base: in its file, else in any
+    // file (code moved). The neighbours keep a fixed `loop {` from excusing a new one.
     for pass in [Place::Unchanged, Place::Touched] {
         for (index, finding) in head.iter().enumerate() {
             let place = places[index];
@@ -560,8 +585,8 @@ fn mark_new(head: &mut [Finding], base: &[Finding], files: &FileChanges) -> Vec<
                 continue;
             };
             let same_path = |&b: &usize| base[b].path.as_deref() == finding.path.as_deref();
-            let own_context = context(finding);
-            let same_context = |&b: &usize| base_context[b] == own_context;
+            let own_context = Context::of(finding);
+            let same_context = |&b: &usize| base_context[b].agrees(&own_context);
             let free = || candidates.iter().copied().filter(|&b| !used[b]);
             let found = if place == Place::Touched {
                 free()

@@ -12,16 +12,20 @@ const MANIFEST: &str = "[package]\nname = \"billing\"\nversion = \"0.1.0\"\nedit
 
 /// A retry loop that retries at once: RES001 (high) at its `loop`.
 fn immediate_retry(name: &str, verb: &str) -> String {
+    immediate_retry_counting(name, verb, "attempts")
+}
+
+fn immediate_retry_counting(name: &str, verb: &str, counter: &str) -> String {
     format!(
         r#"
 pub async fn {name}(client: &reqwest::Client, url: &str) -> Result<(), reqwest::Error> {{
-    let mut attempts = 0;
+    let mut {counter} = 0;
     loop {{
         match client.{verb}(url).send().await {{
             Ok(_) => return Ok(()),
             Err(e) => {{
-                attempts += 1;
-                if attempts >= 3 {{
+                {counter} += 1;
+                if {counter} >= 3 {{
                     return Err(e);
                 }}
             }}
@@ -311,6 +315,28 @@ fn a_change_that_only_moves_old_code_passes() {
 }
 
 #[test]
+fn a_top_level_item_moved_between_other_neighbours_is_not_new() {
+    let secret = "/// The staging database password.\npub const DB_PASSWORD: &str = \"hunter2-staging-77\";\n";
+    let repo = Repo::new(&[
+        (
+            "src/lib.rs",
+            &format!("//! Settings.\nmod more;\n\n{secret}\npub fn x() {{}}\n"),
+        ),
+        ("src/more.rs", "pub fn y() {}\npub fn z() {}\n"),
+    ]);
+    repo.write("src/lib.rs", "//! Settings.\nmod more;\n\npub fn x() {}\n");
+    repo.write(
+        "src/more.rs",
+        &format!("pub fn y() {{}}\n{secret}pub fn z() {{}}\n"),
+    );
+    repo.commit("move the constant");
+    let (code, report) = audit_change(repo.path(), ".", &[]);
+    assert_eq!(codes(&report, "SEC002"), 1, "{report:#}");
+    assert_eq!(new_findings(&report), vec![]);
+    assert_eq!(code, 0);
+}
+
+#[test]
 fn a_change_that_fixes_a_finding_and_adds_none_passes_with_a_higher_score() {
     let repo = legacy_repo();
     repo.write(
@@ -391,9 +417,10 @@ fn fixing_one_loop_does_not_excuse_a_new_one_elsewhere() {
         "src/lib.rs",
         &format!("mod extra;\n{}", backoff_retry("fetch_invoice", "get")),
     );
+    // The new loop's line is the fixed one's (`loop {`), its neighbours are not.
     let extra = format!(
         "pub fn nothing() {{}}\n{}",
-        immediate_retry("post_ledger", "post")
+        immediate_retry_counting("post_ledger", "post", "tries")
     );
     repo.write("src/extra.rs", &extra);
     repo.commit("fix one, add one");
