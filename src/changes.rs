@@ -258,6 +258,13 @@ pub fn audit_change(
         copy_tree(&request.root.join(submodule), &base_root.join(submodule))?;
     }
 
+    // Messages name files of the merge base by their repository path, not the temporary one.
+    let scratch_text = scratch.path().display().to_string();
+    let unscratch = |message: String| {
+        message
+            .replace(&format!("{scratch_text}/"), "")
+            .replace(&scratch_text, ".")
+    };
     let mut notes = Vec::new();
     let config_file = match (request.config_file, &config_path) {
         (Some(file), Some(None)) => Some(file.to_path_buf()),
@@ -269,7 +276,8 @@ pub fn audit_change(
         Ok(config) => config,
         Err(message) => {
             notes.push(format!(
-                "the merge base's configuration could not be read ({message}); the merge base was audited with this change's configuration"
+                "the merge base's configuration could not be read ({}); the merge base was audited with this change's configuration",
+                unscratch(message)
             ));
             head_config.clone()
         }
@@ -282,8 +290,9 @@ pub fn audit_change(
             Ok(baseline) => Some(baseline),
             Err(message) => {
                 notes.push(format!(
-                        "the merge base's baseline could not be read ({message}); every entry counts as added by this change"
-                    ));
+                    "the merge base's baseline could not be read ({}); every entry counts as added by this change",
+                    unscratch(message)
+                ));
                 Some(Baseline::default())
             }
         },
@@ -291,8 +300,9 @@ pub fn audit_change(
     };
     let base = crate::engine::audit(&base_root, &config, request.threads).map_err(|e| {
         format!(
-            "cannot audit the merge base {}: {e}",
-            short(&repo.merge_base)
+            "cannot audit the merge base {}: {}",
+            short(&repo.merge_base),
+            unscratch(e)
         )
     })?;
 

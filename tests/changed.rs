@@ -726,6 +726,23 @@ fn a_change_that_makes_the_project_a_service_brings_its_missing_runbook() {
 }
 
 #[test]
+fn a_merge_base_whose_configuration_is_broken_is_audited_with_the_change_s() {
+    let repo = Repo::new(&[
+        ("prodready.toml", "select = 5\n"),
+        ("src/lib.rs", &immediate_retry("fetch_invoice", "get")),
+    ]);
+    repo.write("prodready.toml", "");
+    repo.commit("fix the configuration");
+    let (code, report) = audit_change(repo.path(), ".", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let notes = report["changes"]["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1);
+    let note = notes[0].as_str().unwrap();
+    assert!(note.contains("configuration could not be read"), "{note}");
+    assert!(!note.contains("prodready-merge-base-"), "{note}");
+}
+
+#[test]
 fn a_submodule_is_not_part_of_the_change() {
     let library = legacy_repo();
     let repo = Repo::new(&[("src/lib.rs", "pub fn nothing() {}\n")]);
