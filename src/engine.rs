@@ -63,6 +63,8 @@ pub struct Report {
     pub gate: GateOutcome,
     /// What the baseline given to the audit matched, if one was.
     pub baseline: Option<BaselineOutcome>,
+    /// With `--changed-since`: what the change did (see `changes`).
+    pub changes: Option<crate::changes::Changes>,
 }
 
 impl Report {
@@ -308,6 +310,7 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         subjects: present,
         gate,
         baseline,
+        changes: None,
     })
 }
 

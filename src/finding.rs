@@ -77,6 +77,8 @@ pub struct Finding {
     pub baselined: bool,
     /// Set once the finding is final; see `engine::finalise`.
     pub fingerprint: String,
+    /// With `--changed-since`: brought by the change (see `changes`), and judged by the gate.
+    pub new: bool,
 }
 
 /// The fingerprint's view of a source line: a digest of its whitespace-normalised raw text.
@@ -116,6 +118,7 @@ impl Finding {
             suppressed: None,
             baselined: false,
             fingerprint: String::new(),
+            new: false,
         }
     }
 
@@ -148,6 +151,7 @@ impl Finding {
             suppressed: None,
             baselined: false,
             fingerprint: String::new(),
+            new: false,
         }
     }
 

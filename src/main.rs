@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use prodready::baseline::Baseline;
-use prodready::config::{self, CONFIG_FILE, INIT_TEMPLATE};
+use prodready::changes;
+use prodready::config::{self, CONFIG_FILE, Config, INIT_TEMPLATE};
 use prodready::engine::Report;
 use prodready::registry::{Severity, registry};
 use prodready::report::{
@@ -108,6 +109,10 @@ struct AuditArgs {
     /// Record every finding that fails its checklist item in FILE (to use with --baseline).
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
+    /// Gate only what changed since the merge base of HEAD and REF (e.g. origin/main):
+    /// findings the change brought, and a score below the merge base's.
+    #[arg(long, value_name = "REF")]
+    changed_since: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -258,30 +263,32 @@ fn run_audit(args: AuditArgs) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    if let Some(select) = args.select {
-        config.select = Some(select);
-    }
-    config.ignore.extend(args.ignore);
-    if let Some(score) = args.fail_under {
-        config.gate.fail_under = Some(score);
-    }
-    if let Some(level) = args.fail_on {
-        config.gate.fail_on = match level {
-            FailOn::Critical => Some(Severity::Critical),
-            FailOn::High => Some(Severity::High),
-            FailOn::Medium => Some(Severity::Medium),
-            FailOn::Low => Some(Severity::Low),
-            FailOn::None => None,
-        };
-    }
-    config.preview |= args.preview;
+    apply_overrides(&mut config, &args);
     if let Some(path) = &args.baseline {
         match Baseline::load(path) {
             Ok(baseline) => config.baseline = Some(baseline),
             Err(message) => return error(message),
         }
     }
-    let report = match prodready::audit(&args.path, &config, args.threads) {
+    let report = match &args.changed_since {
+        None => prodready::audit(&args.path, &config, args.threads),
+        Some(reference) => changes::audit_change(
+            &changes::ChangeRequest {
+                root: &args.path,
+                reference,
+                config_file: args.config.as_deref(),
+                baseline_file: args.baseline.as_deref(),
+                threads: args.threads,
+            },
+            &config,
+            |root, file| {
+                let mut config = config::load(root, file).map_err(|e| e.to_string())?;
+                apply_overrides(&mut config, &args);
+                Ok(config)
+            },
+        ),
+    };
+    let report = match report {
         Ok(report) => report,
         Err(message) => return error(message),
     };
@@ -340,6 +347,27 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         }
     }
     ExitCode::from(report.exit_code())
+}
+
+/// The command line's overrides of a configuration file.
+fn apply_overrides(config: &mut Config, args: &AuditArgs) {
+    if let Some(select) = &args.select {
+        config.select = Some(select.clone());
+    }
+    config.ignore.extend(args.ignore.iter().cloned());
+    if let Some(score) = args.fail_under {
+        config.gate.fail_under = Some(score);
+    }
+    if let Some(level) = args.fail_on {
+        config.gate.fail_on = match level {
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::High => Some(Severity::High),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::Low => Some(Severity::Low),
+            FailOn::None => None,
+        };
+    }
+    config.preview |= args.preview;
 }
 
 struct RenderOptions<'a> {

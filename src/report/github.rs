@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::engine::Report;
-use crate::report::{Level, anchor, headline, open_by_severity};
+use crate::report::{Level, anchor, change_headline, headline, open_by_severity};
 
 /// Annotations GitHub shows per level in one step.
 pub const PER_LEVEL: usize = 10;
@@ -52,6 +52,9 @@ pub fn render(report: &Report, base: &str) -> String {
         command(&mut out, command_name(level), &properties, &message);
     }
     let mut summary = format!("prodready: {}", headline(report));
+    if let Some(line) = change_headline(report) {
+        let _ = write!(summary, " · {line}");
+    }
     if left_out > 0 {
         let _ = write!(
             summary,

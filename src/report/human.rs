@@ -9,9 +9,11 @@ use miette::{
     MietteSpanContents, SourceCode, SourceSpan, SpanContents,
 };
 
+use crate::changes::short;
 use crate::engine::Report;
 use crate::finding::{CodeKind, Finding, Snippet, Suppression};
 use crate::registry::Severity;
+use crate::report::change_headline;
 use crate::score::Status;
 
 pub struct HumanOptions {
@@ -184,6 +186,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         counted(baselined, "baselined"),
         counted(suppressed, "suppressed"),
     );
+    let summary = format!("{summary}{}", change_suffix(report));
     if options.quiet {
         let _ = writeln!(
             out,
@@ -193,11 +196,12 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         );
         return out;
     }
-    // Baselined findings are known debt: counted below, not shown one by one.
+    // Baselined findings are known debt: counted below, not shown one by one. A change is
+    // shown only what it brought.
     for finding in report
         .findings
         .iter()
-        .filter(|f| f.suppressed.is_none() && !f.baselined)
+        .filter(|f| f.suppressed.is_none() && !f.baselined && (report.changes.is_none() || f.new))
     {
         out.push_str(&render_finding(finding, options.color));
         out.push('\n');
@@ -261,6 +265,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
 
     out.push_str(&allowed_summary(report));
     out.push_str(&baseline_summary(report));
+    out.push_str(&change_summary(report));
     let _ = writeln!(
         out,
         "\nScore: {}/100{}",
@@ -368,6 +373,77 @@ fn baseline_summary(report: &Report) -> String {
                 entry.fingerprint
             );
         }
+    }
+    out
+}
+
+/// The summary line's account of a change: its new findings and the score since the merge base.
+fn change_suffix(report: &Report) -> String {
+    change_headline(report).map_or_else(String::new, |line| format!(" · {line}"))
+}
+
+/// What the change did: files, findings, score, items and baseline entries it added.
+fn change_summary(report: &Report) -> String {
+    let mut out = String::new();
+    let Some(changes) = &report.changes else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "\nChange since {} (merge base {}): {} file(s) changed",
+        changes.reference,
+        short(&changes.merge_base),
+        changes.changed_files,
+    );
+    let _ = writeln!(
+        out,
+        "  {} new finding(s) in this change, {} elsewhere not judged",
+        changes.new_findings, changes.not_judged
+    );
+    let _ = writeln!(
+        out,
+        "  Score: {} → {} · level {} → {}",
+        score_text(changes.base_score),
+        score_text(report.scorecard.score),
+        changes.base_level.as_str(),
+        report.scorecard.level.as_str()
+    );
+    for item in &changes.items {
+        let _ = writeln!(
+            out,
+            "  {} {}: {} → {}",
+            item.code,
+            item.name,
+            item.base.as_str(),
+            item.head.as_str()
+        );
+    }
+    if !changes.baseline_added.is_empty() {
+        let _ = writeln!(
+            out,
+            "  Added to the baseline by this change: {} (a change cannot baseline its own findings: they count as new)",
+            match changes.baseline_added.len() {
+                1 => "1 entry".to_string(),
+                n => format!("{n} entries"),
+            }
+        );
+        for added in &changes.baseline_added {
+            let _ = writeln!(
+                out,
+                "    {} {} {}{}",
+                added.entry.rule,
+                added.entry.path.as_deref().unwrap_or("(project)"),
+                added.entry.fingerprint,
+                if added.honoured {
+                    " (honoured: the merge base's baseline recorded this finding, which moved)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    for note in &changes.notes {
+        let _ = writeln!(out, "  Note: {note}");
     }
     out
 }

@@ -28,7 +28,24 @@ struct JsonReport<'a> {
     checklist: Vec<Item<'a>>,
     findings: Vec<Finding<'a>>,
     baseline: Option<Baseline<'a>>,
+    /// With `--changed-since` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<Changes<'a>>,
     files: Files<'a>,
+}
+
+#[derive(Serialize)]
+struct Changes<'a> {
+    since: &'a str,
+    merge_base: &'a str,
+    changed_files: usize,
+    base_score: Option<f64>,
+    base_level: Level,
+    new_findings: usize,
+    findings_not_judged: usize,
+    items: &'a [crate::changes::ItemChange],
+    baseline_added: &'a [crate::changes::AddedEntry],
+    notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -101,6 +118,9 @@ struct Finding<'a> {
     suppression: Option<&'a Suppression>,
     baselined: bool,
     fingerprint: &'a str,
+    /// With `--changed-since` only: brought by the change, and judged by the gate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -209,12 +229,25 @@ pub fn render(report: &Report) -> String {
                 suppression: f.suppressed.as_ref(),
                 baselined: f.baselined,
                 fingerprint: &f.fingerprint,
+                new: report.changes.as_ref().map(|_| f.new),
             })
             .collect(),
         baseline: report.baseline.as_ref().map(|b| Baseline {
             entries: b.entries,
             matched: b.matched,
             fixed: &b.fixed,
+        }),
+        changes: report.changes.as_ref().map(|c| Changes {
+            since: &c.reference,
+            merge_base: &c.merge_base,
+            changed_files: c.changed_files,
+            base_score: c.base_score,
+            base_level: c.base_level,
+            new_findings: c.new_findings,
+            findings_not_judged: c.not_judged,
+            items: &c.items,
+            baseline_added: &c.baseline_added,
+            notes: &c.notes,
         }),
         files: Files {
             scanned: report.files.scanned,

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use crate::engine::Report;
 use crate::finding::{CodeKind, Finding};
 use crate::registry::Category;
-use crate::report::{anchor, headline, open_by_severity, score_text};
+use crate::report::{anchor, change_headline, headline, open_by_severity, score_text};
 use crate::score::Status;
 
 /// Characters the markdown may take.
@@ -125,6 +125,15 @@ pub fn render(report: &Report, base: &str) -> String {
     let card = &report.scorecard;
     let mut head = format!("## prodready: {}\n\n", inline(&report.root));
     let _ = writeln!(head, "**{}**", inline(&headline(report)));
+    if let Some(changes) = &report.changes {
+        let _ = writeln!(
+            head,
+            "\nChange since `{}` (merge base `{}`): {}; only its new findings are listed.",
+            changes.reference.replace('`', "'"),
+            crate::changes::short(&changes.merge_base),
+            inline(&change_headline(report).unwrap_or_default())
+        );
+    }
     if report.gate.passed {
         head.push_str("\nGate: passed\n");
     } else {

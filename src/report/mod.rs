@@ -33,12 +33,13 @@ pub fn state(finding: &Finding) -> State<'_> {
     }
 }
 
-/// The open findings, most severe first, then in report order.
+/// The open findings, most severe first, then in report order. With `--changed-since`, only
+/// those the change brought.
 pub fn open_by_severity(report: &Report) -> Vec<&Finding> {
     let mut open: Vec<&Finding> = report
         .findings
         .iter()
-        .filter(|f| state(f) == State::Open)
+        .filter(|f| state(f) == State::Open && (report.changes.is_none() || f.new))
         .collect();
     // A stable sort keeps the report's path/line order within a severity.
     open.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -135,6 +136,21 @@ pub fn headline(report: &Report) -> String {
         card.count(crate::score::Status::Pass),
         card.applicable(),
     )
+}
+
+/// With `--changed-since`: `N new findings in this change (M findings elsewhere not judged) ·
+/// score B → H since REF`.
+pub fn change_headline(report: &Report) -> Option<String> {
+    let changes = report.changes.as_ref()?;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    Some(format!(
+        "{} in this change ({} elsewhere not judged) · score {} → {} since {}",
+        plural(changes.new_findings, "new finding"),
+        plural(changes.not_judged, "finding"),
+        score_text(changes.base_score),
+        score_text(report.scorecard.score),
+        changes.reference
+    ))
 }
 
 /// How CI systems rank a severity: errors block, warnings ask for attention, notes inform.

@@ -286,6 +286,10 @@ fn result(
     if let Some(suppression) = suppression {
         result.suppressions = Some(vec![suppression]);
     }
+    // With `--changed-since`: what the change brought, against the merge base.
+    if report.changes.is_some() {
+        result.baseline_state = Some(json!(if finding.new { "new" } else { "unchanged" }));
+    }
     result
 }
 
@@ -306,7 +310,19 @@ fn run_properties(report: &Report) -> BTreeMap<String, Value> {
             })
         })
         .collect();
-    BTreeMap::from([
+    let mut properties = BTreeMap::new();
+    if let Some(changes) = &report.changes {
+        properties.insert(
+            "changes".to_string(),
+            json!({
+                "since": changes.reference,
+                "mergeBase": changes.merge_base,
+                "baseScore": changes.base_score,
+                "newFindings": changes.new_findings,
+            }),
+        );
+    }
+    properties.extend([
         ("score".to_string(), json!(card.score)),
         ("scorePartial".to_string(), json!(card.partial)),
         ("level".to_string(), json!(card.level)),
@@ -315,5 +331,6 @@ fn run_properties(report: &Report) -> BTreeMap<String, Value> {
             json!({ "passed": report.gate.passed, "reasons": report.gate.reasons }),
         ),
         ("checklist".to_string(), Value::Array(checklist)),
-    ])
+    ]);
+    properties
 }
