@@ -163,7 +163,7 @@ mod tests {
     use super::*;
 
     fn uses(code: &str) -> CodeUses {
-        let source = Source::new("src/main.rs".into(), code.into());
+        let source = Source::new("src/main.rs", code.to_string());
         let ast = syn::parse_file(code).unwrap();
         let imports = Imports::of_file(&ast, Default::default());
         let rust = crate::facts::rust::extract("src/main.rs", &ast);
@@ -172,8 +172,9 @@ mod tests {
 
     #[test]
     fn logging_facades_through_imports_and_bare_macros() {
+        // The use is where the code logs, not where it imports.
         let aliased = uses("use tracing::warn as w;\nfn f() { w!(\"x\"); }");
-        assert_eq!(aliased.logging.map(|l| l.0), Some(1));
+        assert_eq!(aliased.logging.map(|l| l.0), Some(2));
         let bare = uses("fn f() {\n    info!(\"x\");\n}");
         assert_eq!(bare.logging.map(|l| l.0), Some(2));
         let attribute = uses("#[tracing::instrument]\nfn f() {}");
@@ -192,7 +193,7 @@ mod tests {
     #[test]
     fn limits_through_imports_types_and_builders() {
         let semaphore = uses("use tokio::sync::Semaphore as Gate;\nstatic G: Gate = Gate::const_new(8);");
-        assert_eq!(semaphore.limit.map(|l| l.0), Some(1));
+        assert_eq!(semaphore.limit.map(|l| l.0), Some(2));
         let layer = uses(
             "fn app() {\n    let svc = tower::ServiceBuilder::new()\n        .concurrency_limit(64)\n        .service(s);\n}",
         );
