@@ -13,7 +13,7 @@ use crate::checks::logging::production_rust;
 use crate::facts::cargo::DepKind;
 use crate::finding::Finding;
 use crate::project::{NETWORK_CLIENTS, depends_on_any};
-use crate::registry::registry;
+use crate::registry::{Subject, registry};
 
 #[derive(Deserialize)]
 struct Data {
@@ -30,6 +30,11 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     let Some((client, manifest)) = depends_on_any(ctx.cargo, &NETWORK_CLIENTS) else {
         return;
     };
+    // A library's limits are its callers' business: only an application (a package with a
+    // binary) is judged.
+    if !ctx.subjects.contains_key(&Subject::Binary) {
+        return;
+    }
     let limiters: Vec<&str> = DATA.limiter_crates.iter().map(String::as_str).collect();
     if depends_on_any(ctx.cargo, &limiters).is_some() || tower_limit_feature(ctx) {
         return;

@@ -63,9 +63,8 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         .collect();
     // The entry point first (where a service starts and serves), then path and line order.
     let rank = |path: &str| {
-        let entry = path == "src/main.rs"
-            || path.ends_with("/src/main.rs")
-            || path.contains("src/bin/");
+        let entry =
+            path == "src/main.rs" || path.ends_with("/src/main.rs") || path.contains("src/bin/");
         !entry
     };
     first.sort_by(|a, b| {

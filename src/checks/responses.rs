@@ -40,7 +40,10 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     };
     let text = &ctx.source.text;
     let may_check = text.contains("status")
-        || DATA.success_methods.iter().any(|m| text.contains(m.as_str()));
+        || DATA
+            .success_methods
+            .iter()
+            .any(|m| text.contains(m.as_str()));
     if !may_check {
         return;
     }

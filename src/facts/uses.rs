@@ -50,12 +50,7 @@ static LOGGING: LazyLock<LoggingData> = LazyLock::new(|| registry().get("OBS001"
 static LIMITS: LazyLock<LimitData> = LazyLock::new(|| registry().get("RES009").data());
 
 /// Extracts the uses of one parsed file.
-pub fn extract(
-    source: &Source,
-    ast: &syn::File,
-    imports: &Imports,
-    rust: &RustFacts,
-) -> CodeUses {
+pub fn extract(source: &Source, ast: &syn::File, imports: &Imports, rust: &RustFacts) -> CodeUses {
     let mut visitor = UseVisitor {
         source,
         imports,
@@ -95,7 +90,11 @@ impl UseVisitor<'_> {
     }
 
     fn note_path(&mut self, resolved: &str, line: usize) {
-        if LOGGING.facade_roots.iter().any(|root| under(resolved, root)) {
+        if LOGGING
+            .facade_roots
+            .iter()
+            .any(|root| under(resolved, root))
+        {
             self.note_logging(line, resolved.to_string());
         }
         if LIMITS.limit_paths.iter().any(|p| under(resolved, p)) {
@@ -192,7 +191,8 @@ mod tests {
 
     #[test]
     fn limits_through_imports_types_and_builders() {
-        let semaphore = uses("use tokio::sync::Semaphore as Gate;\nstatic G: Gate = Gate::const_new(8);");
+        let semaphore =
+            uses("use tokio::sync::Semaphore as Gate;\nstatic G: Gate = Gate::const_new(8);");
         assert_eq!(semaphore.limit.map(|l| l.0), Some(2));
         let layer = uses(
             "fn app() {\n    let svc = tower::ServiceBuilder::new()\n        .concurrency_limit(64)\n        .service(s);\n}",

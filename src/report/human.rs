@@ -205,7 +205,12 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
 
     let _ = writeln!(out, "Checklist for {}", report.root);
     // Names line up in one column, however long the longest is.
-    let name_width = card.items.iter().map(|i| i.rule.name.len()).max().unwrap_or(0);
+    let name_width = card
+        .items
+        .iter()
+        .map(|i| i.rule.name.len())
+        .max()
+        .unwrap_or(0);
     for category in &card.categories {
         let _ = writeln!(
             out,
