@@ -20,6 +20,7 @@ use crate::registry::registry;
 struct Data {
     facades: Vec<String>,
     in_house_words: Vec<String>,
+    not_in_house: Vec<String>,
 }
 
 static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("OBS001").data());
@@ -88,7 +89,12 @@ fn in_house_logging(ctx: &ProjectContext<'_>) -> bool {
     ctx.cargo.production_manifests().any(|manifest| {
         manifest.dependencies.iter().any(|dep| {
             let dep = ctx.cargo.resolve(manifest, dep);
+            let published = DATA.not_in_house.iter().any(|name| match name.strip_suffix('*') {
+                Some(prefix) => dep.package.starts_with(prefix),
+                None => dep.package == *name,
+            });
             dep.kind != DepKind::Dev
+                && !published
                 && DATA
                     .in_house_words
                     .iter()
