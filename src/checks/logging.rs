@@ -89,10 +89,13 @@ fn in_house_logging(ctx: &ProjectContext<'_>) -> bool {
     ctx.cargo.production_manifests().any(|manifest| {
         manifest.dependencies.iter().any(|dep| {
             let dep = ctx.cargo.resolve(manifest, dep);
-            let published = DATA.not_in_house.iter().any(|name| match name.strip_suffix('*') {
-                Some(prefix) => dep.package.starts_with(prefix),
-                None => dep.package == *name,
-            });
+            let published = DATA
+                .not_in_house
+                .iter()
+                .any(|name| match name.strip_suffix('*') {
+                    Some(prefix) => dep.package.starts_with(prefix),
+                    None => dep.package == *name,
+                });
             dep.kind != DepKind::Dev
                 && !published
                 && DATA
