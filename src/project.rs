@@ -39,6 +39,47 @@ pub const HTTP_CLIENTS: [&str; 7] = [
     "aws-smithy-runtime",
 ];
 
+/// Crates that call out over the network (`*` ends a prefix): HTTP and gRPC clients, database,
+/// cache and message-broker clients, the AWS SDK. Their presence makes RES009 applicable.
+pub const NETWORK_CLIENTS: [&str; 36] = [
+    "reqwest",
+    "ureq",
+    "hyper",
+    "hyper-util",
+    "isahc",
+    "surf",
+    "awc",
+    "attohttpc",
+    "tonic",
+    "sqlx",
+    "diesel",
+    "diesel-async",
+    "sea-orm",
+    "tokio-postgres",
+    "postgres",
+    "deadpool-postgres",
+    "bb8-postgres",
+    "mysql",
+    "mysql_async",
+    "tiberius",
+    "mongodb",
+    "scylla",
+    "redis",
+    "deadpool-redis",
+    "bb8-redis",
+    "fred",
+    "rdkafka",
+    "kafka",
+    "lapin",
+    "async-nats",
+    "nats",
+    "pulsar",
+    "elasticsearch",
+    "aws-config",
+    "aws-sdk-*",
+    "aws-smithy-runtime",
+];
+
 /// Crates that run a model in-process or call one over an API (`*` ends a prefix). An LLM that
 /// classifies tickets drifts like any other model.
 pub const MODEL_CRATES: [&str; 22] = [
@@ -208,6 +249,21 @@ pub fn subjects(
             format!("depends on {client} ({})", manifest.source.path),
         );
     }
+    if let Some(manifest) = cargo
+        .production_manifests()
+        .find(|m| m.package.as_ref().is_some_and(|p| p.has_bin))
+    {
+        present.insert(
+            Subject::Binary,
+            format!("binary target ({})", manifest.source.path),
+        );
+    }
+    if let Some((client, manifest)) = depends_on_any(cargo, &NETWORK_CLIENTS) {
+        present.insert(
+            Subject::NetworkClient,
+            format!("depends on {client} ({manifest})"),
+        );
+    }
     let deploy = files
         .iter()
         .filter(|f| f.path_code_kind == CodeKind::Production)
@@ -374,9 +430,23 @@ fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
     None
 }
 
+/// A package's build script: `build.rs` beside a production manifest. It runs at compile time,
+/// never in production.
+pub fn is_build_script(path: &str, cargo: &CargoProject) -> bool {
+    cargo.manifests.iter().any(|m| {
+        m.package.is_some()
+            && path
+                == if m.dir.is_empty() {
+                    "build.rs".to_string()
+                } else {
+                    format!("{}/build.rs", m.dir)
+                }
+    })
+}
+
 /// A file of a binary target: `src/main.rs`, `src/bin/**`, or any file of a package that has a
 /// binary and no library (its modules run only inside that binary).
-fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
+pub fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
     cargo.manifests.iter().any(|m| {
         let Some(package) = &m.package else {
             return false;

@@ -130,6 +130,11 @@ pub enum Subject {
     /// A production package depends on an HTTP client crate (reqwest, ureq, hyper-util,
     /// isahc, surf, awc, attohttpc, the AWS SDK).
     HttpClient,
+    /// A production package has a binary target (`src/main.rs`, `src/bin/*.rs`, `[[bin]]`).
+    Binary,
+    /// A production package calls out over the network: an HTTP or gRPC client, a database,
+    /// cache or message-broker client, or the AWS SDK (`project::NETWORK_CLIENTS`).
+    NetworkClient,
     /// The project runs a model: an ML inference crate, an LLM API client, or a model artifact.
     Model,
     /// The production code emits metrics, or a production package depends on a metrics exporter.
@@ -156,6 +161,8 @@ impl Subject {
             Subject::Runbook => "a runbook exists",
             Subject::RustCode => "the project has production Rust code",
             Subject::HttpClient => "an HTTP client crate is a dependency",
+            Subject::Binary => "a package has a binary target",
+            Subject::NetworkClient => "the project calls out over the network",
             Subject::Model => "the project runs a model",
             Subject::Metrics => "the project emits metrics",
             Subject::AlertingRules => "the repository holds alerting rules",

@@ -85,9 +85,15 @@ fn a_hello_world_binary_has_few_applicable_items_and_no_vacuous_score() {
         .filter(|i| i["status"] != "n/a")
         .map(|i| i["code"].as_str().unwrap())
         .collect();
-    // A hello-world binary has Rust code and a Cargo package, and nothing else: no service,
-    // no runbook, no CODEOWNERS, no HTTP client. Only rules about what it has apply.
-    let present = [Subject::Always, Subject::CargoProject, Subject::RustCode];
+    // A hello-world binary has Rust code, a Cargo package and a binary target, and nothing
+    // else: no service, no runbook, no CODEOWNERS, no HTTP client. Only rules about what it has
+    // apply.
+    let present = [
+        Subject::Always,
+        Subject::CargoProject,
+        Subject::RustCode,
+        Subject::Binary,
+    ];
     let expected: Vec<&str> = registry()
         .rules()
         .iter()
@@ -319,9 +325,9 @@ fn the_sample_projects_score_as_documented() {
     assert_eq!(
         failing,
         [
-            "DEP001", "DEP002", "DEP003", "DEP004", "DEP005", "DEP006", "OBS002", "OPS001",
-            "OPS003", "OPS005", "RES001", "RES002", "RES003", "RES004", "RES005", "RES006",
-            "RES007", "RES008", "SEC002", "SEC003", "SEC004"
+            "DEP001", "DEP002", "DEP003", "DEP004", "DEP005", "DEP006", "OBS001", "OBS002",
+            "OBS005", "OPS001", "OPS003", "OPS005", "RES001", "RES002", "RES003", "RES004",
+            "RES005", "RES006", "RES007", "RES008", "RES009", "SEC002", "SEC003", "SEC004"
         ]
     );
     let production = json(&["audit", "fixtures/production-service"]);

@@ -7,8 +7,11 @@
 
 pub mod deployment;
 pub mod drift;
+pub mod load_shedding;
+pub mod logging;
 pub mod monitoring;
 pub mod ops;
+pub mod responses;
 pub mod retries;
 pub mod secrets;
 pub mod timeouts;
@@ -92,6 +95,7 @@ pub struct FileContext<'a> {
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
     deployment::check_file(ctx, parsed, out);
     ops::check_file(ctx, parsed, out);
+    responses::check_file(ctx, parsed, out);
     retries::check_file(ctx, parsed, out);
     secrets::check_file(ctx, parsed, out);
     timeouts::check_file(ctx, parsed, out);
@@ -113,6 +117,8 @@ pub struct ProjectContext<'a> {
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     drift::check_project(ctx, out);
     monitoring::check_project(ctx, out);
+    logging::check_project(ctx, out);
+    load_shedding::check_project(ctx, out);
     deployment::check_project(ctx, out);
     ops::check_project(ctx, out);
     retries::check_project(ctx, out);

@@ -121,7 +121,7 @@ fn no_metrics(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
 }
 
 /// The manifest of the service: the first production package with a binary, else the first.
-fn service_manifest<'a>(ctx: &'a ProjectContext<'_>) -> Option<&'a str> {
+pub fn service_manifest<'a>(ctx: &'a ProjectContext<'_>) -> Option<&'a str> {
     let packages = || {
         ctx.cargo
             .production_manifests()

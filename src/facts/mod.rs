@@ -9,6 +9,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod rust;
 pub mod settings;
+pub mod uses;
 pub mod yaml;
 
 use crate::checks::{self, FileContext, Parsed, RustFile};
@@ -36,6 +37,8 @@ pub struct FileFacts {
     pub metrics: Option<metrics::MetricFacts>,
     /// Alerting and recording rules of a Prometheus rule file.
     pub prometheus_rules: Option<alerts::RuleFile>,
+    /// Logging, print and load-limiting uses of a Rust file (read when OBS001 or RES009 run).
+    pub uses: Option<uses::CodeUses>,
     /// Allow comments, each with the OPS006 finding it earns if it proves ineffective.
     pub allows: Vec<(Allow, Finding)>,
 }
@@ -54,6 +57,7 @@ impl FileFacts {
             headings: None,
             metrics: None,
             prometheus_rules: None,
+            uses: None,
             allows: Vec::new(),
         }
     }
@@ -76,6 +80,7 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
     // `cargo vendor`'s checksum files hold only hashes of file contents, like Cargo.lock.
     let is_vendor_checksums = crate::source::file_name(&source.path) == ".cargo-checksum.json";
     let reads_metrics = rules.any("OBS") || rules.any("DRF");
+    let reads_uses = rules.enabled("OBS001") || rules.enabled("RES009");
     let skip_rust_tree = kind == FileKind::Rust
         && !rules.needs_every_rust_tree()
         && !rust::declares_test_module(&source.text)
@@ -94,6 +99,9 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                 if reads_metrics {
                     let available = metric_crates(cargo, &source.path);
                     facts.metrics = metrics::extract(&source, &ast, &imports, available);
+                }
+                if reads_uses && let Some(rust) = &facts.rust {
+                    facts.uses = Some(uses::extract(&source, &ast, &imports, rust));
                 }
                 let parsed = Parsed {
                     rust: Some(RustFile {

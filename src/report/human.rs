@@ -208,6 +208,13 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
     }
 
     let _ = writeln!(out, "Checklist for {}", report.root);
+    // Names line up in one column, however long the longest is.
+    let name_width = card
+        .items
+        .iter()
+        .map(|i| i.rule.name.len())
+        .max()
+        .unwrap_or(0);
     for category in &card.categories {
         let _ = writeln!(
             out,
@@ -253,7 +260,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {} {} {:<28} {:<8} {}",
+                "  {} {} {:<name_width$} {:<8} {}",
                 mark(item.status),
                 item.rule.code,
                 item.rule.name,

@@ -1,0 +1,71 @@
+//! RES009: a project that calls out over the network has something that limits or sheds load
+//! (a rate limiter, a concurrency limit, load shedding or a circuit breaker).
+//!
+//! Project-level: limiter crates and tower features come from the Cargo model, limiter uses in
+//! code from each Rust file's `CodeUses` (facts::uses).
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use crate::checks::ProjectContext;
+use crate::checks::logging::production_rust;
+use crate::facts::cargo::DepKind;
+use crate::finding::Finding;
+use crate::project::{NETWORK_CLIENTS, depends_on_any};
+use crate::registry::{Subject, registry};
+
+#[derive(Deserialize)]
+struct Data {
+    limiter_crates: Vec<String>,
+    tower_features: Vec<String>,
+}
+
+static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("RES009").data());
+
+pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    if !ctx.rules.enabled("RES009") {
+        return;
+    }
+    let Some((client, manifest)) = depends_on_any(ctx.cargo, &NETWORK_CLIENTS) else {
+        return;
+    };
+    // A library's limits are its callers' business: only an application (a package with a
+    // binary) is judged.
+    if !ctx.subjects.contains_key(&Subject::Binary) {
+        return;
+    }
+    let limiters: Vec<&str> = DATA.limiter_crates.iter().map(String::as_str).collect();
+    if depends_on_any(ctx.cargo, &limiters).is_some() || tower_limit_feature(ctx) {
+        return;
+    }
+    if production_rust(ctx).any(|f| f.uses.as_ref().is_some_and(|u| u.limit.is_some())) {
+        return;
+    }
+    out.push(
+        Finding::project(
+            "RES009",
+            "load limiting",
+            format!(
+                "calls out through {client} but nothing limits or sheds load: no rate limiter, concurrency limit, load shedding or circuit breaker"
+            ),
+        )
+        .in_file(manifest),
+    );
+}
+
+/// Whether a production package enables tower's limit or load-shed layers.
+fn tower_limit_feature(ctx: &ProjectContext<'_>) -> bool {
+    ctx.cargo.production_manifests().any(|manifest| {
+        manifest.dependencies.iter().any(|dep| {
+            let resolved = ctx.cargo.resolve(manifest, dep);
+            resolved.kind != DepKind::Dev
+                && resolved.package == "tower"
+                && dep
+                    .features
+                    .iter()
+                    .chain(&resolved.features)
+                    .any(|f| DATA.tower_features.contains(f))
+        })
+    })
+}

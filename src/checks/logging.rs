@@ -1,0 +1,107 @@
+//! OBS001: a service logs through a logging facade, not through print macros.
+//!
+//! Project-level: the dependencies come from the Cargo model, the uses from each Rust file's
+//! `CodeUses` (facts::uses). One finding at most: on the service's manifest when no facade is a
+//! dependency, or at the first print call when the code prints and never logs.
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use crate::checks::ProjectContext;
+use crate::checks::monitoring::{at_site, service_manifest};
+use crate::facts::FileFacts;
+use crate::facts::cargo::DepKind;
+use crate::finding::{CodeKind, Finding};
+use crate::project::{depends_on_any, is_build_script};
+use crate::registry::registry;
+
+#[derive(Deserialize)]
+struct Data {
+    facades: Vec<String>,
+    in_house_words: Vec<String>,
+    not_in_house: Vec<String>,
+}
+
+static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("OBS001").data());
+
+/// Rust files whose code runs in production: not tests, examples, benches or build scripts.
+pub fn production_rust<'a>(ctx: &'a ProjectContext<'_>) -> impl Iterator<Item = &'a FileFacts> {
+    ctx.files.iter().filter(|f| {
+        f.path_code_kind == CodeKind::Production && !is_build_script(&f.path, ctx.cargo)
+    })
+}
+
+pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    if !ctx.rules.enabled("OBS001") {
+        return;
+    }
+    let uses = || production_rust(ctx).filter_map(|f| f.uses.as_ref().map(|u| (f, u)));
+    if uses().any(|(_, u)| u.logging.is_some()) {
+        return;
+    }
+    let facades: Vec<&str> = DATA.facades.iter().map(String::as_str).collect();
+    if depends_on_any(ctx.cargo, &facades).is_none() {
+        if in_house_logging(ctx) {
+            return;
+        }
+        let Some(manifest) = service_manifest(ctx) else {
+            return;
+        };
+        out.push(
+            Finding::project(
+                "OBS001",
+                "logging",
+                "the service depends on no logging library (tracing, log, slog): it has no structured logs",
+            )
+            .in_file(manifest),
+        );
+        return;
+    }
+    let prints: usize = uses().map(|(_, u)| u.prints).sum();
+    let mut first: Vec<(&FileFacts, &Finding)> = uses()
+        .filter_map(|(f, u)| u.first_print.as_ref().map(|p| (f, p)))
+        .collect();
+    // The entry point first (where a service starts and serves), then path and line order.
+    let rank = |path: &str| {
+        let entry =
+            path == "src/main.rs" || path.ends_with("/src/main.rs") || path.contains("src/bin/");
+        !entry
+    };
+    first.sort_by(|a, b| {
+        (rank(&a.0.path), &a.0.path, a.1.line()).cmp(&(rank(&b.0.path), &b.0.path, b.1.line()))
+    });
+    let Some((_, site)) = first.first() else {
+        return;
+    };
+    let files = first.len();
+    out.push(at_site(
+        site,
+        "OBS001",
+        format!(
+            "the service logs only through print macros ({prints} call(s) in {files} file(s)) and never through its logging library"
+        ),
+    ));
+}
+
+/// Whether a production dependency's name says it is an in-house logging or telemetry crate.
+fn in_house_logging(ctx: &ProjectContext<'_>) -> bool {
+    ctx.cargo.production_manifests().any(|manifest| {
+        manifest.dependencies.iter().any(|dep| {
+            let dep = ctx.cargo.resolve(manifest, dep);
+            let published = DATA
+                .not_in_house
+                .iter()
+                .any(|name| match name.strip_suffix('*') {
+                    Some(prefix) => dep.package.starts_with(prefix),
+                    None => dep.package == *name,
+                });
+            dep.kind != DepKind::Dev
+                && !published
+                && DATA
+                    .in_house_words
+                    .iter()
+                    .any(|w| dep.package.contains(w.as_str()))
+        })
+    })
+}
