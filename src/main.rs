@@ -32,8 +32,6 @@ struct Cli {
     command: Option<Command>,
 }
 
-// Parsed once per run: the size difference between variants costs nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Audit a project and print its findings, checklist, score and level.
