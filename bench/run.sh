@@ -7,7 +7,8 @@
 #   CORPUS  directory to audit (default: output of ../shared/bench-corpus/vendor.sh, which
 #           vendors the pinned corpus if it is not there yet)
 # Environment: THREADS (default: nproc) is the thread count of the main rows; BENCH_SCALING=0
-# skips the scaling rows (1/4, 1/2 of the corpus, one thread).
+# skips the scaling rows (1/4, 1/2 of the corpus, one thread); BENCH_RIPSECRETS=0 skips ripsecrets
+# (by far the slowest row: minutes per run on the full corpus).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -69,7 +70,9 @@ fi
 # ripsecrets: installed with `cargo install --locked` into $RIPSECRETS_ROOT (as bench/secrets.sh).
 rs_root=${RIPSECRETS_ROOT:-$HOME/.cache/prodready-bench/ripsecrets}
 ripsecrets=""
-if command -v ripsecrets >/dev/null 2>&1; then
+if [ "${BENCH_RIPSECRETS:-1}" = 0 ]; then
+    echo "bench: BENCH_RIPSECRETS=0: skipping the ripsecrets peer" >&2
+elif command -v ripsecrets >/dev/null 2>&1; then
     ripsecrets=$(command -v ripsecrets)
 elif [ -x "$rs_root/bin/ripsecrets" ]; then
     ripsecrets="$rs_root/bin/ripsecrets"
