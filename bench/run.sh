@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Benchmarks `prodready audit` on a large corpus of real Rust code against peers
-# measured in the same run: the cost of merely reading the .rs files (cat floor)
-# and, when available, a ripgrep keyword search. Runs are interleaved so machine
-# load drift affects every command equally; report medians and ratios.
+# Speed of `prodready audit` at repository scale, against peers measured in the same run, with
+# runs interleaved so that machine load drift affects every command alike. See bench/README.md.
 #
 # Usage: bench/run.sh [RUNS] [CORPUS]
 #   RUNS    timed runs per command (default 5)
-#   CORPUS  directory to audit (default: output of ../shared/bench-corpus/vendor.sh)
+#   CORPUS  directory to audit (default: output of ../shared/bench-corpus/vendor.sh, which
+#           vendors the pinned corpus if it is not there yet)
+# Environment: THREADS (default: nproc) is the thread count of the main rows; BENCH_SCALING=0
+# skips the scaling rows (1/4, 1/2 of the corpus, one thread); BENCH_RIPSECRETS=0 skips ripsecrets
+# (by far the slowest row: minutes per run on the full corpus).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +25,7 @@ else
         echo "bench: no CORPUS given and $vendor not found" >&2
         exit 2
     fi
+    echo "bench: materialising the corpus with $vendor (once)" >&2
     corpus=$(bash "$vendor")
 fi
 if [ ! -d "$corpus" ]; then
@@ -30,11 +33,15 @@ if [ ! -d "$corpus" ]; then
     exit 2
 fi
 corpus=$(cd "$corpus" && pwd)
+threads=${THREADS:-$(nproc)}
+scaling=${BENCH_SCALING:-1}
 
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "bench: python3 is required" >&2
-    exit 2
-fi
+for tool in python3 cargo; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "bench: $tool is required" >&2
+        exit 2
+    fi
+done
 
 # --- tools ---------------------------------------------------------------
 apt_install() {
@@ -48,101 +55,177 @@ apt_install() {
 }
 
 gnu_time=""
-if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o /dev/null true >/dev/null 2>&1; then
+if [ -x /usr/bin/time ] && /usr/bin/time -v -o /dev/null true >/dev/null 2>&1; then
     gnu_time=/usr/bin/time
 else
     echo "bench: GNU time not found, trying apt-get install time" >&2
     apt_install time
-    if [ -x /usr/bin/time ] && /usr/bin/time -f %M -o /dev/null true >/dev/null 2>&1; then
+    if [ -x /usr/bin/time ] && /usr/bin/time -v -o /dev/null true >/dev/null 2>&1; then
         gnu_time=/usr/bin/time
     else
         echo "bench: GNU time unavailable; peak RSS will not be measured" >&2
     fi
 fi
 
-have_rg=0
-if ! command -v rg >/dev/null 2>&1; then
-    echo "bench: ripgrep not found, trying apt-get install ripgrep" >&2
-    apt_install ripgrep
-fi
-if command -v rg >/dev/null 2>&1; then
-    have_rg=1
+# ripsecrets: installed with `cargo install --locked` into $RIPSECRETS_ROOT (as bench/secrets.sh).
+rs_root=${RIPSECRETS_ROOT:-$HOME/.cache/prodready-bench/ripsecrets}
+ripsecrets=""
+if [ "${BENCH_RIPSECRETS:-1}" = 0 ]; then
+    echo "bench: BENCH_RIPSECRETS=0: skipping the ripsecrets peer" >&2
+elif command -v ripsecrets >/dev/null 2>&1; then
+    ripsecrets=$(command -v ripsecrets)
+elif [ -x "$rs_root/bin/ripsecrets" ]; then
+    ripsecrets="$rs_root/bin/ripsecrets"
 else
-    echo "bench: ripgrep unavailable; skipping the rg peer" >&2
+    echo "bench: installing ripsecrets (cargo install --locked --root $rs_root)" >&2
+    if cargo install --quiet --locked --root "$rs_root" ripsecrets >&2; then
+        ripsecrets="$rs_root/bin/ripsecrets"
+    else
+        echo "bench: ripsecrets could not be installed; skipping that peer" >&2
+    fi
 fi
 
 # --- build ---------------------------------------------------------------
-echo "bench: building prodready (cargo build --release)" >&2
-(cd "$repo" && cargo build --release --quiet)
+echo "bench: building prodready (cargo build --release --locked)" >&2
+(cd "$repo" && cargo build --release --locked --quiet)
 prodready="$repo/target/release/prodready"
-if [ ! -x "$prodready" ]; then
-    echo "bench: $prodready was not built" >&2
-    exit 2
+echo "bench: building the syn-parse reference (bench/syn-parse, cargo build --release --locked)" >&2
+(cd "$repo/bench/syn-parse" && cargo build --release --locked --quiet)
+synparse="$repo/bench/syn-parse/target/release/syn-parse"
+for bin in "$prodready" "$synparse"; do
+    if [ ! -x "$bin" ]; then
+        echo "bench: $bin was not built" >&2
+        exit 2
+    fi
+done
+has_cache=0
+if "$prodready" audit --help 2>/dev/null | grep -q -- '--cache-dir'; then
+    has_cache=1
+else
+    echo "bench: this prodready has no --cache-dir; skipping the cache rows" >&2
 fi
 
-# --- commands ------------------------------------------------------------
-out_json=/tmp/prodready-bench.json
+# --- trees ---------------------------------------------------------------
+# Every command reads the same tree: a hard-linked mirror of the corpus (no copy of the bytes),
+# in which the warm-cache row replaces one file by an edited copy (never touching the corpus).
 work=$(mktemp -d "${TMPDIR:-/tmp}/prodready-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+mirror() { # mirror SRC DEST [KEEP_EVERY_NTH_TOP_LEVEL_ENTRY]
+    local src=$1 dest=$2 nth=${3:-1} i=0 entry
+    mkdir -p "$dest"
+    for entry in "$src"/* "$src"/.[!.]*; do
+        [ -e "$entry" ] || continue
+        if ((i % nth == 0)); then
+            cp -al "$entry" "$dest/" 2>/dev/null || cp -a "$entry" "$dest/"
+        fi
+        i=$((i + 1))
+    done
+}
+echo "bench: mirroring the corpus (hard links) into $work" >&2
+tree="$work/tree"
+mirror "$corpus" "$tree"
+if [ "$scaling" = 1 ]; then
+    mirror "$corpus" "$work/quarter" 4
+    mirror "$corpus" "$work/half" 2
+fi
+# The file the warm-cache row edits: the largest .rs file whose name sorts first.
+edited=$(cd "$tree" && find . -type f -name '*.rs' -printf '%s %p\n' | sort -k1,1nr -k2 | sed -n 1p | cut -d' ' -f2-)
+edited="$tree/${edited#./}"
+edited_orig="$work/edited.orig"
+cp "$edited" "$edited_orig"
+edit_one_file() { # a new inode with one line more: the hard link to the corpus is left alone
+    cat "$edited_orig" >"$edited.new"
+    printf '\n// bench edit %s\n' "$(date +%s%N)" >>"$edited.new"
+    mv -f "$edited.new" "$edited"
+}
+
+out="$work/out"
+mkdir -p "$out"
 samples="$work/samples.tsv"
 : >"$samples"
-
-names=("cat floor")
-cmds=("find \"\$CORPUS\" -type f -name '*.rs' -print0 | xargs -0 cat > /dev/null")
-if [ "$have_rg" = 1 ]; then
-    names+=("ripgrep")
-    cmds+=("rg -c --no-messages -i 'password|secret|token|retry|timeout' \"\$CORPUS\" > /dev/null || true")
+export PRODREADY="$prodready" SYNPARSE="$synparse" RIPSECRETS="$ripsecrets" TREE="$tree" \
+    WORK="$work" OUT="$out" THREADS="$threads"
+if [ "$has_cache" = 1 ]; then
+    nocache=--no-cache
+else
+    nocache=""
 fi
-names+=("prodready")
-cmds+=("\"\$PRODREADY\" audit \"\$CORPUS\" --format json --output \"\$OUT_JSON\" --quiet")
-export CORPUS="$corpus" PRODREADY="$prodready" OUT_JSON="$out_json"
+audit() { # audit ROOT OUTPUT [ARGS...] -> a command line
+    local root=$1 output=$2
+    shift 2
+    echo "\"\$PRODREADY\" audit \"$root\" --format json --output \"$output\" --quiet $*"
+}
+
+names=() cmds=()
+add() { names+=("$1"); cmds+=("$2"); }
+add "cat floor" "find \"\$TREE\" -type f -name '*.rs' -print0 | xargs -0 cat > /dev/null"
+if [ "$has_cache" = 1 ]; then
+    # Cold: an empty cache directory, filled by the run (the cost of a first run).
+    add "audit" "rm -rf \"\$WORK/cache-cold\" && $(audit '$TREE' '$OUT/audit.json' --threads '$THREADS' --cache-dir '$WORK/cache-cold')"
+else
+    add "audit" "$(audit '$TREE' '$OUT/audit.json' --threads '$THREADS')"
+fi
+add "syn-parse all" "\"\$SYNPARSE\" \"\$TREE\" \"\$THREADS\" > \"\$OUT/syn-parse.txt\""
+if [ -n "$ripsecrets" ]; then
+    add "ripsecrets" "\"\$RIPSECRETS\" \"\$TREE\" > /dev/null"
+fi
+if [ "$has_cache" = 1 ]; then
+    add "audit warm, 1 file changed" "$(audit '$TREE' '$OUT/warm.json' --threads '$THREADS' --cache-dir '$WORK/cache-warm')"
+fi
+if [ "$scaling" = 1 ]; then
+    add "audit 1/4 corpus" "$(audit '$WORK/quarter' '$OUT/quarter.json' --threads '$THREADS' $nocache)"
+    add "audit 1/2 corpus" "$(audit '$WORK/half' '$OUT/half.json' --threads '$THREADS' $nocache)"
+    add "audit 1 thread" "$(audit '$TREE' '$OUT/one-thread.json' --threads 1 $nocache)"
+fi
 
 # Runs one command once; appends "name<TAB>wall<TAB>rss_kb" to the samples.
 measure() {
     local name=$1 cmd=$2 rc=0 start end rss="" errf="$work/stderr"
-    [ "$name" = prodready ] && rm -f "$out_json"
+    if [ "$name" = "audit warm, 1 file changed" ]; then
+        edit_one_file
+    fi
     start=$(date +%s.%N)
     if [ -n "$gnu_time" ]; then
-        "$gnu_time" -f %M -o "$work/rss" bash -c "$cmd" 2>"$errf" || rc=$?
+        "$gnu_time" -v -o "$work/time" bash -c "$cmd" 2>"$errf" || rc=$?
     else
         bash -c "$cmd" 2>"$errf" || rc=$?
     fi
     end=$(date +%s.%N)
-    if [ -n "$gnu_time" ] && [ -s "$work/rss" ]; then
-        # GNU time may prepend "Command exited with non-zero status N".
-        rss=$(tail -n 1 "$work/rss")
+    if [ -n "$gnu_time" ] && [ -s "$work/time" ]; then
+        rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$work/time")
     fi
-    if [ "$name" = prodready ]; then
-        case $rc in
-            0 | 1 | 3) ;;
-            *)
-                echo "bench: FAILED: prodready exited with status $rc" >&2
-                echo "bench: command: $cmd" >&2
+    case $name in
+        audit*)
+            # 0 passed, 1 gate failed, 3 incomplete: all are reports. 2 or a crash is a failure.
+            case $rc in
+                0 | 1 | 3) ;;
+                *)
+                    echo "bench: FAILED: '$name' exited with status $rc" >&2
+                    echo "bench: command: $cmd" >&2
+                    sed 's/^/  | /' "$errf" >&2
+                    exit 1
+                    ;;
+            esac
+            ;;
+        ripsecrets) ;; # exits 1 when it finds secrets
+        *)
+            if [ "$rc" != 0 ]; then
+                echo "bench: FAILED: '$name' exited with status $rc" >&2
                 sed 's/^/  | /' "$errf" >&2
                 exit 1
-                ;;
-        esac
-        if [ ! -s "$out_json" ]; then
-            echo "bench: FAILED: prodready exited $rc but wrote no $out_json" >&2
-            sed 's/^/  | /' "$errf" >&2
-            exit 1
-        fi
-        if [ -s "$errf" ]; then
-            echo "bench: note: prodready wrote to stderr:" >&2
-            head -n 20 "$errf" | sed 's/^/  | /' >&2
-        fi
-        echo "$rc" >"$work/prodready.rc"
-    elif [ "$rc" != 0 ] && [ "$name" != ripgrep ]; then
-        echo "bench: FAILED: '$name' exited with status $rc" >&2
-        sed 's/^/  | /' "$errf" >&2
-        exit 1
-    fi
+            fi
+            ;;
+    esac
     printf '%s\t%s\t%s\n' "$name" "$(python3 -c "print(f'{$end - $start:.3f}')")" "$rss" >>"$samples"
 }
 
-echo "bench: corpus $corpus" >&2
-echo "bench: warm-up (untimed): reading the corpus once" >&2
+echo "bench: corpus $corpus ($threads thread(s) for the main rows)" >&2
+echo "bench: warm-up (untimed): reading the corpus once, priming the warm cache" >&2
 measure "warmup" "${cmds[0]}"
+if [ "$has_cache" = 1 ]; then
+    bash -c "$(audit '$TREE' '$OUT/prime.json' --threads '$THREADS' --cache-dir '$WORK/cache-warm')" \
+        >/dev/null 2>&1 || true
+fi
 : >"$samples"
 
 n=${#names[@]}
@@ -155,15 +238,36 @@ for ((run = 1; run <= runs; run++)); do
     echo "bench: run $run/$runs done" >&2
 done
 
+# The report must not depend on threads or on the cache (the warm run saw one file edited:
+# compared against a cold run over the same edited tree).
+identical=()
+if [ "$scaling" = 1 ]; then
+    if cmp -s "$out/audit.json" "$out/one-thread.json"; then
+        identical+=("1 thread vs $threads threads: identical")
+    else
+        identical+=("1 thread vs $threads threads: DIFFERENT")
+    fi
+fi
+if [ "$has_cache" = 1 ]; then
+    bash -c "$(audit '$TREE' '$OUT/cold-edited.json' --threads '$THREADS' --no-cache)" >/dev/null 2>&1 || true
+    if cmp -s "$out/warm.json" "$out/cold-edited.json"; then
+        identical+=("warm cache vs no cache: identical")
+    else
+        identical+=("warm cache vs no cache: DIFFERENT")
+    fi
+fi
+
 # --- report --------------------------------------------------------------
 echo
-echo "prodready benchmark: $runs run(s), interleaved; corpus $corpus"
-echo "machine: $(nproc) CPU(s), $(uname -sr); prodready $("$prodready" --version 2>/dev/null || echo '?')"
-echo "prodready exit status (last run): $(cat "$work/prodready.rc")"
+echo "prodready benchmark, $(date -u +%Y-%m-%dT%H:%MZ): $runs run(s), interleaved; corpus $corpus"
+echo "machine: $(nproc) CPU(s), $(uname -sr); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+echo "prodready $("$prodready" --version 2>/dev/null || echo '?'); main rows on $threads thread(s)"
+echo "syn-parse reference: $(cat "$out/syn-parse.txt")"
 echo
-python3 - "$samples" "${names[@]}" <<'PY'
-import statistics, sys
-path, names = sys.argv[1], sys.argv[2:]
+python3 - "$samples" "$tree" "$work" "$out/audit.json" "$scaling" "$threads" "${names[@]}" <<'PY'
+import json, os, statistics, sys
+path, tree, work, audit_json, scaling, threads, names = (
+    sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1", sys.argv[6], sys.argv[7:])
 wall, rss = {n: [] for n in names}, {n: [] for n in names}
 with open(path) as f:
     for line in f:
@@ -171,49 +275,76 @@ with open(path) as f:
         wall[name].append(float(w))
         if r.strip().isdigit():
             rss[name].append(int(r) / 1024)
+
+def size(root):
+    files = total = 0
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            p = os.path.join(d, f)
+            if os.path.isfile(p) and not os.path.islink(p):
+                files += 1
+                total += os.path.getsize(p)
+    return files, total
+
+trees = {"audit": tree, "syn-parse all": tree, "ripsecrets": tree, "cat floor": tree,
+         "audit warm, 1 file changed": tree, "audit 1 thread": tree,
+         "audit 1/4 corpus": os.path.join(work, "quarter"), "audit 1/2 corpus": os.path.join(work, "half")}
+sizes = {t: size(t) for t in set(trees[n] for n in names)}
+med = {n: statistics.median(wall[n]) for n in names}
 rows = []
 for n in names:
+    files, total = sizes[trees[n]]
+    m = med[n]
     med_rss = f"{statistics.median(rss[n]):.1f}" if rss[n] else "n/a"
-    rows.append((n, f"{statistics.median(wall[n]):.3f}", f"{min(wall[n]):.3f}",
-                 f"{max(wall[n]):.3f}", med_rss, str(len(wall[n]))))
-head = ("command", "median s", "min s", "max s", "median peak RSS MB", "runs")
+    rows.append((n, f"{m:.3f}", f"{min(wall[n]):.3f}", f"{max(wall[n]):.3f}",
+                 f"{total / 1e6 / m:.1f}" if m > 0 else "n/a",
+                 f"{files / m:.0f}" if m > 0 else "n/a", med_rss, f"{total / 1e6:.0f}",
+                 str(len(wall[n]))))
+head = ("command", "median s", "min s", "max s", "MB/s", "files/s", "peak RSS MB", "tree MB", "runs")
 widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
 fmt = lambda r: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
 print(fmt(head))
 print("  ".join("-" * w for w in widths))
 for r in rows:
     print(fmt(r))
+print("(MB/s and files/s over every file of the tree, whatever its kind)")
 print()
-p = statistics.median(wall["prodready"])
-for n in names:
-    if n != "prodready":
-        peer = statistics.median(wall[n])
-        ratio = f"{p / peer:.1f}x" if peer > 0 else "n/a"
-        print(f"prodready / {n} = {ratio}   (medians {p:.3f} s / {peer:.3f} s)")
+
+def target(label, value, ok, goal):
+    print(f"  {label:<44} {value:>10}   target {goal:<12} {'PASS' if ok else 'FAIL'}")
+
+print("targets (ratios of medians from this run):")
+a = med["audit"]
+target("audit / syn-parse all", f"{a / med['syn-parse all']:.2f}x", a / med["syn-parse all"] <= 0.75, "<= 0.75x")
+if "ripsecrets" in med:
+    target("ripsecrets / audit", f"{med['ripsecrets'] / a:.1f}x", med["ripsecrets"] / a >= 20, ">= 20x")
+if "audit warm, 1 file changed" in med:
+    w = med["audit warm, 1 file changed"]
+    target("audit warm (1 file changed) / audit cold", f"{w / a:.2f}x", w / a <= 0.15, "<= 0.15x")
+if rss["audit"]:
+    peak = max(rss["audit"])
+    target("audit peak RSS (max over runs)", f"{peak:.0f} MB", peak < 300, "< 300 MB")
+if "audit 1 thread" in med:
+    s = med["audit 1 thread"] / a
+    target(f"audit 1 thread / audit {threads} threads", f"{s:.2f}x", s >= 1.7, ">= 1.7x")
+print(f"  {'audit / cat floor':<44} {a / med['cat floor']:>9.1f}x")
+if scaling and rss["audit"] and rss["audit 1/4 corpus"] and rss["audit 1/2 corpus"]:
+    print("\ngrowth with corpus size (median wall, median peak RSS):")
+    for n in ("audit 1/4 corpus", "audit 1/2 corpus", "audit"):
+        files, total = sizes[trees[n]]
+        print(f"  {n:<20} {total / 1e6:7.0f} MB {files:7d} files  {med[n]:8.3f} s  "
+              f"{statistics.median(rss[n]):7.1f} MB RSS")
 print("\nper-run wall seconds:")
 for n in names:
     print(f"  {n}: " + ", ".join(f"{w:.3f}" for w in wall[n]))
-PY
 
-echo
-echo "prodready report ($out_json, last run):"
-python3 - "$out_json" <<'PY'
-import collections, json, sys
-with open(sys.argv[1]) as f:
+with open(audit_json) as f:
     report = json.load(f)
 files = report.get("files", {})
-print(f"  files scanned: {files.get('scanned')}")
-print(f"  lines:         {files.get('lines')}")
-findings = report.get("findings", [])
-print(f"  findings:      {len(findings)}")
-for code, count in sorted(collections.Counter(f.get("code") for f in findings).items(),
-                          key=lambda kv: (-kv[1], str(kv[0]))):
-    print(f"    {code}: {count}")
-for key in ("not_parsed", "not_analysed"):
-    items = files.get(key) or []
-    print(f"  {key}: {len(items)}")
-    for item in items[:20]:
-        print(f"    {item.get('path')}: {item.get('reason')}")
-    if len(items) > 20:
-        print(f"    ... and {len(items) - 20} more")
+print(f"\naudit report (last run): {files.get('scanned')} files scanned, {files.get('lines')} lines, "
+      f"{len(report.get('findings', []))} findings, {len(files.get('not_parsed') or [])} not parsed, "
+      f"{len(files.get('not_analysed') or [])} not analysed")
 PY
+for line in "${identical[@]}"; do
+    echo "output: $line"
+done

@@ -147,7 +147,8 @@ enum Outcome {
 
 /// Reads a file as text: `None` for binary content.
 fn read_text(candidate: &Candidate) -> Result<Option<String>, String> {
-    let bytes = std::fs::read(&candidate.abs).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = crate::timings::time(crate::timings::Step::Read, || std::fs::read(&candidate.abs))
+        .map_err(|e| format!("cannot read: {e}"))?;
     if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
         return Ok(None);
     }
@@ -186,6 +187,7 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
     if !metadata.is_dir() {
         return Err(format!("cannot audit {}: not a directory", root.display()));
     }
+    let mut phases = crate::timings::Phases::start();
     let rules = selected_rules(config)?;
     let today = crate::suppress::today()?;
     let path_allows = path_allows(root, config)?;
@@ -206,9 +208,11 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         ..FileStats::default()
     };
     let paths: BTreeSet<String> = discovery.files.iter().map(|c| c.path.clone()).collect();
+    phases.mark("discovery");
 
     // Phase zero: the Cargo model, which per-file checks may consult.
     let (cargo, manifest_reads) = load_cargo(&discovery.files, &paths);
+    phases.mark("cargo model");
 
     // Phase one: every file, in parallel, read and parsed once.
     let outcomes: Vec<Outcome> = pool.install(|| {
@@ -241,6 +245,7 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         }
     }
 
+    phases.mark("per-file phase");
     facts::kubernetes::settle(&mut files, &paths);
 
     // Phase two: project-level checks over the facts.
@@ -268,6 +273,7 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
             .push((String::from("<project checks>"), INTERNAL_ERROR.to_string()));
     }
     findings.extend(project_findings);
+    phases.mark("project phase");
 
     for facts in &files {
         stats.scanned += 1;
@@ -302,6 +308,8 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         |rule: &Rule| offered(rule, config),
     );
     let gate = evaluate_gate(&config.gate, &scorecard, &findings);
+    phases.mark("finalise and score");
+    phases.report();
     Ok(Report {
         root: root.display().to_string(),
         findings,

@@ -15,6 +15,7 @@ pub mod report;
 pub mod score;
 pub mod source;
 pub mod suppress;
+pub mod timings;
 pub mod walk;
 pub mod words;
 

@@ -18,6 +18,7 @@ use crate::finding::{CodeKind, Finding};
 use crate::project::path_code_kind;
 use crate::source::{FileKind, Source};
 use crate::suppress::{self, Allow};
+use crate::timings::{self, Step};
 
 /// What one file yielded.
 #[derive(Debug)]
@@ -74,7 +75,9 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         cargo,
         rules,
         // Scanned once: it also decides below whether a Rust file is worth parsing.
-        secrets_in_text: checks::secrets::detect_in_text(&source, kind),
+        secrets_in_text: timings::time(Step::SecretsInText, || {
+            checks::secrets::detect_in_text(&source, kind)
+        }),
     };
     let is_manifest = crate::source::is_cargo_manifest_or_lock(&source.path);
     // `cargo vendor`'s checksum files hold only hashes of file contents, like Cargo.lock.
@@ -86,19 +89,28 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         && !rust::declares_test_module(&source.text)
         && !source.text.contains("prodready:")
         && !checks::secrets::may_hold_secrets(&source, &file.secrets_in_text);
+    if kind == FileKind::Rust {
+        timings::rust_file(source.text.len(), !skip_rust_tree);
+    }
     match kind {
         FileKind::Rust if skip_rust_tree => file.check(&Parsed::default(), &mut facts),
-        FileKind::Rust => match rust::parse(&source.path, &source.text) {
+        FileKind::Rust => match timed_parse(&source) {
             Ok(ast) => {
-                facts.rust = Some(rust::extract(&source.path, &ast));
+                let rust_facts =
+                    timings::time(Step::RustFacts, || rust::extract(&source.path, &ast));
+                facts.rust = Some(rust_facts);
                 let renames = cargo
                     .manifest_for(&source.path)
                     .map(|m| cargo.crate_renames(m))
                     .unwrap_or_default();
-                let imports = imports::Imports::of_file(&ast, renames);
+                let imports = timings::time(Step::RustImports, || {
+                    imports::Imports::of_file(&ast, renames)
+                });
                 if reads_metrics {
                     let available = metric_crates(cargo, &source.path);
-                    facts.metrics = metrics::extract(&source, &ast, &imports, available);
+                    facts.metrics = timings::time(Step::RustMetrics, || {
+                        metrics::extract(&source, &ast, &imports, available)
+                    });
                 }
                 if reads_uses && let Some(rust) = &facts.rust {
                     facts.uses = Some(uses::extract(&source, &ast, &imports, rust));
@@ -111,9 +123,11 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                     ..Parsed::default()
                 };
                 file.check(&parsed, &mut facts);
-                drop(ast);
-                // proc-macro2 keeps every parsed file's text per thread; release it.
-                proc_macro2::extra::invalidate_current_thread_spans();
+                timings::time(Step::RustParse, || {
+                    drop(ast);
+                    // proc-macro2 keeps every parsed file's text per thread; release it.
+                    proc_macro2::extra::invalidate_current_thread_spans();
+                });
             }
             Err(reason) => {
                 // A failed parse leaves its text in proc-macro2's map too.
@@ -123,7 +137,7 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
             }
         },
         FileKind::Json if is_vendor_checksums => file.check(&Parsed::default(), &mut facts),
-        FileKind::Yaml | FileKind::Json => match yaml::parse(&source) {
+        FileKind::Yaml | FileKind::Json => match timed(|| yaml::parse(&source)) {
             Ok(documents) => {
                 if kind == FileKind::Yaml {
                     facts.yaml = Some(yaml::extract(&source, &documents));
@@ -163,7 +177,7 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
             };
             file.check(&parsed, &mut facts);
         }
-        FileKind::Toml => match toml::de::DeTable::parse(&source.text) {
+        FileKind::Toml => match timed(|| toml::de::DeTable::parse(&source.text)) {
             Ok(table) => {
                 let settings = settings::from_toml(table.get_ref());
                 let parsed = Parsed {
@@ -193,6 +207,16 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         _ => file.check(&Parsed::default(), &mut facts),
     }
     facts
+}
+
+/// Parses a Rust file, timed (see `timings`).
+fn timed_parse(source: &Source) -> Result<syn::File, String> {
+    timings::time(Step::RustParse, || rust::parse(&source.path, &source.text))
+}
+
+/// Parses a YAML, JSON or TOML file, timed (see `timings`).
+fn timed<T>(parse: impl FnOnce() -> T) -> T {
+    timings::time(Step::OtherParse, parse)
 }
 
 /// The metric crates a Rust file's package depends on (renamed dependencies resolved).
@@ -228,6 +252,10 @@ impl FileInput<'_> {
     /// Detects secrets first (their spans must be masked in every finding made after), reads the
     /// allow comments, then runs the per-file checks.
     fn check(&self, parsed: &Parsed<'_>, facts: &mut FileFacts) {
+        timings::time(Step::Checks, || self.check_untimed(parsed, facts));
+    }
+
+    fn check_untimed(&self, parsed: &Parsed<'_>, facts: &mut FileFacts) {
         let secrets = checks::secrets::detect_in_structure(
             self.source,
             self.kind,

@@ -1,0 +1,130 @@
+//! Per-phase timers for profiling, off unless `PRODREADY_TIMINGS=1`: then the audit prints, on
+//! standard error, the wall time of each engine phase and the time summed over every worker
+//! thread of each per-file step, with how many files took it. Never part of any report.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// A per-file step, timed across threads.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    Read,
+    SecretsInText,
+    RustParse,
+    RustFacts,
+    RustImports,
+    RustMetrics,
+    Checks,
+    OtherParse,
+}
+
+const STEPS: [(Step, &str); 8] = [
+    (Step::Read, "read"),
+    (Step::SecretsInText, "secrets in text"),
+    (Step::RustParse, "rust: syn parse (+ drop)"),
+    (Step::RustFacts, "rust: facts"),
+    (Step::RustImports, "rust: imports"),
+    (Step::RustMetrics, "rust: metric facts"),
+    (Step::Checks, "per-file checks"),
+    (Step::OtherParse, "yaml/json/toml parse"),
+];
+
+static NANOS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static COUNTS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static RUST_FILES: AtomicU64 = AtomicU64::new(0);
+static RUST_PARSED: AtomicU64 = AtomicU64::new(0);
+static RUST_BYTES: AtomicU64 = AtomicU64::new(0);
+static RUST_PARSED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Whether `PRODREADY_TIMINGS` is set to something other than `0` or empty.
+pub fn enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var_os("PRODREADY_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0")
+    })
+}
+
+/// Runs `f`, adding its time to `step` when timings are on.
+pub fn time<T>(step: Step, f: impl FnOnce() -> T) -> T {
+    if !enabled() {
+        return f();
+    }
+    let start = Instant::now();
+    let out = f();
+    let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    NANOS[step as usize].fetch_add(nanos, Ordering::Relaxed);
+    COUNTS[step as usize].fetch_add(1, Ordering::Relaxed);
+    out
+}
+
+/// Counts a Rust file and whether its syntax tree was built.
+pub fn rust_file(bytes: usize, parsed: bool) {
+    if !enabled() {
+        return;
+    }
+    let bytes = bytes as u64;
+    RUST_FILES.fetch_add(1, Ordering::Relaxed);
+    RUST_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    if parsed {
+        RUST_PARSED.fetch_add(1, Ordering::Relaxed);
+        RUST_PARSED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Wall-clock phases of one audit, printed by [`Phases::report`] when timings are on.
+pub struct Phases {
+    last: Instant,
+    start: Instant,
+    done: Vec<(&'static str, f64)>,
+}
+
+impl Phases {
+    pub fn start() -> Phases {
+        let now = Instant::now();
+        Phases {
+            last: now,
+            start: now,
+            done: Vec::new(),
+        }
+    }
+
+    /// Ends the phase running since the previous mark.
+    pub fn mark(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.done
+            .push((name, now.duration_since(self.last).as_secs_f64()));
+        self.last = now;
+    }
+
+    pub fn report(&self) {
+        if !enabled() {
+            return;
+        }
+        eprintln!("prodready timings (wall):");
+        for (name, secs) in &self.done {
+            eprintln!("  {name:<28} {secs:9.3} s");
+        }
+        eprintln!(
+            "  {:<28} {:9.3} s",
+            "total",
+            self.start.elapsed().as_secs_f64()
+        );
+        eprintln!("per-file steps (summed over threads):");
+        for (step, name) in STEPS {
+            let i = step as usize;
+            eprintln!(
+                "  {name:<28} {:9.3} s  {:7} files",
+                NANOS[i].load(Ordering::Relaxed) as f64 / 1e9,
+                COUNTS[i].load(Ordering::Relaxed)
+            );
+        }
+        eprintln!(
+            "rust files parsed: {} of {} ({:.1} of {:.1} MB)",
+            RUST_PARSED.load(Ordering::Relaxed),
+            RUST_FILES.load(Ordering::Relaxed),
+            RUST_PARSED_BYTES.load(Ordering::Relaxed) as f64 / 1e6,
+            RUST_BYTES.load(Ordering::Relaxed) as f64 / 1e6
+        );
+    }
+}
