@@ -61,6 +61,11 @@ pub struct Discovery {
     /// Skipped files by reason. Folders skipped whole count as one entry each in `skipped_dirs`.
     pub skipped_files: BTreeMap<SkipReason, usize>,
     pub skipped_dirs: BTreeMap<SkipReason, usize>,
+    /// Files not read, each with why: too large, symbolic links, special files. (Gitignored,
+    /// excluded and build files are only counted.)
+    pub skipped: Vec<(String, String)>,
+    /// Files read whose name needs a word: not valid UTF-8, shown with U+FFFD.
+    pub notes: Vec<(String, String)>,
     /// Entries that could not be listed (permissions, broken links): path and reason.
     pub errors: Vec<(String, String)>,
     /// Ignore files (.gitignore, .ignore) with lines that could not be read, and why: the walk
@@ -106,6 +111,10 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
         WalkBuilder::new(&root)
             .hidden(false)
             .require_git(false)
+            // Nothing outside the audited root is read: not the ignore files of the folders
+            // above it, not the user's global git excludes.
+            .parents(false)
+            .git_global(false)
             .follow_links(false)
             .sort_by_file_name(|a, b| a.cmp(b))
             .filter_entry(move |entry| {
@@ -156,14 +165,20 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
             continue;
         }
         seen.insert(entry.path().to_path_buf());
+        let path = relative(root, entry.path());
         if !file_type.is_file() {
             *discovery
                 .skipped_files
                 .entry(SkipReason::NotRegular)
                 .or_default() += 1;
+            let why = if file_type.is_symlink() {
+                symlink_reason(root, entry.path())
+            } else {
+                "a special file (FIFO, socket or device): not read".to_string()
+            };
+            discovery.skipped.push((path, why));
             continue;
         }
-        let path = relative(root, entry.path());
         if excluded.is_match(&path) {
             *discovery
                 .skipped_files
@@ -177,7 +192,17 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
                 .skipped_files
                 .entry(SkipReason::TooLarge)
                 .or_default() += 1;
+            discovery.skipped.push((
+                path,
+                format!("larger than max_file_size ({size} bytes > {max_file_size})"),
+            ));
             continue;
+        }
+        if entry.path().to_str().is_none() {
+            discovery.notes.push((
+                path.clone(),
+                "file name is not valid UTF-8 (shown with U+FFFD)".to_string(),
+            ));
         }
         discovery.files.push(Candidate {
             path,
@@ -193,6 +218,28 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
     }
     count_gitignored(root, &visited_dirs, &pruned_paths, &seen, &mut discovery);
     discovery
+}
+
+/// The error number of a symbolic link loop.
+const ELOOP: i32 = if cfg!(any(target_os = "macos", target_os = "freebsd")) {
+    62
+} else {
+    40
+};
+
+/// Why a symbolic link is not followed, by where it leads. Only metadata is read to say so.
+fn symlink_reason(root: &Path, link: &Path) -> String {
+    let inside =
+        |target: &Path| std::fs::canonicalize(root).is_ok_and(|root| target.starts_with(root));
+    match std::fs::canonicalize(link) {
+        Ok(target) if inside(&target) => "a symbolic link (never followed)".to_string(),
+        Ok(_) => "a symbolic link leading outside the audited folder (never followed)".to_string(),
+        // ELOOP: the link leads to itself, through one or more links.
+        Err(e) if e.raw_os_error() == Some(ELOOP) => {
+            "a symbolic link loop (never followed)".to_string()
+        }
+        Err(_) => "a broken symbolic link (never followed)".to_string(),
+    }
 }
 
 /// Flattens an ignore-file error into (ignore file relative to the root, reason) pairs.
