@@ -22,7 +22,7 @@ use crate::suppress::{Allow, Date};
 use crate::walk::{Candidate, SkipReason, discover, relative};
 
 /// Parsing threads get a large stack: deeply nested (but accepted) code recurses deeply in syn.
-const PARSER_STACK: usize = 64 * 1024 * 1024;
+pub const PARSER_STACK: usize = 64 * 1024 * 1024;
 
 /// Bytes looked at to decide whether a file is binary.
 const BINARY_SNIFF: usize = 8 * 1024;

@@ -193,9 +193,10 @@ fn permissions_bind(dir: &Path) -> bool {
 }
 
 fn entries(report: &Value, list: &str) -> Vec<(String, String)> {
+    // Lists that are empty are left out of the report.
     report["files"][list]
         .as_array()
-        .unwrap_or_else(|| panic!("files.{list} is missing"))
+        .map_or(&[][..], Vec::as_slice)
         .iter()
         .map(|e| {
             (
@@ -339,7 +340,7 @@ fn every_hostile_input_is_diagnosed_and_the_rest_is_audited() {
     // The human report names the files and their reasons too.
     let text = stdout(&human);
     for line in [
-        "Skipped: src/blob.rs: binary",
+        "Not read: src/blob.rs: binary",
         "Note: src/bom.rs: starts with a UTF-8 byte-order mark",
         "Not parsed (text-level rules only): src/huge.rs: larger than 4 MiB",
         "Not parsed (text-level rules only): deploy/bomb.yaml:",
@@ -590,4 +591,238 @@ fn output_files_are_replaced_not_rewritten_in_place() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Every SEC001 format's fake (`fake` templates of the rule's data), expanded.
+fn every_format_fake() -> Vec<String> {
+    let rule = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/SEC001-hardcoded-secret.toml"),
+    )
+    .unwrap();
+    let rule: toml::Table = toml::from_str(&rule).unwrap();
+    rule["data"]["pattern"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            expand(
+                p["fake"].as_str().unwrap(),
+                &format!("hostile-{}", p["id"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// What must never appear in an output: the middle of the longest random-looking run of each
+/// secret (outputs show at most a short prefix of a secret).
+fn raw_pieces(secret: &str) -> String {
+    let run = secret
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "+/_.-".contains(c)))
+        .max_by_key(|run| run.len())
+        .unwrap();
+    assert!(run.len() >= 16, "{secret}");
+    let middle = run.len() / 2;
+    run[middle - 6..middle + 6].to_string()
+}
+
+#[test]
+fn secrets_never_reach_any_output_error_or_panic_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let fakes = every_format_fake();
+    let token = expand("ghp_{b62:30}{crc}", "hostile-everywhere");
+    let password = "Hostile-Pa55word-Zq8mV2pX7";
+    let single_line: Vec<&String> = fakes.iter().filter(|f| !f.contains('\n')).collect();
+
+    let mut rust = String::new();
+    let mut yaml = String::new();
+    let mut toml_text = String::new();
+    let mut env = String::new();
+    let mut json = Vec::new();
+    for (i, fake) in fakes.iter().enumerate() {
+        rust.push_str(&format!("pub const SECRET_{i}: &str = r#\"{fake}\"#;\n"));
+        if fake.contains('\n') {
+            let indented = fake.replace('\n', "\n  ");
+            yaml.push_str(&format!("key_{i}: |\n  {indented}\n"));
+            toml_text.push_str(&format!("key_{i} = '''\n{fake}'''\n"));
+        } else {
+            yaml.push_str(&format!("key_{i}: '{fake}'\n"));
+            toml_text.push_str(&format!("key_{i} = '{fake}'\n"));
+            env.push_str(&format!("KEY_{i}='{fake}'\n"));
+            json.push(format!(
+                "\"key_{i}\": {}",
+                serde_json::to_string(fake).unwrap()
+            ));
+        }
+    }
+    rust.push_str(&format!(
+        "pub fn connect() {{\n    let db_password = \"{password}\";\n    let url = \"postgres://app:{password}@db.prod.internal/app\";\n}}\n"
+    ));
+    yaml.push_str(&format!("password: {password}\n"));
+    toml_text.push_str(&format!("password = \"{password}\"\n"));
+    env.push_str(&format!(
+        "DB_PASSWORD={password}\nDATABASE_URL=postgres://app:{password}@db.prod.internal/app\n"
+    ));
+    write(
+        root,
+        "Cargo.toml",
+        format!(
+            "{HELLO_TOML}\n[dependencies]\nauth = {{ git = \"https://ci:{token}@github.com/acme/auth\" }}\n"
+        ),
+    );
+    write(root, "src/retry.rs", RETRY);
+    write(root, "src/secrets.rs", &rust);
+    write(root, "deploy/secrets.yaml", &yaml);
+    write(root, "config/secrets.toml", &toml_text);
+    write(
+        root,
+        "config/secrets.json",
+        format!("{{{}}}\n", json.join(",\n")),
+    );
+    write(root, ".env", &env);
+    // Files that do not parse, with secrets where a parser's message would quote them.
+    write(
+        root,
+        "src/broken.rs",
+        format!("pub fn f() {{\n    let password = \"{password}\" {token} ;\n"),
+    );
+    write(
+        root,
+        "deploy/broken.yaml",
+        format!("password: {password}\ntoken: {token}\nkey: [unclosed {token}\n"),
+    );
+    write(
+        root,
+        "config/broken.toml",
+        format!("password = \"{password}\"\n{token} = = {token}\n"),
+    );
+    write(
+        root,
+        "deploy/dup.yaml",
+        format!("{token}: 1\n{token}: 2\npassword: {password}\n"),
+    );
+    write(
+        root,
+        "src/allowed.rs",
+        format!(
+            "// prodready: allow(SEC001) old value {token} was rotated\npub const T: &str = \"{token}\";\n"
+        ),
+    );
+    for (i, fake) in single_line.iter().enumerate() {
+        // A secret in the text of a file that is not UTF-8 and has CR line endings.
+        write(
+            root,
+            format!("odd/latin1-{i}.txt"),
+            [
+                b"caf\xe9 token=".as_slice(),
+                fake.as_bytes(),
+                b"\r".as_slice(),
+            ]
+            .concat(),
+        );
+    }
+
+    let path = root.to_str().unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let formats = [
+        "human", "json", "sarif", "markdown", "github", "junit", "badge",
+    ];
+    let mut args: Vec<String> = vec![
+        "audit".into(),
+        path.into(),
+        "--sarif-include-suppressed".into(),
+        "--write-baseline".into(),
+        reports
+            .path()
+            .join("baseline.json")
+            .to_str()
+            .unwrap()
+            .into(),
+    ];
+    for format in formats {
+        args.push("--report".into());
+        args.push(format!(
+            "{format}={}",
+            reports.path().join(format).display()
+        ));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut outputs = vec![prodready(&args, &[])];
+    for format in formats {
+        outputs.push(prodready(
+            &["audit", path, "--format", format, "--color", "always"],
+            &[],
+        ));
+    }
+    // A panic while analysing a file full of secrets, its payload holding one.
+    let payload = format!("slice of {token} and {password}");
+    outputs.push(prodready(
+        &["audit", path, "--format", "json"],
+        &[
+            ("PRODREADY_TEST_PANIC", "secrets:src/secrets.rs"),
+            ("PRODREADY_TEST_PANIC_PAYLOAD", &payload),
+        ],
+    ));
+    assert_eq!(code(outputs.last().unwrap()), 3);
+    // Configuration errors that quote a secret: as a key, as a selected rule, as an exclude.
+    for config in [
+        format!("{token} = 1\n"),
+        format!("select = [\"{token}\"]\n"),
+        format!("exclude = [\"{token}[\"]\n"),
+        format!("severity = {{ {token} = \"high\" }}\n"),
+        format!("password = \"{password}\"\nmax_file_size = \"{token}\"\n"),
+    ] {
+        write(root, "prodready.toml", &config);
+        let output = prodready(&["audit", path], &[]);
+        assert_eq!(code(&output), 2, "{config}: {}", stderr(&output));
+        outputs.push(output);
+    }
+    std::fs::remove_file(root.join("prodready.toml")).unwrap();
+
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for (i, output) in outputs.iter().enumerate() {
+        texts.push((format!("run {i} stdout"), stdout(output)));
+        texts.push((format!("run {i} stderr"), stderr(output)));
+    }
+    for name in formats.iter().copied().chain(["baseline.json"]) {
+        texts.push((
+            name.to_string(),
+            std::fs::read_to_string(reports.path().join(name)).unwrap(),
+        ));
+    }
+    let mut needles: Vec<String> = fakes.iter().map(|f| raw_pieces(f)).collect();
+    needles.push(token[4..].to_string());
+    needles.push(password[4..].to_string());
+    needles.push(payload.clone());
+    for (name, text) in &texts {
+        for needle in &needles {
+            assert!(
+                !text.contains(needle.as_str()),
+                "{needle:?} leaked in {name}:\n{text}"
+            );
+        }
+    }
+    // The secrets were found, not merely absent: the formats' SEC001, the generic ones.
+    let report: Value = serde_json::from_str(&stdout(&outputs[2])).unwrap();
+    let sec001 = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "SEC001" && f["path"] == "src/secrets.rs")
+        .count();
+    // One finding per value: a few formats overlap another detection at the same place.
+    assert!(
+        sec001 * 10 >= fakes.len() * 9,
+        "{sec001} of {}",
+        fakes.len()
+    );
+    let codes: BTreeSet<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for code in ["SEC001", "SEC002", "SEC003", "RES001"] {
+        assert!(codes.contains(code), "{code}: {codes:?}");
+    }
 }

@@ -138,11 +138,13 @@ pub fn guarded<T>(family: &str, path: &str, run: impl FnOnce() -> T) -> Result<T
 }
 
 /// Debug builds only: `PRODREADY_TEST_PANIC=family:path` panics in that step, with a payload
-/// quoting the file's path, so that tests can prove a panic is contained and never printed.
+/// holding `PRODREADY_TEST_PANIC_PAYLOAD`, so that tests can prove a panic is contained and
+/// its payload (which may quote a secret) never printed.
 #[cfg(debug_assertions)]
 fn inject_panic(family: &str, path: &str) {
     if std::env::var_os("PRODREADY_TEST_PANIC").is_some_and(|v| *v == *format!("{family}:{path}")) {
-        panic!("injected panic in {family} for {path}");
+        let payload = std::env::var("PRODREADY_TEST_PANIC_PAYLOAD").unwrap_or_default();
+        panic!("injected panic in {family} for {path}: {payload}");
     }
 }
 

@@ -152,7 +152,7 @@ pub fn analyse(
                 // A failed parse leaves its text in proc-macro2's map too.
                 proc_macro2::extra::invalidate_current_thread_spans();
                 facts.not_parsed = Some(reason);
-                file.check(&Parsed::default(), &mut facts);
+                file.check_settings_by_line(&mut facts);
             }
         },
         FileKind::Json if is_vendor_checksums => file.check(&Parsed::default(), &mut facts),
@@ -309,9 +309,9 @@ impl FileInput<'_> {
             .ok()
     }
 
-    /// The checks of a configuration file that did not parse, with the settings its lines
-    /// still show (`key: value`, `key = value`), so that a password in a broken file is still
-    /// found and masked.
+    /// The checks of a file that did not parse, with the settings its lines still show
+    /// (`key: value`, `key = value`, Rust's `let key = "value"`), so that a password in a broken
+    /// file is still found and masked.
     fn check_settings_by_line(&self, facts: &mut FileFacts) {
         let settings = settings::from_lines(self.source, self.kind);
         let parsed = Parsed {

@@ -225,6 +225,7 @@ pub fn from_lines(source: &Source, kind: FileKind) -> Vec<Setting> {
     let separator = match kind {
         FileKind::Yaml | FileKind::Json => ':',
         FileKind::Toml => '=',
+        FileKind::Rust => return rust_assignments(source),
         _ => return Vec::new(),
     };
     let mut out = Vec::new();
@@ -264,6 +265,26 @@ pub fn from_lines(source: &Source, kind: FileKind) -> Vec<Setting> {
         });
     }
     out
+}
+
+/// `name = "literal"`, `name: Type = "literal"` and `field: "literal"` in Rust text that did not
+/// parse, as settings: what the syntax tree would have shown the secret rules.
+fn rust_assignments(source: &Source) -> Vec<Setting> {
+    static ASSIGNMENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=;"]*=|=|:)\s*"([^"\\]*)""#)
+            .expect("a valid regex")
+    });
+    ASSIGNMENT
+        .captures_iter(&source.text)
+        .take(MAX_SETTINGS)
+        .filter_map(|c| Some((c.get(1)?, c.get(2)?)))
+        .map(|(key, value)| Setting {
+            keys: vec![key.as_str().to_string()],
+            key_range: key.range(),
+            value: Value::Str(value.as_str().to_string()),
+            value_range: value.range(),
+        })
+        .collect()
 }
 
 /// Settings of a `.env` file: `KEY=value`, `export KEY=value`, quoted or not.

@@ -442,7 +442,7 @@ fn files_summary(report: &Report) -> String {
     for path in &files.templated {
         let _ = writeln!(out, "Not audited (templated): {path}");
     }
-    list(&mut out, "Skipped", &files.skipped);
+    list(&mut out, "Not read", &files.skipped);
     list(&mut out, "Note", &files.notes);
     for (path, reason) in &files.not_parsed {
         let _ = writeln!(out, "Not parsed (text-level rules only): {path}: {reason}");

@@ -110,9 +110,13 @@ struct Files<'a> {
     by_kind: BTreeMap<String, usize>,
     skipped_files: BTreeMap<String, usize>,
     skipped_folders: BTreeMap<String, usize>,
-    /// Files not read, each with why (binary, too large, symbolic links, special files).
+    /// Files not read, each with why (binary, too large, symbolic links, special files); left
+    /// out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     skipped: Vec<PathReason<'a>>,
-    /// Files analysed, with something worth saying (invalid UTF-8, a byte-order mark, ...).
+    /// Files analysed, with something worth saying (invalid UTF-8, a byte-order mark, ...);
+    /// left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     notes: Vec<PathReason<'a>>,
     not_parsed: Vec<PathReason<'a>>,
     not_analysed: Vec<PathReason<'a>>,
