@@ -34,7 +34,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Audit a project and print its findings, checklist, score and level.
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// List every rule.
     Rules {
         #[arg(long, value_enum, default_value_t = RulesFormat::Human)]
@@ -195,12 +195,12 @@ fn parse_report(text: &str) -> Result<(Format, PathBuf), String> {
 fn main() -> ExitCode {
     prodready::engine::install_panic_hook();
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Audit(AuditArgs {
+    let command = cli.command.unwrap_or(Command::Audit(Box::new(AuditArgs {
         path: PathBuf::from("."),
         ..AuditArgs::default()
-    }));
+    })));
     match command {
-        Command::Audit(args) => run_audit(args),
+        Command::Audit(args) => run_audit(*args),
         Command::Rules { format } => {
             let text = match format {
                 RulesFormat::Human => rules::list_human(),
