@@ -279,6 +279,19 @@ mod tests {
     }
 
     #[test]
+    fn messages_quoting_a_secret_are_masked_in_full_and_in_part() {
+        let secret = "Zq8mV2pX7rL0wT5nQ4";
+        let src = Source::new("a.toml", format!("password = \"{secret}\"\n"));
+        let start = src.text.find(secret).unwrap();
+        src.set_secret_spans(vec![start..start + secret.len()]);
+        let full = src.redact_message(&format!("unknown value `{secret}`"));
+        assert!(!full.contains(&secret[4..]), "{full}");
+        let part = src.redact_message(&format!("expected `=`, found `{}`", &secret[3..14]));
+        assert!(!part.contains(&secret[3..11]), "{part}");
+        assert_eq!(src.redact_message("expected `]`"), "expected `]`");
+    }
+
+    #[test]
     fn empty_span_still_has_a_positive_width() {
         let src = Source::new("a", "abc".to_string());
         let span = src.span(1..1);

@@ -528,6 +528,42 @@ mod tests {
     }
 
     #[test]
+    fn real_code_is_estimated_shallow() {
+        let estimate = |text: &str| recursion_estimate(text.parse().unwrap());
+        // Ranges in or-patterns do not chain; a bar counts half a level, as it may open a
+        // closure (a generated Unicode table has a few hundred alternatives).
+        let alternatives = vec!["'a'..='z'"; 1_000].join(" | ");
+        let pattern = format!("fn f(c: char) -> bool {{ matches!(c, {alternatives}) }}");
+        assert!((500..MAX_NESTING).contains(&estimate(&pattern)));
+        // `//!` docs are attributes; items end at their block; commas end a chain.
+        let docs = "//! A crate.\n".repeat(2_000);
+        assert!(estimate(&docs) < 10);
+        let items = "pub fn f() -> u8 { 1 }\n".repeat(2_000);
+        assert!(estimate(&items) < 10);
+        let table = format!("const T: [i8; 3000] = [{}];", vec!["-1"; 3_000].join(", "));
+        assert!(estimate(&table) < 10);
+        // Strings and comments never count.
+        let text = format!(
+            "/* {} */ const S: &str = \"{}\";",
+            "(".repeat(5_000),
+            "<".repeat(5_000)
+        );
+        assert!(estimate(&text) < 10);
+    }
+
+    #[test]
+    fn a_shebang_is_kept_out_of_the_parse_but_an_inner_attribute_is_not() {
+        let file = parse("main.rs", "#!/usr/bin/env run-cargo-script\nfn main() {}\n").unwrap();
+        assert_eq!(
+            file.shebang.as_deref(),
+            Some("#!/usr/bin/env run-cargo-script")
+        );
+        assert_eq!(file.items.len(), 1);
+        let file = parse("lib.rs", "#![allow(dead_code)]\nfn f() {}\n").unwrap();
+        assert!(file.shebang.is_none() && file.attrs.len() == 1);
+    }
+
+    #[test]
     fn absurd_nesting_is_refused_before_parsing() {
         let deep = format!("fn f() {{ {}{} }}", "(".repeat(10_000), ")".repeat(10_000));
         assert!(parse("deep.rs", &deep).err().unwrap().contains("nest"));
@@ -537,6 +573,32 @@ mod tests {
                 parse("deep.rs", &deep).err().unwrap().contains("nest"),
                 "{prefix}"
             );
+        }
+        // Constructs measured to overflow a debug build's 64 MiB stack below 10,000 levels, and
+        // left-nested chains that the visitors and the tree's drop recurse on.
+        for deep in [
+            format!(
+                "type T = {}u8{};",
+                "Option<".repeat(10_000),
+                ">".repeat(10_000)
+            ),
+            format!(
+                "type T = {}u8{};",
+                "Box<dyn Fn() -> ".repeat(5_000),
+                ">".repeat(5_000)
+            ),
+            format!("fn f() {{ let c = {}1; }}", "|a, b| ".repeat(10_000)),
+            format!("fn f() {{ let c = {}1; }}", "move |a| ".repeat(10_000)),
+            format!("type T = {}u8;", "fn() -> ".repeat(10_000)),
+            format!("fn f() {{ a{}; }}", " + a".repeat(10_000)),
+            format!("fn f() {{ a{}; }}", ".f()".repeat(10_000)),
+            format!("fn f() {{ a{}; }}", "?".repeat(10_000)),
+            format!("fn f() {{ a{}; }}", " as u8".repeat(10_000)),
+            format!("fn f() {{ if a {{}} {} }}", "else if a {} ".repeat(10_000)),
+            format!("type T = A{};", "<x, A".repeat(10_000)),
+        ] {
+            let reason = parse("deep.rs", &deep).err().unwrap();
+            assert!(reason.contains("levels deep"), "{reason}: {}", &deep[..40]);
         }
         let typed = format!("fn f(x: {}u8) {{}}", "&".repeat(60_000));
         assert!(parse("deep.rs", &typed).is_err());
