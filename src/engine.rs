@@ -158,16 +158,17 @@ struct Text {
 /// Reads a file as text: `None` for binary content.
 fn read_text(candidate: &Candidate) -> Result<Option<Text>, String> {
     let bytes = std::fs::read(&candidate.abs).map_err(|e| format!("cannot read: {e}"))?;
-    Ok(decode(bytes))
+    Ok(decode(bytes, FileKind::of(&candidate.path)))
 }
 
 /// Decodes a file's bytes: `None` for binary content (a NUL byte in the first 8 KiB).
-fn decode(bytes: Vec<u8>) -> Option<Text> {
+fn decode(bytes: Vec<u8>, kind: FileKind) -> Option<Text> {
     if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
         return None;
     }
     let mut notes = Vec::new();
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // An empty source or configuration file is worth a word; an empty `.gitkeep` is not.
+    if kind != FileKind::Text && bytes.iter().all(u8::is_ascii_whitespace) {
         notes.push(if bytes.is_empty() {
             "empty file".to_string()
         } else {

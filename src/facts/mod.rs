@@ -246,6 +246,11 @@ pub fn analyse(
     }
     // A parser's message may quote the text it stopped at: mask the secrets found in it.
     facts.not_parsed = facts.not_parsed.map(|m| source.redact_message(&m));
+    // The budget, once spent, stops every later step: say so once.
+    let mut stopped = false;
+    facts
+        .incidents
+        .retain(|i| !i.starts_with("analysis stopped") || !std::mem::replace(&mut stopped, true));
     facts
 }
 
