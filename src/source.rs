@@ -283,7 +283,8 @@ mod tests {
         let secret = "Zq8mV2pX7rL0wT5nQ4";
         let src = Source::new("a.toml", format!("password = \"{secret}\"\n"));
         let start = src.text.find(secret).unwrap();
-        src.set_secret_spans(vec![start..start + secret.len()]);
+        let span = start..start + secret.len();
+        src.set_secret_spans(std::iter::once(span).collect());
         let full = src.redact_message(&format!("unknown value `{secret}`"));
         assert!(!full.contains(&secret[4..]), "{full}");
         let part = src.redact_message(&format!("expected `=`, found `{}`", &secret[3..14]));
