@@ -196,7 +196,11 @@ pub fn parse(path: &str, text: &str) -> Result<syn::File, String> {
     let (body, shebang) = without_shebang(text);
     let tokens: proc_macro2::TokenStream = body.parse().map_err(|e: proc_macro2::LexError| {
         let at = e.span().start();
-        format!("{}:{}: {e}", at.line, at.column + 1).replace(path, "")
+        format!(
+            "{}:{}: not Rust tokens (an unbalanced bracket, an unterminated string or comment, or a character Rust does not allow)",
+            at.line,
+            at.column + 1
+        )
     })?;
     let depth = recursion_estimate(tokens.clone());
     if depth > MAX_NESTING {
