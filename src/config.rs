@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use miette::{LabeledSpan, MietteDiagnostic, NamedSource};
 use serde::Deserialize;
@@ -15,6 +16,8 @@ use crate::registry::{Severity, registry};
 use crate::suppress::{Allow, Date};
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024;
+/// Seconds one file's analysis may take before it is stopped (and reported).
+pub const DEFAULT_FILE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const CONFIG_FILE: &str = "prodready.toml";
 
 /// The written-out default configuration, `prodready init`'s output. A test proves that it
@@ -32,6 +35,8 @@ pub struct Config {
     pub exclude: Vec<String>,
     /// Files larger than this many bytes are skipped (and counted).
     pub max_file_size: u64,
+    /// How long one file's analysis may take; checked between rule families.
+    pub file_timeout: Duration,
     /// Per-rule severity overrides, by rule code.
     pub severity: BTreeMap<String, Severity>,
     pub gate: Gate,
@@ -75,6 +80,7 @@ impl Default for Config {
             ignore: Vec::new(),
             exclude: Vec::new(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            file_timeout: DEFAULT_FILE_TIMEOUT,
             severity: BTreeMap::new(),
             gate: Gate::default(),
             preview: false,
@@ -94,6 +100,7 @@ struct RawConfig {
     ignore: Option<Vec<Spanned<String>>>,
     exclude: Option<Vec<Spanned<String>>>,
     max_file_size: Option<Spanned<i64>>,
+    file_timeout: Option<Spanned<toml::Value>>,
     severity: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     gate: Option<RawGate>,
     preview: Option<bool>,
@@ -144,11 +151,18 @@ pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, miette::Repo
     }
     let file = root.join(CONFIG_FILE);
     if file.is_file() {
+        if !inside(root, &file) {
+            return Err(miette::miette!(
+                "{} is a symbolic link leading outside the audited folder: not read (pass it with --config to use it)",
+                file.display()
+            ));
+        }
         let text = read(&file)?;
         return parse(&text, &file);
     }
     let manifest = root.join("Cargo.toml");
-    if manifest.is_file() {
+    // A Cargo.toml linked from outside the audited folder is not read, as the walk reads none.
+    if manifest.is_file() && inside(root, &manifest) {
         let text = read(&manifest)?;
         // A Cargo.toml that is not valid TOML is the OPS rules' business, not a config error.
         if let Ok(cargo) = toml::from_str::<toml::Table>(&text) {
@@ -181,6 +195,15 @@ pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, miette::Repo
     Ok(Config::default())
 }
 
+/// Whether a file of the audited folder, once its symbolic links are resolved, is inside it:
+/// nothing outside the audited folder is read unless named on the command line.
+fn inside(root: &Path, file: &Path) -> bool {
+    match (std::fs::canonicalize(root), std::fs::canonicalize(file)) {
+        (Ok(root), Ok(file)) => file.starts_with(root),
+        _ => false,
+    }
+}
+
 fn read(path: &Path) -> Result<String, miette::Report> {
     std::fs::read_to_string(path)
         .map_err(|e| miette::miette!("cannot read config file {}: {e}", path.display()))
@@ -193,7 +216,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, miette::Report> {
 }
 
 fn toml_error(error: &toml::de::Error, text: &str, path: &Path) -> miette::Report {
-    let message = error.message().to_string();
+    let (source, masked) = masked_source(text, path);
+    // The parser's message may quote the file (an unknown key, a bad value).
+    let message = masked.redact_message(error.message());
     let mut diagnostic = MietteDiagnostic::new(format!(
         "invalid configuration in {}: {message}",
         path.display()
@@ -202,16 +227,19 @@ fn toml_error(error: &toml::de::Error, text: &str, path: &Path) -> miette::Repor
     if let Some(span) = error.span() {
         diagnostic = diagnostic.with_label(LabeledSpan::at(span, message));
     }
-    miette::Report::new(diagnostic).with_source_code(named_source(text, path))
+    miette::Report::new(diagnostic).with_source_code(source)
 }
 
 /// The file's text for an error message, its secrets masked in place (same byte length, so
-/// that the error's span still points at the right place).
-fn named_source(text: &str, path: &Path) -> NamedSource<String> {
+/// that the error's span still points at the right place), and the file with its secrets
+/// known, to mask messages that quote it.
+fn masked_source(text: &str, path: &Path) -> (NamedSource<String>, crate::source::Source) {
     let source = crate::source::Source::new(path.display().to_string(), text.to_string());
     let settings = toml::de::DeTable::parse(text)
         .map(|table| crate::facts::settings::from_toml(table.get_ref()))
-        .unwrap_or_default();
+        .unwrap_or_else(|_| {
+            crate::facts::settings::from_lines(&source, crate::source::FileKind::Toml)
+        });
     let parsed = crate::checks::Parsed {
         settings: Some(&settings),
         ..crate::checks::Parsed::default()
@@ -219,11 +247,12 @@ fn named_source(text: &str, path: &Path) -> NamedSource<String> {
     let secrets = crate::checks::secrets::detect(&source, crate::source::FileKind::Toml, &parsed);
     // Every byte of a secret becomes `*`: same length, still valid UTF-8.
     let mut bytes = text.as_bytes().to_vec();
-    for secret in secrets {
-        bytes[secret.secret].fill(b'*');
+    for secret in &secrets {
+        bytes[secret.secret.clone()].fill(b'*');
     }
+    source.set_secret_spans(secrets.into_iter().map(|d| d.secret).collect());
     let masked = String::from_utf8_lossy(&bytes).into_owned();
-    NamedSource::new(path.display().to_string(), masked)
+    (NamedSource::new(path.display().to_string(), masked), source)
 }
 
 fn value_error(
@@ -233,13 +262,23 @@ fn value_error(
     message: String,
     label: &str,
 ) -> miette::Report {
+    let (source, masked) = masked_source(text, path);
+    let message = masked.redact_message(&message);
     let diagnostic = MietteDiagnostic::new(format!(
         "invalid configuration in {}: {message}",
         path.display()
     ))
     .with_code("config")
     .with_label(LabeledSpan::at(span, label));
-    miette::Report::new(diagnostic).with_source_code(named_source(text, path))
+    miette::Report::new(diagnostic).with_source_code(source)
+}
+
+/// A per-file time budget from a number of seconds: positive and finite.
+pub fn file_timeout(seconds: f64) -> Result<Duration, String> {
+    if seconds <= 0.0 {
+        return Err(format!("{seconds} is not positive"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{seconds}: {e}"))
 }
 
 fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::Report> {
@@ -300,6 +339,23 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::R
             ));
         }
         config.max_file_size = bytes as u64;
+    }
+    if let Some(timeout) = raw.file_timeout {
+        let seconds = match timeout.get_ref() {
+            toml::Value::Integer(i) => Some(*i as f64),
+            toml::Value::Float(f) => Some(*f),
+            _ => None,
+        };
+        config.file_timeout = seconds
+            .ok_or_else(|| "not a number".to_string())
+            .and_then(file_timeout)
+            .map_err(|e| {
+                err(
+                    timeout.span(),
+                    format!("file_timeout must be a positive number of seconds: {e}"),
+                    "not a positive number of seconds",
+                )
+            })?;
     }
     for (code, level) in raw.severity.unwrap_or_default() {
         let Some(rule) = registry().find(code.get_ref()) else {

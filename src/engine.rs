@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::baseline::BaselineOutcome;
-use crate::checks::{self, ProjectContext, RuleSet};
+use crate::checks::{self, Budget, ProjectContext, RuleSet};
 use crate::config::{Config, Gate, PathAllow};
 use crate::facts::{self, FileFacts, cargo::CargoProject, cargo::Lockfile, cargo::Manifest};
 use crate::finding::{CodeKind, Finding, Suppression};
@@ -22,7 +22,7 @@ use crate::suppress::{Allow, Date};
 use crate::walk::{Candidate, SkipReason, discover, relative};
 
 /// Parsing threads get a large stack: deeply nested (but accepted) code recurses deeply in syn.
-const PARSER_STACK: usize = 64 * 1024 * 1024;
+pub const PARSER_STACK: usize = 64 * 1024 * 1024;
 
 /// Bytes looked at to decide whether a file is binary.
 const BINARY_SNIFF: usize = 8 * 1024;
@@ -34,10 +34,16 @@ pub struct FileStats {
     pub by_kind: BTreeMap<FileKind, usize>,
     pub skipped_files: BTreeMap<SkipReason, usize>,
     pub skipped_dirs: BTreeMap<SkipReason, usize>,
+    /// Files not read, each with why: binary, too large, symbolic links and special files.
+    /// (Gitignored, excluded and build files are only counted.)
+    pub skipped: Vec<(String, String)>,
+    /// Files analysed in full, but with something worth saying: a byte-order mark, invalid
+    /// UTF-8, unusual line endings, no content, a file name that is not UTF-8.
+    pub notes: Vec<(String, String)>,
     /// Analysed at text level only: path and why it was not parsed.
     pub not_parsed: Vec<(String, String)>,
-    /// Not analysed at all (unreadable, internal error): path and reason. Makes the report
-    /// incomplete.
+    /// Not analysed, or only in part (unreadable, an internal error in a rule family, the time
+    /// budget spent): path and reason. Makes the report incomplete.
     pub failed: Vec<(String, String)>,
     /// Templates (Helm charts, `{{ }}` that breaks YAML): not audited by the rules that read
     /// manifests, which never guess what they render to.
@@ -141,27 +147,66 @@ pub fn selected_rules(config: &Config) -> Result<Vec<&'static Rule>, String> {
 
 enum Outcome {
     Analysed(Box<FileFacts>),
-    Skipped(SkipReason),
+    Skipped(SkipReason, String, String),
     Failed(String, String),
 }
 
+/// A file read as text, with what was odd about its bytes.
+struct Text {
+    text: String,
+    notes: Vec<String>,
+}
+
 /// Reads a file as text: `None` for binary content.
-fn read_text(candidate: &Candidate) -> Result<Option<String>, String> {
+fn read_text(candidate: &Candidate) -> Result<Option<Text>, String> {
     let bytes = crate::timings::time(crate::timings::Step::Read, || std::fs::read(&candidate.abs))
         .map_err(|e| format!("cannot read: {e}"))?;
+    Ok(decode(bytes, FileKind::of(&candidate.path)))
+}
+
+/// Decodes a file's bytes: `None` for binary content (a NUL byte in the first 8 KiB).
+fn decode(bytes: Vec<u8>, kind: FileKind) -> Option<Text> {
     if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
-        return Ok(None);
+        return None;
+    }
+    let mut notes = Vec::new();
+    // An empty source or configuration file is worth a word; an empty `.gitkeep` is not.
+    if kind != FileKind::Text && bytes.iter().all(u8::is_ascii_whitespace) {
+        notes.push(if bytes.is_empty() {
+            "empty file".to_string()
+        } else {
+            "only whitespace".to_string()
+        });
     }
     let mut text = match String::from_utf8(bytes) {
         Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+            notes.push(format!(
+                "not valid UTF-8 (first at line {line}, byte {at}): invalid bytes read as U+FFFD"
+            ));
+            String::from_utf8_lossy(bytes).into_owned()
+        }
     };
     // A byte-order mark is dropped by some parsers (syn) and counted by others: drop it here
     // so that every parser and every span agree on positions.
     if text.starts_with('\u{feff}') {
         text.drain(..'\u{feff}'.len_utf8());
+        notes.push("starts with a UTF-8 byte-order mark (ignored)".to_string());
     }
-    Ok(Some(text))
+    let crlf = text.matches("\r\n").count();
+    let lone_cr = text.matches('\r').count() - crlf;
+    if crlf > 0 {
+        notes.push("CRLF line endings (read as LF)".to_string());
+    }
+    if lone_cr > 0 {
+        notes.push(format!(
+            "{lone_cr} lone CR line ending(s): lines are counted at LF only"
+        ));
+    }
+    Some(Text { text, notes })
 }
 
 /// What the report says about a panic. Never its payload: a slicing panic quotes the text it
@@ -202,6 +247,8 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
     let mut stats = FileStats {
         skipped_files: discovery.skipped_files.clone(),
         skipped_dirs: discovery.skipped_dirs.clone(),
+        skipped: discovery.skipped.clone(),
+        notes: discovery.notes.clone(),
         failed: discovery.errors.clone(),
         // A broken ignore rule leaves the file read only in part; the audit is still complete.
         not_parsed: discovery.ignore_file_errors.clone(),
@@ -220,19 +267,23 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
             .files
             .par_iter()
             .map(|candidate| match manifest_reads.get(&candidate.path) {
-                Some(ManifestRead::Text(text, parse_error)) => {
+                Some(ManifestRead::Text(text, notes, parse_error)) => {
+                    let text = Text {
+                        text: text.clone(),
+                        notes: notes.clone(),
+                    };
                     let mut outcome =
-                        analyse_guarded(candidate, Ok(Some(text.clone())), &cargo, &rule_set);
+                        analyse_guarded(candidate, Ok(Some(text)), &cargo, &rule_set, config);
                     if let Outcome::Analysed(facts) = &mut outcome {
                         facts.not_parsed = parse_error.clone();
                     }
                     outcome
                 }
-                Some(ManifestRead::Binary) => Outcome::Skipped(SkipReason::Binary),
+                Some(ManifestRead::Binary) => binary(candidate),
                 Some(ManifestRead::Unreadable(reason)) => {
                     Outcome::Failed(candidate.path.clone(), reason.clone())
                 }
-                None => analyse_guarded(candidate, read_text(candidate), &cargo, &rule_set),
+                None => analyse_guarded(candidate, read_text(candidate), &cargo, &rule_set, config),
             })
             .collect()
     });
@@ -240,7 +291,10 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
     for outcome in outcomes {
         match outcome {
             Outcome::Analysed(facts) => files.push(*facts),
-            Outcome::Skipped(reason) => *stats.skipped_files.entry(reason).or_default() += 1,
+            Outcome::Skipped(reason, path, why) => {
+                *stats.skipped_files.entry(reason).or_default() += 1;
+                stats.skipped.push((path, why));
+            }
             Outcome::Failed(path, reason) => stats.failed.push((path, reason)),
         }
     }
@@ -263,14 +317,10 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         drift_vocabulary: &config.drift_vocabulary,
     };
     let mut project_findings = Vec::new();
-    if catch_unwind(AssertUnwindSafe(|| {
-        checks::check_project(&ctx, &mut project_findings)
-    }))
-    .is_err()
-    {
+    for incident in checks::check_project(&ctx, &mut project_findings) {
         stats
             .failed
-            .push((String::from("<project checks>"), INTERNAL_ERROR.to_string()));
+            .push((String::from("<project checks>"), incident));
     }
     findings.extend(project_findings);
     phases.mark("project phase");
@@ -284,9 +334,17 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
         } else if let Some(reason) = &facts.not_parsed {
             stats.not_parsed.push((facts.path.clone(), reason.clone()));
         }
+        for note in &facts.notes {
+            stats.notes.push((facts.path.clone(), note.clone()));
+        }
+        for incident in &facts.incidents {
+            stats.failed.push((facts.path.clone(), incident.clone()));
+        }
     }
     stats.failed.sort();
     stats.not_parsed.sort();
+    stats.skipped.sort();
+    stats.notes.sort();
     stats.templated.sort();
 
     let allows = Allows {
@@ -384,9 +442,10 @@ struct Allows<'a> {
     today: Date,
 }
 
-/// A Cargo.toml or Cargo.lock, read in phase zero: its text and, if it failed to parse, why.
+/// A Cargo.toml or Cargo.lock, read in phase zero: its text, notes on its bytes and, if it
+/// failed to parse, why.
 enum ManifestRead {
-    Text(String, Option<String>),
+    Text(String, Vec<String>, Option<String>),
     Binary,
     Unreadable(String),
 }
@@ -402,7 +461,7 @@ fn load_cargo(
         .iter()
         .filter(|c| crate::source::is_cargo_manifest_or_lock(&c.path))
     {
-        let text = match read_text(candidate) {
+        let Text { text, notes } = match read_text(candidate) {
             Ok(Some(text)) => text,
             Ok(None) => {
                 reads.insert(candidate.path.clone(), ManifestRead::Binary);
@@ -413,7 +472,13 @@ fn load_cargo(
                 continue;
             }
         };
-        let parse_error = if candidate.path.ends_with("Cargo.lock") {
+        let parse_error = if text.len() > facts::MAX_PARSED_SIZE {
+            Some(format!(
+                "larger than {} MiB ({} bytes): text-level rules only",
+                facts::MAX_PARSED_SIZE / (1024 * 1024),
+                text.len()
+            ))
+        } else if candidate.path.ends_with("Cargo.lock") {
             let dir = candidate.path.rsplit_once('/').map_or("", |(d, _)| d);
             match Lockfile::parse(&text) {
                 Ok(lock) => {
@@ -448,7 +513,7 @@ fn load_cargo(
         };
         reads.insert(
             candidate.path.clone(),
-            ManifestRead::Text(text, parse_error),
+            ManifestRead::Text(text, notes, parse_error),
         );
     }
     cargo
@@ -457,20 +522,38 @@ fn load_cargo(
     (cargo, reads)
 }
 
+fn binary(candidate: &Candidate) -> Outcome {
+    Outcome::Skipped(
+        SkipReason::Binary,
+        candidate.path.clone(),
+        format!(
+            "binary (a NUL byte in its first {} KiB)",
+            BINARY_SNIFF / 1024
+        ),
+    )
+}
+
 fn analyse_guarded(
     candidate: &Candidate,
-    text: Result<Option<String>, String>,
+    text: Result<Option<Text>, String>,
     cargo: &CargoProject,
     rules: &RuleSet,
+    config: &Config,
 ) -> Outcome {
-    let text = match text {
+    let Text { text, notes } = match text {
         Ok(Some(text)) => text,
-        Ok(None) => return Outcome::Skipped(SkipReason::Binary),
+        Ok(None) => return binary(candidate),
         Err(reason) => return Outcome::Failed(candidate.path.clone(), reason),
     };
     let source = Source::new(candidate.path.clone(), text);
-    let facts = match catch_unwind(AssertUnwindSafe(|| facts::analyse(source, cargo, rules))) {
-        Ok(facts) => facts,
+    let budget = Budget::start(config.file_timeout);
+    let facts = match catch_unwind(AssertUnwindSafe(|| {
+        facts::analyse(source, cargo, rules, &budget)
+    })) {
+        Ok(mut facts) => {
+            facts.notes.splice(0..0, notes);
+            facts
+        }
         Err(_) => {
             return Outcome::Failed(candidate.path.clone(), INTERNAL_ERROR.to_string());
         }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod facts;
 pub mod finding;
+pub mod frontends;
 pub mod project;
 pub mod redact;
 pub mod registry;

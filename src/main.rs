@@ -97,6 +97,10 @@ struct AuditArgs {
     /// Print only the summary line.
     #[arg(long, short)]
     quiet: bool,
+    /// Seconds one file's analysis may take (default 30, or `file_timeout`): past it, the file
+    /// is reported as not fully analysed and the audit goes on.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    file_timeout: Option<std::time::Duration>,
     /// Worker threads (default: one per core). The report is identical for any count.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -167,6 +171,13 @@ fn parse_score(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("{value} is not between 0 and 100"))
     }
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    config::file_timeout(seconds)
 }
 
 fn parse_report(text: &str) -> Result<(Format, PathBuf), String> {
@@ -294,7 +305,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
     };
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::of(&report.findings);
-        if let Err(e) = std::fs::write(path, baseline.render()) {
+        if let Err(e) = write_atomically(path, &baseline.render()) {
             return error(format!("cannot write {}: {e}", path.display()));
         }
         eprintln!(
@@ -368,6 +379,9 @@ fn apply_overrides(config: &mut Config, args: &AuditArgs) {
         };
     }
     config.preview |= args.preview;
+    if let Some(timeout) = args.file_timeout {
+        config.file_timeout = timeout;
+    }
 }
 
 struct RenderOptions<'a> {

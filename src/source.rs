@@ -189,6 +189,39 @@ impl Source {
         redact::mask_spans(&self.text, range, secrets)
     }
 
+    /// A message about the file (a parser's error) with every secret of the file that it
+    /// quotes masked: in full as [`Source::display`] shows it, or in part (any run of 8 or more
+    /// of its characters) as `****`.
+    pub fn redact_message(&self, message: &str) -> String {
+        const RUN: usize = 8;
+        let secrets = self.secret_spans.get().map_or(&[][..], Vec::as_slice);
+        let mut out = message.to_string();
+        for range in secrets {
+            let Some(raw) = self.text.get(range.clone()) else {
+                continue;
+            };
+            if raw.is_empty() {
+                continue;
+            }
+            if out.contains(raw) {
+                out = out.replace(raw, &self.display(range.clone()));
+            }
+            let chars: Vec<(usize, char)> = raw.char_indices().collect();
+            if chars.len() < RUN {
+                continue;
+            }
+            for start in 0..=chars.len() - RUN {
+                let from = chars[start].0;
+                let to = chars.get(start + RUN).map_or(raw.len(), |&(i, _)| i);
+                let piece = &raw[from..to];
+                if out.contains(piece) {
+                    out = out.replace(piece, "****");
+                }
+            }
+        }
+        out
+    }
+
     /// The lines around a span, redacted, for rendering a finding.
     pub fn snippet(&self, span: &Span) -> Snippet {
         let first_line = span.start_line.saturating_sub(1).max(1);
@@ -243,6 +276,20 @@ mod tests {
         let init = &local.init.as_ref().unwrap().expr;
         let range = src.span_range(syn::spanned::Spanned::span(init));
         assert_eq!(&src.text[range], "call(1)");
+    }
+
+    #[test]
+    fn messages_quoting_a_secret_are_masked_in_full_and_in_part() {
+        let secret = "Zq8mV2pX7rL0wT5nQ4";
+        let src = Source::new("a.toml", format!("password = \"{secret}\"\n"));
+        let start = src.text.find(secret).unwrap();
+        let span = start..start + secret.len();
+        src.set_secret_spans(std::iter::once(span).collect());
+        let full = src.redact_message(&format!("unknown value `{secret}`"));
+        assert!(!full.contains(&secret[4..]), "{full}");
+        let part = src.redact_message(&format!("expected `=`, found `{}`", &secret[3..14]));
+        assert!(!part.contains(&secret[3..11]), "{part}");
+        assert_eq!(src.redact_message("expected `]`"), "expected `]`");
     }
 
     #[test]

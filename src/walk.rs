@@ -61,6 +61,11 @@ pub struct Discovery {
     /// Skipped files by reason. Folders skipped whole count as one entry each in `skipped_dirs`.
     pub skipped_files: BTreeMap<SkipReason, usize>,
     pub skipped_dirs: BTreeMap<SkipReason, usize>,
+    /// Files not read, each with why: too large, symbolic links, special files. (Gitignored,
+    /// excluded and build files are only counted.)
+    pub skipped: Vec<(String, String)>,
+    /// Files read whose name needs a word: not valid UTF-8, shown with U+FFFD.
+    pub notes: Vec<(String, String)>,
     /// Entries that could not be listed (permissions, broken links): path and reason.
     pub errors: Vec<(String, String)>,
     /// Ignore files (.gitignore, .ignore) with lines that could not be read, and why: the walk
@@ -99,6 +104,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
     let mut visited_dirs: HashSet<PathBuf> = HashSet::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
 
+    let outer = OuterIgnores::of(root);
     let walker = {
         let root = root.to_path_buf();
         let excluded = Arc::clone(&excluded);
@@ -106,6 +112,11 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
         WalkBuilder::new(&root)
             .hidden(false)
             .require_git(false)
+            // The walk reads the ignore files inside the root; those of the folders above it
+            // come from `OuterIgnores` (only within the enclosing git work tree), and the
+            // user's global git excludes are never read.
+            .parents(false)
+            .git_global(false)
             .follow_links(false)
             .sort_by_file_name(|a, b| a.cmp(b))
             .filter_entry(move |entry| {
@@ -119,6 +130,9 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
                     Some(SkipReason::BuildOrVcsDir)
                 } else if is_dir && excluded.is_match(relative(&root, entry.path())) {
                     Some(SkipReason::Excluded)
+                } else if outer.ignores(&relative(&root, entry.path()), is_dir) {
+                    // Not pruned: counted as gitignored, like what the walk's own rules hide.
+                    return false;
                 } else {
                     None
                 };
@@ -156,14 +170,20 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
             continue;
         }
         seen.insert(entry.path().to_path_buf());
+        let path = relative(root, entry.path());
         if !file_type.is_file() {
             *discovery
                 .skipped_files
                 .entry(SkipReason::NotRegular)
                 .or_default() += 1;
+            let why = if file_type.is_symlink() {
+                symlink_reason(root, entry.path())
+            } else {
+                "a special file (FIFO, socket or device): not read".to_string()
+            };
+            discovery.skipped.push((path, why));
             continue;
         }
-        let path = relative(root, entry.path());
         if excluded.is_match(&path) {
             *discovery
                 .skipped_files
@@ -177,7 +197,17 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
                 .skipped_files
                 .entry(SkipReason::TooLarge)
                 .or_default() += 1;
+            discovery.skipped.push((
+                path,
+                format!("larger than max_file_size ({size} bytes > {max_file_size})"),
+            ));
             continue;
+        }
+        if entry.path().to_str().is_none() {
+            discovery.notes.push((
+                path.clone(),
+                "file name is not valid UTF-8 (shown with U+FFFD)".to_string(),
+            ));
         }
         discovery.files.push(Candidate {
             path,
@@ -193,6 +223,28 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
     }
     count_gitignored(root, &visited_dirs, &pruned_paths, &seen, &mut discovery);
     discovery
+}
+
+/// The error number of a symbolic link loop.
+const ELOOP: i32 = if cfg!(any(target_os = "macos", target_os = "freebsd")) {
+    62
+} else {
+    40
+};
+
+/// Why a symbolic link is not followed, by where it leads. Only metadata is read to say so.
+fn symlink_reason(root: &Path, link: &Path) -> String {
+    let inside =
+        |target: &Path| std::fs::canonicalize(root).is_ok_and(|root| target.starts_with(root));
+    match std::fs::canonicalize(link) {
+        Ok(target) if inside(&target) => "a symbolic link (never followed)".to_string(),
+        Ok(_) => "a symbolic link leading outside the audited folder (never followed)".to_string(),
+        // ELOOP: the link leads to itself, through one or more links.
+        Err(e) if e.raw_os_error() == Some(ELOOP) => {
+            "a symbolic link loop (never followed)".to_string()
+        }
+        Err(_) => "a broken symbolic link (never followed)".to_string(),
+    }
 }
 
 /// Flattens an ignore-file error into (ignore file relative to the root, reason) pairs.
@@ -218,6 +270,64 @@ fn ignore_file_errors(
             let file = path.map_or_else(String::new, |p| relative(root, p));
             out.push((file, other.to_string()));
         }
+    }
+}
+
+/// The `.gitignore` and `.ignore` files of the folders between the enclosing git work tree's
+/// top and the audited root, so that auditing `services/api` honours the repository's
+/// `.gitignore`. Nothing above the work tree's top is read; outside a git work tree (no `.git`
+/// in the root or above it), nothing above the root. Symbolic links are not read.
+struct OuterIgnores {
+    /// The canonical audited root, and each matcher with its folder's canonical path, deepest
+    /// first: a deeper file's decision wins.
+    root: PathBuf,
+    matchers: Vec<ignore::gitignore::Gitignore>,
+}
+
+impl OuterIgnores {
+    fn of(root: &Path) -> OuterIgnores {
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let mut matchers = Vec::new();
+        let is_top = |dir: &Path| std::fs::symlink_metadata(dir.join(".git")).is_ok();
+        if !is_top(&root)
+            && let Some(top) = root.ancestors().skip(1).find(|d| is_top(d))
+        {
+            for dir in root.ancestors().skip(1) {
+                for name in [".ignore", ".gitignore"] {
+                    let file = dir.join(name);
+                    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file()) {
+                        let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
+                        // A line that is not a valid pattern is left out, as the walk does.
+                        let _ = builder.add(&file);
+                        if let Ok(matcher) = builder.build() {
+                            matchers.push(matcher);
+                        }
+                    }
+                }
+                if dir == top {
+                    break;
+                }
+            }
+        }
+        OuterIgnores { root, matchers }
+    }
+
+    /// Whether `path` (relative to the audited root) is ignored by a folder above the root.
+    fn ignores(&self, path: &str, is_dir: bool) -> bool {
+        if self.matchers.is_empty() {
+            return false;
+        }
+        let path = self.root.join(path);
+        for matcher in &self.matchers {
+            let decision = matcher.matched_path_or_any_parents(&path, is_dir);
+            if decision.is_ignore() {
+                return true;
+            }
+            if decision.is_whitelist() {
+                return false;
+            }
+        }
+        false
     }
 }
 
@@ -321,5 +431,38 @@ mod tests {
             "{reason}"
         );
         assert_eq!(found.files.len(), 2);
+    }
+
+    #[test]
+    fn ignore_files_above_the_root_count_only_inside_the_git_work_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("repo");
+        for (path, text) in [
+            ("../.gitignore", "*.rs\n"),
+            (".gitignore", "generated/\n/svc/local.rs\n"),
+            ("svc/src/lib.rs", "pub fn f() {}\n"),
+            ("svc/generated/g.rs", "pub fn g() {}\n"),
+            ("svc/local.rs", "pub fn l() {}\n"),
+        ] {
+            let file = top.join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, text).unwrap();
+        }
+        let names = |found: &Discovery| -> Vec<String> {
+            found.files.iter().map(|f| f.path.clone()).collect()
+        };
+        // Not a git work tree: nothing above the audited folder is read.
+        let found = discover(&top.join("svc"), &[], 1024);
+        assert_eq!(
+            names(&found),
+            ["generated/g.rs", "local.rs", "src/lib.rs"]
+        );
+        // Inside one: the repository's .gitignore applies, anchored where it lives, and
+        // nothing above the work tree's top (the `*.rs` one level up) is read.
+        fs::create_dir(top.join(".git")).unwrap();
+        let found = discover(&top.join("svc"), &[], 1024);
+        assert_eq!(names(&found), ["src/lib.rs"]);
+        assert_eq!(found.skipped_files.get(&SkipReason::Gitignored), Some(&1));
+        assert_eq!(found.skipped_dirs.get(&SkipReason::Gitignored), Some(&1));
     }
 }

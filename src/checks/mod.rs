@@ -17,6 +17,8 @@ pub mod secrets;
 pub mod timeouts;
 
 use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use saphyr::MarkedYaml;
 
@@ -91,14 +93,102 @@ pub struct FileContext<'a> {
     pub secrets: &'a [secrets::Detection],
 }
 
-/// Phase one: checks that need only one file (and the Cargo model).
-pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
-    deployment::check_file(ctx, parsed, out);
-    ops::check_file(ctx, parsed, out);
-    responses::check_file(ctx, parsed, out);
-    retries::check_file(ctx, parsed, out);
-    secrets::check_file(ctx, parsed, out);
-    timeouts::check_file(ctx, parsed, out);
+/// A file's analysis budget: a deadline, checked between rule families and front-end steps.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    started: Instant,
+    limit: Duration,
+}
+
+impl Budget {
+    pub fn start(limit: Duration) -> Budget {
+        Budget {
+            started: Instant::now(),
+            limit,
+        }
+    }
+
+    pub fn expired(&self) -> bool {
+        self.started.elapsed() > self.limit
+    }
+
+    /// The diagnostic of a file whose analysis the budget stopped.
+    pub fn stopped(&self, not_run: &[&str]) -> String {
+        format!(
+            "analysis stopped after {}s (file_timeout): {} not run",
+            self.limit.as_secs_f64(),
+            not_run.join(", ")
+        )
+    }
+}
+
+/// What is said about a rule family that panicked. Never the panic's payload: a slicing panic
+/// quotes the text it sliced, which may hold a secret (the panic hook prints the location).
+pub fn internal_error(family: &str) -> String {
+    format!(
+        "internal error in the {family} checks (a bug in prodready; its location is on standard error); the other checks ran"
+    )
+}
+
+/// Runs one step of a file's analysis (a rule family, a front end's extraction), catching a
+/// panic: `Err` carries the diagnostic for the file.
+pub fn guarded<T>(family: &str, path: &str, run: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(|| {
+        inject_panic(family, path);
+        run()
+    }))
+    .map_err(|_| internal_error(family))
+}
+
+/// Debug builds only: `PRODREADY_TEST_PANIC=family:path` panics in that step, with a payload
+/// holding `PRODREADY_TEST_PANIC_PAYLOAD`, so that tests can prove a panic is contained and
+/// its payload (which may quote a secret) never printed.
+#[cfg(debug_assertions)]
+fn inject_panic(family: &str, path: &str) {
+    if std::env::var_os("PRODREADY_TEST_PANIC").is_some_and(|v| *v == *format!("{family}:{path}")) {
+        let payload = std::env::var("PRODREADY_TEST_PANIC_PAYLOAD").unwrap_or_default();
+        panic!("injected panic in {family} for {path}: {payload}");
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn inject_panic(_family: &str, _path: &str) {}
+
+type FileCheck = fn(&FileContext<'_>, &Parsed<'_>, &mut Vec<Finding>);
+
+/// The rule families of phase one, in the order they run.
+const FILE_FAMILIES: [(&str, FileCheck); 6] = [
+    ("deployment", deployment::check_file),
+    ("ops", ops::check_file),
+    ("responses", responses::check_file),
+    ("retries", retries::check_file),
+    ("secrets", secrets::check_file),
+    ("timeouts", timeouts::check_file),
+];
+
+/// Phase one: checks that need only one file (and the Cargo model). Each family runs on its
+/// own: a panic loses that family's findings for the file, the budget stops the families not
+/// yet run. Returns the diagnostics that make the file's analysis incomplete.
+pub fn check_file(
+    ctx: &FileContext<'_>,
+    parsed: &Parsed<'_>,
+    budget: &Budget,
+    out: &mut Vec<Finding>,
+) -> Vec<String> {
+    let mut incidents = Vec::new();
+    for (index, (family, check)) in FILE_FAMILIES.iter().enumerate() {
+        if budget.expired() {
+            let not_run: Vec<&str> = FILE_FAMILIES[index..].iter().map(|(f, _)| *f).collect();
+            incidents.push(budget.stopped(&not_run));
+            break;
+        }
+        let mut found = Vec::new();
+        match guarded(family, &ctx.source.path, || check(ctx, parsed, &mut found)) {
+            Ok(()) => out.extend(found),
+            Err(incident) => incidents.push(incident),
+        }
+    }
+    incidents
 }
 
 /// What project-level checks read.
@@ -113,15 +203,31 @@ pub struct ProjectContext<'a> {
     pub drift_vocabulary: &'a [String],
 }
 
-/// Phase two: checks over what every file yielded.
-pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    drift::check_project(ctx, out);
-    monitoring::check_project(ctx, out);
-    logging::check_project(ctx, out);
-    load_shedding::check_project(ctx, out);
-    deployment::check_project(ctx, out);
-    ops::check_project(ctx, out);
-    retries::check_project(ctx, out);
-    secrets::check_project(ctx, out);
-    timeouts::check_project(ctx, out);
+type ProjectCheck = fn(&ProjectContext<'_>, &mut Vec<Finding>);
+
+/// The rule families of phase two, in the order they run.
+const PROJECT_FAMILIES: [(&str, ProjectCheck); 9] = [
+    ("drift", drift::check_project),
+    ("monitoring", monitoring::check_project),
+    ("logging", logging::check_project),
+    ("load_shedding", load_shedding::check_project),
+    ("deployment", deployment::check_project),
+    ("ops", ops::check_project),
+    ("retries", retries::check_project),
+    ("secrets", secrets::check_project),
+    ("timeouts", timeouts::check_project),
+];
+
+/// Phase two: checks over what every file yielded. A family that panics loses its findings;
+/// the others still run. Returns the diagnostics of the families that panicked.
+pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) -> Vec<String> {
+    let mut incidents = Vec::new();
+    for (family, check) in PROJECT_FAMILIES {
+        let mut found = Vec::new();
+        match guarded(family, "<project>", || check(ctx, &mut found)) {
+            Ok(()) => out.extend(found),
+            Err(incident) => incidents.push(incident),
+        }
+    }
+    incidents
 }

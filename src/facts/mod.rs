@@ -12,7 +12,7 @@ pub mod settings;
 pub mod uses;
 pub mod yaml;
 
-use crate::checks::{self, FileContext, Parsed, RustFile};
+use crate::checks::{self, Budget, FileContext, Parsed, RustFile};
 use crate::facts::cargo::CargoProject;
 use crate::finding::{CodeKind, Finding};
 use crate::project::path_code_kind;
@@ -42,6 +42,11 @@ pub struct FileFacts {
     pub uses: Option<uses::CodeUses>,
     /// Allow comments, each with the OPS006 finding it earns if it proves ineffective.
     pub allows: Vec<(Allow, Finding)>,
+    /// What was odd about the file but did not stop its analysis (a byte-order mark, invalid
+    /// UTF-8, settings beyond the cap).
+    pub notes: Vec<String>,
+    /// What left its analysis incomplete: a step that panicked, the time budget.
+    pub incidents: Vec<String>,
 }
 
 impl FileFacts {
@@ -60,13 +65,24 @@ impl FileFacts {
             prometheus_rules: None,
             uses: None,
             allows: Vec::new(),
+            notes: Vec::new(),
+            incidents: Vec::new(),
         }
     }
 }
 
+/// Files larger than this get the text-level rules only: parsing them would cost more time and
+/// memory than any real source or configuration file needs.
+pub const MAX_PARSED_SIZE: usize = 4 * 1024 * 1024;
+
 /// Analyses one file's text. Manifests (Cargo.toml, Cargo.lock) are handled before this, in
 /// the project model; they only get the text-level checks here.
-pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) -> FileFacts {
+pub fn analyse(
+    source: Source,
+    cargo: &CargoProject,
+    rules: &checks::RuleSet,
+    budget: &Budget,
+) -> FileFacts {
     let kind = FileKind::of(&source.path);
     let mut facts = FileFacts::new(&source, kind);
     let file = FileInput {
@@ -74,6 +90,7 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         kind,
         cargo,
         rules,
+        budget,
         // Scanned once: it also decides below whether a Rust file is worth parsing.
         secrets_in_text: timings::time(Step::SecretsInText, || {
             checks::secrets::detect_in_text(&source, kind)
@@ -89,31 +106,54 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         && !rust::declares_test_module(&source.text)
         && !source.text.contains("prodready:")
         && !checks::secrets::may_hold_secrets(&source, &file.secrets_in_text);
+    let too_large = source.text.len() > MAX_PARSED_SIZE;
+    let path = source.path.as_str();
     if kind == FileKind::Rust {
-        timings::rust_file(source.text.len(), !skip_rust_tree);
+        timings::rust_file(source.text.len(), !skip_rust_tree && !too_large);
     }
     match kind {
+        _ if too_large => {
+            facts.not_parsed = Some(format!(
+                "larger than {} MiB ({} bytes): text-level rules only",
+                MAX_PARSED_SIZE / (1024 * 1024),
+                source.text.len()
+            ));
+            file.check(&Parsed::default(), &mut facts);
+        }
         FileKind::Rust if skip_rust_tree => file.check(&Parsed::default(), &mut facts),
         FileKind::Rust => match timed_parse(&source) {
             Ok(ast) => {
-                let rust_facts =
-                    timings::time(Step::RustFacts, || rust::extract(&source.path, &ast));
-                facts.rust = Some(rust_facts);
+                facts.rust = timings::time(Step::RustFacts, || {
+                    file.step("rust facts", &mut facts.incidents, || {
+                        rust::extract(&source.path, &ast)
+                    })
+                });
                 let renames = cargo
                     .manifest_for(&source.path)
                     .map(|m| cargo.crate_renames(m))
                     .unwrap_or_default();
-                let imports = timings::time(Step::RustImports, || {
-                    imports::Imports::of_file(&ast, renames)
-                });
+                let imports = match timings::time(Step::RustImports, || {
+                    checks::guarded("imports", path, || imports::Imports::of_file(&ast, renames))
+                }) {
+                    Ok(imports) => imports,
+                    Err(incident) => {
+                        facts.incidents.push(incident);
+                        imports::Imports::default()
+                    }
+                };
                 if reads_metrics {
                     let available = metric_crates(cargo, &source.path);
                     facts.metrics = timings::time(Step::RustMetrics, || {
-                        metrics::extract(&source, &ast, &imports, available)
-                    });
+                        file.step("metrics", &mut facts.incidents, || {
+                            metrics::extract(&source, &ast, &imports, available)
+                        })
+                    })
+                    .flatten();
                 }
                 if reads_uses && let Some(rust) = &facts.rust {
-                    facts.uses = Some(uses::extract(&source, &ast, &imports, rust));
+                    facts.uses = file.step("uses", &mut facts.incidents, || {
+                        uses::extract(&source, &ast, &imports, rust)
+                    });
                 }
                 let parsed = Parsed {
                     rust: Some(RustFile {
@@ -133,28 +173,42 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                 // A failed parse leaves its text in proc-macro2's map too.
                 proc_macro2::extra::invalidate_current_thread_spans();
                 facts.not_parsed = Some(reason);
-                file.check(&Parsed::default(), &mut facts);
+                file.check_settings_by_line(&mut facts);
             }
         },
         FileKind::Json if is_vendor_checksums => file.check(&Parsed::default(), &mut facts),
         FileKind::Yaml | FileKind::Json => match timed(|| yaml::parse(&source)) {
             Ok(documents) => {
                 if kind == FileKind::Yaml {
-                    facts.yaml = Some(yaml::extract(&source, &documents));
+                    facts.yaml = file.step("yaml facts", &mut facts.incidents, || {
+                        yaml::extract(&source, &documents)
+                    });
                 }
-                let rule_file = alerts::extract(&source, &documents);
-                if !rule_file.is_empty() {
-                    facts.prometheus_rules = Some(rule_file);
-                }
-                let settings = settings::from_yaml(&source, &documents);
+                facts.prometheus_rules = file
+                    .step("alerts", &mut facts.incidents, || {
+                        alerts::extract(&source, &documents)
+                    })
+                    .filter(|rules| !rules.is_empty());
+                let settings = file
+                    .step("settings", &mut facts.incidents, || {
+                        settings::from_yaml(&source, &documents)
+                    })
+                    .unwrap_or_default();
+                note_settings_cap(&settings, &mut facts.notes);
                 let parsed = Parsed {
                     yaml: Some(&documents),
                     settings: Some(&settings),
                     ..Parsed::default()
                 };
                 file.check(&parsed, &mut facts);
-                if let Some(yaml) = facts.yaml.as_mut() {
-                    yaml.deploy = checks::deployment::facts(&source, &documents);
+                if facts.yaml.is_some()
+                    && let Some(deploy) =
+                        file.step("deployment facts", &mut facts.incidents, || {
+                            checks::deployment::facts(&source, &documents)
+                        })
+                    && let Some(yaml) = facts.yaml.as_mut()
+                {
+                    yaml.deploy = deploy;
                 }
             }
             Err(reason) => {
@@ -162,7 +216,7 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
                 if kind == FileKind::Yaml {
                     facts.yaml = Some(yaml::extract_from_text(&source));
                 }
-                file.check(&Parsed::default(), &mut facts);
+                file.check_settings_by_line(&mut facts);
             }
         },
         // Manifests were parsed into the Cargo model in phase zero; parse nothing twice.
@@ -179,7 +233,12 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         }
         FileKind::Toml => match timed(|| toml::de::DeTable::parse(&source.text)) {
             Ok(table) => {
-                let settings = settings::from_toml(table.get_ref());
+                let settings = file
+                    .step("settings", &mut facts.incidents, || {
+                        settings::from_toml(table.get_ref())
+                    })
+                    .unwrap_or_default();
+                note_settings_cap(&settings, &mut facts.notes);
                 let parsed = Parsed {
                     settings: Some(&settings),
                     ..Parsed::default()
@@ -189,7 +248,7 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
             Err(error) => {
                 let line = error.span().map_or(0, |s| source.line_of(s.start));
                 facts.not_parsed = Some(format!("{line}: {}", error.message()));
-                file.check(&Parsed::default(), &mut facts);
+                file.check_settings_by_line(&mut facts);
             }
         },
         FileKind::Env => {
@@ -206,7 +265,24 @@ pub fn analyse(source: Source, cargo: &CargoProject, rules: &checks::RuleSet) ->
         }
         _ => file.check(&Parsed::default(), &mut facts),
     }
+    // A parser's message may quote the text it stopped at: mask the secrets found in it.
+    facts.not_parsed = facts.not_parsed.map(|m| source.redact_message(&m));
+    // The budget, once spent, stops every later step: say so once.
+    let mut stopped = false;
     facts
+        .incidents
+        .retain(|i| !i.starts_with("analysis stopped") || !std::mem::replace(&mut stopped, true));
+    facts
+}
+
+fn note_settings_cap(settings: &[settings::Setting], notes: &mut Vec<String>) {
+    if settings.len() >= settings::MAX_SETTINGS {
+        notes.push(format!(
+            "more than {} settings: only the first {} were read",
+            settings::MAX_SETTINGS,
+            settings::MAX_SETTINGS
+        ));
+    }
 }
 
 /// Parses a Rust file, timed (see `timings`).
@@ -246,9 +322,41 @@ struct FileInput<'a> {
     rules: &'a checks::RuleSet,
     /// Known-format and URL secrets, found in the text before any parse.
     secrets_in_text: Vec<checks::secrets::Detection>,
+    budget: &'a Budget,
 }
 
 impl FileInput<'_> {
+    /// Runs one extraction step unless the budget is spent, catching a panic: `None` (and an
+    /// incident) when it did not run or did not finish.
+    fn step<T>(
+        &self,
+        name: &str,
+        incidents: &mut Vec<String>,
+        run: impl FnOnce() -> T,
+    ) -> Option<T> {
+        if self.budget.expired() {
+            if incidents.is_empty() {
+                incidents.push(self.budget.stopped(&[name, "the checks"]));
+            }
+            return None;
+        }
+        checks::guarded(name, &self.source.path, run)
+            .map_err(|incident| incidents.push(incident))
+            .ok()
+    }
+
+    /// The checks of a file that did not parse, with the settings its lines still show
+    /// (`key: value`, `key = value`, Rust's `let key = "value"`), so that a password in a broken
+    /// file is still found and masked.
+    fn check_settings_by_line(&self, facts: &mut FileFacts) {
+        let settings = settings::from_lines(self.source, self.kind);
+        let parsed = Parsed {
+            settings: Some(&settings),
+            ..Parsed::default()
+        };
+        self.check(&parsed, facts);
+    }
+
     /// Detects secrets first (their spans must be masked in every finding made after), reads the
     /// allow comments, then runs the per-file checks.
     fn check(&self, parsed: &Parsed<'_>, facts: &mut FileFacts) {
@@ -256,12 +364,21 @@ impl FileInput<'_> {
     }
 
     fn check_untimed(&self, parsed: &Parsed<'_>, facts: &mut FileFacts) {
-        let secrets = checks::secrets::detect_in_structure(
-            self.source,
-            self.kind,
-            parsed,
-            self.secrets_in_text.clone(),
-        );
+        // Secrets are detected whatever the budget: their spans mask every output.
+        let secrets = match checks::guarded("secret detection", &self.source.path, || {
+            checks::secrets::detect_in_structure(
+                self.source,
+                self.kind,
+                parsed,
+                self.secrets_in_text.clone(),
+            )
+        }) {
+            Ok(secrets) => secrets,
+            Err(incident) => {
+                facts.incidents.push(incident);
+                self.secrets_in_text.clone()
+            }
+        };
         self.source
             .set_secret_spans(secrets.iter().map(|d| d.secret.clone()).collect());
         facts.allows = suppress::parse(self.source, self.kind)
@@ -279,6 +396,7 @@ impl FileInput<'_> {
             rules: self.rules,
             secrets: &secrets,
         };
-        checks::check_file(&ctx, parsed, &mut facts.findings);
+        let incidents = checks::check_file(&ctx, parsed, self.budget, &mut facts.findings);
+        facts.incidents.extend(incidents);
     }
 }

@@ -7,9 +7,11 @@
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
-/// Bracket nesting beyond this is refused before parsing: real code stays far below it, and
-/// generated or hostile files above it can exhaust even a large stack.
-pub const MAX_NESTING: usize = 256;
+/// Estimated recursion (see [`recursion_estimate`]) beyond this is refused before parsing:
+/// real code stays far below it, and at the measured worst cost per level (deeply nested
+/// generic types, about 8 KiB of stack each in a debug build) it needs an eighth of the
+/// parsing threads' stack.
+pub const MAX_NESTING: usize = 1024;
 
 #[derive(Debug, Default, Clone)]
 pub struct RustFacts {
@@ -44,63 +46,174 @@ pub fn declares_test_module(text: &str) -> bool {
     text.contains("cfg(") && TEST_MODULE_DECLARATION.is_match(text)
 }
 
-/// Deepest nesting, counted roughly: brackets, and runs of prefix operators or `return`s
-/// (`!!!!x`, `- - - 1`, `&&&&T`, `|| || || 1`, `return return x`), each of which syn parses
-/// by recursion. Brackets in strings and comments count too, which only matters for files
-/// that are refused anyway.
-pub fn nesting_depth(text: &str) -> usize {
-    let mut depth = 0usize;
-    let mut max = 0usize;
-    let mut prefix_run = 0usize;
-    let mut max_run = 0usize;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-                prefix_run = 0;
-            }
-            b')' | b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                prefix_run = 0;
-            }
-            b'!' | b'-' | b'*' | b'&' | b'|' => {
-                prefix_run += 1;
-                max_run = max_run.max(prefix_run);
-            }
-            b' ' | b'\t' | b'\n' | b'\r' => {}
-            b'r' if bytes[i..].starts_with(b"return") => {
-                prefix_run += 1;
-                max_run = max_run.max(prefix_run);
-                i += "return".len();
-                continue;
-            }
-            _ => prefix_run = 0,
-        }
-        i += 1;
-    }
-    // A banner comment of dashes or stars is a run too: allow long runs, refuse absurd ones.
-    max.max(max_run / PREFIX_RUN_PER_LEVEL)
+/// Keywords that open a construct syn parses by recursion, or that chain one to the next
+/// (`x as u8 as u16`, `else if`, `return return`, `move |a| move |b|`, `impl Fn() -> impl Fn()`).
+const RECURSIVE_KEYWORDS: [&str; 18] = [
+    "as", "async", "break", "const", "dyn", "else", "fn", "for", "if", "impl", "let", "loop",
+    "match", "move", "mut", "return", "while", "yield",
+];
+
+/// What is pending at one bracket level while syn parses it: unclosed `<` (generic arguments),
+/// closure bars since the statement began, and operators and keywords since the last `,` or
+/// `;` (a chain of binary operators, method calls, `?` or casts nests one level per link).
+#[derive(Default, Clone, Copy)]
+struct Pending {
+    angles: usize,
+    bars: usize,
+    chain: usize,
 }
 
-/// Prefix operators in a row that count as one level of nesting.
-const PREFIX_RUN_PER_LEVEL: usize = 8;
+impl Pending {
+    fn depth(self) -> usize {
+        self.angles + self.bars.div_ceil(2) + self.chain
+    }
+}
 
-/// Parses a Rust file. `path` is relative to the audited root.
+/// An upper estimate of how deep syn's parser, the syntax-tree visitors and the tree's drop
+/// recurse on a file: the deepest point of the token tree, where every enclosing bracket
+/// counts one level plus what is pending at it (see `Pending`). Counted on tokens, so strings
+/// and comments never count. Walks the tree with its own stack: it never recurses itself.
+pub fn recursion_estimate(tokens: proc_macro2::TokenStream) -> usize {
+    use proc_macro2::TokenTree;
+    let mut stack: Vec<(proc_macro2::token_stream::IntoIter, Pending, usize)> = Vec::new();
+    let mut current = tokens.into_iter();
+    let mut pending = Pending::default();
+    // The depth of the enclosing levels, each with what was pending there.
+    let mut base = 0usize;
+    let mut deepest = 0usize;
+    let mut previous: Option<char> = None;
+    // Just after a `{ .. }`: an item, a block statement or an `if` branch ended, unless `else`
+    // or an operator carries the expression on.
+    let mut after_block = false;
+    let mut blocks: Vec<bool> = Vec::new();
+    loop {
+        let Some(token) = current.next() else {
+            match stack.pop() {
+                Some((outer, outer_pending, outer_base)) => {
+                    current = outer;
+                    pending = outer_pending;
+                    base = outer_base;
+                    previous = None;
+                    after_block = blocks.pop().unwrap_or(false);
+                    continue;
+                }
+                None => break,
+            }
+        };
+        if std::mem::take(&mut after_block) {
+            let carries_on = match &token {
+                TokenTree::Ident(ident) => ident == "else",
+                TokenTree::Punct(p) => !matches!(p.as_char(), '#' | ';' | ','),
+                _ => false,
+            };
+            if !carries_on {
+                pending = Pending::default();
+            }
+        }
+        let mut punct = None;
+        match token {
+            TokenTree::Group(group) => {
+                let inner = group.stream().into_iter();
+                let here = base + pending.depth() + 1;
+                deepest = deepest.max(here);
+                let outer = std::mem::replace(&mut current, inner);
+                stack.push((outer, pending, base));
+                blocks.push(group.delimiter() == proc_macro2::Delimiter::Brace);
+                base = here;
+                pending = Pending::default();
+                previous = None;
+                continue;
+            }
+            TokenTree::Punct(p) => {
+                let c = p.as_char();
+                punct = Some(c);
+                match c {
+                    ',' => pending.chain = 0,
+                    ';' => pending = Pending::default(),
+                    '<' => pending.angles += 1,
+                    '>' if matches!(previous, Some('=')) => {
+                        // `=>`: a match arm's pattern is complete.
+                        pending.chain = 0;
+                        pending.angles = 0;
+                    }
+                    '>' if matches!(previous, Some('-')) => pending.chain += 1,
+                    '>' => pending.angles = pending.angles.saturating_sub(1),
+                    // `#!` opens an inner attribute (`//!` docs), not a negation.
+                    '!' if matches!(previous, Some('#')) => {}
+                    // Closure bars nest (`|a| |b| ..`); or-patterns (`'a'..='z' | '_'`) do not,
+                    // so a bar ends the chain before it and counts half a level.
+                    '|' => {
+                        pending.bars += 1;
+                        pending.chain = 0;
+                    }
+                    '&' | '!' | '-' | '*' | '+' | '/' | '%' | '^' | '.' | '?' | '@' | '~' | '=' => {
+                        pending.chain += 1
+                    }
+                    _ => {}
+                }
+            }
+            TokenTree::Ident(ident) => {
+                if RECURSIVE_KEYWORDS.iter().any(|k| ident == k) {
+                    pending.chain += 1;
+                }
+            }
+            TokenTree::Literal(_) => {}
+        }
+        previous = punct;
+        deepest = deepest.max(base + pending.depth());
+    }
+    deepest
+}
+
+/// The text syn parses: a shebang line (`#!/usr/bin/env run-cargo-script`, but not an inner
+/// attribute `#![...]`) is blanked, keeping its newline so that line numbers stay.
+fn without_shebang(text: &str) -> (&str, Option<String>) {
+    let Some(rest) = text.strip_prefix("#!") else {
+        return (text, None);
+    };
+    let mut after = rest.trim_start();
+    loop {
+        if let Some(comment) = after.strip_prefix("//") {
+            after = comment.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(comment) = after.strip_prefix("/*") {
+            after = comment.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            break;
+        }
+    }
+    if after.starts_with('[') {
+        return (text, None);
+    }
+    match text.find('\n') {
+        Some(end) => (&text[end..], Some(text[..end].to_string())),
+        None => ("", Some(text.to_string())),
+    }
+}
+
+/// Parses a Rust file. `path` is relative to the audited root. The text is tokenised once (by
+/// proc-macro2, without recursion), its nesting estimated on the tokens, and only then parsed.
 pub fn parse(path: &str, text: &str) -> Result<syn::File, String> {
-    let depth = nesting_depth(text);
+    let (body, shebang) = without_shebang(text);
+    let tokens: proc_macro2::TokenStream = body.parse().map_err(|e: proc_macro2::LexError| {
+        let at = e.span().start();
+        format!(
+            "{}:{}: not Rust tokens (an unbalanced bracket, an unterminated string or comment, or a character Rust does not allow)",
+            at.line,
+            at.column + 1
+        )
+    })?;
+    let depth = recursion_estimate(tokens.clone());
     if depth > MAX_NESTING {
         return Err(format!(
-            "code nests {depth} levels deep (limit {MAX_NESTING}); text-level rules only"
+            "code nests about {depth} levels deep (limit {MAX_NESTING}); text-level rules only"
         ));
     }
-    syn::parse_file(text).map_err(|e| {
+    let mut file: syn::File = syn::parse2(tokens).map_err(|e| {
         let at = e.span().start();
         format!("{}:{}: {e}", at.line, at.column + 1).replace(path, "")
-    })
+    })?;
+    file.shebang = shebang;
+    Ok(file)
 }
 
 /// Extracts the facts from a parsed file.
@@ -419,6 +532,42 @@ mod tests {
     }
 
     #[test]
+    fn real_code_is_estimated_shallow() {
+        let estimate = |text: &str| recursion_estimate(text.parse().unwrap());
+        // Ranges in or-patterns do not chain; a bar counts half a level, as it may open a
+        // closure (a generated Unicode table has a few hundred alternatives).
+        let alternatives = vec!["'a'..='z'"; 1_000].join(" | ");
+        let pattern = format!("fn f(c: char) -> bool {{ matches!(c, {alternatives}) }}");
+        assert!((500..MAX_NESTING).contains(&estimate(&pattern)));
+        // `//!` docs are attributes; items end at their block; commas end a chain.
+        let docs = "//! A crate.\n".repeat(2_000);
+        assert!(estimate(&docs) < 10);
+        let items = "pub fn f() -> u8 { 1 }\n".repeat(2_000);
+        assert!(estimate(&items) < 10);
+        let table = format!("const T: [i8; 3000] = [{}];", vec!["-1"; 3_000].join(", "));
+        assert!(estimate(&table) < 10);
+        // Strings and comments never count.
+        let text = format!(
+            "/* {} */ const S: &str = \"{}\";",
+            "(".repeat(5_000),
+            "<".repeat(5_000)
+        );
+        assert!(estimate(&text) < 10);
+    }
+
+    #[test]
+    fn a_shebang_is_kept_out_of_the_parse_but_an_inner_attribute_is_not() {
+        let file = parse("main.rs", "#!/usr/bin/env run-cargo-script\nfn main() {}\n").unwrap();
+        assert_eq!(
+            file.shebang.as_deref(),
+            Some("#!/usr/bin/env run-cargo-script")
+        );
+        assert_eq!(file.items.len(), 1);
+        let file = parse("lib.rs", "#![allow(dead_code)]\nfn f() {}\n").unwrap();
+        assert!(file.shebang.is_none() && file.attrs.len() == 1);
+    }
+
+    #[test]
     fn absurd_nesting_is_refused_before_parsing() {
         let deep = format!("fn f() {{ {}{} }}", "(".repeat(10_000), ")".repeat(10_000));
         assert!(parse("deep.rs", &deep).err().unwrap().contains("nest"));
@@ -428,6 +577,32 @@ mod tests {
                 parse("deep.rs", &deep).err().unwrap().contains("nest"),
                 "{prefix}"
             );
+        }
+        // Constructs measured to overflow a debug build's 64 MiB stack below 10,000 levels, and
+        // left-nested chains that the visitors and the tree's drop recurse on.
+        for deep in [
+            format!(
+                "type T = {}u8{};",
+                "Option<".repeat(10_000),
+                ">".repeat(10_000)
+            ),
+            format!(
+                "type T = {}u8{};",
+                "Box<dyn Fn() -> ".repeat(5_000),
+                ">".repeat(5_000)
+            ),
+            format!("fn f() {{ let c = {}1; }}", "|a, b| ".repeat(10_000)),
+            format!("fn f() {{ let c = {}1; }}", "move |a| ".repeat(10_000)),
+            format!("type T = {}u8;", "fn() -> ".repeat(10_000)),
+            format!("fn f() {{ a{}; }}", " + a".repeat(10_000)),
+            format!("fn f() {{ a{}; }}", ".f()".repeat(10_000)),
+            format!("fn f() {{ a{}; }}", "?".repeat(10_000)),
+            format!("fn f() {{ a{}; }}", " as u8".repeat(10_000)),
+            format!("fn f() {{ if a {{}} {} }}", "else if a {} ".repeat(10_000)),
+            format!("type T = A{};", "<x, A".repeat(10_000)),
+        ] {
+            let reason = parse("deep.rs", &deep).err().unwrap();
+            assert!(reason.contains("levels deep"), "{reason}: {}", &deep[..40]);
         }
         let typed = format!("fn f(x: {}u8) {{}}", "&".repeat(60_000));
         assert!(parse("deep.rs", &typed).is_err());

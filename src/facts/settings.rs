@@ -8,7 +8,11 @@ use std::ops::Range;
 use saphyr::{MarkedYaml, Scalar, YamlData};
 use toml::de::{DeTable, DeValue};
 
-use crate::source::Source;
+use crate::source::{FileKind, Source};
+
+/// Settings read from one file at most: a generated file with millions of leaves (a
+/// two-million-element array) would otherwise cost gigabytes, and no rule needs them all.
+pub const MAX_SETTINGS: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -105,6 +109,9 @@ fn walk_yaml(
     key_range: Option<Range<usize>>,
     out: &mut Vec<Setting>,
 ) {
+    if out.len() >= MAX_SETTINGS {
+        return;
+    }
     match &node.data {
         YamlData::Mapping(map) => {
             for (key, value) in map {
@@ -160,6 +167,9 @@ pub fn from_toml(table: &DeTable<'_>) -> Vec<Setting> {
 
 fn walk_toml_table(table: &DeTable<'_>, keys: &mut Vec<String>, out: &mut Vec<Setting>) {
     for (key, value) in table.iter() {
+        if out.len() >= MAX_SETTINGS {
+            return;
+        }
         keys.push(key.get_ref().to_string());
         walk_toml_value(value.get_ref(), value.span(), key.span(), keys, out);
         keys.pop();
@@ -177,6 +187,9 @@ fn walk_toml_value(
         DeValue::Table(table) => return walk_toml_table(table, keys, out),
         DeValue::Array(items) => {
             for (index, item) in items.iter().enumerate() {
+                if out.len() >= MAX_SETTINGS {
+                    return;
+                }
                 keys.push(format!("[{index}]"));
                 walk_toml_value(item.get_ref(), item.span(), item.span(), keys, out);
                 keys.pop();
@@ -203,6 +216,75 @@ fn walk_toml_value(
         value: leaf,
         value_range,
     });
+}
+
+/// Settings of a YAML, JSON or TOML file that did not parse, read line by line: `key: value`
+/// (YAML, JSON) or `key = value` (TOML), each a setting with only its own key. Enough for the
+/// rules that judge a key and its value (a password, a timeout) to see them.
+pub fn from_lines(source: &Source, kind: FileKind) -> Vec<Setting> {
+    let separator = match kind {
+        FileKind::Yaml | FileKind::Json => ':',
+        FileKind::Toml => '=',
+        FileKind::Rust => return rust_assignments(source),
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for line in 1..=source.line_count() {
+        if out.len() >= MAX_SETTINGS {
+            break;
+        }
+        let range = source.line_range(line);
+        let text = &source.text[range.clone()];
+        let body = text.trim_start().trim_start_matches("- ");
+        if body.starts_with('#') || body.starts_with("//") {
+            continue;
+        }
+        let Some((raw_key, raw_value)) = body.split_once(separator) else {
+            continue;
+        };
+        let key = raw_key.trim().trim_matches(|c| c == '"' || c == '\'');
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            continue;
+        }
+        let value = raw_value.trim().trim_end_matches(',');
+        let inner = value.trim_matches(|c| c == '"' || c == '\'');
+        if inner.is_empty() || value.starts_with(['{', '[', '&', '*', '|', '>']) {
+            continue;
+        }
+        let key_start = range.start + (text.len() - body.len()) + body.find(raw_key).unwrap_or(0);
+        let key_start = key_start + raw_key.find(key).unwrap_or(0);
+        let value_start = match text.rfind(inner) {
+            Some(at) => range.start + at,
+            None => continue,
+        };
+        out.push(Setting {
+            keys: vec![key.to_string()],
+            key_range: key_start..key_start + key.len(),
+            value: Value::Str(inner.to_string()),
+            value_range: value_start..value_start + inner.len(),
+        });
+    }
+    out
+}
+
+/// `name = "literal"`, `name: Type = "literal"` and `field: "literal"` in Rust text that did not
+/// parse, as settings: what the syntax tree would have shown the secret rules.
+fn rust_assignments(source: &Source) -> Vec<Setting> {
+    static ASSIGNMENT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\b([A-Za-z_][A-Za-z0-9_]*)\s*(?::[^=;"]*=|=|:)\s*"([^"\\]*)""#)
+            .expect("a valid regex")
+    });
+    ASSIGNMENT
+        .captures_iter(&source.text)
+        .take(MAX_SETTINGS)
+        .filter_map(|c| Some((c.get(1)?, c.get(2)?)))
+        .map(|(key, value)| Setting {
+            keys: vec![key.as_str().to_string()],
+            key_range: key.range(),
+            value: Value::Str(value.as_str().to_string()),
+            value_range: value.range(),
+        })
+        .collect()
 }
 
 /// Settings of a `.env` file: `KEY=value`, `export KEY=value`, quoted or not.

@@ -470,6 +470,21 @@ fn gate_suffix(report: &Report) -> String {
     text
 }
 
+/// Per-file lines, at most `PER_FILE_LINES` of a kind: the JSON report has them all.
+fn list(out: &mut String, label: &str, entries: &[(String, String)]) {
+    const PER_FILE_LINES: usize = 20;
+    for (path, reason) in entries.iter().take(PER_FILE_LINES) {
+        let _ = writeln!(out, "{label}: {path}: {reason}");
+    }
+    if entries.len() > PER_FILE_LINES {
+        let _ = writeln!(
+            out,
+            "{label}: {} more (see --format json)",
+            entries.len() - PER_FILE_LINES
+        );
+    }
+}
+
 fn files_summary(report: &Report) -> String {
     let files = &report.files;
     let mut out = String::new();
@@ -510,6 +525,8 @@ fn files_summary(report: &Report) -> String {
     for path in &files.templated {
         let _ = writeln!(out, "Not audited (templated): {path}");
     }
+    list(&mut out, "Not read", &files.skipped);
+    list(&mut out, "Note", &files.notes);
     for (path, reason) in &files.not_parsed {
         let _ = writeln!(out, "Not parsed (text-level rules only): {path}: {reason}");
     }

@@ -130,6 +130,14 @@ struct Files<'a> {
     by_kind: BTreeMap<String, usize>,
     skipped_files: BTreeMap<String, usize>,
     skipped_folders: BTreeMap<String, usize>,
+    /// Files not read, each with why (binary, too large, symbolic links, special files); left
+    /// out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<PathReason<'a>>,
+    /// Files analysed, with something worth saying (invalid UTF-8, a byte-order mark, ...);
+    /// left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<PathReason<'a>>,
     not_parsed: Vec<PathReason<'a>>,
     not_analysed: Vec<PathReason<'a>>,
     /// Templates that manifest rules did not audit; left out when there are none.
@@ -270,6 +278,8 @@ pub fn render(report: &Report) -> String {
                 .iter()
                 .map(|(k, n)| (key(k), *n))
                 .collect(),
+            skipped: path_reasons(&report.files.skipped),
+            notes: path_reasons(&report.files.notes),
             not_parsed: path_reasons(&report.files.not_parsed),
             not_analysed: path_reasons(&report.files.failed),
             templated: &report.files.templated,

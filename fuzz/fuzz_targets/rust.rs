@@ -1,0 +1,12 @@
+//! Fuzzes the rust front end (`prodready::frontends::rust`): no input may panic or abort.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use prodready::frontends;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    frontends::on_parser_stack(|| {
+        frontends::rust(&text);
+    });
+});
