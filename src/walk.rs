@@ -453,10 +453,7 @@ mod tests {
         };
         // Not a git work tree: nothing above the audited folder is read.
         let found = discover(&top.join("svc"), &[], 1024);
-        assert_eq!(
-            names(&found),
-            ["generated/g.rs", "local.rs", "src/lib.rs"]
-        );
+        assert_eq!(names(&found), ["generated/g.rs", "local.rs", "src/lib.rs"]);
         // Inside one: the repository's .gitignore applies, anchored where it lives, and
         // nothing above the work tree's top (the `*.rs` one level up) is read.
         fs::create_dir(top.join(".git")).unwrap();
