@@ -29,7 +29,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn of(finding: &Finding) -> Entry {
+    pub(crate) fn of(finding: &Finding) -> Entry {
         Entry {
             path: finding.path.clone(),
             rule: finding.rule.code.clone(),

@@ -646,11 +646,7 @@ fn review_baseline(
         if !finding.baselined {
             continue;
         }
-        let entry = Entry {
-            path: finding.path.clone(),
-            rule: finding.rule.code.clone(),
-            fingerprint: finding.fingerprint.clone(),
-        };
+        let entry = Entry::of(finding);
         let recorded_before = matches[index].is_some_and(|b| base.findings[b].baselined);
         let keep = match added.iter_mut().find(|a| a.entry == entry) {
             Some(added) => {

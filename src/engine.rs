@@ -155,6 +155,9 @@ enum Outcome {
 struct Text {
     text: String,
     notes: Vec<String>,
+    /// Why the file is not parsed, when that is known before its analysis (a Cargo manifest
+    /// the Cargo model could not read).
+    not_parsed: Option<String>,
 }
 
 /// Reads a file as text: `None` for binary content.
@@ -206,7 +209,11 @@ fn decode(bytes: Vec<u8>, kind: FileKind) -> Option<Text> {
             "{lone_cr} lone CR line ending(s): lines are counted at LF only"
         ));
     }
-    Some(Text { text, notes })
+    Some(Text {
+        text,
+        notes,
+        not_parsed: None,
+    })
 }
 
 /// What the report says about a panic. Never its payload: a slicing panic quotes the text it
@@ -271,13 +278,9 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
                     let text = Text {
                         text: text.clone(),
                         notes: notes.clone(),
+                        not_parsed: parse_error.clone(),
                     };
-                    let mut outcome =
-                        analyse_guarded(candidate, Ok(Some(text)), &cargo, &rule_set, config);
-                    if let Outcome::Analysed(facts) = &mut outcome {
-                        facts.not_parsed = parse_error.clone();
-                    }
-                    outcome
+                    analyse_guarded(candidate, Ok(Some(text)), &cargo, &rule_set, config)
                 }
                 Some(ManifestRead::Binary) => binary(candidate),
                 Some(ManifestRead::Unreadable(reason)) => {
@@ -461,7 +464,7 @@ fn load_cargo(
         .iter()
         .filter(|c| crate::source::is_cargo_manifest_or_lock(&c.path))
     {
-        let Text { text, notes } = match read_text(candidate) {
+        let Text { text, notes, .. } = match read_text(candidate) {
             Ok(Some(text)) => text,
             Ok(None) => {
                 reads.insert(candidate.path.clone(), ManifestRead::Binary);
@@ -472,12 +475,8 @@ fn load_cargo(
                 continue;
             }
         };
-        let parse_error = if text.len() > facts::MAX_PARSED_SIZE {
-            Some(format!(
-                "larger than {} MiB ({} bytes): text-level rules only",
-                facts::MAX_PARSED_SIZE / (1024 * 1024),
-                text.len()
-            ))
+        let parse_error = if let Some(reason) = facts::too_large(text.len()) {
+            Some(reason)
         } else if candidate.path.ends_with("Cargo.lock") {
             let dir = candidate.path.rsplit_once('/').map_or("", |(d, _)| d);
             match Lockfile::parse(&text) {
@@ -540,7 +539,11 @@ fn analyse_guarded(
     rules: &RuleSet,
     config: &Config,
 ) -> Outcome {
-    let Text { text, notes } = match text {
+    let Text {
+        text,
+        notes,
+        not_parsed,
+    } = match text {
         Ok(Some(text)) => text,
         Ok(None) => return binary(candidate),
         Err(reason) => return Outcome::Failed(candidate.path.clone(), reason),
@@ -548,7 +551,7 @@ fn analyse_guarded(
     let source = Source::new(candidate.path.clone(), text);
     let budget = Budget::start(config.file_timeout);
     let facts = match catch_unwind(AssertUnwindSafe(|| {
-        facts::analyse(source, cargo, rules, &budget)
+        facts::analyse(source, not_parsed, cargo, rules, &budget)
     })) {
         Ok(mut facts) => {
             facts.notes.splice(0..0, notes);

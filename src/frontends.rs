@@ -67,11 +67,21 @@ pub fn allow_comments(text: &str) -> usize {
 }
 
 /// A whole file's analysis, as an audit does it: the front end its name selects, secret
-/// detection, allow comments and every per-file rule.
-pub fn analyse(path: &str, text: &str) -> usize {
+/// detection, allow comments and every per-file rule. The audit contains a panic in one step
+/// as an internal error of the file; here it is an `Err`, so that callers can see it.
+pub fn analyse(path: &str, text: &str) -> Result<usize, String> {
     let rules = RuleSet::new(registry().rules());
     let budget = Budget::start(Duration::from_secs(60));
     let source = Source::new(path, text.to_string());
-    let facts = crate::facts::analyse(source, &CargoProject::default(), &rules, &budget);
-    facts.findings.len()
+    let facts = crate::facts::analyse(source, None, &CargoProject::default(), &rules, &budget);
+    let internal: Vec<&String> = facts
+        .incidents
+        .iter()
+        .filter(|i| i.starts_with("internal error"))
+        .collect();
+    if internal.is_empty() {
+        Ok(facts.findings.len())
+    } else {
+        Err(format!("{internal:?}"))
+    }
 }

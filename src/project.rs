@@ -309,7 +309,8 @@ pub fn depends_on_any<'a>(cargo: &'a CargoProject, names: &[&str]) -> Option<(St
     depends_on_any_in(cargo, cargo.production_manifests(), names)
 }
 
-fn matches_any(package: &str, names: &[&str]) -> bool {
+/// Whether `package` is one of `names` (`*` ends a prefix).
+pub fn matches_any(package: &str, names: &[&str]) -> bool {
     names.iter().any(|name| match name.strip_suffix('*') {
         Some(prefix) => package.starts_with(prefix),
         None => package == *name,

@@ -130,7 +130,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
                     Some(SkipReason::BuildOrVcsDir)
                 } else if is_dir && excluded.is_match(relative(&root, entry.path())) {
                     Some(SkipReason::Excluded)
-                } else if outer.ignores(&relative(&root, entry.path()), is_dir) {
+                } else if outer.ignores(&root, entry.path(), is_dir) {
                     // Not pruned: counted as gitignored, like what the walk's own rules hide.
                     return false;
                 } else {
@@ -312,12 +312,16 @@ impl OuterIgnores {
         OuterIgnores { root, matchers }
     }
 
-    /// Whether `path` (relative to the audited root) is ignored by a folder above the root.
-    fn ignores(&self, path: &str, is_dir: bool) -> bool {
+    /// Whether `path` (below `walk_root`, the audited root as given) is ignored by a folder
+    /// above the root.
+    fn ignores(&self, walk_root: &Path, path: &Path, is_dir: bool) -> bool {
         if self.matchers.is_empty() {
             return false;
         }
-        let path = self.root.join(path);
+        let Ok(below) = path.strip_prefix(walk_root) else {
+            return false;
+        };
+        let path = self.root.join(below);
         for matcher in &self.matchers {
             let decision = matcher.matched_path_or_any_parents(&path, is_dir);
             if decision.is_ignore() {

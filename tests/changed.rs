@@ -178,6 +178,11 @@ fn new_findings(report: &Value) -> Vec<(String, String, u64)> {
         .collect()
 }
 
+/// A finding as `new_findings` lists it.
+fn found(code: &str, path: &str, line: u64) -> (String, String, u64) {
+    (code.to_string(), path.to_string(), line)
+}
+
 /// The 1-based line of the `n`th (from 1) line of `text` that contains `needle`.
 fn line_of(text: &str, needle: &str, n: usize) -> u64 {
     text.lines()
@@ -222,11 +227,7 @@ fn a_new_retry_loop_without_backoff_fails_with_exactly_that_finding() {
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(
         new_findings(&report),
-        vec![(
-            "RES001".to_string(),
-            "src/lib.rs".to_string(),
-            line_of(&lib, "loop {", 2)
-        )]
+        vec![found("RES001", "src/lib.rs", line_of(&lib, "loop {", 2))]
     );
     // The legacy loop still fails its item, but is not judged.
     assert_eq!(codes(&report, "RES001"), 2);
@@ -402,9 +403,9 @@ fn removing_the_backoff_of_an_unchanged_loop_is_judged() {
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(
         new_findings(&report),
-        vec![(
-            "RES001".to_string(),
-            "src/lib.rs".to_string(),
+        vec![found(
+            "RES001",
+            "src/lib.rs",
             line_of(&without, "loop {", 1)
         )]
     );
@@ -428,9 +429,9 @@ fn fixing_one_loop_does_not_excuse_a_new_one_elsewhere() {
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(
         new_findings(&report),
-        vec![(
-            "RES001".to_string(),
-            "src/extra.rs".to_string(),
+        vec![found(
+            "RES001",
+            "src/extra.rs",
             line_of(&extra, "loop {", 1)
         )]
     );
@@ -470,11 +471,7 @@ fn a_change_that_appends_its_new_finding_to_the_baseline_is_reported() {
     let new = new_findings(&report);
     assert_eq!(
         new,
-        vec![(
-            "RES001".to_string(),
-            "src/lib.rs".to_string(),
-            line_of(&lib, "loop {", 2)
-        )]
+        vec![found("RES001", "src/lib.rs", line_of(&lib, "loop {", 2))]
     );
     let added = report["changes"]["baseline_added"].as_array().unwrap();
     assert_eq!(added.len(), 1, "{added:?}");
@@ -529,11 +526,7 @@ fn a_new_finding_is_never_baselined_even_when_its_fingerprint_matches_an_old_ent
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(
         new_findings(&report),
-        vec![(
-            "RES001".to_string(),
-            "src/lib.rs".to_string(),
-            line_of(&lib, "loop {", 1)
-        )]
+        vec![found("RES001", "src/lib.rs", line_of(&lib, "loop {", 1))]
     );
     assert_eq!(
         report["gate"]["reasons"][0],
@@ -578,16 +571,8 @@ fn uncommitted_and_untracked_work_counts() {
     assert_eq!(
         new_findings(&report),
         vec![
-            (
-                "RES001".to_string(),
-                "src/fresh.rs".to_string(),
-                line_of(&fresh, "loop {", 1)
-            ),
-            (
-                "RES001".to_string(),
-                "src/lib.rs".to_string(),
-                line_of(&lib, "loop {", 2)
-            ),
+            found("RES001", "src/fresh.rs", line_of(&fresh, "loop {", 1)),
+            found("RES001", "src/lib.rs", line_of(&lib, "loop {", 2)),
         ]
     );
     assert_eq!(report["changes"]["changed_files"], 2);
@@ -614,11 +599,7 @@ fn a_subfolder_of_the_repository_is_compared_with_the_same_subfolder() {
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(
         new_findings(&report),
-        vec![(
-            "RES001".to_string(),
-            "src/lib.rs".to_string(),
-            line_of(&lib, "loop {", 2)
-        )]
+        vec![found("RES001", "src/lib.rs", line_of(&lib, "loop {", 2))]
     );
     assert_eq!(report["changes"]["changed_files"], 1);
     // From inside the subfolder too.
@@ -666,9 +647,9 @@ fn file_names_with_spaces_are_compared() {
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(
         new_findings(&report),
-        vec![(
-            "RES001".to_string(),
-            "src/legacy retry.rs".to_string(),
+        vec![found(
+            "RES001",
+            "src/legacy retry.rs",
             line_of(&text, "loop {", 2)
         )]
     );

@@ -373,7 +373,9 @@ fn a_whole_files_analysis_never_panics() {
             ],
         ),
         |(path, text)| {
-            frontends::analyse(path, text);
+            if let Err(incidents) = frontends::analyse(path, text) {
+                panic!("a step of {path}'s analysis panicked: {incidents}");
+            }
         },
     );
 }

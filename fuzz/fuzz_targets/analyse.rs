@@ -21,6 +21,8 @@ fuzz_target!(|data: &[u8]| {
     let path = PATHS[usize::from(pick) % PATHS.len()];
     let text = String::from_utf8_lossy(rest);
     frontends::on_parser_stack(|| {
-        frontends::analyse(path, &text);
+        if let Err(incidents) = frontends::analyse(path, &text) {
+            panic!("a step of {path}'s analysis panicked: {incidents}");
+        }
     });
 });

@@ -12,8 +12,9 @@ use crate::checks::ProjectContext;
 use crate::checks::monitoring::{at_site, service_manifest};
 use crate::facts::FileFacts;
 use crate::facts::cargo::DepKind;
+use crate::facts::uses::CodeUses;
 use crate::finding::{CodeKind, Finding};
-use crate::project::{depends_on_any, is_build_script};
+use crate::project::{depends_on_any, is_build_script, matches_any};
 use crate::registry::registry;
 
 #[derive(Deserialize)]
@@ -36,8 +37,10 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     if !ctx.rules.enabled("OBS001") {
         return;
     }
-    let uses = || production_rust(ctx).filter_map(|f| f.uses.as_ref().map(|u| (f, u)));
-    if uses().any(|(_, u)| u.logging.is_some()) {
+    let uses: Vec<(&FileFacts, &CodeUses)> = production_rust(ctx)
+        .filter_map(|f| f.uses.as_ref().map(|u| (f, u)))
+        .collect();
+    if uses.iter().any(|(_, u)| u.logging.is_some()) {
         return;
     }
     let facades: Vec<&str> = DATA.facades.iter().map(String::as_str).collect();
@@ -58,9 +61,10 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         );
         return;
     }
-    let prints: usize = uses().map(|(_, u)| u.prints).sum();
-    let mut first: Vec<(&FileFacts, &Finding)> = uses()
-        .filter_map(|(f, u)| u.first_print.as_ref().map(|p| (f, p)))
+    let prints: usize = uses.iter().map(|(_, u)| u.prints).sum();
+    let mut first: Vec<(&FileFacts, &Finding)> = uses
+        .iter()
+        .filter_map(|(f, u)| u.first_print.as_ref().map(|p| (*f, p)))
         .collect();
     // The entry point first (where a service starts and serves), then path and line order.
     let rank = |path: &str| {
@@ -86,18 +90,12 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
 
 /// Whether a production dependency's name says it is an in-house logging or telemetry crate.
 fn in_house_logging(ctx: &ProjectContext<'_>) -> bool {
+    let published: Vec<&str> = DATA.not_in_house.iter().map(String::as_str).collect();
     ctx.cargo.production_manifests().any(|manifest| {
         manifest.dependencies.iter().any(|dep| {
             let dep = ctx.cargo.resolve(manifest, dep);
-            let published = DATA
-                .not_in_house
-                .iter()
-                .any(|name| match name.strip_suffix('*') {
-                    Some(prefix) => dep.package.starts_with(prefix),
-                    None => dep.package == *name,
-                });
             dep.kind != DepKind::Dev
-                && !published
+                && !matches_any(&dep.package, &published)
                 && DATA
                     .in_house_words
                     .iter()

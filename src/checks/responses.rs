@@ -16,6 +16,7 @@ use syn::visit::{self, Visit};
 
 use super::{FileContext, Parsed};
 use crate::facts::imports::Imports;
+use crate::facts::rust::pattern_names;
 use crate::finding::Finding;
 use crate::registry::registry;
 
@@ -226,20 +227,6 @@ fn contains_raise(expr: &syn::Expr) -> bool {
     let mut finder = Finder(false);
     finder.visit_expr(expr);
     finder.0
-}
-
-/// The names a pattern binds.
-fn bound_names(pat: &syn::Pat) -> Vec<String> {
-    struct Names(Vec<String>);
-    impl<'ast> Visit<'ast> for Names {
-        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-            self.0.push(p.ident.to_string());
-            visit::visit_pat_ident(self, p);
-        }
-    }
-    let mut names = Names(Vec::new());
-    names.visit_pat(pat);
-    names.0
 }
 
 fn is_200(expr: &syn::Expr) -> bool {
@@ -459,7 +446,7 @@ impl Walk<'_, '_> {
                 if contains_raise(&m.expr) {
                     let start = self.offset(m.expr.span());
                     for arm in &m.arms {
-                        for name in bound_names(&arm.pat) {
+                        for name in pattern_names(&arm.pat) {
                             self.checks.push((name, start));
                         }
                     }
@@ -467,7 +454,7 @@ impl Walk<'_, '_> {
             }
             syn::Expr::Let(l) if contains_raise(&l.expr) => {
                 let start = self.offset(l.expr.span());
-                for name in bound_names(&l.pat) {
+                for name in pattern_names(&l.pat) {
                     self.checks.push((name, start));
                 }
             }
@@ -597,7 +584,7 @@ impl<'ast> Visit<'ast> for Walk<'_, 'ast> {
             }
             if contains_raise(&init.expr) {
                 let start = self.offset(init.expr.span());
-                for name in bound_names(&local.pat) {
+                for name in pattern_names(&local.pat) {
                     self.checks.push((name, start));
                 }
             }

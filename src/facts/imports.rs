@@ -115,9 +115,15 @@ impl Imports {
 
     /// Whether any `use` names something under `prefix` (`tokio_retry`, `reqwest::blocking`).
     pub fn mentions(&self, prefix: &str) -> bool {
-        let under = |p: &String| p == prefix || p.starts_with(&format!("{prefix}::"));
+        let under = |p: &String| is_under(p, prefix);
         self.names.values().any(under) || self.globs.iter().any(under)
     }
+}
+
+/// Whether a resolved path is `prefix` or lies under it (`tokio::sync` under `tokio`).
+pub fn is_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
 }
 
 struct Collector<'a>(&'a mut Imports);

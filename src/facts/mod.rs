@@ -75,10 +75,21 @@ impl FileFacts {
 /// memory than any real source or configuration file needs.
 pub const MAX_PARSED_SIZE: usize = 4 * 1024 * 1024;
 
+/// Why a file of `len` bytes is not parsed, when it is larger than `MAX_PARSED_SIZE`.
+pub fn too_large(len: usize) -> Option<String> {
+    (len > MAX_PARSED_SIZE).then(|| {
+        format!(
+            "larger than {} MiB ({len} bytes): text-level rules only",
+            MAX_PARSED_SIZE / (1024 * 1024)
+        )
+    })
+}
+
 /// Analyses one file's text. Manifests (Cargo.toml, Cargo.lock) are handled before this, in
 /// the project model; they only get the text-level checks here.
 pub fn analyse(
     source: Source,
+    known_not_parsed: Option<String>,
     cargo: &CargoProject,
     rules: &checks::RuleSet,
     budget: &Budget,
@@ -101,23 +112,20 @@ pub fn analyse(
     let is_vendor_checksums = crate::source::file_name(&source.path) == ".cargo-checksum.json";
     let reads_metrics = rules.any("OBS") || rules.any("DRF");
     let reads_uses = rules.enabled("OBS001") || rules.enabled("RES009");
+    let too_large = too_large(source.text.len());
     let skip_rust_tree = kind == FileKind::Rust
+        && too_large.is_none()
         && !rules.needs_every_rust_tree()
         && !rust::declares_test_module(&source.text)
         && !source.text.contains("prodready:")
         && !checks::secrets::may_hold_secrets(&source, &file.secrets_in_text);
-    let too_large = source.text.len() > MAX_PARSED_SIZE;
     let path = source.path.as_str();
     if kind == FileKind::Rust {
-        timings::rust_file(source.text.len(), !skip_rust_tree && !too_large);
+        timings::rust_file(source.text.len(), !skip_rust_tree && too_large.is_none());
     }
     match kind {
-        _ if too_large => {
-            facts.not_parsed = Some(format!(
-                "larger than {} MiB ({} bytes): text-level rules only",
-                MAX_PARSED_SIZE / (1024 * 1024),
-                source.text.len()
-            ));
+        _ if too_large.is_some() => {
+            facts.not_parsed = too_large;
             file.check(&Parsed::default(), &mut facts);
         }
         FileKind::Rust if skip_rust_tree => file.check(&Parsed::default(), &mut facts),
@@ -264,6 +272,9 @@ pub fn analyse(
             file.check(&Parsed::default(), &mut facts);
         }
         _ => file.check(&Parsed::default(), &mut facts),
+    }
+    if known_not_parsed.is_some() {
+        facts.not_parsed = known_not_parsed;
     }
     // A parser's message may quote the text it stopped at: mask the secrets found in it.
     facts.not_parsed = facts.not_parsed.map(|m| source.redact_message(&m));

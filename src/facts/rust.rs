@@ -464,6 +464,20 @@ impl<'ast> Visit<'ast> for FactVisitor {
     }
 }
 
+/// The names a pattern binds (`x` in `let x`, `a` and `b` in `Some((a, b))`).
+pub fn pattern_names(pat: &syn::Pat) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.to_string());
+            visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut names = Names(Vec::new());
+    names.visit_pat(pat);
+    names.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
-use crate::facts::imports::Imports;
+use crate::facts::imports::{Imports, is_under};
 use crate::facts::rust::RustFacts;
 use crate::finding::Finding;
 use crate::registry::registry;
@@ -68,14 +68,6 @@ struct UseVisitor<'a> {
     uses: CodeUses,
 }
 
-/// Whether a resolved path is `prefix` or lies under it.
-fn under(path: &str, prefix: &str) -> bool {
-    path == prefix
-        || path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with("::"))
-}
-
 impl UseVisitor<'_> {
     fn note_logging(&mut self, line: usize, what: String) {
         if self.uses.logging.is_none() && !self.rust.is_test_line(line) {
@@ -93,11 +85,11 @@ impl UseVisitor<'_> {
         if LOGGING
             .facade_roots
             .iter()
-            .any(|root| under(resolved, root))
+            .any(|root| is_under(resolved, root))
         {
             self.note_logging(line, resolved.to_string());
         }
-        if LIMITS.limit_paths.iter().any(|p| under(resolved, p)) {
+        if LIMITS.limit_paths.iter().any(|p| is_under(resolved, p)) {
             self.note_limit(line, resolved.to_string());
         }
     }

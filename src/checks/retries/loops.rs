@@ -14,6 +14,7 @@ use syn::{BinOp, Block, Expr, Pat, Stmt};
 
 use super::delay::{AssignKind, Delay, Growth, LoopVars, Tracer, place};
 use super::{Cx, never_gives_up, words};
+use crate::facts::rust::pattern_names;
 use crate::finding::Finding;
 use crate::registry::Severity;
 
@@ -102,7 +103,7 @@ impl<'ast> Visit<'ast> for LoopVisitor<'_, '_> {
                 label: f.label.as_ref().map(|l| l.name.ident.to_string()),
                 body: &f.body,
                 header_bounded: r.end.is_some(),
-                range_vars: pattern_idents(&f.pat),
+                range_vars: pattern_names(&f.pat),
                 while_let_err: None,
             });
         }
@@ -394,19 +395,6 @@ fn is_refutable(pat: &Pat) -> bool {
     }
 }
 
-fn pattern_idents(pat: &Pat) -> Vec<String> {
-    struct Idents(Vec<String>);
-    impl<'ast> Visit<'ast> for Idents {
-        fn visit_pat_ident(&mut self, i: &'ast syn::PatIdent) {
-            self.0.push(i.ident.to_string());
-            visit::visit_pat_ident(self, i);
-        }
-    }
-    let mut idents = Idents(Vec::new());
-    idents.visit_pat(pat);
-    idents.0
-}
-
 fn macro_name(mac: &syn::Macro) -> String {
     mac.path
         .segments
@@ -504,7 +492,7 @@ fn inspected_value<'a>(expr: &'a Expr, before: &'a [Stmt]) -> &'a Expr {
         .iter()
         .rev()
         .find_map(|stmt| match stmt {
-            Stmt::Local(local) if pattern_idents(&local.pat) == [name.clone()] => {
+            Stmt::Local(local) if pattern_names(&local.pat) == [name.clone()] => {
                 local.init.as_ref().map(|init| &*init.expr)
             }
             _ => None,
@@ -675,7 +663,7 @@ fn collect_vars<'a>(body: &'a Block, range_vars: &[String]) -> LoopVars<'a> {
     impl<'a> Visit<'a> for Collector<'a> {
         fn visit_local(&mut self, local: &'a syn::Local) {
             if let Some(init) = &local.init {
-                for name in pattern_idents(&local.pat) {
+                for name in pattern_names(&local.pat) {
                     self.vars.lets.entry(name).or_default().push(&init.expr);
                 }
             }
