@@ -11,6 +11,7 @@ use std::time::Instant;
 pub enum Step {
     Read,
     SecretsInText,
+    TreeGates,
     RustParse,
     RustFacts,
     RustImports,
@@ -19,9 +20,10 @@ pub enum Step {
     OtherParse,
 }
 
-const STEPS: [(Step, &str); 8] = [
+const STEPS: [(Step, &str); 9] = [
     (Step::Read, "read"),
     (Step::SecretsInText, "secrets in text"),
+    (Step::TreeGates, "rust: tree gates"),
     (Step::RustParse, "rust: syn parse (+ drop)"),
     (Step::RustFacts, "rust: facts"),
     (Step::RustImports, "rust: imports"),
@@ -30,8 +32,8 @@ const STEPS: [(Step, &str); 8] = [
     (Step::OtherParse, "yaml/json/toml parse"),
 ];
 
-static NANOS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
-static COUNTS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static NANOS: [AtomicU64; STEPS.len()] = [const { AtomicU64::new(0) }; STEPS.len()];
+static COUNTS: [AtomicU64; STEPS.len()] = [const { AtomicU64::new(0) }; STEPS.len()];
 static RUST_FILES: AtomicU64 = AtomicU64::new(0);
 static RUST_PARSED: AtomicU64 = AtomicU64::new(0);
 static RUST_BYTES: AtomicU64 = AtomicU64::new(0);

@@ -30,6 +30,128 @@ pub fn split(name: &str) -> Vec<String> {
     out
 }
 
+/// A fixed set of identifiers, found in a text in one pass: which of them the text holds as
+/// whole identifiers (`log` in `log::info!`, not in `login`), and which as macro names
+/// (`info!`). A cheap, sound prefilter: a rule that needs a name resolved in the syntax tree
+/// needs that name written somewhere in the text.
+pub struct Vocabulary {
+    automaton: aho_corasick::AhoCorasick,
+    words: Vec<String>,
+}
+
+/// Which words of a [`Vocabulary`] one text holds.
+pub struct Present<'v> {
+    vocabulary: &'v Vocabulary,
+    text: &'v str,
+    word: Vec<bool>,
+    macro_call: Vec<bool>,
+}
+
+fn is_identifier_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+impl Vocabulary {
+    pub fn new(words: impl IntoIterator<Item = String>) -> Vocabulary {
+        let mut words: Vec<String> = words.into_iter().filter(|w| !w.is_empty()).collect();
+        words.sort();
+        words.dedup();
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(&words)
+            .expect("identifiers make a valid automaton");
+        Vocabulary { automaton, words }
+    }
+
+    /// The words of the vocabulary that `text` holds.
+    pub fn scan<'v>(&'v self, text: &'v str) -> Present<'v> {
+        let bytes = text.as_bytes();
+        let mut word = vec![false; self.words.len()];
+        let mut macro_call = vec![false; self.words.len()];
+        for m in self.automaton.find_overlapping_iter(text) {
+            let before = m.start().checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(m.end()).copied();
+            if before.is_some_and(is_identifier_byte) || after.is_some_and(is_identifier_byte) {
+                continue;
+            }
+            let id = m.pattern().as_usize();
+            word[id] = true;
+            if !macro_call[id] {
+                let rest = text[m.end()..].trim_start();
+                macro_call[id] = rest.starts_with('!') && !rest.starts_with("!=");
+            }
+        }
+        Present {
+            vocabulary: self,
+            text,
+            word,
+            macro_call,
+        }
+    }
+}
+
+impl Present<'_> {
+    fn find(&self, word: &str) -> Option<usize> {
+        self.vocabulary
+            .words
+            .binary_search_by(|w| w.as_str().cmp(word))
+            .ok()
+    }
+
+    /// Whether the text holds `word` as a whole identifier. A word outside the vocabulary is
+    /// searched for in the text (slower, never wrong).
+    pub fn has(&self, word: &str) -> bool {
+        match self.find(word) {
+            Some(id) => self.word[id],
+            None => has_word(self.text, word).0,
+        }
+    }
+
+    /// Whether the text calls a macro of that name (`name!`, `name !`).
+    pub fn has_macro(&self, name: &str) -> bool {
+        match self.find(name) {
+            Some(id) => self.macro_call[id],
+            None => has_word(self.text, name).1,
+        }
+    }
+
+    /// Whether every segment of a path (`tokio::sync::Semaphore`) is written in the text, the
+    /// first also through a renamed dependency (`(key, package)` pairs, `-` made `_`): a path
+    /// the syntax tree resolves to this one is written with these names, in its `use` or in the
+    /// code.
+    pub fn has_path(&self, path: &str, renames: &[(String, String)]) -> bool {
+        let mut segments = path.split("::");
+        let root = segments.next().unwrap_or_default();
+        let root_written = self.has(root)
+            || renames
+                .iter()
+                .any(|(key, package)| package == root && self.has(key));
+        root_written && segments.all(|s| self.has(s))
+    }
+}
+
+/// Whether `text` holds `word` as a whole identifier, and whether as a macro call.
+fn has_word(text: &str, word: &str) -> (bool, bool) {
+    let bytes = text.as_bytes();
+    let mut found = (false, false);
+    for (start, _) in text.match_indices(word) {
+        let end = start + word.len();
+        let before = start.checked_sub(1).map(|i| bytes[i]);
+        if before.is_some_and(is_identifier_byte)
+            || bytes.get(end).is_some_and(|&b| is_identifier_byte(b))
+        {
+            continue;
+        }
+        found.0 = true;
+        let rest = text[end..].trim_start();
+        if rest.starts_with('!') && !rest.starts_with("!=") {
+            found.1 = true;
+            break;
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +168,27 @@ mod tests {
         assert_eq!(split("oauth2Token"), ["oauth2", "token"]);
         assert_eq!(split("readTimeoutMs"), ["read", "timeout", "ms"]);
         assert_eq!(split("HTTPTimeout"), ["http", "timeout"]);
+    }
+
+    #[test]
+    fn a_vocabulary_finds_whole_identifiers_and_macro_calls() {
+        let vocabulary = Vocabulary::new(
+            ["log", "info", "tokio", "sync", "Semaphore", "Client"].map(String::from),
+        );
+        let text =
+            "use tokio::sync::Semaphore as Gate;\nfn login() { info !(\"x\"); let info = 1; }";
+        let present = vocabulary.scan(text);
+        assert!(!present.has("log"), "`log` only inside `login`");
+        assert!(present.has("info") && present.has_macro("info"));
+        assert!(present.has_path("tokio::sync::Semaphore", &[]));
+        assert!(!present.has_path("reqwest::Client", &[]));
+        // Outside the vocabulary: searched for directly.
+        assert!(present.has("Gate") && !present.has("Semaph"));
+        assert!(!present.has_macro("Gate"));
+        let renamed = vocabulary.scan("use http::Client;");
+        let renames = [("http".to_string(), "reqwest".to_string())];
+        assert!(renamed.has_path("reqwest::Client", &renames));
+        assert!(!renamed.has_path("reqwest::Client", &[]));
+        assert!(!vocabulary.scan("if a != b {}").has_macro("a"));
     }
 }

@@ -12,7 +12,7 @@ use regex::Regex;
 use serde::Deserialize;
 use syn::visit::{self, Visit};
 
-use super::{FileContext, Parsed, ProjectContext};
+use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::settings::{Setting, Value};
 use crate::finding::Finding;
 use crate::redact::mask_value;
@@ -54,6 +54,12 @@ static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
 /// parsing when no other selected rule needs its tree; cheap for the files it rejects.
 pub fn may_hold_secrets(source: &Source, in_text: &[Detection]) -> bool {
     !in_text.is_empty() || SECRET_ASSIGNMENT_HINT.is_match(&source.text)
+}
+
+/// Secrets are detected whatever the selection (their spans mask every output): a Rust file
+/// that may hold one is parsed for the structured detection.
+pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
+    may_hold_secrets(query.ctx.source, query.ctx.secrets)
 }
 
 /// Finds every secret in a file: [`detect_in_text`] and [`detect_in_structure`] together.
