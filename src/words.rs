@@ -1,6 +1,8 @@
 //! Names split into words, the one way every rule does it: `dbPassword`, `DB_PASSWORD`,
 //! `api-key`, `APIKey`, `readTimeoutMs`, `spring.datasource.password`.
 
+use std::collections::HashMap;
+
 /// Splits an identifier or key into lower-case words: `dbPassword`, `DB_PASSWORD`,
 /// `api-key`, `APIKey`, `spring.datasource.password` all split the same way.
 pub fn split(name: &str) -> Vec<String> {
@@ -30,13 +32,13 @@ pub fn split(name: &str) -> Vec<String> {
     out
 }
 
-/// A fixed set of identifiers, found in a text in one pass: which of them the text holds as
-/// whole identifiers (`log` in `log::info!`, not in `login`), and which as macro names
-/// (`info!`). A cheap, sound prefilter: a rule that needs a name resolved in the syntax tree
-/// needs that name written somewhere in the text.
+/// A fixed set of identifiers, looked for in a Rust file's code in one pass of Rust's own lexer
+/// (rust-analyzer's copy of rustc's): which of them the code holds as identifiers (`log` in
+/// `log::info!`, not in `login`, nor in a comment or a string), and which as macro names
+/// (`info!`). A cheap, sound prefilter: whatever a rule resolves in the syntax tree is written
+/// as identifiers in the code, and comments and strings never reach the tree as code.
 pub struct Vocabulary {
-    automaton: aho_corasick::AhoCorasick,
-    words: Vec<String>,
+    ids: HashMap<String, usize>,
 }
 
 /// Which words of a [`Vocabulary`] one text holds.
@@ -53,33 +55,51 @@ fn is_identifier_byte(b: u8) -> bool {
 
 impl Vocabulary {
     pub fn new(words: impl IntoIterator<Item = String>) -> Vocabulary {
-        let mut words: Vec<String> = words.into_iter().filter(|w| !w.is_empty()).collect();
-        words.sort();
-        words.dedup();
-        let automaton = aho_corasick::AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::Standard)
-            .build(&words)
-            .expect("identifiers make a valid automaton");
-        Vocabulary { automaton, words }
+        let mut ids = HashMap::new();
+        for word in words.into_iter().filter(|w| !w.is_empty()) {
+            let next = ids.len();
+            ids.entry(word).or_insert(next);
+        }
+        Vocabulary { ids }
     }
 
-    /// The words of the vocabulary that `text` holds.
+    /// The words of the vocabulary that the code of `text` holds.
     pub fn scan<'v>(&'v self, text: &'v str) -> Present<'v> {
-        let bytes = text.as_bytes();
-        let mut word = vec![false; self.words.len()];
-        let mut macro_call = vec![false; self.words.len()];
-        for m in self.automaton.find_overlapping_iter(text) {
-            let before = m.start().checked_sub(1).map(|i| bytes[i]);
-            let after = bytes.get(m.end()).copied();
-            if before.is_some_and(is_identifier_byte) || after.is_some_and(is_identifier_byte) {
-                continue;
+        use ra_ap_rustc_lexer::{FrontmatterAllowed, TokenKind, tokenize};
+        let mut word = vec![false; self.ids.len()];
+        let mut macro_call = vec![false; self.ids.len()];
+        // The identifier just seen, then whether a `!` followed it (`info!`, not `a != b`).
+        let mut last: Option<usize> = None;
+        let mut bang: Option<usize> = None;
+        let mut at = 0;
+        for token in tokenize(text, FrontmatterAllowed::No) {
+            let range = at..at + token.len as usize;
+            at = range.end;
+            match token.kind {
+                TokenKind::Whitespace
+                | TokenKind::LineComment { .. }
+                | TokenKind::BlockComment { .. } => continue,
+                _ => {}
             }
-            let id = m.pattern().as_usize();
-            word[id] = true;
-            if !macro_call[id] {
-                let rest = text[m.end()..].trim_start();
-                macro_call[id] = rest.starts_with('!') && !rest.starts_with("!=");
+            if let Some(id) = bang.take()
+                && token.kind != TokenKind::Eq
+            {
+                macro_call[id] = true;
             }
+            match (token.kind, last.take()) {
+                (TokenKind::Bang, Some(id)) => bang = Some(id),
+                (TokenKind::Ident | TokenKind::RawIdent, _) => {
+                    let name = text[range].trim_start_matches("r#");
+                    if let Some(&id) = self.ids.get(name) {
+                        word[id] = true;
+                        last = Some(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(id) = bang {
+            macro_call[id] = true;
         }
         Present {
             vocabulary: self,
@@ -92,14 +112,11 @@ impl Vocabulary {
 
 impl Present<'_> {
     fn find(&self, word: &str) -> Option<usize> {
-        self.vocabulary
-            .words
-            .binary_search_by(|w| w.as_str().cmp(word))
-            .ok()
+        self.vocabulary.ids.get(word).copied()
     }
 
-    /// Whether the text holds `word` as a whole identifier. A word outside the vocabulary is
-    /// searched for in the text (slower, never wrong).
+    /// Whether the code holds `word` as an identifier. A word outside the vocabulary is searched
+    /// for in the whole text, comments and strings too (slower, never wrong).
     pub fn has(&self, word: &str) -> bool {
         match self.find(word) {
             Some(id) => self.word[id],
@@ -182,6 +199,7 @@ mod tests {
         assert!(present.has("info") && present.has_macro("info"));
         assert!(present.has_path("tokio::sync::Semaphore", &[]));
         assert!(!present.has_path("reqwest::Client", &[]));
+        assert!(!present.has("Client"), "only in a comment and a string");
         // Outside the vocabulary: searched for directly.
         assert!(present.has("Gate") && !present.has("Semaph"));
         assert!(!present.has_macro("Gate"));

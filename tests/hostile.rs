@@ -104,9 +104,9 @@ fn hostile_tree(root: &Path, outside: &Path) {
         "src/broken.rs",
         format!("pub fn main( {{\n    let token = \"{token}\";\n"),
     );
-    // A Rust file is parsed only when its text shows something a rule reads in its tree: this
+    // A Rust file is parsed only when its code shows something a rule reads in its tree: this
     // line's `loop` and `Ok` (a possible retry loop) make the next files worth parsing.
-    const WORTH_PARSING: &str = "// loop until Ok\n";
+    const WORTH_PARSING: &str = "fn retry() { loop { Ok } }\n";
     // Pinned references (`&pin mut T`), newer than syn.
     write(
         root,
