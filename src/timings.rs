@@ -74,6 +74,19 @@ pub fn rust_file(bytes: usize, parsed: bool) {
     }
 }
 
+/// Rust files (and bytes) whose syntax tree a reason asked for, by reason.
+static TREE_REASONS: std::sync::Mutex<std::collections::BTreeMap<&'static str, (u64, u64)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Counts a Rust file parsed for this reason (a file may have several).
+pub fn tree_reason(reason: &'static str, bytes: usize) {
+    if let Ok(mut reasons) = TREE_REASONS.lock() {
+        let entry = reasons.entry(reason).or_default();
+        entry.0 += 1;
+        entry.1 += bytes as u64;
+    }
+}
+
 /// Wall-clock phases of one audit, printed by [`Phases::report`] when timings are on.
 pub struct Phases {
     last: Instant,
@@ -128,5 +141,14 @@ impl Phases {
             RUST_PARSED_BYTES.load(Ordering::Relaxed) as f64 / 1e6,
             RUST_BYTES.load(Ordering::Relaxed) as f64 / 1e6
         );
+        if let Ok(reasons) = TREE_REASONS.lock() {
+            eprintln!("rust files parsed because of (a file may count under several):");
+            for (reason, (files, bytes)) in reasons.iter() {
+                eprintln!(
+                    "  {reason:<32} {files:7} files {:9.1} MB",
+                    *bytes as f64 / 1e6
+                );
+            }
+        }
     }
 }

@@ -255,6 +255,14 @@ impl<'a> TreeQuery<'a> {
     pub fn checks_need_tree(&self) -> bool {
         FILE_FAMILIES.iter().any(|(_, _, needs, _)| needs(self))
     }
+
+    /// The check families that need the file's syntax tree (for `timings`).
+    pub fn families_needing_tree(&self) -> impl Iterator<Item = &'static str> {
+        FILE_FAMILIES
+            .iter()
+            .filter(|(_, _, needs, _)| needs(self))
+            .map(|(family, ..)| *family)
+    }
 }
 
 /// Phase one: checks that need only one file (and the Cargo model). Each family runs on its

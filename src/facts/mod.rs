@@ -417,23 +417,43 @@ impl FileInput<'_> {
     fn needs_rust_tree(&self, code_kind: CodeKind) -> bool {
         let text = &self.source.text;
         let path = self.source.path.as_str();
-        if rust::declares_test_module(text) || text.contains("prodready:") {
-            return true;
-        }
         let ctx = self.context(&self.secrets_in_text);
         let query = checks::TreeQuery::new(&ctx, code_kind);
         let production = code_kind == CodeKind::Production;
-        let service = production && rust::may_show_service(&query, self.cargo);
-        let metrics = production
-            && (self.rules.any("OBS") || self.rules.any("DRF"))
-            && metrics::may_emit(text)
-            && (metric_crates(self.cargo, path).any()
-                || METRIC_CRATES.iter().any(|c| query.has_path(c)));
-        let uses = production
-            && (query.live("OBS001") || query.live("RES009"))
-            && !crate::project::is_build_script(path, self.cargo)
-            && uses::may_use(&query);
-        service || metrics || uses || query.checks_need_tree()
+        let reasons: [(&str, &dyn Fn() -> bool); 5] = [
+            ("test regions or allow comments", &|| {
+                rust::declares_test_module(text) || text.contains("prodready:")
+            }),
+            ("service evidence", &|| {
+                production && rust::may_show_service(&query, self.cargo)
+            }),
+            ("metrics", &|| {
+                production
+                    && (self.rules.any("OBS") || self.rules.any("DRF"))
+                    && metrics::may_emit(text)
+                    && (metric_crates(self.cargo, path).any()
+                        || METRIC_CRATES.iter().any(|c| query.has_path(c)))
+            }),
+            ("logging and limits", &|| {
+                production
+                    && (query.live("OBS001") || query.live("RES009"))
+                    && !crate::project::is_build_script(path, self.cargo)
+                    && uses::may_use(&query)
+            }),
+            ("check families", &|| query.checks_need_tree()),
+        ];
+        if timings::enabled() {
+            // Every reason that holds, not only the first, to see which gates let files through.
+            for (reason, holds) in &reasons {
+                if holds() {
+                    timings::tree_reason(reason, text.len());
+                }
+            }
+            for family in query.families_needing_tree() {
+                timings::tree_reason(family, text.len());
+            }
+        }
+        reasons.iter().any(|(_, holds)| holds())
     }
 
     /// The context the check families read, with the secrets detected so far.
