@@ -115,6 +115,7 @@ pub fn analyse(
     let too_large = too_large(source.text.len());
     let skip_rust_tree = kind == FileKind::Rust
         && too_large.is_none()
+        && !parse_every_rust_file()
         && !timings::time(Step::TreeGates, || {
             file.needs_rust_tree(facts.path_code_kind)
         });
@@ -362,6 +363,16 @@ fn metric_crates(cargo: &CargoProject, path: &str) -> metrics::Available {
         metrics: depends("metrics"),
         opentelemetry: depends("opentelemetry"),
     }
+}
+
+/// `PRODREADY_PARSE_EVERY_RUST_FILE=1` switches the tree gates off: every Rust file is parsed,
+/// and the findings must be the same (`tests/gates.rs`, `bench/run.sh`).
+fn parse_every_rust_file() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var_os("PRODREADY_PARSE_EVERY_RUST_FILE")
+            .is_some_and(|v| !v.is_empty() && v != "0")
+    })
 }
 
 /// The words the fact extractors' gates look for (see `FileInput::needs_rust_tree`).
