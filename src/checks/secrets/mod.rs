@@ -67,8 +67,13 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 
 /// Whether a Rust file's code, read token by token with comments left out, holds what SEC002
 /// reads there: a name `names::classify` calls a secret's (an identifier, or a string: a map or
-/// `json!` key, `.env("API_TOKEN", ..)`) and a string literal to be a value.
+/// `json!` key, `.env("API_TOKEN", ..)`) and a string literal that could be its value
+/// (`names::is_secret_value`: at least 4 characters, and for a name that needs a high-entropy
+/// value at least `min_length` with a digit; escapes only shorten a literal). The value follows
+/// the name within the statement (no `;`, `{` or `}` between), or, for a name typed with `:` (a
+/// parameter, a field, a `const`), anywhere in the file.
 fn code_may_hold_secret(text: &str) -> bool {
+    use names::SecretName;
     use ra_ap_rustc_lexer::{FrontmatterAllowed, LiteralKind, TokenKind, tokenize};
     // Every secret name holds one of these (`names` data: secret words, pairs, `token`).
     static FRAGMENTS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
@@ -77,31 +82,79 @@ fn code_may_hold_secret(text: &str) -> bool {
             .build(["pass", "secret", "credential", "key", "token"])
             .expect("a valid automaton")
     });
-    let (mut name, mut value) = (false, false);
+    let fits = |kind: SecretName, content: &str| match kind {
+        SecretName::AnyValue => content.trim().len() >= 4,
+        SecretName::HighEntropyValue => {
+            content.trim().len() >= names::min_length()
+                && content.bytes().any(|b| b.is_ascii_digit())
+        }
+    };
+    // The name waiting for its value; a name just followed by one `:`; typed names.
+    let mut pending: Option<SecretName> = None;
+    let mut colon_after: Option<SecretName> = None;
+    let mut typed: Vec<SecretName> = Vec::new();
+    let mut literals: Vec<&str> = Vec::new();
     let mut at = 0;
     for token in tokenize(text, FrontmatterAllowed::No) {
         let piece = &text[at..at + token.len as usize];
         at += token.len as usize;
+        if matches!(
+            token.kind,
+            TokenKind::Whitespace | TokenKind::LineComment { .. } | TokenKind::BlockComment { .. }
+        ) {
+            continue;
+        }
+        let after_colon = colon_after.take();
+        if let Some(kind) = after_colon
+            && token.kind != TokenKind::Colon
+        {
+            typed.push(kind);
+        }
         let candidate = match token.kind {
             TokenKind::Ident | TokenKind::RawIdent => piece.trim_start_matches("r#"),
             TokenKind::Literal {
                 kind: LiteralKind::Str { .. } | LiteralKind::RawStr { .. },
                 ..
             } => {
-                value = true;
-                piece
+                let content = piece
                     .trim_start_matches('r')
                     .trim_matches('#')
-                    .trim_matches('"')
+                    .trim_matches('"');
+                if pending.is_some_and(|kind| fits(kind, content)) {
+                    return true;
+                }
+                literals.push(content);
+                content
+            }
+            TokenKind::Semi | TokenKind::OpenBrace | TokenKind::CloseBrace => {
+                pending = None;
+                continue;
+            }
+            // `name:` types the name; `a::b` is a path and leaves the statement's name waiting.
+            TokenKind::Colon => {
+                if after_colon.is_none() {
+                    colon_after = pending;
+                }
+                continue;
             }
             _ => continue,
         };
-        name = name || (FRAGMENTS.is_match(candidate) && names::classify(candidate).is_some());
-        if name && value {
-            return true;
+        if FRAGMENTS.is_match(candidate)
+            && let Some(kind) = names::classify(candidate)
+        {
+            // Two names before one value: keep the weaker demand on it.
+            let any_value = kind == SecretName::AnyValue || pending == Some(SecretName::AnyValue);
+            pending = Some(if any_value {
+                SecretName::AnyValue
+            } else {
+                kind
+            });
         }
     }
-    false
+    typed.extend(colon_after);
+    typed
+        .iter()
+        .any(|&kind| literals.iter().any(|content| fits(kind, content)))
 }
 
 /// Finds every secret in a file: [`detect_in_text`] and [`detect_in_structure`] together.
@@ -688,6 +741,37 @@ fn flatten(stream: proc_macro2::TokenStream, out: &mut Vec<proc_macro2::TokenTre
             proc_macro2::TokenTree::Punct(p)
                 if p.as_char() == '=' && p.spacing() == proc_macro2::Spacing::Joint => {}
             other => out.push(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code_may_hold_secret;
+
+    #[test]
+    fn the_tree_gate_sees_every_shape_sec002_reads_and_no_comment() {
+        let value = "a1b2c3d4e5f6g7h8i9j0";
+        for code in [
+            format!("let api_key = \"{value}\";"),
+            format!("const API_TOKEN: &str = \"{value}\";"),
+            "let password = String::from(\"hunter22\");".to_string(),
+            format!("builder.access_token(\"{value}\").build();"),
+            format!("map.insert(\"api_key\".to_string(), \"{value}\".into());"),
+            format!("json!({{\"auth\": {{\"token\": \"{value}\"}}}})"),
+            "fn connect(password: &str) {}\nfn main() { connect(\"hunter22\"); }".to_string(),
+            format!("Config {{ client_secret: r#\"{value}\"#.into() }}"),
+        ] {
+            assert!(code_may_hold_secret(&code), "{code}");
+        }
+        for code in [
+            format!("// let api_key = \"{value}\";"),
+            "let token = \"short\";".to_string(),
+            format!("let token = next();\nlet label = \"{value}\";"),
+            format!("use token::Comma; let x = \"{value}\";"),
+            "let password = read_password();".to_string(),
+        ] {
+            assert!(!code_may_hold_secret(&code), "{code}");
         }
     }
 }

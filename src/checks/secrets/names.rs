@@ -93,6 +93,11 @@ fn looks_like_env_name(value: &str) -> bool {
         && value.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
+/// The shortest value a name that needs a high-entropy value reports.
+pub fn min_length() -> usize {
+    DATA.min_length
+}
+
 /// Whether `value`, assigned to `name` (a name of this kind) on `line`, is a real secret.
 pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) -> bool {
     let data = &*DATA;
