@@ -78,8 +78,12 @@ pub fn rust_file(bytes: usize, parsed: bool) {
 static TREE_REASONS: std::sync::Mutex<std::collections::BTreeMap<&'static str, (u64, u64)>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
-/// Counts a Rust file parsed for this reason (a file may have several).
-pub fn tree_reason(reason: &'static str, bytes: usize) {
+/// Counts a Rust file parsed for this reason (a file may have several);
+/// `PRODREADY_TIMINGS=files` also lists each file with its reason.
+pub fn tree_reason(reason: &'static str, path: &str, bytes: usize) {
+    if std::env::var_os("PRODREADY_TIMINGS").is_some_and(|v| v == "files") {
+        eprintln!("parsed for {reason}: {path} ({bytes} bytes)");
+    }
     if let Ok(mut reasons) = TREE_REASONS.lock() {
         let entry = reasons.entry(reason).or_default();
         entry.0 += 1;

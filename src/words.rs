@@ -47,6 +47,7 @@ pub struct Present<'v> {
     text: &'v str,
     word: Vec<bool>,
     macro_call: Vec<bool>,
+    after_dot: Vec<bool>,
 }
 
 fn is_identifier_byte(b: u8) -> bool {
@@ -68,6 +69,8 @@ impl Vocabulary {
         use ra_ap_rustc_lexer::{FrontmatterAllowed, TokenKind, tokenize};
         let mut word = vec![false; self.ids.len()];
         let mut macro_call = vec![false; self.ids.len()];
+        let mut after_dot = vec![false; self.ids.len()];
+        let mut dot = false;
         // The identifier just seen, then whether a `!` followed it (`info!`, not `a != b`).
         let mut last: Option<usize> = None;
         let mut bang: Option<usize> = None;
@@ -92,11 +95,13 @@ impl Vocabulary {
                     let name = text[range].trim_start_matches("r#");
                     if let Some(&id) = self.ids.get(name) {
                         word[id] = true;
+                        after_dot[id] |= dot;
                         last = Some(id);
                     }
                 }
                 _ => {}
             }
+            dot = token.kind == TokenKind::Dot;
         }
         if let Some(id) = bang {
             macro_call[id] = true;
@@ -106,6 +111,7 @@ impl Vocabulary {
             text,
             word,
             macro_call,
+            after_dot,
         }
     }
 }
@@ -129,6 +135,14 @@ impl Present<'_> {
         match self.find(name) {
             Some(id) => self.macro_call[id],
             None => has_word(self.text, name).1,
+        }
+    }
+
+    /// Whether the code calls a method or reads a field of that name (`.status()`, `.status`).
+    pub fn has_member(&self, name: &str) -> bool {
+        match self.find(name) {
+            Some(id) => self.after_dot[id],
+            None => self.text.contains(&format!(".{name}")) || has_word(self.text, name).0,
         }
     }
 
@@ -208,5 +222,8 @@ mod tests {
         assert!(renamed.has_path("reqwest::Client", &renames));
         assert!(!renamed.has_path("reqwest::Client", &[]));
         assert!(!vocabulary.scan("if a != b {}").has_macro("a"));
+        let members = vocabulary.scan("let info = x.log; Client::new().sync()");
+        assert!(members.has_member("log") && members.has_member("sync"));
+        assert!(!members.has_member("info") && !members.has_member("Client"));
     }
 }

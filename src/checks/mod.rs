@@ -236,6 +236,11 @@ impl<'a> TreeQuery<'a> {
         self.present.has_macro(name)
     }
 
+    /// Whether the code calls a method or reads a field of that name.
+    pub fn has_member(&self, name: &str) -> bool {
+        self.present.has_member(name)
+    }
+
     /// Whether every segment of the path is written in the text (its crate also through a
     /// renamed dependency of the file's package).
     pub fn has_path(&self, path: &str) -> bool {

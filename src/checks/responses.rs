@@ -56,13 +56,12 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     functions.visit_file(rust.ast);
 }
 
-/// A finding needs a status check (`status`, `status_code`, a success method) and a body read.
+/// A finding needs a status read (`.status()`, `.status`, `.status_code`, in code or in a
+/// macro's tokens) and a body read (a method call).
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     query.live("OBS005")
-        && (query.has("status")
-            || query.has("status_code")
-            || DATA.success_methods.iter().any(|m| query.has(m)))
-        && DATA.body_methods.iter().any(|m| query.has(m))
+        && (query.has_member("status") || query.has_member("status_code"))
+        && DATA.body_methods.iter().any(|m| query.has_member(m))
 }
 
 pub fn gate_words() -> Vec<String> {

@@ -41,28 +41,92 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 
 pub fn check_project(_ctx: &ProjectContext<'_>, _out: &mut Vec<Finding>) {}
 
-/// The loop keywords of a hand-written retry loop (`for` counts only over a range: see
-/// `for_over_range`), and the inspections of its call's result (`loops::find_shape`).
-const LOOP_KEYWORDS: [&str; 2] = ["loop", "while"];
+/// The loop keywords of a hand-written retry loop (`for` counts only over a range), and the
+/// inspections of its call's result (`loops::find_shape`).
+const LOOP_KEYWORDS: [&str; 3] = ["loop", "while", "for"];
 const INSPECTIONS: [&str; 5] = ["Ok", "Err", "is_ok", "is_err", "is_success"];
 
-/// `for x in a..b`: the only `for` loop read as a retry loop.
-static FOR_OVER_RANGE: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"\bfor\b[^{;]*?\bin\b[^{;]*?\.\.").expect("a valid pattern")
-});
-
-/// A retry loop needs a loop keyword and an inspected result; a retry-crate policy needs its
-/// type's name written; a tower retry policy needs `Policy`.
+/// A retry loop needs a loop keyword and an inspected result inside it; a retry-crate policy
+/// needs its type's name written; a tower retry policy needs `Policy`.
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     if !["RES001", "RES002", "RES003"].iter().any(|c| query.live(c)) {
         return false;
     }
     let retry_loop = INSPECTIONS.iter().any(|w| query.has(w))
-        && (LOOP_KEYWORDS.iter().any(|w| query.has(w))
-            || FOR_OVER_RANGE.is_match(&query.ctx.source.text));
+        && LOOP_KEYWORDS.iter().any(|w| query.has(w))
+        && loop_inspects_a_result(&query.ctx.source.text);
     retry_loop
         || policy_type_names().any(|name| query.has(name))
         || (query.live("RES001") && query.has("Policy"))
+}
+
+/// Whether, in the code's tokens, an inspection (`Ok`, `Err`, `is_ok` ..) follows a `loop`, a
+/// `while`, or a `for .. in` with a range's `..`, before the block around that keyword closes:
+/// the body of every retry loop lies in that stretch. (`for` without `in` before its block is
+/// `impl .. for` or `for<'a>`; a range loop's pattern cannot be a struct pattern.)
+fn loop_inspects_a_result(text: &str) -> bool {
+    use ra_ap_rustc_lexer::{FrontmatterAllowed, TokenKind, tokenize};
+    struct Open {
+        depth: usize,
+        is_for: bool,
+        has_in: bool,
+        has_range: bool,
+    }
+    let mut open: Vec<Open> = Vec::new();
+    let mut depth = 0usize;
+    let mut previous_dot = false;
+    let mut at = 0;
+    for token in tokenize(text, FrontmatterAllowed::No) {
+        let piece = &text[at..at + token.len as usize];
+        at += token.len as usize;
+        match token.kind {
+            TokenKind::Whitespace
+            | TokenKind::LineComment { .. }
+            | TokenKind::BlockComment { .. } => continue,
+            TokenKind::OpenBrace => {
+                // A `for` whose block opens before any `in` is no loop.
+                if open
+                    .last()
+                    .is_some_and(|o| o.is_for && !o.has_in && o.depth == depth)
+                {
+                    open.pop();
+                }
+                depth += 1;
+            }
+            TokenKind::CloseBrace => {
+                depth = depth.saturating_sub(1);
+                while open.last().is_some_and(|o| o.depth > depth) {
+                    open.pop();
+                }
+            }
+            TokenKind::Dot if previous_dot => open
+                .iter_mut()
+                .filter(|o| o.is_for && o.has_in)
+                .for_each(|o| o.has_range = true),
+            TokenKind::Ident => match piece {
+                "loop" | "while" | "for" => open.push(Open {
+                    depth,
+                    is_for: piece == "for",
+                    has_in: false,
+                    has_range: false,
+                }),
+                "in" => {
+                    if let Some(o) = open.last_mut().filter(|o| o.is_for && o.depth == depth) {
+                        o.has_in = true;
+                    }
+                }
+                _ if INSPECTIONS.contains(&piece)
+                    && open.iter().any(|o| !o.is_for || o.has_range) =>
+                {
+                    return true;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        previous_dot = token.kind == TokenKind::Dot;
+    }
+    false
 }
 
 pub fn gate_words() -> Vec<String> {
@@ -311,6 +375,32 @@ fn config_retry_without_backoff(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_loop_gate_finds_an_inspection_after_a_loop_keyword_in_its_block() {
+        use super::loop_inspects_a_result as gate;
+        assert!(gate(
+            "fn f() { loop { match op() { Ok(v) => return v, Err(_) => {} } } }"
+        ));
+        assert!(gate("fn f() { while let Err(e) = op() { log(e) } }"));
+        assert!(gate(
+            "fn f() { for i in 0..3 { if op().is_ok() { break } } }"
+        ));
+        assert!(gate(
+            "fn f() { 'a: loop { let r = op(); if let Ok(v) = r { break 'a v } } }"
+        ));
+        // The inspection in another function, an `impl .. for`, a `for` over a collection.
+        assert!(!gate(
+            "fn f() { loop { tick() } }\nfn g() -> Result<(), E> { Ok(()) }"
+        ));
+        assert!(!gate(
+            "impl From<E> for F { fn from(e: E) -> F { Ok(e).unwrap() } }"
+        ));
+        assert!(!gate(
+            "fn f(v: &[u8]) { for x in v { if check(x).is_ok() { return } } }"
+        ));
+        assert!(!gate("// loop { Ok }\nfn f() {}"));
+    }
+
     use super::words;
 
     #[test]

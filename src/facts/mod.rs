@@ -457,11 +457,11 @@ impl FileInput<'_> {
             // Every reason that holds, not only the first, to see which gates let files through.
             for (reason, holds) in &reasons {
                 if holds() {
-                    timings::tree_reason(reason, text.len());
+                    timings::tree_reason(reason, path, text.len());
                 }
             }
             for family in query.families_needing_tree() {
-                timings::tree_reason(family, text.len());
+                timings::tree_reason(family, path, text.len());
             }
         }
         reasons.iter().any(|(_, holds)| holds())

@@ -82,18 +82,32 @@ fn code_may_hold_secret(text: &str) -> bool {
             .build(["pass", "secret", "credential", "key", "token"])
             .expect("a valid automaton")
     });
-    let fits = |kind: SecretName, content: &str| match kind {
-        SecretName::AnyValue => content.trim().len() >= 4,
-        SecretName::HighEntropyValue => {
-            content.trim().len() >= names::min_length()
-                && content.bytes().any(|b| b.is_ascii_digit())
-        }
+    let fits = |kind: SecretName, content: &str| {
+        // What `is_secret_value` refuses, judged only where no escape can change the value.
+        let plain = !content.contains('\\');
+        let refused = plain
+            && (content.trim().contains(char::is_whitespace)
+                || content.contains("://")
+                || (content.contains('.')
+                    && content.bytes().all(|b| b.is_ascii_digit() || b == b'.')));
+        !refused
+            && match kind {
+                SecretName::AnyValue => content.trim().len() >= 4,
+                SecretName::HighEntropyValue => {
+                    content.trim().len() >= names::min_length()
+                        && content.bytes().any(|b| b.is_ascii_digit())
+                }
+            }
     };
     // The name waiting for its value; a name just followed by one `:`; typed names.
     let mut pending: Option<SecretName> = None;
     let mut colon_after: Option<SecretName> = None;
     let mut typed: Vec<SecretName> = Vec::new();
     let mut literals: Vec<&str> = Vec::new();
+    // Attributes (`#[link_name = ".."]`, `#[serde(rename = "password")]`) are not code SEC002
+    // reads: their brackets are skipped, with the `#` (and `!`) that may open one.
+    let mut attribute_depth = 0usize;
+    let mut opens_attribute = false;
     let mut at = 0;
     for token in tokenize(text, FrontmatterAllowed::No) {
         let piece = &text[at..at + token.len as usize];
@@ -103,6 +117,27 @@ fn code_may_hold_secret(text: &str) -> bool {
             TokenKind::Whitespace | TokenKind::LineComment { .. } | TokenKind::BlockComment { .. }
         ) {
             continue;
+        }
+        if attribute_depth > 0 {
+            match token.kind {
+                TokenKind::OpenBracket => attribute_depth += 1,
+                TokenKind::CloseBracket => attribute_depth -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        match token.kind {
+            TokenKind::Pound => {
+                opens_attribute = true;
+                continue;
+            }
+            TokenKind::Bang if opens_attribute => continue,
+            TokenKind::OpenBracket if opens_attribute => {
+                opens_attribute = false;
+                attribute_depth = 1;
+                continue;
+            }
+            _ => opens_attribute = false,
         }
         let after_colon = colon_after.take();
         if let Some(kind) = after_colon
@@ -761,6 +796,8 @@ mod tests {
             format!("json!({{\"auth\": {{\"token\": \"{value}\"}}}})"),
             "fn connect(password: &str) {}\nfn main() { connect(\"hunter22\"); }".to_string(),
             format!("Config {{ client_secret: r#\"{value}\"#.into() }}"),
+            format!("#[cfg(test)]\nconst API_KEY: &str = \"{value}\";"),
+            format!("let api_key = \"{value}\\n\";"),
         ] {
             assert!(code_may_hold_secret(&code), "{code}");
         }
@@ -770,6 +807,9 @@ mod tests {
             format!("let token = next();\nlet label = \"{value}\";"),
             format!("use token::Comma; let x = \"{value}\";"),
             "let password = read_password();".to_string(),
+            format!("#[link_name = \"{value}\"]\nfn private_key(private_key: *const u8);"),
+            "const SZ_OID_PRIVATE_KEY: &str = \"1.2.840.113549.1.1.1\";".to_string(),
+            "const CRYPTO_PROVIDER_KEY: &str = \"Microsoft Enhanced Provider 10\";".to_string(),
         ] {
             assert!(!code_may_hold_secret(&code), "{code}");
         }
