@@ -55,6 +55,10 @@ pub struct ChangeRequest<'a> {
     /// `--baseline`, if given.
     pub baseline_file: Option<&'a Path>,
     pub threads: Option<usize>,
+    /// The per-file facts cache of the working tree's audit. The merge base's audit, of a
+    /// temporary export, never uses it (its entries would only pile up under a root that is
+    /// gone after the audit).
+    pub cache_dir: Option<&'a Path>,
 }
 
 /// What a change did, beside the findings it brought (each marked `new`).
@@ -223,7 +227,12 @@ pub fn audit_change(
         ));
     }
     let repo = locate(request.root, request.reference)?;
-    let mut head = crate::engine::audit(request.root, head_config, request.threads)?;
+    let mut head = crate::engine::audit_cached(
+        request.root,
+        head_config,
+        request.threads,
+        request.cache_dir,
+    )?;
 
     let scratch = tempfile::Builder::new()
         .prefix("prodready-merge-base-")
