@@ -49,7 +49,11 @@ pub struct CacheDir {
 ///
 /// A directory inside the audited root is refused, so that a repository can never supply cache
 /// entries: an error when it was given explicitly, else one line on standard error and no cache.
-pub fn choose(flag: Option<&Path>, no_cache: bool, root: &Path) -> Result<Option<CacheDir>, String> {
+pub fn choose(
+    flag: Option<&Path>,
+    no_cache: bool,
+    root: &Path,
+) -> Result<Option<CacheDir>, String> {
     if no_cache {
         return Ok(None);
     }
@@ -184,7 +188,7 @@ struct Stats {
     hits: AtomicU64,
     misses: AtomicU64,
     not_cacheable: AtomicU64,
-    /// Entries found in the file that did not deserialise (and were analysed afresh).
+    /// Entries found in the file that did not deserialise (analysed afresh: also misses).
     rejected: AtomicU64,
     key_nanos: AtomicU64,
     decode_nanos: AtomicU64,
@@ -459,8 +463,13 @@ fn may_be_credential(value: &str) -> bool {
 pub mod rule_code {
     use super::*;
 
-    static BY_CODE: LazyLock<HashMap<&'static str, &'static Rule>> =
-        LazyLock::new(|| registry().rules().iter().map(|r| (r.code.as_str(), r)).collect());
+    static BY_CODE: LazyLock<HashMap<&'static str, &'static Rule>> = LazyLock::new(|| {
+        registry()
+            .rules()
+            .iter()
+            .map(|r| (r.code.as_str(), r))
+            .collect()
+    });
 
     pub fn serialize<S: serde::Serializer>(rule: &&'static Rule, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&rule.code)

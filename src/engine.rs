@@ -320,7 +320,9 @@ pub fn audit_cached(
             .par_iter()
             .map(|candidate| match manifest_reads.get(&candidate.path) {
                 Some(ManifestRead::Text(text, notes, parse_error)) => {
-                    let key = cache.as_ref().map(|c| c.key(&candidate.path, text.as_bytes()));
+                    let key = cache
+                        .as_ref()
+                        .map(|c| c.key(&candidate.path, text.as_bytes()));
                     analyse(
                         candidate,
                         key,

@@ -294,7 +294,9 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         Err(message) => return error(message),
     };
     let report = match &args.changed_since {
-        None => prodready::engine::audit_cached(&args.path, &config, args.threads, cache.as_deref()),
+        None => {
+            prodready::engine::audit_cached(&args.path, &config, args.threads, cache.as_deref())
+        }
         Some(reference) => changes::audit_change(
             &changes::ChangeRequest {
                 root: &args.path,

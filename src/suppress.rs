@@ -44,7 +44,9 @@ static UNTIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^until=(\S*)\s*").expect("until regex"));
 
 /// A calendar day, the unit of an allow's expiry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Date {
     year: u32,
     month: u32,
