@@ -152,7 +152,7 @@ fn resolve(path: &Path) -> PathBuf {
     base
 }
 
-/// The key of one entry: a SHA-256, hex-encoded.
+/// The key of one entry: a BLAKE3 digest, hex-encoded.
 pub type Key = String;
 
 /// What the per-file phase did with the cache for one file.
@@ -178,7 +178,7 @@ pub struct Cache {
     dir: PathBuf,
     file: PathBuf,
     /// Version, format, configuration and Cargo model, hashed: each key continues from it.
-    prefix: Sha256,
+    prefix: blake3::Hasher,
     loaded: HashMap<Key, Box<RawValue>>,
     stats: Stats,
 }
@@ -223,20 +223,52 @@ pub fn config_digest(config: &Config, rules: &[&Rule]) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
 
 /// Adds a length-prefixed field to a digest, so that no two field lists hash alike.
-fn field(hasher: &mut Sha256, bytes: &[u8]) {
-    hasher.update((bytes.len() as u64).to_le_bytes());
-    hasher.update(bytes);
+fn field(hasher: &mut impl Update, bytes: &[u8]) {
+    hasher.feed(&(bytes.len() as u64).to_le_bytes());
+    hasher.feed(bytes);
+}
+
+/// The two digests in use: SHA-256 names the file, BLAKE3 (several times faster on large
+/// files) keys the entries.
+trait Update {
+    fn feed(&mut self, bytes: &[u8]);
+}
+
+impl Update for Sha256 {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Update for blake3::Hasher {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
 }
 
 impl Cache {
     /// Opens the cache of an audit of `root` in `dir`, creating `dir` (mode 0700) if needed and
     /// loading its file if there is one. `model` is the digest of the Cargo model. `None`, after
-    /// one line on standard error, when the directory cannot be created.
+    /// one line on standard error, when the directory cannot be created or is inside `root`.
     pub fn open(dir: &Path, root: &Path, config: &str, model: &str) -> Option<Cache> {
+        // `choose` refuses it already; a library caller may not have asked it.
+        if inside(dir, root) {
+            eprintln!(
+                "prodready: the cache directory {} is inside the audited folder: running uncached",
+                dir.display()
+            );
+            return None;
+        }
         if let Err(e) = create_dir(dir) {
             eprintln!(
                 "prodready: cannot create the cache directory {}: {e}; running uncached",
@@ -251,7 +283,7 @@ impl Cache {
         field(&mut name, config.as_bytes());
         field(&mut name, root.as_os_str().as_encoded_bytes());
         let file = dir.join(format!("v{FORMAT}-{}.json", &hex(&name.finalize())[..32]));
-        let mut prefix = Sha256::new();
+        let mut prefix = blake3::Hasher::new();
         field(&mut prefix, b"prodready per-file facts");
         field(&mut prefix, env!("CARGO_PKG_VERSION").as_bytes());
         field(&mut prefix, &FORMAT.to_le_bytes());
@@ -280,7 +312,7 @@ impl Cache {
         let mut hasher = self.prefix.clone();
         field(&mut hasher, path.as_bytes());
         field(&mut hasher, bytes);
-        let key = hex(&hasher.finalize());
+        let key = hex(hasher.finalize().as_bytes());
         add_nanos(&self.stats.key_nanos, start);
         key
     }
@@ -305,8 +337,11 @@ impl Cache {
 
     /// The entry of a file analysed now: its facts serialised, unless they must not be cached.
     pub fn fresh(&self, key: Key, facts: &FileFacts) -> Entry {
-        if !cacheable(facts) {
+        if let Some(why) = not_cacheable(facts) {
             self.stats.not_cacheable.fetch_add(1, Ordering::Relaxed);
+            if debug() {
+                eprintln!("cache: not cached: {} ({why})", facts.path);
+            }
             return Entry::None;
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
@@ -436,20 +471,34 @@ fn write(dir: &Path, file: &Path, entries: &[(Key, Box<RawValue>)]) -> std::io::
     Ok(bytes)
 }
 
-/// Whether a file's facts may be cached: its analysis was complete, no secret was detected in
-/// it (so no secret, masked or not, is ever stored), and none of its string constants (kept
-/// whole in the metric facts, which no report prints) could be a credential that detection
-/// missed: a run of 16 or more letters and digits with high entropy keeps the file uncached.
-pub fn cacheable(facts: &FileFacts) -> bool {
-    facts.incidents.is_empty()
-        && !facts.secrets_detected
-        && !facts.metrics.as_ref().is_some_and(|metrics| {
-            metrics
-                .constants
-                .values()
-                .flatten()
-                .any(|value| may_be_credential(value))
-        })
+/// Why a file's facts must not be cached, if they must not: its analysis was incomplete, a
+/// secret was detected in it (so no secret, masked or not, is ever stored), or one of its string
+/// constants (kept whole in the metric facts, which no report prints) could be a credential that
+/// detection missed: a run of 16 or more letters and digits with high entropy.
+pub fn not_cacheable(facts: &FileFacts) -> Option<&'static str> {
+    if !facts.incidents.is_empty() {
+        Some("its analysis had an incident")
+    } else if facts.secrets_detected {
+        Some("a secret was detected in it")
+    } else if facts.metrics.as_ref().is_some_and(|metrics| {
+        metrics
+            .constants
+            .values()
+            .flatten()
+            .any(|value| may_be_credential(value))
+    }) {
+        Some("a string constant could be a credential")
+    } else {
+        None
+    }
+}
+
+/// `PRODREADY_CACHE_DEBUG=1`: say on standard error which files are not cached and why.
+fn debug() -> bool {
+    static ON: LazyLock<bool> = LazyLock::new(|| {
+        std::env::var_os("PRODREADY_CACHE_DEBUG").is_some_and(|v| !v.is_empty() && v != "0")
+    });
+    *ON
 }
 
 /// A run of at least 16 ASCII letters and digits with at least 3 bits of entropy per character.
