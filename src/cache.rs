@@ -449,24 +449,21 @@ fn write(dir: &Path, file: &Path, entries: &[(Key, Box<RawValue>)]) -> std::io::
         .suffix(".tmp")
         .tempfile_in(dir)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, temporary);
-    let head = serde_json::json!({"format": FORMAT, "version": env!("CARGO_PKG_VERSION")});
-    let head = head.to_string();
-    // `{"format":1,"version":"x"` then `,"entries":{...}}`.
-    out.write_all(head[..head.len() - 1].as_bytes())?;
-    out.write_all(b",\"entries\":{")?;
-    let mut bytes = head.len() as u64 + 13;
+    let version = serde_json::to_string(env!("CARGO_PKG_VERSION"))?;
+    write!(
+        out,
+        "{{\"format\":{FORMAT},\"version\":{version},\"entries\":{{"
+    )?;
     for (i, (key, raw)) in entries.iter().enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }
-        out.write_all(b"\"")?;
-        out.write_all(key.as_bytes())?;
-        out.write_all(b"\":")?;
+        write!(out, "\"{key}\":")?;
         out.write_all(raw.get().as_bytes())?;
-        bytes += key.len() as u64 + 4 + raw.get().len() as u64;
     }
     out.write_all(b"}}")?;
     let temporary = out.into_inner().map_err(|e| e.into_error())?;
+    let bytes = temporary.as_file().metadata()?.len();
     temporary.persist(file).map_err(|e| e.error)?;
     Ok(bytes)
 }
@@ -586,6 +583,31 @@ mod tests {
         assert!(inside(&inner, root.path()));
         assert!(inside(root.path(), root.path()));
         assert!(!inside(&root.path().join("../elsewhere"), root.path()));
+    }
+
+    #[test]
+    fn a_finding_round_trips_with_its_byte_range_and_rule() {
+        use crate::finding::Finding;
+        use crate::source::Source;
+        let source = Source::new(
+            "src/main.rs",
+            "fn main() {\n    let x = 1;\n}\n".to_string(),
+        );
+        let finding = Finding::at("OPS001", &source, 16..26, "a message").with_fix("a fix");
+        let json = serde_json::to_string(&finding).expect("serialises");
+        let back: Finding = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back.span, finding.span);
+        assert_eq!(back.span.as_ref().map(|s| s.bytes.clone()), Some(16..26));
+        assert!(std::ptr::eq(back.rule, finding.rule));
+        assert_eq!(back.sort_key(), finding.sort_key());
+        assert_eq!(back.line_key, finding.line_key);
+        assert_eq!(back.fix_text(), "a fix");
+        let snippet = |f: &Finding| f.snippet.as_ref().map(|s| (s.first_line, s.text.clone()));
+        assert_eq!(snippet(&back), snippet(&finding));
+
+        // An unknown rule code fails the entry, not the process.
+        let unknown = json.replace("\"OPS001\"", "\"XYZ999\"");
+        assert!(serde_json::from_str::<Finding>(&unknown).is_err());
     }
 
     #[test]
