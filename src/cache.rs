@@ -5,7 +5,7 @@
 //! One file per prodready version, effective configuration and audited root, in a directory
 //! outside the audited tree: `<dir>/v1-<digest>.json`, a map from entry key to a file's facts.
 //! It is read once before the per-file phase and written once after it, atomically, with the
-//! entries of this run only. An entry's key is a SHA-256 of prodready's version, the cache
+//! entries of this run only. An entry's key is a BLAKE3 digest of prodready's version, the cache
 //! format, the configuration, the Cargo model (every manifest and lockfile read in phase zero),
 //! the file's path and its bytes.
 //!
@@ -152,6 +152,18 @@ fn resolve(path: &Path) -> PathBuf {
     base
 }
 
+/// How an audit uses the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheUse<'a> {
+    /// The cache directory (see [`choose`]).
+    pub dir: &'a Path,
+    /// The folder whose cache file is read: the audited one, or for the merge base of
+    /// `--changed-since` (a temporary export) the working tree's, whose unchanged files it shares.
+    pub root: &'a Path,
+    /// Write this run's entries; the merge base's audit only reads.
+    pub write: bool,
+}
+
 /// The key of one entry: a BLAKE3 digest, hex-encoded.
 pub type Key = String;
 
@@ -180,6 +192,7 @@ pub struct Cache {
     /// Version, format, configuration and Cargo model, hashed: each key continues from it.
     prefix: blake3::Hasher,
     loaded: HashMap<Key, Box<RawValue>>,
+    write: bool,
     stats: Stats,
 }
 
@@ -260,7 +273,8 @@ impl Cache {
     /// Opens the cache of an audit of `root` in `dir`, creating `dir` (mode 0700) if needed and
     /// loading its file if there is one. `model` is the digest of the Cargo model. `None`, after
     /// one line on standard error, when the directory cannot be created or is inside `root`.
-    pub fn open(dir: &Path, root: &Path, config: &str, model: &str) -> Option<Cache> {
+    pub fn open(how: CacheUse<'_>, config: &str, model: &str) -> Option<Cache> {
+        let CacheUse { dir, root, write } = how;
         // `choose` refuses it already; a library caller may not have asked it.
         if inside(dir, root) {
             eprintln!(
@@ -302,6 +316,7 @@ impl Cache {
             file,
             prefix,
             loaded,
+            write,
             stats,
         })
     }
@@ -354,8 +369,9 @@ impl Cache {
         }
     }
 
-    /// Writes the entries of this run (and only them) to the cache file, atomically. A failure
-    /// is one line on standard error. Prints the cache's timings when they are on.
+    /// Writes the entries of this run (and only them) to the cache file, atomically, unless the
+    /// cache is read only. A failure is one line on standard error. Prints the cache's timings
+    /// when they are on.
     pub fn save(mut self, entries: Vec<Entry>) {
         let start = Instant::now();
         let mut kept: Vec<(Key, Box<RawValue>)> = Vec::with_capacity(entries.len());
@@ -373,7 +389,11 @@ impl Cache {
         // Two files with the same path and bytes cannot exist; keep the file well-formed anyway.
         kept.sort_by(|a, b| a.0.cmp(&b.0));
         kept.dedup_by(|a, b| a.0 == b.0);
-        let written = write(&self.dir, &self.file, &kept);
+        let written = if self.write {
+            write(&self.dir, &self.file, &kept)
+        } else {
+            Ok(0)
+        };
         let save = start.elapsed();
         match &written {
             Ok(_) => {}

@@ -247,13 +247,13 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
     audit_cached(root, config, threads, None)
 }
 
-/// Runs an audit of `root`, with the per-file facts cache in `cache_dir` if one is given (see
-/// `cache`): the report is the same with or without it.
+/// Runs an audit of `root`, with the per-file facts cache if one is given (see `cache`): the
+/// report is the same with or without it.
 pub fn audit_cached(
     root: &Path,
     config: &Config,
     threads: Option<usize>,
-    cache_dir: Option<&Path>,
+    cache: Option<crate::cache::CacheUse<'_>>,
 ) -> Result<Report, String> {
     let metadata =
         std::fs::metadata(root).map_err(|e| format!("cannot audit {}: {e}", root.display()))?;
@@ -288,9 +288,9 @@ pub fn audit_cached(
     // Phase zero: the Cargo model, which per-file checks may consult.
     let (cargo, manifest_reads) = load_cargo(&discovery.files, &paths);
     phases.mark("cargo model");
-    let cache = cache_dir.and_then(|dir| {
+    let cache = cache.and_then(|how| {
         let config = crate::cache::config_digest(config, &rules);
-        crate::cache::Cache::open(dir, root, &config, &model_digest(&cargo, &manifest_reads))
+        crate::cache::Cache::open(how, &config, &model_digest(&cargo, &manifest_reads))
     });
     phases.mark("cache load");
 

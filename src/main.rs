@@ -295,7 +295,12 @@ fn run_audit(args: AuditArgs) -> ExitCode {
     };
     let report = match &args.changed_since {
         None => {
-            prodready::engine::audit_cached(&args.path, &config, args.threads, cache.as_deref())
+            let cache = cache.as_deref().map(|dir| prodready::cache::CacheUse {
+                dir,
+                root: &args.path,
+                write: true,
+            });
+            prodready::engine::audit_cached(&args.path, &config, args.threads, cache)
         }
         Some(reference) => changes::audit_change(
             &changes::ChangeRequest {

@@ -474,3 +474,95 @@ fn a_file_with_a_secret_is_never_cached() {
         }
     );
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("these tests need git on PATH");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Every `cache: H hits, ...` line of a run, in order (the working tree's audit, then the
+/// merge base's).
+fn all_counts(output: &Output) -> Vec<Counts> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|l| l.starts_with("cache: ") && l.contains(" hits, "))
+        .map(|line| {
+            let numbers: Vec<usize> = line
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|n| !n.is_empty())
+                .map(|n| n.parse().expect("a count"))
+                .collect();
+            Counts {
+                hits: numbers[0],
+                misses: numbers[1],
+                not_cacheable: numbers[2],
+                rejected: numbers[3],
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_merge_base_reads_the_working_trees_cache_and_writes_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("repo");
+    copy_dir(&sample("fixtures/production-service"), &root);
+    git(&root, &["init", "--quiet"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "--quiet", "-m", "main"]);
+    git(&root, &["checkout", "--quiet", "-b", "change"]);
+    let edited = root.join("src/main.rs");
+    let text = std::fs::read_to_string(&edited).unwrap() + "\nfn added() {}\n";
+    std::fs::write(&edited, text).unwrap();
+
+    let dir = work.path().join("cache");
+    let run = |cache: &[&str]| {
+        let mut args = vec!["audit", ".", "--changed-since", "main", "--format", "json"];
+        args.extend(cache);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
+        command
+            .args(&args)
+            .current_dir(&root)
+            .env("PRODREADY_TIMINGS", "1")
+            .env_remove("PRODREADY_CACHE_DIR");
+        command.output().expect("prodready runs")
+    };
+    let expected = run(&["--no-cache"]);
+    assert!(all_counts(&expected).is_empty());
+    let cache_dir = dir.to_str().unwrap();
+    let cold = run(&["--cache-dir", cache_dir]);
+    assert_eq!(cold.stdout, expected.stdout);
+    let counts = all_counts(&cold);
+    assert_eq!(counts.len(), 2, "{}", String::from_utf8_lossy(&cold.stderr));
+    let (head, base) = (&counts[0], &counts[1]);
+    assert_eq!(head.hits, 0);
+    // The merge base shares every file but the edited one with the working tree.
+    assert_eq!(base.hits, head.misses - 1, "{counts:?}");
+    assert_eq!(base.misses, 1, "{counts:?}");
+    cache_file(&dir);
+
+    let warm = run(&["--cache-dir", cache_dir]);
+    assert_eq!(warm.stdout, expected.stdout);
+    let counts = all_counts(&warm);
+    assert_eq!(counts[0].misses, 0, "{counts:?}");
+    assert_eq!(
+        counts[1].misses, 1,
+        "the merge base's own file is never written"
+    );
+    cache_file(&dir);
+}
