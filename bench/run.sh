@@ -256,6 +256,15 @@ if [ "$has_cache" = 1 ]; then
         identical+=("warm cache vs no cache: DIFFERENT")
     fi
 fi
+# The tree gates must change nothing: the same audit with every Rust file parsed (untimed).
+bash -c "$(audit '$TREE' '$OUT/gated.json' --threads '$THREADS' $nocache)" >/dev/null 2>&1 || true
+PRODREADY_PARSE_EVERY_RUST_FILE=1 \
+    bash -c "$(audit '$TREE' '$OUT/every-tree.json' --threads '$THREADS' $nocache)" >/dev/null 2>&1 || true
+if cmp -s "$out/gated.json" "$out/every-tree.json"; then
+    identical+=("tree gates vs every Rust file parsed: identical")
+else
+    identical+=("tree gates vs every Rust file parsed: DIFFERENT")
+fi
 
 # --- report --------------------------------------------------------------
 echo

@@ -373,6 +373,19 @@ pub fn audit_cached(
         }
     }
 
+    if rule_set.any("OBS") || rule_set.any("DRF") {
+        let candidates: HashMap<&str, &Candidate> = discovery
+            .files
+            .iter()
+            .map(|c| (c.path.as_str(), c))
+            .collect();
+        let read = |path: &str| {
+            let candidate = candidates.get(path)?;
+            read_text(candidate).ok().flatten().map(|t| t.text)
+        };
+        pool.install(|| facts::read_metric_constants(&mut files, read));
+    }
+
     phases.mark("per-file phase");
     facts::kubernetes::settle(&mut files, &paths);
 

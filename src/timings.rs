@@ -11,6 +11,7 @@ use std::time::Instant;
 pub enum Step {
     Read,
     SecretsInText,
+    TreeGates,
     RustParse,
     RustFacts,
     RustImports,
@@ -19,9 +20,10 @@ pub enum Step {
     OtherParse,
 }
 
-const STEPS: [(Step, &str); 8] = [
+const STEPS: [(Step, &str); 9] = [
     (Step::Read, "read"),
     (Step::SecretsInText, "secrets in text"),
+    (Step::TreeGates, "rust: tree gates"),
     (Step::RustParse, "rust: syn parse (+ drop)"),
     (Step::RustFacts, "rust: facts"),
     (Step::RustImports, "rust: imports"),
@@ -30,8 +32,8 @@ const STEPS: [(Step, &str); 8] = [
     (Step::OtherParse, "yaml/json/toml parse"),
 ];
 
-static NANOS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
-static COUNTS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static NANOS: [AtomicU64; STEPS.len()] = [const { AtomicU64::new(0) }; STEPS.len()];
+static COUNTS: [AtomicU64; STEPS.len()] = [const { AtomicU64::new(0) }; STEPS.len()];
 static RUST_FILES: AtomicU64 = AtomicU64::new(0);
 static RUST_PARSED: AtomicU64 = AtomicU64::new(0);
 static RUST_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -69,6 +71,19 @@ pub fn rust_file(bytes: usize, parsed: bool) {
     if parsed {
         RUST_PARSED.fetch_add(1, Ordering::Relaxed);
         RUST_PARSED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Rust files (and bytes) whose syntax tree a reason asked for, by reason.
+static TREE_REASONS: std::sync::Mutex<std::collections::BTreeMap<&'static str, (u64, u64)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Counts a Rust file parsed for this reason (a file may have several).
+pub fn tree_reason(reason: &'static str, bytes: usize) {
+    if let Ok(mut reasons) = TREE_REASONS.lock() {
+        let entry = reasons.entry(reason).or_default();
+        entry.0 += 1;
+        entry.1 += bytes as u64;
     }
 }
 
@@ -126,5 +141,14 @@ impl Phases {
             RUST_PARSED_BYTES.load(Ordering::Relaxed) as f64 / 1e6,
             RUST_BYTES.load(Ordering::Relaxed) as f64 / 1e6
         );
+        if let Ok(reasons) = TREE_REASONS.lock() {
+            eprintln!("rust files parsed because of (a file may count under several):");
+            for (reason, (files, bytes)) in reasons.iter() {
+                eprintln!(
+                    "  {reason:<32} {files:7} files {:9.1} MB",
+                    *bytes as f64 / 1e6
+                );
+            }
+        }
     }
 }

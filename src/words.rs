@@ -1,6 +1,8 @@
 //! Names split into words, the one way every rule does it: `dbPassword`, `DB_PASSWORD`,
 //! `api-key`, `APIKey`, `readTimeoutMs`, `spring.datasource.password`.
 
+use std::collections::HashMap;
+
 /// Splits an identifier or key into lower-case words: `dbPassword`, `DB_PASSWORD`,
 /// `api-key`, `APIKey`, `spring.datasource.password` all split the same way.
 pub fn split(name: &str) -> Vec<String> {
@@ -30,6 +32,143 @@ pub fn split(name: &str) -> Vec<String> {
     out
 }
 
+/// A fixed set of identifiers, looked for in a Rust file's code in one pass of Rust's own lexer
+/// (rust-analyzer's copy of rustc's): which of them the code holds as identifiers (`log` in
+/// `log::info!`, not in `login`, nor in a comment or a string), and which as macro names
+/// (`info!`). A cheap, sound prefilter: whatever a rule resolves in the syntax tree is written
+/// as identifiers in the code, and comments and strings never reach the tree as code.
+pub struct Vocabulary {
+    ids: HashMap<String, usize>,
+}
+
+/// Which words of a [`Vocabulary`] one text holds.
+pub struct Present<'v> {
+    vocabulary: &'v Vocabulary,
+    text: &'v str,
+    word: Vec<bool>,
+    macro_call: Vec<bool>,
+}
+
+fn is_identifier_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+impl Vocabulary {
+    pub fn new(words: impl IntoIterator<Item = String>) -> Vocabulary {
+        let mut ids = HashMap::new();
+        for word in words.into_iter().filter(|w| !w.is_empty()) {
+            let next = ids.len();
+            ids.entry(word).or_insert(next);
+        }
+        Vocabulary { ids }
+    }
+
+    /// The words of the vocabulary that the code of `text` holds.
+    pub fn scan<'v>(&'v self, text: &'v str) -> Present<'v> {
+        use ra_ap_rustc_lexer::{FrontmatterAllowed, TokenKind, tokenize};
+        let mut word = vec![false; self.ids.len()];
+        let mut macro_call = vec![false; self.ids.len()];
+        // The identifier just seen, then whether a `!` followed it (`info!`, not `a != b`).
+        let mut last: Option<usize> = None;
+        let mut bang: Option<usize> = None;
+        let mut at = 0;
+        for token in tokenize(text, FrontmatterAllowed::No) {
+            let range = at..at + token.len as usize;
+            at = range.end;
+            match token.kind {
+                TokenKind::Whitespace
+                | TokenKind::LineComment { .. }
+                | TokenKind::BlockComment { .. } => continue,
+                _ => {}
+            }
+            if let Some(id) = bang.take()
+                && token.kind != TokenKind::Eq
+            {
+                macro_call[id] = true;
+            }
+            match (token.kind, last.take()) {
+                (TokenKind::Bang, Some(id)) => bang = Some(id),
+                (TokenKind::Ident | TokenKind::RawIdent, _) => {
+                    let name = text[range].trim_start_matches("r#");
+                    if let Some(&id) = self.ids.get(name) {
+                        word[id] = true;
+                        last = Some(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(id) = bang {
+            macro_call[id] = true;
+        }
+        Present {
+            vocabulary: self,
+            text,
+            word,
+            macro_call,
+        }
+    }
+}
+
+impl Present<'_> {
+    fn find(&self, word: &str) -> Option<usize> {
+        self.vocabulary.ids.get(word).copied()
+    }
+
+    /// Whether the code holds `word` as an identifier. A word outside the vocabulary is searched
+    /// for in the whole text, comments and strings too (slower, never wrong).
+    pub fn has(&self, word: &str) -> bool {
+        match self.find(word) {
+            Some(id) => self.word[id],
+            None => has_word(self.text, word).0,
+        }
+    }
+
+    /// Whether the text calls a macro of that name (`name!`, `name !`).
+    pub fn has_macro(&self, name: &str) -> bool {
+        match self.find(name) {
+            Some(id) => self.macro_call[id],
+            None => has_word(self.text, name).1,
+        }
+    }
+
+    /// Whether every segment of a path (`tokio::sync::Semaphore`) is written in the text, the
+    /// first also through a renamed dependency (`(key, package)` pairs, `-` made `_`): a path
+    /// the syntax tree resolves to this one is written with these names, in its `use` or in the
+    /// code.
+    pub fn has_path(&self, path: &str, renames: &[(String, String)]) -> bool {
+        let mut segments = path.split("::");
+        let root = segments.next().unwrap_or_default();
+        let root_written = self.has(root)
+            || renames
+                .iter()
+                .any(|(key, package)| package == root && self.has(key));
+        root_written && segments.all(|s| self.has(s))
+    }
+}
+
+/// Whether `text` holds `word` as a whole identifier, and whether as a macro call.
+fn has_word(text: &str, word: &str) -> (bool, bool) {
+    let bytes = text.as_bytes();
+    let mut found = (false, false);
+    for (start, _) in text.match_indices(word) {
+        let end = start + word.len();
+        let before = start.checked_sub(1).map(|i| bytes[i]);
+        if before.is_some_and(is_identifier_byte)
+            || bytes.get(end).is_some_and(|&b| is_identifier_byte(b))
+        {
+            continue;
+        }
+        found.0 = true;
+        let rest = text[end..].trim_start();
+        if rest.starts_with('!') && !rest.starts_with("!=") {
+            found.1 = true;
+            break;
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +185,28 @@ mod tests {
         assert_eq!(split("oauth2Token"), ["oauth2", "token"]);
         assert_eq!(split("readTimeoutMs"), ["read", "timeout", "ms"]);
         assert_eq!(split("HTTPTimeout"), ["http", "timeout"]);
+    }
+
+    #[test]
+    fn a_vocabulary_finds_whole_identifiers_and_macro_calls() {
+        let vocabulary = Vocabulary::new(
+            ["log", "info", "tokio", "sync", "Semaphore", "Client"].map(String::from),
+        );
+        let text =
+            "use tokio::sync::Semaphore as Gate;\nfn login() { info !(\"x\"); let info = 1; }";
+        let present = vocabulary.scan(text);
+        assert!(!present.has("log"), "`log` only inside `login`");
+        assert!(present.has("info") && present.has_macro("info"));
+        assert!(present.has_path("tokio::sync::Semaphore", &[]));
+        assert!(!present.has_path("reqwest::Client", &[]));
+        assert!(!present.has("Client"), "only in a comment and a string");
+        // Outside the vocabulary: searched for directly.
+        assert!(present.has("Gate") && !present.has("Semaph"));
+        assert!(!present.has_macro("Gate"));
+        let renamed = vocabulary.scan("use http::Client;");
+        let renames = [("http".to_string(), "reqwest".to_string())];
+        assert!(renamed.has_path("reqwest::Client", &renames));
+        assert!(!renamed.has_path("reqwest::Client", &[]));
+        assert!(!vocabulary.scan("if a != b {}").has_macro("a"));
     }
 }

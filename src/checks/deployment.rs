@@ -12,7 +12,7 @@ mod shutdown;
 
 use saphyr::MarkedYaml;
 
-use super::{FileContext, Parsed, ProjectContext};
+use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::kubernetes::{self, DeployFacts, Image, Unless, WorkloadRef};
 use crate::finding::CodeKind;
 use crate::finding::Finding;
@@ -24,6 +24,15 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     {
         shutdown::check(ctx, rust, out);
     }
+}
+
+/// DEP006 reads a server binary's root file (see `shutdown::may_report`).
+pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
+    query.live("DEP006") && shutdown::may_report(query.ctx)
+}
+
+pub fn gate_words() -> Vec<String> {
+    Vec::new()
 }
 
 /// What a parsed YAML file holds for the DEP rules: its findings, each pending what other files

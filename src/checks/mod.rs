@@ -26,10 +26,12 @@ use crate::facts::FileFacts;
 use crate::facts::cargo::{CargoProject, Manifest};
 use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
-use crate::finding::Finding;
-use crate::registry::{Rule, Subject};
+use crate::finding::{CodeKind, Finding};
+use crate::registry::{Rule, Subject, TestCodePolicy, registry};
 use crate::source::{FileKind, Source};
+use crate::words::{Present, Vocabulary};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 /// The rules selected for this audit.
 #[derive(Debug, Clone)]
@@ -46,18 +48,6 @@ impl RuleSet {
 
     pub fn enabled(&self, code: &str) -> bool {
         self.codes.contains(code)
-    }
-
-    /// Whether the selected rules need the syntax tree of every Rust file: the RES family
-    /// reads code, OPS003 needs the service subject (worker loops, server APIs), and the OBS and
-    /// DRF families read metric names, whose constants may sit in any file. Otherwise
-    /// a Rust file is parsed only when its text shows it may hold a secret, an allow comment or
-    /// a `#[cfg(test)] mod x;` (see `facts::analyse`).
-    pub fn needs_every_rust_tree(&self) -> bool {
-        self.codes.iter().any(|c| {
-            ["RES", "OBS", "DRF"].iter().any(|p| c.starts_with(p))
-                || matches!(*c, "OPS003" | "DEP006")
-        })
     }
 
     /// Whether any rule of a family (a code prefix) is enabled.
@@ -156,15 +146,124 @@ fn inject_panic(_family: &str, _path: &str) {}
 
 type FileCheck = fn(&FileContext<'_>, &Parsed<'_>, &mut Vec<Finding>);
 
-/// The rule families of phase one, in the order they run.
-const FILE_FAMILIES: [(&str, FileCheck); 6] = [
-    ("deployment", deployment::check_file),
-    ("ops", ops::check_file),
-    ("responses", responses::check_file),
-    ("retries", retries::check_file),
-    ("secrets", secrets::check_file),
-    ("timeouts", timeouts::check_file),
+/// Whether a family's checks could report anything in a Rust file's syntax tree, decided on the
+/// file's text (and its package) before any parse. Each must be a necessary condition of every
+/// finding the family makes from the tree: a file no family needs is never parsed.
+type TreeGate = fn(&TreeQuery<'_>) -> bool;
+
+/// The words the tree gates look for, found in one pass over each Rust file.
+type GateWords = fn() -> Vec<String>;
+
+/// The rule families of phase one, in the order they run, with their tree gates.
+const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 6] = [
+    (
+        "deployment",
+        deployment::check_file,
+        deployment::needs_tree,
+        deployment::gate_words,
+    ),
+    ("ops", ops::check_file, |_| false, Vec::new),
+    (
+        "responses",
+        responses::check_file,
+        responses::needs_tree,
+        responses::gate_words,
+    ),
+    (
+        "retries",
+        retries::check_file,
+        retries::needs_tree,
+        retries::gate_words,
+    ),
+    (
+        "secrets",
+        secrets::check_file,
+        secrets::needs_tree,
+        Vec::new,
+    ),
+    (
+        "timeouts",
+        timeouts::check_file,
+        timeouts::needs_tree,
+        timeouts::gate_words,
+    ),
 ];
+
+/// What is known of a Rust file before it is parsed: its text's words (see
+/// `words::Vocabulary`), its package and the rules that can report in it.
+pub struct TreeQuery<'a> {
+    pub ctx: &'a FileContext<'a>,
+    pub code_kind: CodeKind,
+    present: Present<'a>,
+    renames: Vec<(String, String)>,
+}
+
+/// Every word a tree gate asks about, of the check families and of the fact extractors.
+static GATE_VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
+    let families = FILE_FAMILIES.iter().flat_map(|(_, _, _, words)| words());
+    Vocabulary::new(families.chain(crate::facts::gate_words()))
+});
+
+impl<'a> TreeQuery<'a> {
+    pub fn new(ctx: &'a FileContext<'a>, code_kind: CodeKind) -> TreeQuery<'a> {
+        let renames = ctx
+            .manifest
+            .map(|m| ctx.cargo.crate_renames(m).into_iter().collect())
+            .unwrap_or_default();
+        TreeQuery {
+            ctx,
+            code_kind,
+            present: GATE_VOCABULARY.scan(&ctx.source.text),
+            renames,
+        }
+    }
+
+    /// Whether a rule can report in this file: selected, and not one that ignores test code in
+    /// a test file.
+    pub fn live(&self, code: &str) -> bool {
+        self.ctx.rules.enabled(code)
+            && !(self.code_kind == CodeKind::Test
+                && registry().get(code).test_code == TestCodePolicy::Ignore)
+    }
+
+    /// Whether the text holds the identifier.
+    pub fn has(&self, word: &str) -> bool {
+        self.present.has(word)
+    }
+
+    /// Whether the text calls a macro of that name.
+    pub fn has_macro(&self, name: &str) -> bool {
+        self.present.has_macro(name)
+    }
+
+    /// Whether every segment of the path is written in the text (its crate also through a
+    /// renamed dependency of the file's package).
+    pub fn has_path(&self, path: &str) -> bool {
+        self.present.has_path(path, &self.renames)
+    }
+
+    /// Whether the file's package depends on the package (renames resolved).
+    pub fn depends_on(&self, package: &str) -> bool {
+        self.ctx.manifest.is_some_and(|m| {
+            m.dependencies
+                .iter()
+                .any(|d| self.ctx.cargo.resolve(m, d).package == package)
+        })
+    }
+
+    /// Whether some check family needs the file's syntax tree.
+    pub fn checks_need_tree(&self) -> bool {
+        FILE_FAMILIES.iter().any(|(_, _, needs, _)| needs(self))
+    }
+
+    /// The check families that need the file's syntax tree (for `timings`).
+    pub fn families_needing_tree(&self) -> impl Iterator<Item = &'static str> {
+        FILE_FAMILIES
+            .iter()
+            .filter(|(_, _, needs, _)| needs(self))
+            .map(|(family, ..)| *family)
+    }
+}
 
 /// Phase one: checks that need only one file (and the Cargo model). Each family runs on its
 /// own: a panic loses that family's findings for the file, the budget stops the families not
@@ -176,9 +275,9 @@ pub fn check_file(
     out: &mut Vec<Finding>,
 ) -> Vec<String> {
     let mut incidents = Vec::new();
-    for (index, (family, check)) in FILE_FAMILIES.iter().enumerate() {
+    for (index, (family, check, _, _)) in FILE_FAMILIES.iter().enumerate() {
         if budget.expired() {
-            let not_run: Vec<&str> = FILE_FAMILIES[index..].iter().map(|(f, _)| *f).collect();
+            let not_run: Vec<&str> = FILE_FAMILIES[index..].iter().map(|(f, ..)| *f).collect();
             incidents.push(budget.stopped(&not_run));
             break;
         }

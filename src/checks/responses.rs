@@ -14,7 +14,7 @@ use serde::Deserialize;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
-use super::{FileContext, Parsed};
+use super::{FileContext, Parsed, TreeQuery};
 use crate::facts::imports::Imports;
 use crate::facts::rust::pattern_names;
 use crate::finding::Finding;
@@ -54,6 +54,24 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
         out,
     };
     functions.visit_file(rust.ast);
+}
+
+/// A finding needs a status check (`status`, `status_code`, a success method) and a body read.
+pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
+    query.live("OBS005")
+        && (query.has("status")
+            || query.has("status_code")
+            || DATA.success_methods.iter().any(|m| query.has(m)))
+        && DATA.body_methods.iter().any(|m| query.has(m))
+}
+
+pub fn gate_words() -> Vec<String> {
+    let words = ["status", "status_code"].map(String::from);
+    words
+        .into_iter()
+        .chain(DATA.success_methods.iter().cloned())
+        .chain(DATA.body_methods.iter().cloned())
+        .collect()
 }
 
 /// Finds every function body and judges it on its own.

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use super::{FileContext, Parsed, ProjectContext};
+use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
 use crate::finding::Finding;
@@ -40,6 +40,49 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 }
 
 pub fn check_project(_ctx: &ProjectContext<'_>, _out: &mut Vec<Finding>) {}
+
+/// The loop keywords of a hand-written retry loop (`for` counts only over a range: see
+/// `for_over_range`), and the inspections of its call's result (`loops::find_shape`).
+const LOOP_KEYWORDS: [&str; 2] = ["loop", "while"];
+const INSPECTIONS: [&str; 5] = ["Ok", "Err", "is_ok", "is_err", "is_success"];
+
+/// `for x in a..b`: the only `for` loop read as a retry loop.
+static FOR_OVER_RANGE: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"\bfor\b[^{;]*?\bin\b[^{;]*?\.\.").expect("a valid pattern")
+});
+
+/// A retry loop needs a loop keyword and an inspected result; a retry-crate policy needs its
+/// type's name written; a tower retry policy needs `Policy`.
+pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
+    if !["RES001", "RES002", "RES003"].iter().any(|c| query.live(c)) {
+        return false;
+    }
+    let retry_loop = INSPECTIONS.iter().any(|w| query.has(w))
+        && (LOOP_KEYWORDS.iter().any(|w| query.has(w))
+            || FOR_OVER_RANGE.is_match(&query.ctx.source.text));
+    retry_loop
+        || policy_type_names().any(|name| query.has(name))
+        || (query.live("RES001") && query.has("Policy"))
+}
+
+pub fn gate_words() -> Vec<String> {
+    LOOP_KEYWORDS
+        .iter()
+        .chain(&INSPECTIONS)
+        .copied()
+        .chain(policy_type_names())
+        .chain(["Policy"])
+        .map(String::from)
+        .collect()
+}
+
+/// The type names of the retry crates' policies (`ExponentialBuilder`, `FixedInterval`).
+fn policy_type_names() -> impl Iterator<Item = &'static str> {
+    DATA.res001
+        .policy
+        .iter()
+        .map(|p| p.path.rsplit("::").next().unwrap_or(&p.path))
+}
 
 /// What the Rust checks share for one file.
 struct Cx<'a> {

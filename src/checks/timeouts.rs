@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use super::{FileContext, Parsed, ProjectContext, RustFile};
+use super::{FileContext, Parsed, ProjectContext, RustFile, TreeQuery};
 use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
 use crate::finding::Finding;
@@ -124,6 +124,58 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 }
 
 pub fn check_project(_ctx: &ProjectContext<'_>, _out: &mut Vec<Finding>) {}
+
+/// Every finding in code starts at a call of a path the rules' data name (a client or
+/// connection constructor, an unbounded channel), at a tonic client's generated `connect`, or at
+/// a method that switches a timeout off.
+pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
+    let constructed = |families: &[Family]| {
+        families.iter().any(|f| {
+            constructor_paths(f).any(|p| query.has_path(p))
+                || (f.generated_connect && query.has("connect") && query.depends_on("tonic"))
+        })
+    };
+    (query.live("RES004") && constructed(&HTTP_CLIENTS.family))
+        || (query.live("RES005") && constructed(&CONNECTIONS.family))
+        || (query.live("RES006")
+            && (DISABLE.socket_methods.iter().any(|m| query.has(m))
+                || (DISABLE.client_crates.iter().any(|c| query.has_path(c))
+                    && DISABLE.client_methods.iter().any(|m| query.has(m)))))
+        || (query.live("RES007")
+            && QUEUES
+                .unbounded
+                .iter()
+                .chain(&QUEUES.unbounded_low)
+                .any(|p| query.has_path(p)))
+}
+
+pub fn gate_words() -> Vec<String> {
+    let families = HTTP_CLIENTS.family.iter().chain(&CONNECTIONS.family);
+    let paths = families
+        .flat_map(constructor_paths)
+        .chain(QUEUES.unbounded.iter().map(String::as_str))
+        .chain(QUEUES.unbounded_low.iter().map(String::as_str))
+        .chain(DISABLE.client_crates.iter().map(String::as_str));
+    let segments = paths.flat_map(|p| p.split("::"));
+    let methods = DISABLE.socket_methods.iter().chain(&DISABLE.client_methods);
+    segments
+        .chain(methods.map(String::as_str))
+        .chain(["connect"])
+        .map(String::from)
+        .collect()
+}
+
+/// The calls that make a family's values.
+fn constructor_paths(family: &Family) -> impl Iterator<Item = &str> {
+    family
+        .builders
+        .iter()
+        .chain(&family.clients)
+        .chain(&family.requests)
+        .chain(&family.sends)
+        .chain(&family.streams)
+        .map(String::as_str)
+}
 
 fn mentions_a_crate(ctx: &FileContext<'_>) -> bool {
     let text = &ctx.source.text;

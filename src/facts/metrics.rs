@@ -94,6 +94,12 @@ pub struct Available {
     pub opentelemetry: bool,
 }
 
+impl Available {
+    pub fn any(self) -> bool {
+        self.prometheus || self.prometheus_client || self.metrics || self.opentelemetry
+    }
+}
+
 /// The metrics a file registers, and its string constants that could name one (a constant
 /// may be used in another file). `None` when the file has neither.
 pub fn extract(
@@ -131,6 +137,30 @@ pub fn extract(
     let empty =
         facts.emitted.is_empty() && facts.constants.is_empty() && facts.name_prefixes.is_empty();
     (!empty).then_some(facts)
+}
+
+/// The names of the constants that metric registrations build their names from.
+pub fn wanted_constants(files: &[crate::facts::FileFacts]) -> std::collections::BTreeSet<String> {
+    let emitted = files
+        .iter()
+        .flat_map(|f| f.metrics.iter().flat_map(|m| &m.emitted));
+    let pieces = emitted.flat_map(|e| e.parts.iter().flatten().flatten());
+    pieces
+        .filter_map(|piece| match piece {
+            Piece::Const(name) => Some(name.clone()),
+            Piece::Text(_) => None,
+        })
+        .collect()
+}
+
+/// A file's string constants alone (what `extract` keeps of a file that registers nothing).
+pub fn constants_only(ast: &syn::File) -> Option<MetricFacts> {
+    let mut constants = Constants::default();
+    constants.visit_file(ast);
+    (!constants.0.is_empty()).then(|| MetricFacts {
+        constants: constants.0,
+        ..MetricFacts::default()
+    })
 }
 
 /// String constants, by name.

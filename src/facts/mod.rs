@@ -119,10 +119,10 @@ pub fn analyse(
     let too_large = too_large(source.text.len());
     let skip_rust_tree = kind == FileKind::Rust
         && too_large.is_none()
-        && !rules.needs_every_rust_tree()
-        && !rust::declares_test_module(&source.text)
-        && !source.text.contains("prodready:")
-        && !checks::secrets::may_hold_secrets(&source, &file.secrets_in_text);
+        && !parse_every_rust_file()
+        && !timings::time(Step::TreeGates, || {
+            file.needs_rust_tree(facts.path_code_kind)
+        });
     let path = source.path.as_str();
     if kind == FileKind::Rust {
         timings::rust_file(source.text.len(), !skip_rust_tree && too_large.is_none());
@@ -290,6 +290,46 @@ pub fn analyse(
     facts
 }
 
+/// Phase one reads a Rust file's tree only when its text asks for it (see
+/// `FileInput::needs_rust_tree`), but a metric's name may come from a constant in any file.
+/// So, once every file has been through phase one, the Rust files not parsed whose text names
+/// such a constant are parsed for their constants alone: the project sees the same constants
+/// as if every file had been parsed. `read` gives a file's text again (rare: only these files).
+pub fn read_metric_constants(
+    files: &mut [FileFacts],
+    read: impl Fn(&str) -> Option<String> + Sync,
+) {
+    use rayon::prelude::*;
+    let wanted = metrics::wanted_constants(files);
+    if wanted.is_empty() {
+        return;
+    }
+    let vocabulary = crate::words::Vocabulary::new(wanted.iter().cloned());
+    files
+        .par_iter_mut()
+        .filter(|f| f.kind == FileKind::Rust && f.rust.is_none() && f.not_parsed.is_none())
+        .for_each(|facts| {
+            let Some(text) = read(&facts.path) else {
+                return;
+            };
+            let present = vocabulary.scan(&text);
+            if !wanted.iter().any(|name| present.has(name)) {
+                return;
+            }
+            let source = Source::new(facts.path.clone(), text);
+            let parsed = checks::guarded("metrics", &source.path, || {
+                let parsed = timed_parse(&source).map(|ast| metrics::constants_only(&ast));
+                proc_macro2::extra::invalidate_current_thread_spans();
+                parsed
+            });
+            match parsed {
+                Ok(Ok(constants)) => facts.metrics = constants,
+                Ok(Err(reason)) => facts.not_parsed = Some(source.redact_message(&reason)),
+                Err(incident) => facts.incidents.push(incident),
+            }
+        });
+}
+
 fn note_settings_cap(settings: &[settings::Setting], notes: &mut Vec<String>) {
     if settings.len() >= settings::MAX_SETTINGS {
         notes.push(format!(
@@ -329,6 +369,30 @@ fn metric_crates(cargo: &CargoProject, path: &str) -> metrics::Available {
     }
 }
 
+/// `PRODREADY_PARSE_EVERY_RUST_FILE=1` switches the tree gates off: every Rust file is parsed,
+/// and the findings must be the same (`tests/gates.rs`, `bench/run.sh`).
+fn parse_every_rust_file() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var_os("PRODREADY_PARSE_EVERY_RUST_FILE")
+            .is_some_and(|v| !v.is_empty() && v != "0")
+    })
+}
+
+/// The words the fact extractors' gates look for (see `FileInput::needs_rust_tree`).
+pub fn gate_words() -> Vec<String> {
+    let words = rust::gate_words().into_iter().chain(uses::gate_words());
+    words.chain(METRIC_CRATES.map(String::from)).collect()
+}
+
+/// The crates whose paths `metrics::extract` reads.
+const METRIC_CRATES: [&str; 4] = [
+    "prometheus",
+    "prometheus_client",
+    "metrics",
+    "opentelemetry",
+];
+
 /// What every file's checks share, whatever its kind.
 struct FileInput<'a> {
     source: &'a Source,
@@ -358,6 +422,65 @@ impl FileInput<'_> {
         checks::guarded(name, &self.source.path, run)
             .map_err(|incident| incidents.push(incident))
             .ok()
+    }
+
+    /// Whether a Rust file's syntax tree can matter, decided on its text and package before any
+    /// parse: to some check family (`checks::TreeQuery`), or to the facts the project phase
+    /// reads — test regions declared elsewhere, allow comments, service evidence, metrics,
+    /// logging and load-limiting uses. Every condition is necessary for what it guards, so a
+    /// file that meets none would yield nothing from its tree.
+    fn needs_rust_tree(&self, code_kind: CodeKind) -> bool {
+        let text = &self.source.text;
+        let path = self.source.path.as_str();
+        let ctx = self.context(&self.secrets_in_text);
+        let query = checks::TreeQuery::new(&ctx, code_kind);
+        let production = code_kind == CodeKind::Production;
+        let reasons: [(&str, &dyn Fn() -> bool); 5] = [
+            ("test regions or allow comments", &|| {
+                rust::declares_test_module(text) || text.contains("prodready:")
+            }),
+            ("service evidence", &|| {
+                production && rust::may_show_service(&query, self.cargo)
+            }),
+            ("metrics", &|| {
+                production
+                    && (self.rules.any("OBS") || self.rules.any("DRF"))
+                    && metrics::may_emit(text)
+                    && (metric_crates(self.cargo, path).any()
+                        || METRIC_CRATES.iter().any(|c| query.has_path(c)))
+            }),
+            ("logging and limits", &|| {
+                production
+                    && (query.live("OBS001") || query.live("RES009"))
+                    && !crate::project::is_build_script(path, self.cargo)
+                    && uses::may_use(&query)
+            }),
+            ("check families", &|| query.checks_need_tree()),
+        ];
+        if timings::enabled() {
+            // Every reason that holds, not only the first, to see which gates let files through.
+            for (reason, holds) in &reasons {
+                if holds() {
+                    timings::tree_reason(reason, text.len());
+                }
+            }
+            for family in query.families_needing_tree() {
+                timings::tree_reason(family, text.len());
+            }
+        }
+        reasons.iter().any(|(_, holds)| holds())
+    }
+
+    /// The context the check families read, with the secrets detected so far.
+    fn context<'s>(&'s self, secrets: &'s [checks::secrets::Detection]) -> FileContext<'s> {
+        FileContext {
+            source: self.source,
+            kind: self.kind,
+            cargo: self.cargo,
+            manifest: self.cargo.manifest_for(&self.source.path),
+            rules: self.rules,
+            secrets,
+        }
     }
 
     /// The checks of a file that did not parse, with the settings its lines still show
@@ -404,14 +527,7 @@ impl FileInput<'_> {
                 (allow, finding)
             })
             .collect();
-        let ctx = FileContext {
-            source: self.source,
-            kind: self.kind,
-            cargo: self.cargo,
-            manifest: self.cargo.manifest_for(&self.source.path),
-            rules: self.rules,
-            secrets: &secrets,
-        };
+        let ctx = self.context(&secrets);
         let incidents = checks::check_file(&ctx, parsed, self.budget, &mut facts.findings);
         facts.incidents.extend(incidents);
     }

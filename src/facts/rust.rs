@@ -323,6 +323,26 @@ const SERVER_PATHS: [&str; 5] = [
     "tonic::transport::server",
 ];
 
+/// The crates of `SERVER_PATHS`, and the keyword of a worker loop.
+pub fn gate_words() -> Vec<String> {
+    let crates = SERVER_PATHS.iter().filter_map(|p| p.split("::").next());
+    crates.chain(["loop"]).map(String::from).collect()
+}
+
+/// Whether a production file's tree may show that the project is a service: a server API
+/// written by its path (`SERVER_PATHS`, as written, so its crate's name is in the text), or a
+/// `loop` in a binary's source (see `project::service_evidence`).
+pub fn may_show_service(
+    query: &crate::checks::TreeQuery<'_>,
+    cargo: &crate::facts::cargo::CargoProject,
+) -> bool {
+    SERVER_PATHS
+        .iter()
+        .filter_map(|p| p.split("::").next())
+        .any(|krate| query.has(krate))
+        || (query.has("loop") && crate::project::is_binary_source(&query.ctx.source.path, cargo))
+}
+
 struct FactVisitor {
     facts: RustFacts,
     module_dir: String,

@@ -49,6 +49,33 @@ struct LimitData {
 static LOGGING: LazyLock<LoggingData> = LazyLock::new(|| registry().get("OBS001").data());
 static LIMITS: LazyLock<LimitData> = LazyLock::new(|| registry().get("RES009").data());
 
+/// Whether a file's tree may show a use: a facade's crate, a logging or print macro, a limit's
+/// path or method, written in its text.
+pub fn may_use(query: &crate::checks::TreeQuery<'_>) -> bool {
+    LOGGING.facade_roots.iter().any(|root| query.has_path(root))
+        || LOGGING
+            .logging_macros
+            .iter()
+            .chain(&LOGGING.print_macros)
+            .any(|name| query.has_macro(name))
+        || LIMITS.limit_paths.iter().any(|path| query.has_path(path))
+        || LIMITS.limit_methods.iter().any(|method| query.has(method))
+}
+
+pub fn gate_words() -> Vec<String> {
+    let limit_segments = LIMITS.limit_paths.iter().flat_map(|p| p.split("::"));
+    LOGGING
+        .facade_roots
+        .iter()
+        .chain(&LOGGING.logging_macros)
+        .chain(&LOGGING.print_macros)
+        .map(String::as_str)
+        .chain(limit_segments)
+        .chain(LIMITS.limit_methods.iter().map(String::as_str))
+        .map(String::from)
+        .collect()
+}
+
 /// Extracts the uses of one parsed file.
 pub fn extract(source: &Source, ast: &syn::File, imports: &Imports, rust: &RustFacts) -> CodeUses {
     let mut visitor = UseVisitor {

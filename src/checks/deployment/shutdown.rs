@@ -49,15 +49,21 @@ const SERVERS: &[(&str, Option<&str>)] = &[
 const SIGNAL_WORDS: [&str; 5] = ["signal", "ctrlc", "ctrl_c", "sigterm", "graceful"];
 
 pub fn check(ctx: &FileContext<'_>, rust: &RustFile<'_>, out: &mut Vec<Finding>) {
-    if !is_binary_root(ctx) || !ctx.source.text.contains("serve") {
-        return;
-    }
-    let lower = ctx.source.text.to_ascii_lowercase();
-    if SIGNAL_WORDS.iter().any(|w| lower.contains(w)) {
+    if !may_report(ctx) {
         return;
     }
     let mut visitor = Awaits { ctx, rust, out };
     visitor.visit_file(rust.ast);
+}
+
+/// Whether the file can be reported, on its text alone: a binary's root file that says `serve`
+/// and shows no signal handling.
+pub fn may_report(ctx: &FileContext<'_>) -> bool {
+    if !is_binary_root(ctx) || !ctx.source.text.contains("serve") {
+        return false;
+    }
+    let lower = ctx.source.text.to_ascii_lowercase();
+    !SIGNAL_WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// `src/main.rs` or a file of `src/bin/` of a package that has a binary.

@@ -12,7 +12,7 @@ use regex::Regex;
 use serde::Deserialize;
 use syn::visit::{self, Visit};
 
-use super::{FileContext, Parsed, ProjectContext};
+use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::settings::{Setting, Value};
 use crate::finding::Finding;
 use crate::redact::mask_value;
@@ -54,6 +54,54 @@ static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
 /// parsing when no other selected rule needs its tree; cheap for the files it rejects.
 pub fn may_hold_secrets(source: &Source, in_text: &[Detection]) -> bool {
     !in_text.is_empty() || SECRET_ASSIGNMENT_HINT.is_match(&source.text)
+}
+
+/// Secrets are detected whatever the selection (their spans mask every output): a Rust file
+/// that may hold one is parsed for the structured detection. Beyond `may_hold_secrets`, the
+/// file's code (comments left out) must show a secret's name and a string.
+pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
+    !query.ctx.secrets.is_empty()
+        || (may_hold_secrets(query.ctx.source, query.ctx.secrets)
+            && code_may_hold_secret(&query.ctx.source.text))
+}
+
+/// Whether a Rust file's code, read token by token with comments left out, holds what SEC002
+/// reads there: a name `names::classify` calls a secret's (an identifier, or a string: a map or
+/// `json!` key, `.env("API_TOKEN", ..)`) and a string literal to be a value.
+fn code_may_hold_secret(text: &str) -> bool {
+    use ra_ap_rustc_lexer::{FrontmatterAllowed, LiteralKind, TokenKind, tokenize};
+    // Every secret name holds one of these (`names` data: secret words, pairs, `token`).
+    static FRAGMENTS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["pass", "secret", "credential", "key", "token"])
+            .expect("a valid automaton")
+    });
+    let (mut name, mut value) = (false, false);
+    let mut at = 0;
+    for token in tokenize(text, FrontmatterAllowed::No) {
+        let piece = &text[at..at + token.len as usize];
+        at += token.len as usize;
+        let candidate = match token.kind {
+            TokenKind::Ident | TokenKind::RawIdent => piece.trim_start_matches("r#"),
+            TokenKind::Literal {
+                kind: LiteralKind::Str { .. } | LiteralKind::RawStr { .. },
+                ..
+            } => {
+                value = true;
+                piece
+                    .trim_start_matches('r')
+                    .trim_matches('#')
+                    .trim_matches('"')
+            }
+            _ => continue,
+        };
+        name = name || (FRAGMENTS.is_match(candidate) && names::classify(candidate).is_some());
+        if name && value {
+            return true;
+        }
+    }
+    false
 }
 
 /// Finds every secret in a file: [`detect_in_text`] and [`detect_in_structure`] together.

@@ -1,0 +1,85 @@
+//! The tree gates (`checks::TreeQuery`, `facts::FileInput::needs_rust_tree`) decide on a Rust
+//! file's words whether its syntax tree can matter. They must be necessary conditions: with
+//! every Rust file parsed instead (`PRODREADY_PARSE_EVERY_RUST_FILE=1`), every fixture case and
+//! both sample projects give byte-identical reports, with the case's own rule selected and with
+//! every rule.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+fn report(dir: &Path, select: Option<&str>, parse_everything: bool) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
+    command
+        .args(["audit", dir.to_str().unwrap(), "--format", "json"])
+        .env("NO_COLOR", "1")
+        .env_remove("PRODREADY_TIMINGS");
+    if let Some(code) = select {
+        command.args(["--select", code]);
+    }
+    if parse_everything {
+        command.env("PRODREADY_PARSE_EVERY_RUST_FILE", "1");
+    } else {
+        command.env_remove("PRODREADY_PARSE_EVERY_RUST_FILE");
+    }
+    let output = command.output().expect("prodready runs");
+    assert!(
+        output.status.code().is_some_and(|c| c <= 1),
+        "{}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `fixtures/<CODE>/<case>/`, each with its rule's code.
+fn cases() -> Vec<(PathBuf, String)> {
+    let mut cases = Vec::new();
+    for rule_dir in std::fs::read_dir("fixtures").unwrap().flatten() {
+        let code = rule_dir.file_name().to_string_lossy().into_owned();
+        if !code.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+            continue;
+        }
+        for case in std::fs::read_dir(rule_dir.path()).unwrap().flatten() {
+            if case.path().is_dir() {
+                cases.push((case.path(), code.clone()));
+            }
+        }
+    }
+    cases.sort();
+    cases
+}
+
+#[test]
+fn the_tree_gates_change_no_report() {
+    let mut audited: Vec<(PathBuf, Option<String>)> = Vec::new();
+    for (case, code) in cases() {
+        audited.push((case.clone(), Some(code)));
+        audited.push((case, None));
+    }
+    for sample in ["fixtures/pilot-service", "fixtures/production-service"] {
+        audited.push((Path::new(sample).to_path_buf(), None));
+    }
+    assert!(audited.len() > 200, "only {} audits", audited.len());
+    let queue = Mutex::new(audited.iter());
+    let differ = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                while let Some((dir, select)) = { queue.lock().unwrap().next() } {
+                    let gated = report(dir, select.as_deref(), false);
+                    let everything = report(dir, select.as_deref(), true);
+                    if gated != everything {
+                        let what = format!("{} (select {select:?})", dir.display());
+                        differ.lock().unwrap().push(what);
+                    }
+                }
+            });
+        }
+    });
+    let differ = differ.into_inner().unwrap();
+    assert!(
+        differ.is_empty(),
+        "the tree gates changed the report of: {differ:#?}"
+    );
+}
