@@ -213,7 +213,8 @@ struct Stats {
 
 /// What the configuration contributes to keys: everything of it but what acts only before or
 /// after the per-file phase (excludes, file size limit, time budget, gate, allows, baseline and
-/// where the configuration came from), and the selected rules.
+/// where the configuration came from), the selected rules, and whether the tree gates are off
+/// (`PRODREADY_PARSE_EVERY_RUST_FILE`, which changes what a file's facts hold).
 pub fn config_digest(config: &Config, rules: &[&Rule]) -> String {
     let effective = Config {
         exclude: Vec::new(),
@@ -232,6 +233,7 @@ pub fn config_digest(config: &Config, rules: &[&Rule]) -> String {
         hasher.update([0]);
         hasher.update(rule.code.as_bytes());
     }
+    hasher.update([0, u8::from(crate::facts::parse_every_rust_file())]);
     hex(&hasher.finalize())
 }
 

@@ -435,7 +435,9 @@ fn a_file_with_a_secret_is_never_cached() {
         // Not a detected secret, but a random string kept whole in the metric facts.
         (
             "src/metrics.rs",
-            format!("pub const NAME: &str = \"requests_total\";\npub const ODD: &str = \"{constant}\";\n"),
+            format!(
+                "use prometheus::register_int_counter;\n\npub const NAME: &str = \"requests_total\";\npub const ODD: &str = \"{constant}\";\n\npub fn register() {{\n    register_int_counter!(NAME, \"requests\").unwrap();\n}}\n"
+            ),
         ),
     ];
     for (path, text) in &files {
@@ -565,4 +567,33 @@ fn the_merge_base_reads_the_working_trees_cache_and_writes_nothing() {
         "the merge base's own file is never written"
     );
     cache_file(&dir);
+}
+
+#[test]
+fn parsing_every_rust_file_keeps_its_own_cache_file() {
+    let root = sample("fixtures/production-service");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("cache");
+    let (gated, _) = audit(&root, "json", Some(&dir), "2");
+    let args = [
+        "audit",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+        "--cache-dir",
+        dir.to_str().unwrap(),
+    ];
+    let envs = [
+        ("PRODREADY_PARSE_EVERY_RUST_FILE", "1"),
+        ("PRODREADY_TIMINGS", "1"),
+    ];
+    let every = prodready(&args, &envs);
+    assert_eq!(
+        Counts::of(&every).hits,
+        0,
+        "the gates' switch is part of the key"
+    );
+    assert_eq!(every.stdout, gated.stdout);
+    assert!(Counts::of(&prodready(&args, &envs)).hits > 0);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
 }

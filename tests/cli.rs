@@ -12,6 +12,11 @@ fn prodready(args: &[&str], dir: Option<&Path>) -> Output {
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
+    // Bare `prodready` (`audit .`) takes no flag: its cache goes to a folder removed after it.
+    let cache = tempfile::tempdir().expect("a temporary folder");
+    if args.is_empty() {
+        command.env("PRODREADY_CACHE_DIR", cache.path());
+    }
     command.output().expect("prodready runs")
 }
 

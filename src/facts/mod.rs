@@ -371,7 +371,7 @@ fn metric_crates(cargo: &CargoProject, path: &str) -> metrics::Available {
 
 /// `PRODREADY_PARSE_EVERY_RUST_FILE=1` switches the tree gates off: every Rust file is parsed,
 /// and the findings must be the same (`tests/gates.rs`, `bench/run.sh`).
-fn parse_every_rust_file() -> bool {
+pub fn parse_every_rust_file() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| {
         std::env::var_os("PRODREADY_PARSE_EVERY_RUST_FILE")
