@@ -55,6 +55,11 @@ pub struct ChangeRequest<'a> {
     /// `--baseline`, if given.
     pub baseline_file: Option<&'a Path>,
     pub threads: Option<usize>,
+    /// The per-file facts cache. The working tree's audit reads and writes it; the merge base's
+    /// audit (of a temporary export) only reads the working tree's cache file, whose entries
+    /// hold the facts of every file the change did not touch, and writes nothing (its entries
+    /// would only pile up under a folder that is gone after the audit).
+    pub cache_dir: Option<&'a Path>,
 }
 
 /// What a change did, beside the findings it brought (each marked `new`).
@@ -223,7 +228,16 @@ pub fn audit_change(
         ));
     }
     let repo = locate(request.root, request.reference)?;
-    let mut head = crate::engine::audit(request.root, head_config, request.threads)?;
+    let mut head = crate::engine::audit_cached(
+        request.root,
+        head_config,
+        request.threads,
+        request.cache_dir.map(|dir| crate::cache::CacheUse {
+            dir,
+            root: request.root,
+            write: true,
+        }),
+    )?;
 
     let scratch = tempfile::Builder::new()
         .prefix("prodready-merge-base-")
@@ -298,7 +312,17 @@ pub fn audit_change(
         },
         Some(Some(_)) => Some(Baseline::default()),
     };
-    let base = crate::engine::audit(&base_root, &config, request.threads).map_err(|e| {
+    let base = crate::engine::audit_cached(
+        &base_root,
+        &config,
+        request.threads,
+        request.cache_dir.map(|dir| crate::cache::CacheUse {
+            dir,
+            root: request.root,
+            write: false,
+        }),
+    )
+    .map_err(|e| {
         format!(
             "cannot audit the merge base {}: {}",
             short(&repo.merge_base),

@@ -162,14 +162,23 @@ struct Text {
 
 /// Reads a file as text: `None` for binary content.
 fn read_text(candidate: &Candidate) -> Result<Option<Text>, String> {
-    let bytes = crate::timings::time(crate::timings::Step::Read, || std::fs::read(&candidate.abs))
-        .map_err(|e| format!("cannot read: {e}"))?;
-    Ok(decode(bytes, FileKind::of(&candidate.path)))
+    Ok(decode(read(candidate)?, FileKind::of(&candidate.path)))
+}
+
+/// Reads a file's bytes.
+fn read(candidate: &Candidate) -> Result<Vec<u8>, String> {
+    crate::timings::time(crate::timings::Step::Read, || std::fs::read(&candidate.abs))
+        .map_err(|e| format!("cannot read: {e}"))
+}
+
+/// Whether bytes are binary content (a NUL byte in the first 8 KiB); see `decode`.
+fn is_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0)
 }
 
 /// Decodes a file's bytes: `None` for binary content (a NUL byte in the first 8 KiB).
 fn decode(bytes: Vec<u8>, kind: FileKind) -> Option<Text> {
-    if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
+    if is_binary(&bytes) {
         return None;
     }
     let mut notes = Vec::new();
@@ -232,8 +241,20 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Runs an audit of `root`. `gate` is the configuration's gate with command-line overrides.
+/// Runs an audit of `root`, without the cache. `gate` is the configuration's gate with
+/// command-line overrides.
 pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Report, String> {
+    audit_cached(root, config, threads, None)
+}
+
+/// Runs an audit of `root`, with the per-file facts cache if one is given (see `cache`): the
+/// report is the same with or without it.
+pub fn audit_cached(
+    root: &Path,
+    config: &Config,
+    threads: Option<usize>,
+    cache: Option<crate::cache::CacheUse<'_>>,
+) -> Result<Report, String> {
     let metadata =
         std::fs::metadata(root).map_err(|e| format!("cannot audit {}: {e}", root.display()))?;
     if !metadata.is_dir() {
@@ -267,29 +288,79 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
     // Phase zero: the Cargo model, which per-file checks may consult.
     let (cargo, manifest_reads) = load_cargo(&discovery.files, &paths);
     phases.mark("cargo model");
+    let cache = cache.and_then(|how| {
+        let config = crate::cache::config_digest(config, &rules);
+        crate::cache::Cache::open(how, &config, &model_digest(&cargo, &manifest_reads))
+    });
+    phases.mark("cache load");
 
-    // Phase one: every file, in parallel, read and parsed once.
-    let outcomes: Vec<Outcome> = pool.install(|| {
+    // Phase one: every file, in parallel, read and parsed once (or its facts taken from the
+    // cache when its bytes are those of a cached entry).
+    let analyse = |candidate: &Candidate,
+                   key: Option<crate::cache::Key>,
+                   text: Box<dyn FnOnce() -> Option<Text> + '_>| {
+        if let (Some(cache), Some(key)) = (&cache, &key)
+            && let Some(facts) = cache.get(key)
+        {
+            return (
+                Outcome::Analysed(Box::new(facts)),
+                crate::cache::Entry::Hit(key.clone()),
+            );
+        }
+        let outcome = analyse_guarded(candidate, Ok(text()), &cargo, &rule_set, config);
+        let entry = match (&outcome, &cache, key) {
+            (Outcome::Analysed(facts), Some(cache), Some(key)) => cache.fresh(key, facts),
+            _ => crate::cache::Entry::None,
+        };
+        (outcome, entry)
+    };
+    let outcomes: Vec<(Outcome, crate::cache::Entry)> = pool.install(|| {
         discovery
             .files
             .par_iter()
             .map(|candidate| match manifest_reads.get(&candidate.path) {
                 Some(ManifestRead::Text(text, notes, parse_error)) => {
-                    let text = Text {
-                        text: text.clone(),
-                        notes: notes.clone(),
-                        not_parsed: parse_error.clone(),
-                    };
-                    analyse_guarded(candidate, Ok(Some(text)), &cargo, &rule_set, config)
+                    let key = cache
+                        .as_ref()
+                        .map(|c| c.key(&candidate.path, text.as_bytes()));
+                    analyse(
+                        candidate,
+                        key,
+                        Box::new(|| {
+                            Some(Text {
+                                text: text.clone(),
+                                notes: notes.clone(),
+                                not_parsed: parse_error.clone(),
+                            })
+                        }),
+                    )
                 }
-                Some(ManifestRead::Binary) => binary(candidate),
-                Some(ManifestRead::Unreadable(reason)) => {
-                    Outcome::Failed(candidate.path.clone(), reason.clone())
-                }
-                None => analyse_guarded(candidate, read_text(candidate), &cargo, &rule_set, config),
+                Some(ManifestRead::Binary) => (binary(candidate), crate::cache::Entry::None),
+                Some(ManifestRead::Unreadable(reason)) => (
+                    Outcome::Failed(candidate.path.clone(), reason.clone()),
+                    crate::cache::Entry::None,
+                ),
+                None => match read(candidate) {
+                    Ok(bytes) if is_binary(&bytes) => {
+                        (binary(candidate), crate::cache::Entry::None)
+                    }
+                    Ok(bytes) => {
+                        let key = cache.as_ref().map(|c| c.key(&candidate.path, &bytes));
+                        let kind = FileKind::of(&candidate.path);
+                        analyse(candidate, key, Box::new(move || decode(bytes, kind)))
+                    }
+                    Err(reason) => (
+                        Outcome::Failed(candidate.path.clone(), reason),
+                        crate::cache::Entry::None,
+                    ),
+                },
             })
             .collect()
     });
+    let (outcomes, entries): (Vec<Outcome>, Vec<crate::cache::Entry>) =
+        outcomes.into_iter().unzip();
+    // Written while the project phase runs; waited for before the audit returns.
+    let saving = cache.map(|cache| std::thread::spawn(move || cache.save(entries)));
     let mut files = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         match outcome {
@@ -383,6 +454,11 @@ pub fn audit(root: &Path, config: &Config, threads: Option<usize>) -> Result<Rep
     );
     let gate = evaluate_gate(&config.gate, &scorecard, &findings);
     phases.mark("finalise and score");
+    if let Some(saving) = saving {
+        // A panic while saving leaves the old cache file in place; the report stands.
+        let _ = saving.join();
+    }
+    phases.mark("cache save (beyond the project phase)");
     phases.report();
     Ok(Report {
         root: root.display().to_string(),
@@ -532,6 +608,39 @@ fn load_cargo(
         .manifests
         .sort_by(|a, b| a.source.path.cmp(&b.source.path));
     (cargo, reads)
+}
+
+/// The digest of what the Cargo model is built from, for the cache's keys: the path and text of
+/// every manifest and lockfile read in phase zero, and which targets each package has (found
+/// from the paths of `src/main.rs`, `src/bin/`, `src/lib.rs`). Any change to them invalidates
+/// every entry.
+fn model_digest(cargo: &CargoProject, reads: &HashMap<String, ManifestRead>) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    let mut paths: Vec<&String> = reads.keys().collect();
+    paths.sort();
+    for path in paths {
+        field(path.as_bytes());
+        match &reads[path] {
+            ManifestRead::Text(text, _, _) => field(text.as_bytes()),
+            ManifestRead::Binary => field(b"\0binary"),
+            ManifestRead::Unreadable(reason) => field(reason.as_bytes()),
+        }
+    }
+    for manifest in &cargo.manifests {
+        field(manifest.source.path.as_bytes());
+        if let Some(package) = &manifest.package {
+            field(&[u8::from(package.has_bin), u8::from(package.has_lib)]);
+        }
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn binary(candidate: &Candidate) -> Outcome {

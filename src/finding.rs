@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::registry::{Rule, Severity, registry};
@@ -21,7 +21,7 @@ pub struct Span {
 }
 
 /// The redacted lines around a finding, for rendering.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Snippet {
     pub first_line: usize,
     pub text: String,
@@ -30,7 +30,7 @@ pub struct Snippet {
 }
 
 /// Production code, or test and example code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CodeKind {
     Production,
@@ -38,7 +38,7 @@ pub enum CodeKind {
 }
 
 /// The allow that suppresses a finding: what kind it is, where it is written and why.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Suppression {
     pub kind: AllowKind,
     /// `path:line` of the allow comment or of the configuration's `[[allow]]` entry.
@@ -48,13 +48,17 @@ pub struct Suppression {
     pub until: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
+    /// Its rule; the cache stores the code (see `cache`).
+    #[serde(with = "crate::cache::rule_code")]
     pub rule: &'static Rule,
     pub severity: Severity,
     /// File the finding is in, relative to the audited root; `None` for a project-level
     /// finding about something missing.
     pub path: Option<String>,
+    /// The cache keeps its byte range, which the report leaves out (see `cache`).
+    #[serde(with = "crate::cache::span")]
     pub span: Option<Span>,
     pub message: String,
     /// A fix specific to this finding; the rule's `fix` line when `None`.

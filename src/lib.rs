@@ -2,6 +2,7 @@
 //! the rule set in `rules/` and returns a scored pilot-to-production checklist.
 
 pub mod baseline;
+pub mod cache;
 pub mod changes;
 pub mod checks;
 pub mod config;

@@ -117,6 +117,13 @@ struct AuditArgs {
     /// findings the change brought, and a score below the merge base's.
     #[arg(long, value_name = "REF")]
     changed_since: Option<String>,
+    /// Cache per-file facts in DIR (default: $PRODREADY_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/prodready, else ~/.cache/prodready). Never inside the audited folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
+    /// Neither read nor write the cache of per-file facts.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
@@ -281,8 +288,20 @@ fn run_audit(args: AuditArgs) -> ExitCode {
             Err(message) => return error(message),
         }
     }
+    let cache = match prodready::cache::choose(args.cache_dir.as_deref(), args.no_cache, &args.path)
+    {
+        Ok(cache) => cache.map(|c| c.path),
+        Err(message) => return error(message),
+    };
     let report = match &args.changed_since {
-        None => prodready::audit(&args.path, &config, args.threads),
+        None => {
+            let cache = cache.as_deref().map(|dir| prodready::cache::CacheUse {
+                dir,
+                root: &args.path,
+                write: true,
+            });
+            prodready::engine::audit_cached(&args.path, &config, args.threads, cache)
+        }
         Some(reference) => changes::audit_change(
             &changes::ChangeRequest {
                 root: &args.path,
@@ -290,6 +309,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
                 config_file: args.config.as_deref(),
                 baseline_file: args.baseline.as_deref(),
                 threads: args.threads,
+                cache_dir: cache.as_deref(),
             },
             &config,
             |root, file| {

@@ -18,7 +18,9 @@ pub fn is_cargo_manifest_or_lock(path: &str) -> bool {
 }
 
 /// What kind of file this is, decided by name only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     Rust,

@@ -44,7 +44,9 @@ static UNTIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^until=(\S*)\s*").expect("until regex"));
 
 /// A calendar day, the unit of an allow's expiry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Date {
     year: u32,
     month: u32,
@@ -132,7 +134,7 @@ pub fn today() -> Result<Date, String> {
 }
 
 /// Where an allow is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AllowKind {
     /// `allow(...)` on the finding's line or the line above.
@@ -157,7 +159,7 @@ impl AllowKind {
 }
 
 /// One allow, of any form.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Allow {
     pub kind: AllowKind,
     /// The lines whose findings it suppresses: for an allow comment, its own line and the

@@ -56,7 +56,16 @@ impl Repo {
     /// code and the JSON report.
     fn audit(&self, extra: &[&str]) -> (i32, Value) {
         let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
-            .args(["audit", ".", "--select", "SEC002", "--fail-on", "high"])
+            // `--no-cache`: tests never write the per-file facts cache (tests/cache.rs tests it).
+            .args([
+                "audit",
+                "--no-cache",
+                ".",
+                "--select",
+                "SEC002",
+                "--fail-on",
+                "high",
+            ])
             .args(["--format", "json"])
             .args(extra)
             .current_dir(self.path())
@@ -241,7 +250,15 @@ fn a_fixed_finding_is_reported_as_fixed_and_the_baseline_shrinks() {
     assert_eq!(report["baseline"]["matched"], 3);
 
     let human = Command::new(env!("CARGO_BIN_EXE_prodready"))
-        .args(["audit", ".", "--select", "SEC002", "--baseline", BASELINE])
+        .args([
+            "audit",
+            "--no-cache",
+            ".",
+            "--select",
+            "SEC002",
+            "--baseline",
+            BASELINE,
+        ])
         .current_dir(repo.path())
         .output()
         .unwrap();
@@ -275,7 +292,15 @@ fn a_baseline_is_deterministic_and_rules_not_run_are_not_fixed() {
 
     // An audit of other rules cannot tell whether SEC002's findings were fixed.
     let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
-        .args(["audit", ".", "--select", "RES", "--format", "json"])
+        .args([
+            "audit",
+            "--no-cache",
+            ".",
+            "--select",
+            "RES",
+            "--format",
+            "json",
+        ])
         .args(["--baseline", BASELINE])
         .current_dir(repo.path())
         .output()
@@ -285,7 +310,7 @@ fn a_baseline_is_deterministic_and_rules_not_run_are_not_fixed() {
 
     std::fs::write(repo.baseline(), "{\"findings\": 3}").unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
-        .args(["audit", ".", "--baseline", BASELINE])
+        .args(["audit", "--no-cache", ".", "--baseline", BASELINE])
         .current_dir(repo.path())
         .output()
         .unwrap();

@@ -136,7 +136,8 @@ impl Repo {
 
 fn prodready(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_prodready"))
-        .arg("audit")
+        // `--no-cache`: tests never write the per-file facts cache (tests/cache.rs tests it).
+        .args(["audit", "--no-cache"])
         .args(args)
         .current_dir(dir)
         .output()
@@ -610,6 +611,7 @@ fn a_subfolder_of_the_repository_is_compared_with_the_same_subfolder() {
     let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
         .args([
             "audit",
+            "--no-cache",
             "svc",
             "--changed-since",
             "main",

@@ -8,11 +8,25 @@ use serde_json::Value;
 
 fn prodready(args: &[&str], dir: Option<&Path>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
-    command.args(args).env("NO_COLOR", "1");
+    command.args(no_cache(args)).env("NO_COLOR", "1");
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
+    // Bare `prodready` (`audit .`) takes no flag: its cache goes to a folder removed after it.
+    let cache = tempfile::tempdir().expect("a temporary folder");
+    if args.is_empty() {
+        command.env("PRODREADY_CACHE_DIR", cache.path());
+    }
     command.output().expect("prodready runs")
+}
+
+/// `audit` runs with `--no-cache`: tests never write the per-file facts cache (tests/cache.rs
+/// tests it with its own directories).
+fn no_cache<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    match args {
+        ["audit", rest @ ..] => [&["audit", "--no-cache"][..], rest].concat(),
+        _ => args.to_vec(),
+    }
 }
 
 fn code(output: &Output) -> i32 {
@@ -764,6 +778,7 @@ fn an_allow_expires_after_its_day_as_the_pinned_clock_decides() {
         let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
             .args([
                 "audit",
+                "--no-cache",
                 ".",
                 "--select",
                 "SEC002,OPS006",

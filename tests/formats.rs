@@ -16,8 +16,13 @@ const SARIF_SCHEMA: &str = include_str!("sarif-schema-2.1.0.json");
 const SAMPLES: [&str; 2] = ["fixtures/pilot-service", "fixtures/production-service"];
 
 fn prodready(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_prodready"))
-        .args(args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
+    // `--no-cache`: tests never write the per-file facts cache (tests/cache.rs tests it).
+    match args {
+        ["audit", rest @ ..] => command.args(["audit", "--no-cache"]).args(rest),
+        _ => command.args(args),
+    };
+    command
         .env("NO_COLOR", "1")
         .output()
         .expect("prodready runs")

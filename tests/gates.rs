@@ -11,7 +11,14 @@ use std::sync::Mutex;
 fn report(dir: &Path, select: Option<&str>, parse_everything: bool) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
     command
-        .args(["audit", dir.to_str().unwrap(), "--format", "json"])
+        // `--no-cache`: tests never write the per-file facts cache (tests/cache.rs tests it).
+        .args([
+            "audit",
+            "--no-cache",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
         .env("NO_COLOR", "1")
         .env_remove("PRODREADY_TIMINGS");
     if let Some(code) = select {

@@ -13,7 +13,12 @@ use serde_json::Value;
 
 fn prodready(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
-    command.args(args).env("NO_COLOR", "1");
+    // `--no-cache`: tests never write the per-file facts cache (tests/cache.rs tests it).
+    match args {
+        ["audit", rest @ ..] => command.args(["audit", "--no-cache"]).args(rest),
+        _ => command.args(args),
+    };
+    command.env("NO_COLOR", "1");
     for (key, value) in envs {
         command.env(key, value);
     }

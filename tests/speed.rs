@@ -8,7 +8,16 @@ fn audit(sample: &str, threads: &str, timings: bool) -> Output {
     let root = format!("{}/fixtures/{sample}", env!("CARGO_MANIFEST_DIR"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
     command
-        .args(["audit", &root, "--format", "json", "--threads", threads])
+        // `--no-cache`: tests never write the per-file facts cache (tests/cache.rs tests it).
+        .args([
+            "audit",
+            "--no-cache",
+            &root,
+            "--format",
+            "json",
+            "--threads",
+            threads,
+        ])
         .env("NO_COLOR", "1")
         .env_remove("PRODREADY_TIMINGS");
     if timings {

@@ -13,14 +13,14 @@ use crate::finding::Finding;
 use crate::source::Source;
 
 /// The metric names a PromQL expression reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct References {
     pub names: BTreeSet<String>,
     /// `{__name__=~"re"}` selectors, anchored as Prometheus anchors them.
     pub patterns: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AlertRule {
     pub name: String,
     pub line: usize,
@@ -32,14 +32,14 @@ pub struct AlertRule {
     pub site: Finding,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RecordingRule {
     pub name: String,
     pub references: References,
 }
 
 /// The rules of one file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RuleFile {
     pub alerts: Vec<AlertRule>,
     pub records: Vec<RecordingRule>,

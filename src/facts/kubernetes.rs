@@ -21,7 +21,7 @@ pub const ALLOW_ANNOTATION: &str = "prodready.dev/allow";
 pub const ALLOW_REASON_ANNOTATION: &str = "prodready.dev/allow-reason";
 
 /// What a YAML file contributes to the DEP rules.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct DeployFacts {
     /// Line of the first Kubernetes resource of a kind the DEP rules audit.
     pub kubernetes: Option<usize>,
@@ -47,13 +47,13 @@ pub struct DeployFacts {
 }
 
 /// A finding and what would withdraw it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     pub finding: Finding,
     pub unless: Unless,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Unless {
     /// The finding stands.
     Never,
@@ -66,7 +66,7 @@ pub enum Unless {
 }
 
 /// A workload named by kind, name and (if given) namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WorkloadRef {
     pub kind: String,
     pub name: String,

@@ -4,7 +4,7 @@ use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 
 use crate::source::Source;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Heading {
     pub line: usize,
     pub text: String,

@@ -19,7 +19,7 @@ use crate::finding::Finding;
 use crate::source::Source;
 
 /// A part of a metric name: literal text, or a constant to look up by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Piece {
     Text(String),
     Const(String),
@@ -29,7 +29,7 @@ pub enum Piece {
 /// a concatenation of pieces. `None` when the code builds it from values we cannot know.
 pub type NameParts = Option<Vec<Vec<Piece>>>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Library {
     Prometheus,
     PrometheusClient,
@@ -46,7 +46,7 @@ impl Library {
 }
 
 /// One metric registration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EmittedMetric {
     pub parts: NameParts,
     pub library: Library,
@@ -58,7 +58,7 @@ pub struct EmittedMetric {
 }
 
 /// What a Rust file contributes to the metrics model.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct MetricFacts {
     pub emitted: Vec<EmittedMetric>,
     /// `const`/`static` string items (and immutable `let` bindings) of the file; `None` when the

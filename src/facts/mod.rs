@@ -21,7 +21,7 @@ use crate::suppress::{self, Allow};
 use crate::timings::{self, Step};
 
 /// What one file yielded.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct FileFacts {
     pub path: String,
     pub kind: FileKind,
@@ -47,6 +47,9 @@ pub struct FileFacts {
     pub notes: Vec<String>,
     /// What left its analysis incomplete: a step that panicked, the time budget.
     pub incidents: Vec<String>,
+    /// Secret detection found a secret in the file: its facts are never cached (see `cache`).
+    #[serde(skip)]
+    pub secrets_detected: bool,
 }
 
 impl FileFacts {
@@ -67,6 +70,7 @@ impl FileFacts {
             allows: Vec::new(),
             notes: Vec::new(),
             incidents: Vec::new(),
+            secrets_detected: false,
         }
     }
 }
@@ -367,7 +371,7 @@ fn metric_crates(cargo: &CargoProject, path: &str) -> metrics::Available {
 
 /// `PRODREADY_PARSE_EVERY_RUST_FILE=1` switches the tree gates off: every Rust file is parsed,
 /// and the findings must be the same (`tests/gates.rs`, `bench/run.sh`).
-fn parse_every_rust_file() -> bool {
+pub fn parse_every_rust_file() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| {
         std::env::var_os("PRODREADY_PARSE_EVERY_RUST_FILE")
@@ -513,6 +517,7 @@ impl FileInput<'_> {
                 self.secrets_in_text.clone()
             }
         };
+        facts.secrets_detected |= !secrets.is_empty();
         self.source
             .set_secret_spans(secrets.iter().map(|d| d.secret.clone()).collect());
         facts.allows = suppress::parse(self.source, self.kind)

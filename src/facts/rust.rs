@@ -13,7 +13,7 @@ use syn::visit::{self, Visit};
 /// parsing threads' stack.
 pub const MAX_NESTING: usize = 1024;
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RustFacts {
     /// Inclusive line ranges of `#[cfg(test)]` items and test functions.
     pub test_ranges: Vec<(usize, usize)>,

@@ -19,7 +19,7 @@ use crate::registry::registry;
 use crate::source::Source;
 
 /// What one file's production code uses.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct CodeUses {
     /// The first use of a logging facade (a macro, an attribute or a path), with its line.
     pub logging: Option<(usize, String)>,

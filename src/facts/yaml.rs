@@ -15,7 +15,7 @@ const WORKLOAD_KINDS: [&str; 5] = [
     "Rollout",
 ];
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct YamlFacts {
     /// Kubernetes workloads: kind and line.
     pub workloads: Vec<(String, usize)>,

@@ -1,0 +1,641 @@
+//! The content-hash cache of per-file facts (`docs/cache.md`): a re-audit of a mostly unchanged
+//! repository skips the per-file phase for the files whose bytes did not change. The Cargo model
+//! (phase zero) and the project checks (phase two) always run again, over every file's facts.
+//!
+//! One file per prodready version, effective configuration and audited root, in a directory
+//! outside the audited tree: `<dir>/v1-<digest>.json`, a map from entry key to a file's facts.
+//! It is read once before the per-file phase and written once after it, atomically, with the
+//! entries of this run only. An entry's key is a BLAKE3 digest of prodready's version, the cache
+//! format, the configuration, the Cargo model (every manifest and lockfile read in phase zero),
+//! the file's path and its bytes.
+//!
+//! Never cached: a file whose analysis had an incident or failed, a file in which a secret was
+//! detected, and a file with a string constant that could be an undetected credential (see
+//! [`cacheable`]). A cache that cannot be read, parsed or written never fails the audit.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::checks::secrets::patterns::entropy;
+use crate::config::{Config, Gate};
+use crate::facts::FileFacts;
+use crate::registry::{Rule, registry};
+
+/// The layout of the cache file and of its entries. Raise it whenever `FileFacts` (or anything
+/// it holds) changes shape in a release-less build; a release changes the version anyway.
+pub const FORMAT: u32 = 1;
+
+/// The environment variable that names the cache directory (after `--cache-dir`).
+pub const ENV_DIR: &str = "PRODREADY_CACHE_DIR";
+
+/// Where the cache lives, and who chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheDir {
+    pub path: PathBuf,
+    /// Given with `--cache-dir` (a problem with it is an error), or found in the environment.
+    pub explicit: bool,
+}
+
+/// The cache directory of an audit of `root`: `--cache-dir`, else `$PRODREADY_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/prodready`, else `$HOME/.cache/prodready`; `None` with `--no-cache`.
+///
+/// A directory inside the audited root is refused, so that a repository can never supply cache
+/// entries: an error when it was given explicitly, else one line on standard error and no cache.
+pub fn choose(
+    flag: Option<&Path>,
+    no_cache: bool,
+    root: &Path,
+) -> Result<Option<CacheDir>, String> {
+    if no_cache {
+        return Ok(None);
+    }
+    let (path, explicit) = match flag {
+        Some(path) => (path.to_path_buf(), true),
+        None => match default_dir() {
+            Some(path) => (path, false),
+            None => {
+                eprintln!(
+                    "prodready: no cache directory (set {ENV_DIR}, XDG_CACHE_HOME or HOME, or pass --cache-dir): running uncached"
+                );
+                return Ok(None);
+            }
+        },
+    };
+    if inside(&path, root) {
+        let message = format!(
+            "the cache directory {} is inside the audited folder {}: a repository must not hold its own cache",
+            path.display(),
+            root.display()
+        );
+        if explicit {
+            return Err(message);
+        }
+        eprintln!("prodready: {message}; running uncached");
+        return Ok(None);
+    }
+    Ok(Some(CacheDir { path, explicit }))
+}
+
+fn default_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var(ENV_DIR) {
+        return Some(PathBuf::from(dir));
+    }
+    // The XDG base directory specification ignores relative paths.
+    if let Some(dir) = var("XDG_CACHE_HOME").map(PathBuf::from)
+        && dir.is_absolute()
+    {
+        return Some(dir.join("prodready"));
+    }
+    var("HOME").map(|home| PathBuf::from(home).join(".cache").join("prodready"))
+}
+
+/// Whether `path` (which need not exist yet) is `root` or inside it, after resolving symbolic
+/// links in every part of both that exists.
+fn inside(path: &Path, root: &Path) -> bool {
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return false;
+    };
+    resolve(path).starts_with(root)
+}
+
+/// The absolute form of a path that may not exist: its longest existing ancestor canonicalised,
+/// the rest appended lexically.
+fn resolve(path: &Path) -> PathBuf {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let mut base = loop {
+        if let Ok(canonical) = std::fs::canonicalize(existing) {
+            break canonical;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            // `..` or the root itself: resolve what is left lexically.
+            _ => break PathBuf::new(),
+        }
+    };
+    if base.as_os_str().is_empty() {
+        for component in absolute.components() {
+            match component {
+                Component::ParentDir => {
+                    base.pop();
+                }
+                Component::CurDir => {}
+                other => base.push(other),
+            }
+        }
+        return base;
+    }
+    for name in rest.into_iter().rev() {
+        if name == ".." {
+            base.pop();
+        } else if name != "." {
+            base.push(name);
+        }
+    }
+    base
+}
+
+/// How an audit uses the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheUse<'a> {
+    /// The cache directory (see [`choose`]).
+    pub dir: &'a Path,
+    /// The folder whose cache file is read: the audited one, or for the merge base of
+    /// `--changed-since` (a temporary export) the working tree's, whose unchanged files it shares.
+    pub root: &'a Path,
+    /// Write this run's entries; the merge base's audit only reads.
+    pub write: bool,
+}
+
+/// The key of one entry: a BLAKE3 digest, hex-encoded.
+pub type Key = String;
+
+/// What the per-file phase did with the cache for one file.
+pub enum Entry {
+    /// No cache, or a file not cached (binary, failed, secret, incident).
+    None,
+    /// Its facts came from the cache: the loaded entry is kept.
+    Hit(Key),
+    /// Analysed now: its facts, serialised.
+    Fresh(Key, Box<RawValue>),
+}
+
+/// The cache file's layout.
+#[derive(Deserialize)]
+struct Stored {
+    format: u32,
+    version: String,
+    entries: HashMap<Key, Box<RawValue>>,
+}
+
+/// An open cache: the entries loaded from its file, and how to key new ones.
+pub struct Cache {
+    dir: PathBuf,
+    file: PathBuf,
+    /// Version, format, configuration and Cargo model, hashed: each key continues from it.
+    prefix: blake3::Hasher,
+    loaded: HashMap<Key, Box<RawValue>>,
+    write: bool,
+    stats: Stats,
+}
+
+#[derive(Default)]
+struct Stats {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    not_cacheable: AtomicU64,
+    /// Entries found in the file that did not deserialise (analysed afresh: also misses).
+    rejected: AtomicU64,
+    key_nanos: AtomicU64,
+    decode_nanos: AtomicU64,
+    encode_nanos: AtomicU64,
+    load: Duration,
+    load_bytes: u64,
+    loaded_entries: usize,
+}
+
+/// What the configuration contributes to keys: everything of it but what acts only before or
+/// after the per-file phase (excludes, file size limit, time budget, gate, allows, baseline and
+/// where the configuration came from), the selected rules, and whether the tree gates are off
+/// (`PRODREADY_PARSE_EVERY_RUST_FILE`, which changes what a file's facts hold).
+pub fn config_digest(config: &Config, rules: &[&Rule]) -> String {
+    let effective = Config {
+        exclude: Vec::new(),
+        max_file_size: 0,
+        file_timeout: Duration::ZERO,
+        gate: Gate::default(),
+        allows: Vec::new(),
+        baseline: None,
+        origin: None,
+        origin_text: None,
+        ..config.clone()
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(format!("{effective:?}").as_bytes());
+    for rule in rules {
+        hasher.update([0]);
+        hasher.update(rule.code.as_bytes());
+    }
+    hasher.update([0, u8::from(crate::facts::parse_every_rust_file())]);
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+/// Adds a length-prefixed field to a digest, so that no two field lists hash alike.
+fn field(hasher: &mut impl Update, bytes: &[u8]) {
+    hasher.feed(&(bytes.len() as u64).to_le_bytes());
+    hasher.feed(bytes);
+}
+
+/// The two digests in use: SHA-256 names the file, BLAKE3 (several times faster on large
+/// files) keys the entries.
+trait Update {
+    fn feed(&mut self, bytes: &[u8]);
+}
+
+impl Update for Sha256 {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Update for blake3::Hasher {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Cache {
+    /// Opens the cache of an audit of `root` in `dir`, creating `dir` (mode 0700) if needed and
+    /// loading its file if there is one. `model` is the digest of the Cargo model. `None`, after
+    /// one line on standard error, when the directory cannot be created or is inside `root`.
+    pub fn open(how: CacheUse<'_>, config: &str, model: &str) -> Option<Cache> {
+        let CacheUse { dir, root, write } = how;
+        // `choose` refuses it already; a library caller may not have asked it.
+        if inside(dir, root) {
+            eprintln!(
+                "prodready: the cache directory {} is inside the audited folder: running uncached",
+                dir.display()
+            );
+            return None;
+        }
+        if let Err(e) = create_dir(dir) {
+            eprintln!(
+                "prodready: cannot create the cache directory {}: {e}; running uncached",
+                dir.display()
+            );
+            return None;
+        }
+        let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let mut name = Sha256::new();
+        field(&mut name, env!("CARGO_PKG_VERSION").as_bytes());
+        field(&mut name, &FORMAT.to_le_bytes());
+        field(&mut name, config.as_bytes());
+        field(&mut name, root.as_os_str().as_encoded_bytes());
+        let file = dir.join(format!("v{FORMAT}-{}.json", &hex(&name.finalize())[..32]));
+        let mut prefix = blake3::Hasher::new();
+        field(&mut prefix, b"prodready per-file facts");
+        field(&mut prefix, env!("CARGO_PKG_VERSION").as_bytes());
+        field(&mut prefix, &FORMAT.to_le_bytes());
+        field(&mut prefix, config.as_bytes());
+        field(&mut prefix, model.as_bytes());
+        let start = Instant::now();
+        let (loaded, load_bytes) = load(&file);
+        let stats = Stats {
+            load: start.elapsed(),
+            load_bytes,
+            loaded_entries: loaded.len(),
+            ..Stats::default()
+        };
+        Some(Cache {
+            dir: dir.to_path_buf(),
+            file,
+            prefix,
+            loaded,
+            write,
+            stats,
+        })
+    }
+
+    /// The key of a file's entry, from its path and bytes (as read, before decoding).
+    pub fn key(&self, path: &str, bytes: &[u8]) -> Key {
+        let start = Instant::now();
+        let mut hasher = self.prefix.clone();
+        field(&mut hasher, path.as_bytes());
+        field(&mut hasher, bytes);
+        let key = hex(hasher.finalize().as_bytes());
+        add_nanos(&self.stats.key_nanos, start);
+        key
+    }
+
+    /// The cached facts of a file, if its entry exists and deserialises.
+    pub fn get(&self, key: &Key) -> Option<FileFacts> {
+        let raw = self.loaded.get(key)?;
+        let start = Instant::now();
+        let facts = serde_json::from_str::<FileFacts>(raw.get());
+        add_nanos(&self.stats.decode_nanos, start);
+        match facts {
+            Ok(facts) => {
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                Some(facts)
+            }
+            Err(_) => {
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// The entry of a file analysed now: its facts serialised, unless they must not be cached.
+    pub fn fresh(&self, key: Key, facts: &FileFacts) -> Entry {
+        if let Some(why) = not_cacheable(facts) {
+            self.stats.not_cacheable.fetch_add(1, Ordering::Relaxed);
+            if debug() {
+                eprintln!("cache: not cached: {} ({why})", facts.path);
+            }
+            return Entry::None;
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        let start = Instant::now();
+        let raw = serde_json::value::to_raw_value(facts);
+        add_nanos(&self.stats.encode_nanos, start);
+        match raw {
+            Ok(raw) => Entry::Fresh(key, raw),
+            Err(_) => Entry::None,
+        }
+    }
+
+    /// Writes the entries of this run (and only them) to the cache file, atomically, unless the
+    /// cache is read only. A failure is one line on standard error. Prints the cache's timings
+    /// when they are on.
+    pub fn save(mut self, entries: Vec<Entry>) {
+        let start = Instant::now();
+        let mut kept: Vec<(Key, Box<RawValue>)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match entry {
+                Entry::None => {}
+                Entry::Hit(key) => {
+                    if let Some(raw) = self.loaded.remove(&key) {
+                        kept.push((key, raw));
+                    }
+                }
+                Entry::Fresh(key, raw) => kept.push((key, raw)),
+            }
+        }
+        // Two files with the same path and bytes cannot exist; keep the file well-formed anyway.
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        kept.dedup_by(|a, b| a.0 == b.0);
+        let written = if self.write {
+            write(&self.dir, &self.file, &kept)
+        } else {
+            Ok(0)
+        };
+        let save = start.elapsed();
+        match &written {
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "prodready: cannot write the cache file {}: {e}",
+                self.file.display()
+            ),
+        }
+        if crate::timings::enabled() {
+            let s = &self.stats;
+            let secs = |nanos: &AtomicU64| nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            eprintln!(
+                "cache: {} hits, {} misses, {} not cacheable, {} rejected entries",
+                s.hits.load(Ordering::Relaxed),
+                s.misses.load(Ordering::Relaxed),
+                s.not_cacheable.load(Ordering::Relaxed),
+                s.rejected.load(Ordering::Relaxed),
+            );
+            eprintln!(
+                "cache: loaded {} entries ({:.1} MB) in {:.3} s; saved {} entries ({:.1} MB) in {:.3} s",
+                s.loaded_entries,
+                s.load_bytes as f64 / 1e6,
+                s.load.as_secs_f64(),
+                kept.len(),
+                written.unwrap_or(0) as f64 / 1e6,
+                save.as_secs_f64(),
+            );
+            eprintln!(
+                "cache: keys {:.3} s, deserialise {:.3} s, serialise {:.3} s (summed over threads)",
+                secs(&s.key_nanos),
+                secs(&s.decode_nanos),
+                secs(&s.encode_nanos),
+            );
+        }
+    }
+}
+
+fn add_nanos(counter: &AtomicU64, start: Instant) {
+    if crate::timings::enabled() {
+        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        counter.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+fn create_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The entries of a cache file: none when it is missing, unreadable, not a cache file of this
+/// version and format, or not valid JSON. Returns its size too.
+fn load(file: &Path) -> (HashMap<Key, Box<RawValue>>, u64) {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return (HashMap::new(), 0);
+    };
+    let size = text.len() as u64;
+    match serde_json::from_str::<Stored>(&text) {
+        Ok(stored) if stored.format == FORMAT && stored.version == env!("CARGO_PKG_VERSION") => {
+            (stored.entries, size)
+        }
+        _ => (HashMap::new(), size),
+    }
+}
+
+/// Writes the cache file through a temporary file in the same directory, renamed over it.
+/// Returns the bytes written.
+fn write(dir: &Path, file: &Path, entries: &[(Key, Box<RawValue>)]) -> std::io::Result<u64> {
+    let temporary = tempfile::Builder::new()
+        .prefix(".prodready-cache-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, temporary);
+    let version = serde_json::to_string(env!("CARGO_PKG_VERSION"))?;
+    write!(
+        out,
+        "{{\"format\":{FORMAT},\"version\":{version},\"entries\":{{"
+    )?;
+    for (i, (key, raw)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write!(out, "\"{key}\":")?;
+        out.write_all(raw.get().as_bytes())?;
+    }
+    out.write_all(b"}}")?;
+    let temporary = out.into_inner().map_err(|e| e.into_error())?;
+    let bytes = temporary.as_file().metadata()?.len();
+    temporary.persist(file).map_err(|e| e.error)?;
+    Ok(bytes)
+}
+
+/// Why a file's facts must not be cached, if they must not: its analysis was incomplete, a
+/// secret was detected in it (so no secret, masked or not, is ever stored), or one of its string
+/// constants (kept whole in the metric facts, which no report prints) could be a credential that
+/// detection missed: a run of 16 or more letters and digits with high entropy.
+pub fn not_cacheable(facts: &FileFacts) -> Option<&'static str> {
+    if !facts.incidents.is_empty() {
+        Some("its analysis had an incident")
+    } else if facts.secrets_detected {
+        Some("a secret was detected in it")
+    } else if facts.metrics.as_ref().is_some_and(|metrics| {
+        metrics
+            .constants
+            .values()
+            .flatten()
+            .any(|value| may_be_credential(value))
+    }) {
+        Some("a string constant could be a credential")
+    } else {
+        None
+    }
+}
+
+/// `PRODREADY_CACHE_DEBUG=1`: say on standard error which files are not cached and why.
+fn debug() -> bool {
+    static ON: LazyLock<bool> = LazyLock::new(|| {
+        std::env::var_os("PRODREADY_CACHE_DEBUG").is_some_and(|v| !v.is_empty() && v != "0")
+    });
+    *ON
+}
+
+/// A run of at least 16 ASCII letters and digits with at least 3 bits of entropy per character.
+fn may_be_credential(value: &str) -> bool {
+    value
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|run| run.len() >= 16 && entropy(run) >= 3.0)
+}
+
+/// The digest of a finding's rule by code; an unknown code fails the entry.
+pub mod rule_code {
+    use super::*;
+
+    static BY_CODE: LazyLock<HashMap<&'static str, &'static Rule>> = LazyLock::new(|| {
+        registry()
+            .rules()
+            .iter()
+            .map(|r| (r.code.as_str(), r))
+            .collect()
+    });
+
+    pub fn serialize<S: serde::Serializer>(rule: &&'static Rule, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rule.code)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static Rule, D::Error> {
+        let code = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        BY_CODE
+            .get(code.as_ref())
+            .copied()
+            .ok_or_else(|| serde::de::Error::custom(format!("no rule {code}")))
+    }
+}
+
+/// A finding's span with its byte range, which the reports leave out but sorting and masking
+/// need.
+pub mod span {
+    use std::ops::Range;
+
+    use super::*;
+    use crate::finding::Span;
+
+    #[derive(Serialize, Deserialize)]
+    struct Stored {
+        start_line: usize,
+        start_column: usize,
+        end_line: usize,
+        end_column: usize,
+        bytes: Range<usize>,
+    }
+
+    pub fn serialize<S: serde::Serializer>(span: &Option<Span>, s: S) -> Result<S::Ok, S::Error> {
+        span.as_ref()
+            .map(|span| Stored {
+                start_line: span.start_line,
+                start_column: span.start_column,
+                end_line: span.end_line,
+                end_column: span.end_column,
+                bytes: span.bytes.clone(),
+            })
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
+        Ok(Option::<Stored>::deserialize(d)?.map(|stored| Span {
+            start_line: stored.start_line,
+            start_column: stored.start_column,
+            end_line: stored.end_line,
+            end_column: stored.end_column,
+            bytes: stored.bytes,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_does_not_exist_yet_resolves_under_its_existing_parent() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let canonical = std::fs::canonicalize(root.path()).expect("canonical");
+        let inner = root.path().join("a/b/../c");
+        assert_eq!(resolve(&inner), canonical.join("a/c"));
+        assert!(inside(&inner, root.path()));
+        assert!(inside(root.path(), root.path()));
+        assert!(!inside(&root.path().join("../elsewhere"), root.path()));
+    }
+
+    #[test]
+    fn a_finding_round_trips_with_its_byte_range_and_rule() {
+        use crate::finding::Finding;
+        use crate::source::Source;
+        let source = Source::new(
+            "src/main.rs",
+            "fn main() {\n    let x = 1;\n}\n".to_string(),
+        );
+        let finding = Finding::at("OPS001", &source, 16..26, "a message").with_fix("a fix");
+        let json = serde_json::to_string(&finding).expect("serialises");
+        let back: Finding = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back.span, finding.span);
+        assert_eq!(back.span.as_ref().map(|s| s.bytes.clone()), Some(16..26));
+        assert!(std::ptr::eq(back.rule, finding.rule));
+        assert_eq!(back.sort_key(), finding.sort_key());
+        assert_eq!(back.line_key, finding.line_key);
+        assert_eq!(back.fix_text(), "a fix");
+        let snippet = |f: &Finding| f.snippet.as_ref().map(|s| (s.first_line, s.text.clone()));
+        assert_eq!(snippet(&back), snippet(&finding));
+
+        // An unknown rule code fails the entry, not the process.
+        let unknown = json.replace("\"OPS001\"", "\"XYZ999\"");
+        assert!(serde_json::from_str::<Finding>(&unknown).is_err());
+    }
+
+    #[test]
+    fn credential_like_constants_are_told_from_metric_names() {
+        assert!(may_be_credential("q8ZmV2pX7rL0wT5nK3jH"));
+        assert!(!may_be_credential("http_requests_total"));
+        assert!(!may_be_credential("aaaaaaaaaaaaaaaaaaaaaaaa"));
+    }
+}
