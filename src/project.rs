@@ -434,36 +434,39 @@ fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
 /// A package's build script: `build.rs` beside a production manifest. It runs at compile time,
 /// never in production.
 pub fn is_build_script(path: &str, cargo: &CargoProject) -> bool {
-    cargo.manifests.iter().any(|m| {
-        m.package.is_some()
-            && path
-                == if m.dir.is_empty() {
-                    "build.rs".to_string()
-                } else {
-                    format!("{}/build.rs", m.dir)
-                }
-    })
+    let dir = match path.strip_suffix("build.rs") {
+        Some("") => "",
+        Some(dir) => match dir.strip_suffix('/') {
+            Some(dir) => dir,
+            None => return false,
+        },
+        None => return false,
+    };
+    cargo
+        .manifests
+        .iter()
+        .any(|m| m.package.is_some() && m.dir == dir)
 }
 
 /// A file of a binary target: `src/main.rs`, `src/bin/**`, or any file of a package that has a
 /// binary and no library (its modules run only inside that binary).
 pub fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
     cargo.manifests.iter().any(|m| {
-        let Some(package) = &m.package else {
+        let Some(package) = m.package.as_ref().filter(|p| p.has_bin) else {
             return false;
         };
-        let prefix = if m.dir.is_empty() {
-            String::new()
+        let rel = if m.dir.is_empty() {
+            Some(path)
         } else {
-            format!("{}/", m.dir)
+            path.strip_prefix(m.dir.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
         };
-        let Some(rel) = path.strip_prefix(&prefix) else {
+        let Some(rel) = rel else {
             return false;
         };
-        package.has_bin
-            && (rel == "src/main.rs"
-                || rel.starts_with("src/bin/")
-                || (!package.has_lib && rel.starts_with("src/")))
+        (rel == "src/main.rs"
+            || rel.starts_with("src/bin/")
+            || (!package.has_lib && rel.starts_with("src/")))
     })
 }
 
