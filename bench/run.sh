@@ -128,8 +128,9 @@ if [ "$scaling" = 1 ]; then
     mirror "$corpus" "$work/quarter" 4
     mirror "$corpus" "$work/half" 2
 fi
-# The file the warm-cache row edits: the largest .rs file whose name sorts first.
-edited=$(cd "$tree" && find . -type f -name '*.rs' -printf '%s %p\n' | sort -k1,1nr -k2 | sed -n 1p | cut -d' ' -f2-)
+# The file the warm-cache row edits: the largest .rs file under 1 MiB (a larger one could pass
+# max_file_size and be skipped, which would measure nothing), the name sorting first on a tie.
+edited=$(cd "$tree" && find . -type f -name '*.rs' -size -1024k -printf '%s %p\n' | sort -k1,1nr -k2 | sed -n 1p | cut -d' ' -f2-)
 edited="$tree/${edited#./}"
 edited_orig="$work/edited.orig"
 cp "$edited" "$edited_orig"

@@ -464,9 +464,9 @@ pub fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
         let Some(rel) = rel else {
             return false;
         };
-        (rel == "src/main.rs"
+        rel == "src/main.rs"
             || rel.starts_with("src/bin/")
-            || (!package.has_lib && rel.starts_with("src/")))
+            || (!package.has_lib && rel.starts_with("src/"))
     })
 }
 

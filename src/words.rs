@@ -48,6 +48,7 @@ pub struct Present<'v> {
     word: Vec<bool>,
     macro_call: Vec<bool>,
     after_dot: Vec<bool>,
+    method_call: Vec<bool>,
 }
 
 fn is_identifier_byte(b: u8) -> bool {
@@ -70,7 +71,10 @@ impl Vocabulary {
         let mut word = vec![false; self.ids.len()];
         let mut macro_call = vec![false; self.ids.len()];
         let mut after_dot = vec![false; self.ids.len()];
+        let mut method_call = vec![false; self.ids.len()];
         let mut dot = false;
+        // A member just named (`.text`), then whether a call follows (`.text()`, `.f::<T>()`).
+        let mut member: Option<usize> = None;
         // The identifier just seen, then whether a `!` followed it (`info!`, not `a != b`).
         let mut last: Option<usize> = None;
         let mut bang: Option<usize> = None;
@@ -89,6 +93,11 @@ impl Vocabulary {
             {
                 macro_call[id] = true;
             }
+            if let Some(id) = member.take()
+                && matches!(token.kind, TokenKind::OpenParen | TokenKind::Colon)
+            {
+                method_call[id] = true;
+            }
             match (token.kind, last.take()) {
                 (TokenKind::Bang, Some(id)) => bang = Some(id),
                 (TokenKind::Ident | TokenKind::RawIdent, _) => {
@@ -96,6 +105,7 @@ impl Vocabulary {
                     if let Some(&id) = self.ids.get(name) {
                         word[id] = true;
                         after_dot[id] |= dot;
+                        member = dot.then_some(id);
                         last = Some(id);
                     }
                 }
@@ -112,6 +122,7 @@ impl Vocabulary {
             word,
             macro_call,
             after_dot,
+            method_call,
         }
     }
 }
@@ -143,6 +154,14 @@ impl Present<'_> {
         match self.find(name) {
             Some(id) => self.after_dot[id],
             None => self.text.contains(&format!(".{name}")) || has_word(self.text, name).0,
+        }
+    }
+
+    /// Whether the code calls a method of that name (`.text()`, `.collect::<T>()`).
+    pub fn has_method(&self, name: &str) -> bool {
+        match self.find(name) {
+            Some(id) => self.method_call[id],
+            None => self.has_member(name),
         }
     }
 
@@ -225,5 +244,6 @@ mod tests {
         let members = vocabulary.scan("let info = x.log; Client::new().sync()");
         assert!(members.has_member("log") && members.has_member("sync"));
         assert!(!members.has_member("info") && !members.has_member("Client"));
+        assert!(members.has_method("sync") && !members.has_method("log"));
     }
 }

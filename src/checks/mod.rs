@@ -241,6 +241,11 @@ impl<'a> TreeQuery<'a> {
         self.present.has_member(name)
     }
 
+    /// Whether the code calls a method of that name.
+    pub fn has_method(&self, name: &str) -> bool {
+        self.present.has_method(name)
+    }
+
     /// Whether every segment of the path is written in the text (its crate also through a
     /// renamed dependency of the file's package).
     pub fn has_path(&self, path: &str) -> bool {

@@ -61,7 +61,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     query.live("OBS005")
         && (query.has_member("status") || query.has_member("status_code"))
-        && DATA.body_methods.iter().any(|m| query.has_member(m))
+        && DATA.body_methods.iter().any(|m| query.has_method(m))
 }
 
 pub fn gate_words() -> Vec<String> {

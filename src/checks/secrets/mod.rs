@@ -70,8 +70,8 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 /// `json!` key, `.env("API_TOKEN", ..)`) and a string literal that could be its value
 /// (`names::is_secret_value`: at least 4 characters, and for a name that needs a high-entropy
 /// value at least `min_length` with a digit; escapes only shorten a literal). The value follows
-/// the name within the statement (no `;`, `{` or `}` between), or, for a name typed with `:` (a
-/// parameter, a field, a `const`), anywhere in the file.
+/// the name within the statement (no `;`, `{` or `}` between), or, for a function's parameter
+/// (its value comes from a call), anywhere in the file.
 fn code_may_hold_secret(text: &str) -> bool {
     use names::SecretName;
     use ra_ap_rustc_lexer::{FrontmatterAllowed, LiteralKind, TokenKind, tokenize};
@@ -108,6 +108,9 @@ fn code_may_hold_secret(text: &str) -> bool {
     // reads: their brackets are skipped, with the `#` (and `!`) that may open one.
     let mut attribute_depth = 0usize;
     let mut opens_attribute = false;
+    // Inside a function's signature (from `fn` to its body or `;`), and how deep in parentheses.
+    let mut in_signature = false;
+    let mut parens = 0usize;
     let mut at = 0;
     for token in tokenize(text, FrontmatterAllowed::No) {
         let piece = &text[at..at + token.len as usize];
@@ -163,17 +166,29 @@ fn code_may_hold_secret(text: &str) -> bool {
             }
             TokenKind::Semi | TokenKind::OpenBrace | TokenKind::CloseBrace => {
                 pending = None;
+                in_signature &= parens > 0;
                 continue;
             }
-            // `name:` types the name; `a::b` is a path and leaves the statement's name waiting.
+            TokenKind::OpenParen => {
+                parens += 1;
+                continue;
+            }
+            TokenKind::CloseParen => {
+                parens = parens.saturating_sub(1);
+                continue;
+            }
+            // `name:` in a signature's parentheses is a parameter; `a::b` is a path.
             TokenKind::Colon => {
-                if after_colon.is_none() {
+                if after_colon.is_none() && in_signature && parens > 0 {
                     colon_after = pending;
                 }
                 continue;
             }
             _ => continue,
         };
+        if piece == "fn" {
+            in_signature = true;
+        }
         if FRAGMENTS.is_match(candidate)
             && let Some(kind) = names::classify(candidate)
         {
@@ -795,6 +810,7 @@ mod tests {
             format!("map.insert(\"api_key\".to_string(), \"{value}\".into());"),
             format!("json!({{\"auth\": {{\"token\": \"{value}\"}}}})"),
             "fn connect(password: &str) {}\nfn main() { connect(\"hunter22\"); }".to_string(),
+            "fn connect<F: Fn(u8)>(f: F, password: &str) {}\nfn main() { connect(g, \"hunter22\"); }".to_string(),
             format!("Config {{ client_secret: r#\"{value}\"#.into() }}"),
             format!("#[cfg(test)]\nconst API_KEY: &str = \"{value}\";"),
             format!("let api_key = \"{value}\\n\";"),
@@ -808,6 +824,7 @@ mod tests {
             format!("use token::Comma; let x = \"{value}\";"),
             "let password = read_password();".to_string(),
             format!("#[link_name = \"{value}\"]\nfn private_key(private_key: *const u8);"),
+            format!("struct S {{ api_key: String }}\nconst LABEL: &str = \"{value}\";"),
             "const SZ_OID_PRIVATE_KEY: &str = \"1.2.840.113549.1.1.1\";".to_string(),
             "const CRYPTO_PROVIDER_KEY: &str = \"Microsoft Enhanced Provider 10\";".to_string(),
         ] {
