@@ -43,8 +43,10 @@ pub struct Detection {
 /// so named: the only Rust texts in which SEC002 can find something.
 static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?i)(?:pass(?:wd|word|phrase)|secret|token|api_?key|apikey|private_?key|credential)[^;{}]{0,60}?""#,
+        r#"(?i)(?:pass(?:wd|word|phrase)|secret|token|api_?key|apikey|private_?key|credential|(?:access|signing|encryption|master)[_-]?key)[^;{}]{0,60}?""#,
         r"|(?i)\bfn\s+\w+\s*(?:<[^>]*>)?\s*\([^)]*(?:pass(?:wd|word)|secret|token|api_?key|credential)",
+        // `KNOWN_PARAMETERS`: builder methods whose parameters are secrets by name.
+        r"|\b(?:basic_auth|bearer_auth|with_basic_auth)\b",
     ))
     .unwrap()
 });
@@ -189,9 +191,16 @@ fn code_may_hold_secret(text: &str) -> bool {
         if piece == "fn" {
             in_signature = true;
         }
-        if FRAGMENTS.is_match(candidate)
-            && let Some(kind) = names::classify(candidate)
-        {
+        let known = KNOWN_PARAMETERS
+            .iter()
+            .find(|(method, _)| *method == candidate)
+            .and_then(|(_, params)| params.iter().filter_map(|p| names::classify(p)).min());
+        if let Some(kind) = known.or_else(|| {
+            FRAGMENTS
+                .is_match(candidate)
+                .then(|| names::classify(candidate))
+                .flatten()
+        }) {
             // Two names before one value: keep the weaker demand on it.
             let any_value = kind == SecretName::AnyValue || pending == Some(SecretName::AnyValue);
             pending = Some(if any_value {
@@ -812,10 +821,14 @@ mod tests {
             "fn connect(password: &str) {}\nfn main() { connect(\"hunter22\"); }".to_string(),
             "fn connect<F: Fn(u8)>(f: F, password: &str) {}\nfn main() { connect(g, \"hunter22\"); }".to_string(),
             format!("Config {{ client_secret: r#\"{value}\"#.into() }}"),
+            "client.with_basic_auth(\"user\", \"h2pass\");".to_string(),
+            format!("let signingKey = \"{value}\";"),
+            format!("let master_key = \"{value}\";"),
             format!("#[cfg(test)]\nconst API_KEY: &str = \"{value}\";"),
             format!("let api_key = \"{value}\\n\";"),
         ] {
             assert!(code_may_hold_secret(&code), "{code}");
+            assert!(super::SECRET_ASSIGNMENT_HINT.is_match(&code), "{code}");
         }
         for code in [
             format!("// let api_key = \"{value}\";"),

@@ -26,8 +26,8 @@ pub fn is_key_value_call(name: &str) -> bool {
     DATA.key_value_calls.iter().any(|c| c == name)
 }
 
-/// How a secret name treats low-entropy values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a secret name treats low-entropy values (ordered: `AnyValue` asks less of a value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SecretName {
     /// `password`, `passwd`, `client_secret`: any real value counts.
     AnyValue,
