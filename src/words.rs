@@ -32,6 +32,23 @@ pub fn split(name: &str) -> Vec<String> {
     out
 }
 
+/// A Rust text's code tokens, each with its text: whitespace and comments left out (Rust's own
+/// lexer, as rust-analyzer publishes it; it never fails, whatever the text).
+pub fn code_tokens(text: &str) -> impl Iterator<Item = (ra_ap_rustc_lexer::TokenKind, &str)> {
+    use ra_ap_rustc_lexer::{FrontmatterAllowed, TokenKind, tokenize};
+    let mut at = 0;
+    tokenize(text, FrontmatterAllowed::No).filter_map(move |token| {
+        let piece = &text[at..at + token.len as usize];
+        at += token.len as usize;
+        match token.kind {
+            TokenKind::Whitespace
+            | TokenKind::LineComment { .. }
+            | TokenKind::BlockComment { .. } => None,
+            kind => Some((kind, piece)),
+        }
+    })
+}
+
 /// A fixed set of identifiers, looked for in a Rust file's code in one pass of Rust's own lexer
 /// (rust-analyzer's copy of rustc's): which of them the code holds as identifiers (`log` in
 /// `log::info!`, not in `login`, nor in a comment or a string), and which as macro names
@@ -67,7 +84,7 @@ impl Vocabulary {
 
     /// The words of the vocabulary that the code of `text` holds.
     pub fn scan<'v>(&'v self, text: &'v str) -> Present<'v> {
-        use ra_ap_rustc_lexer::{FrontmatterAllowed, TokenKind, tokenize};
+        use ra_ap_rustc_lexer::TokenKind;
         let mut word = vec![false; self.ids.len()];
         let mut macro_call = vec![false; self.ids.len()];
         let mut after_dot = vec![false; self.ids.len()];
@@ -78,30 +95,21 @@ impl Vocabulary {
         // The identifier just seen, then whether a `!` followed it (`info!`, not `a != b`).
         let mut last: Option<usize> = None;
         let mut bang: Option<usize> = None;
-        let mut at = 0;
-        for token in tokenize(text, FrontmatterAllowed::No) {
-            let range = at..at + token.len as usize;
-            at = range.end;
-            match token.kind {
-                TokenKind::Whitespace
-                | TokenKind::LineComment { .. }
-                | TokenKind::BlockComment { .. } => continue,
-                _ => {}
-            }
+        for (kind, piece) in code_tokens(text) {
             if let Some(id) = bang.take()
-                && token.kind != TokenKind::Eq
+                && kind != TokenKind::Eq
             {
                 macro_call[id] = true;
             }
             if let Some(id) = member.take()
-                && matches!(token.kind, TokenKind::OpenParen | TokenKind::Colon)
+                && matches!(kind, TokenKind::OpenParen | TokenKind::Colon)
             {
                 method_call[id] = true;
             }
-            match (token.kind, last.take()) {
+            match (kind, last.take()) {
                 (TokenKind::Bang, Some(id)) => bang = Some(id),
                 (TokenKind::Ident | TokenKind::RawIdent, _) => {
-                    let name = text[range].trim_start_matches("r#");
+                    let name = piece.trim_start_matches("r#");
                     if let Some(&id) = self.ids.get(name) {
                         word[id] = true;
                         after_dot[id] |= dot;
@@ -111,7 +119,7 @@ impl Vocabulary {
                 }
                 _ => {}
             }
-            dot = token.kind == TokenKind::Dot;
+            dot = kind == TokenKind::Dot;
         }
         if let Some(id) = bang {
             macro_call[id] = true;

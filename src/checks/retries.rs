@@ -65,7 +65,7 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 /// the body of every retry loop lies in that stretch. (`for` without `in` before its block is
 /// `impl .. for` or `for<'a>`; a range loop's pattern cannot be a struct pattern.)
 fn loop_inspects_a_result(text: &str) -> bool {
-    use ra_ap_rustc_lexer::{FrontmatterAllowed, TokenKind, tokenize};
+    use ra_ap_rustc_lexer::TokenKind;
     struct Open {
         depth: usize,
         is_for: bool,
@@ -75,14 +75,8 @@ fn loop_inspects_a_result(text: &str) -> bool {
     let mut open: Vec<Open> = Vec::new();
     let mut depth = 0usize;
     let mut previous_dot = false;
-    let mut at = 0;
-    for token in tokenize(text, FrontmatterAllowed::No) {
-        let piece = &text[at..at + token.len as usize];
-        at += token.len as usize;
-        match token.kind {
-            TokenKind::Whitespace
-            | TokenKind::LineComment { .. }
-            | TokenKind::BlockComment { .. } => continue,
+    for (kind, piece) in crate::words::code_tokens(text) {
+        match kind {
             TokenKind::OpenBrace => {
                 // A `for` whose block opens before any `in` is no loop.
                 if open
@@ -124,7 +118,7 @@ fn loop_inspects_a_result(text: &str) -> bool {
             },
             _ => {}
         }
-        previous_dot = token.kind == TokenKind::Dot;
+        previous_dot = kind == TokenKind::Dot;
     }
     false
 }

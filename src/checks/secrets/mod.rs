@@ -76,7 +76,7 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 /// (its value comes from a call), anywhere in the file.
 fn code_may_hold_secret(text: &str) -> bool {
     use names::SecretName;
-    use ra_ap_rustc_lexer::{FrontmatterAllowed, LiteralKind, TokenKind, tokenize};
+    use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
     // Every secret name holds one of these (`names` data: secret words, pairs, `token`).
     static FRAGMENTS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
         aho_corasick::AhoCorasick::builder()
@@ -113,25 +113,16 @@ fn code_may_hold_secret(text: &str) -> bool {
     // Inside a function's signature (from `fn` to its body or `;`), and how deep in parentheses.
     let mut in_signature = false;
     let mut parens = 0usize;
-    let mut at = 0;
-    for token in tokenize(text, FrontmatterAllowed::No) {
-        let piece = &text[at..at + token.len as usize];
-        at += token.len as usize;
-        if matches!(
-            token.kind,
-            TokenKind::Whitespace | TokenKind::LineComment { .. } | TokenKind::BlockComment { .. }
-        ) {
-            continue;
-        }
+    for (kind, piece) in crate::words::code_tokens(text) {
         if attribute_depth > 0 {
-            match token.kind {
+            match kind {
                 TokenKind::OpenBracket => attribute_depth += 1,
                 TokenKind::CloseBracket => attribute_depth -= 1,
                 _ => {}
             }
             continue;
         }
-        match token.kind {
+        match kind {
             TokenKind::Pound => {
                 opens_attribute = true;
                 continue;
@@ -145,12 +136,12 @@ fn code_may_hold_secret(text: &str) -> bool {
             _ => opens_attribute = false,
         }
         let after_colon = colon_after.take();
-        if let Some(kind) = after_colon
-            && token.kind != TokenKind::Colon
+        if let Some(name) = after_colon
+            && kind != TokenKind::Colon
         {
-            typed.push(kind);
+            typed.push(name);
         }
-        let candidate = match token.kind {
+        let candidate = match kind {
             TokenKind::Ident | TokenKind::RawIdent => piece.trim_start_matches("r#"),
             TokenKind::Literal {
                 kind: LiteralKind::Str { .. } | LiteralKind::RawStr { .. },
