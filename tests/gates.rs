@@ -90,3 +90,44 @@ fn the_tree_gates_change_no_report() {
         "the tree gates changed the report of: {differ:#?}"
     );
 }
+
+/// The comparison above means something only if the switch parses what the gates skip.
+#[test]
+fn the_switch_parses_the_files_the_gates_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("src/lib.rs"),
+        "pub fn add(a: u8, b: u8) -> u8 {\n    a + b\n}\n",
+    )
+    .unwrap();
+    let parsed = |parse_everything: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
+        command
+            .args([
+                "audit",
+                dir.path().to_str().unwrap(),
+                "--quiet",
+                "--no-cache",
+            ])
+            .env("PRODREADY_TIMINGS", "1");
+        if parse_everything {
+            command.env("PRODREADY_PARSE_EVERY_RUST_FILE", "1");
+        } else {
+            command.env_remove("PRODREADY_PARSE_EVERY_RUST_FILE");
+        }
+        let output = command.output().expect("prodready runs");
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .find(|l| l.starts_with("rust files parsed:"))
+            .map(|l| l.split(" (").next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(parsed(false), "rust files parsed: 0 of 1");
+    assert_eq!(parsed(true), "rust files parsed: 1 of 1");
+}

@@ -435,7 +435,7 @@ impl FileInput<'_> {
         let ctx = self.context(&self.secrets_in_text);
         let query = checks::TreeQuery::new(&ctx, code_kind);
         let production = code_kind == CodeKind::Production;
-        let reasons: [(&str, &dyn Fn() -> bool); 5] = [
+        let reasons: [(&str, &dyn Fn() -> bool); 4] = [
             ("test regions or allow comments", &|| {
                 rust::declares_test_module(text) || text.contains("prodready:")
             }),
@@ -455,20 +455,25 @@ impl FileInput<'_> {
                     && !crate::project::is_build_script(path, self.cargo)
                     && uses::may_use(&query)
             }),
-            ("check families", &|| query.checks_need_tree()),
         ];
-        if timings::enabled() {
-            // Every reason that holds, not only the first, to see which gates let files through.
-            for (reason, holds) in &reasons {
-                if holds() {
-                    timings::tree_reason(reason, path, text.len());
-                }
-            }
-            for family in query.families_needing_tree() {
-                timings::tree_reason(family, path, text.len());
+        if !timings::enabled() {
+            return reasons.iter().any(|(_, holds)| holds()) || query.checks_need_tree();
+        }
+        // Every reason that holds, not only the first, to see which gates let files through;
+        // each gate is asked once.
+        let mut needed = false;
+        let families = query.families_needing_tree().map(|family| (family, true));
+        for (reason, holds) in reasons
+            .iter()
+            .map(|(r, holds)| (*r, holds()))
+            .chain(families)
+        {
+            if holds {
+                timings::tree_reason(reason, path, text.len());
+                needed = true;
             }
         }
-        reasons.iter().any(|(_, holds)| holds())
+        needed
     }
 
     /// The context the check families read, with the secrets detected so far.
