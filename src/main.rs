@@ -438,10 +438,27 @@ fn render(format: Format, report: &Report, options: &RenderOptions<'_>) -> Strin
     }
 }
 
-/// Writes through a temporary file in the same folder and a rename, so that a reader (an
-/// upload step, a web server serving the badge) never sees a half-written report.
+/// Writes a report or baseline to `path`.
+///
+/// A regular file (or a path not yet there) is written through a temporary file in the same
+/// folder and a rename, so that a reader (an upload step, a web server serving the badge) never
+/// sees a half-written report. A symbolic link is followed, and the file it points to is
+/// replaced, not the link. Anything else (`/dev/null`, `/dev/stdout`, a named pipe) is written
+/// in place: a rename would replace the device itself, and as root that breaks the machine.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
+    let target = match std::fs::metadata(path) {
+        Ok(existing) if !existing.is_file() => {
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(path)?
+                .write_all(text.as_bytes());
+        }
+        // A link to a regular file: replace the file it names, keep the link.
+        Ok(_) => std::fs::canonicalize(path)?,
+        Err(_) => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
@@ -449,7 +466,7 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())?;
     // The temporary file is private (0600); a report keeps the permissions of the file it
     // replaces, or gets the usual 0644.
-    match std::fs::metadata(path) {
+    match std::fs::metadata(&target) {
         Ok(existing) => file.as_file().set_permissions(existing.permissions())?,
         #[cfg(unix)]
         Err(_) => {
@@ -460,6 +477,6 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         #[cfg(not(unix))]
         Err(_) => {}
     }
-    file.persist(path).map_err(|e| e.error)?;
+    file.persist(&target).map_err(|e| e.error)?;
     Ok(())
 }

@@ -443,6 +443,81 @@ fn fingerprints_follow_content_not_line_numbers() {
     assert_eq!(fp_before, fp_after);
 }
 
+/// `--output` and `--report` replace a regular file through a rename, but never replace what is
+/// not a regular file: a link keeps pointing where it did, and a device or pipe (`/dev/null`,
+/// `/dev/stdout`) is written in place. Renaming over `/dev/null` as root breaks the machine.
+#[cfg(unix)]
+#[test]
+fn output_paths_that_are_links_or_pipes_are_kept() {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.json");
+    std::fs::write(&real, "old").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let output = prodready(
+        &[
+            "audit",
+            "fixtures/pilot-service",
+            "--format",
+            "json",
+            "--output",
+            link.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+    assert_eq!(report["level"], "hardened");
+
+    let pipe = dir.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&pipe).status();
+    if !made.is_ok_and(|status| status.success()) {
+        eprintln!("no mkfifo here: the named-pipe half of this test did not run");
+        return;
+    }
+    // The reader sends what it read; if the pipe were replaced by a file it would wait forever,
+    // so the test waits for it with a (generous) limit instead of joining it.
+    let (sender, received) = std::sync::mpsc::channel();
+    {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            std::fs::File::open(pipe)
+                .and_then(|mut pipe| pipe.read_to_string(&mut text))
+                .unwrap();
+            let _ = sender.send(text);
+        });
+    }
+    let output = prodready(
+        &[
+            "audit",
+            "fixtures/pilot-service",
+            "--report",
+            &format!("badge={}", pipe.display()),
+        ],
+        None,
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let kind = std::fs::symlink_metadata(&pipe).unwrap().file_type();
+    assert!(kind.is_fifo(), "the pipe is still a pipe, not a file");
+    let text = received
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the badge was written into the pipe");
+    assert!(
+        text.contains("<svg"),
+        "the badge went through the pipe: {text}"
+    );
+}
+
 #[test]
 fn output_file_rules_explain_and_init() {
     let dir = tempfile::tempdir().unwrap();
