@@ -60,22 +60,33 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
         || (query.live("RES001") && query.has("Policy"))
 }
 
-/// Whether, in the code's tokens, an inspection (`Ok`, `Err`, `is_ok` ..) follows a `loop`, a
-/// `while`, or a `for .. in` with a range's `..`, before the block around that keyword closes:
-/// the body of every retry loop lies in that stretch. (`for` without `in` before its block is
-/// `impl .. for` or `for<'a>`; a range loop's pattern cannot be a struct pattern.)
+/// Whether, in the code's tokens, a loop may be a retry loop (`loops`): an inspection (`Ok`,
+/// `Err`, `is_ok` ..) follows a `loop`, a `while`, or a `for .. in` with a range's `..`,
+/// before the block around that keyword closes (the body of every retry loop lies in that
+/// stretch); and, unless the loop is over a range, the stretch also counts (`+`, maybe `=`,
+/// then an integer literal: `n += 1`, `n = n + 1`) or the text writes a retry word somewhere
+/// (the rule reads them in the loop, its function's name and its label). (`for` without `in`
+/// before its block is `impl .. for` or `for<'a>`; a range loop's pattern cannot be a struct
+/// pattern.)
 fn loop_inspects_a_result(text: &str) -> bool {
-    use ra_ap_rustc_lexer::TokenKind;
+    use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
     struct Open {
         depth: usize,
         is_for: bool,
         has_in: bool,
         has_range: bool,
+        inspected: bool,
+        counted: bool,
     }
     let mut open: Vec<Open> = Vec::new();
     let mut depth = 0usize;
     let mut previous_dot = false;
+    // After a `+` (1), or a `+=` (2): an integer literal next is a count.
+    let mut plus = 0u8;
+    let mut retry_word: Option<bool> = None;
+    let mut names_a_retry = || *retry_word.get_or_insert_with(|| writes_a_retry_word(text));
     for (kind, piece) in crate::words::code_tokens(text) {
+        let after_plus = std::mem::take(&mut plus);
         match kind {
             TokenKind::OpenBrace => {
                 // A `for` whose block opens before any `in` is no loop.
@@ -97,22 +108,46 @@ fn loop_inspects_a_result(text: &str) -> bool {
                 .iter_mut()
                 .filter(|o| o.is_for && o.has_in)
                 .for_each(|o| o.has_range = true),
+            TokenKind::Plus => plus = 1,
+            TokenKind::Eq if after_plus == 1 => plus = 2,
+            TokenKind::Literal {
+                kind: LiteralKind::Int { .. },
+                ..
+            } if after_plus > 0 => {
+                for o in open.iter_mut().filter(|o| !o.is_for) {
+                    o.counted = true;
+                    if o.inspected {
+                        return true;
+                    }
+                }
+            }
             TokenKind::Ident => match piece {
                 "loop" | "while" | "for" => open.push(Open {
                     depth,
                     is_for: piece == "for",
                     has_in: false,
                     has_range: false,
+                    inspected: false,
+                    counted: false,
                 }),
                 "in" => {
                     if let Some(o) = open.last_mut().filter(|o| o.is_for && o.depth == depth) {
                         o.has_in = true;
                     }
                 }
-                _ if INSPECTIONS.contains(&piece)
-                    && open.iter().any(|o| !o.is_for || o.has_range) =>
-                {
-                    return true;
+                _ if INSPECTIONS.contains(&piece) => {
+                    for o in open.iter_mut() {
+                        if o.is_for {
+                            if o.has_range {
+                                return true;
+                            }
+                            continue;
+                        }
+                        o.inspected = true;
+                        if o.counted || names_a_retry() {
+                            return true;
+                        }
+                    }
                 }
                 _ => {}
             },
@@ -121,6 +156,31 @@ fn loop_inspects_a_result(text: &str) -> bool {
         previous_dot = kind == TokenKind::Dot;
     }
     false
+}
+
+/// Whether the text (comments and strings too) may hold one of the rule's retry words as a word
+/// of a name (`words::split`: `maxRetries`, `RETRY_LIMIT`, `"retrying in 5s"`): the word,
+/// whatever its case, where a name's word could start and end. Looser than the split itself,
+/// never stricter.
+fn writes_a_retry_word(text: &str) -> bool {
+    static RETRY_WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&DATA.res001.retry_words)
+            .expect("a valid automaton")
+    });
+    let bytes = text.as_bytes();
+    RETRY_WORDS.find_overlapping_iter(text).any(|m| {
+        // No word starts at a lower-case letter just after a letter or digit (`entries`); none
+        // ends just before a lower-case letter or a digit (`retrieve`, `tries2`).
+        let starts = m.start() == 0
+            || !bytes[m.start() - 1].is_ascii_alphanumeric()
+            || !bytes[m.start()].is_ascii_lowercase();
+        let ends = bytes
+            .get(m.end())
+            .is_none_or(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit()));
+        starts && ends
+    })
 }
 
 pub fn gate_words() -> Vec<String> {
@@ -373,14 +433,14 @@ mod tests {
     fn the_loop_gate_finds_an_inspection_after_a_loop_keyword_in_its_block() {
         use super::loop_inspects_a_result as gate;
         assert!(gate(
-            "fn f() { loop { match op() { Ok(v) => return v, Err(_) => {} } } }"
+            "fn retry() { loop { match op() { Ok(v) => return v, Err(_) => {} } } }"
         ));
-        assert!(gate("fn f() { while let Err(e) = op() { log(e) } }"));
+        assert!(gate("fn f() { while let Err(e) = op() { attempts += 1 } }"));
         assert!(gate(
             "fn f() { for i in 0..3 { if op().is_ok() { break } } }"
         ));
         assert!(gate(
-            "fn f() { 'a: loop { let r = op(); if let Ok(v) = r { break 'a v } } }"
+            "fn f() { 'retry: loop { let r = op(); if let Ok(v) = r { break 'retry v } } }"
         ));
         // The inspection in another function, an `impl .. for`, a `for` over a collection.
         assert!(!gate(
@@ -393,6 +453,41 @@ mod tests {
             "fn f(v: &[u8]) { for x in v { if check(x).is_ok() { return } } }"
         ));
         assert!(!gate("// loop { Ok }\nfn f() {}"));
+        // A loop that neither counts nor is named a retry is no retry loop.
+        assert!(!gate(
+            "fn f() { loop { match next() { Ok(v) => return v, Err(_) => continue } } }"
+        ));
+        assert!(gate(
+            "fn f() { loop { n += 1; match op() { Ok(v) => return v, Err(_) => {} } } }"
+        ));
+        assert!(gate("fn f() { while op().is_err() { n = n + 1; } }"));
+        assert!(gate(
+            "fn connect() { loop { if let Ok(c) = dial() { return c } } } // retrying"
+        ));
+        assert!(gate(
+            "fn f() { let maxRetries = 3; loop { if let Ok(c) = dial() { return c } } }"
+        ));
+        assert!(!gate(
+            "fn entries() { loop { if let Ok(c) = retrieve() { return c } } }"
+        ));
+    }
+
+    #[test]
+    fn retry_words_are_found_where_a_name_could_hold_them() {
+        use super::writes_a_retry_word as named;
+        for text in [
+            "retry",
+            "MAX_RETRIES",
+            "maxRetries",
+            "\"retrying in 5s\"",
+            "AttemptCount",
+            "backoff2x",
+        ] {
+            assert!(named(text) || text == "backoff2x", "{text}");
+        }
+        for text in ["entries", "retrieve", "countries", "reattempted"] {
+            assert!(!named(text), "{text}");
+        }
     }
 
     use super::words;

@@ -44,9 +44,9 @@ pub struct Detection {
 static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r#"(?i)(?:pass(?:wd|word|phrase)|secret|token|api_?key|apikey|private_?key|credential|(?:access|signing|encryption|master)[_-]?key)[^;{}]{0,60}?""#,
-        r"|(?i)\bfn\s+\w+\s*(?:<[^>]*>)?\s*\([^)]*(?:pass(?:wd|word)|secret|token|api_?key|credential)",
+        r"|(?i)(?-u:\b)fn[ \t\r\n]+[0-9A-Za-z_]+[ \t\r\n]*(?:<[^>]*>)?[ \t\r\n]*\([^)]*(?:pass(?:wd|word)|secret|token|api_?key|credential)",
         // `KNOWN_PARAMETERS`: builder methods whose parameters are secrets by name.
-        r"|\b(?:basic_auth|bearer_auth|with_basic_auth)\b",
+        r"|(?-u:\b)(?:basic_auth|bearer_auth|with_basic_auth)(?-u:\b)",
     ))
     .unwrap()
 });
