@@ -307,7 +307,14 @@ pub fn audit_cached(
                 crate::cache::Entry::Hit(key.clone()),
             );
         }
-        let outcome = analyse_guarded(candidate, Ok(text()), &cargo, &rule_set, config);
+        let outcome = analyse_guarded(
+            candidate,
+            Ok(text()),
+            &cargo,
+            &rule_set,
+            config,
+            facts::Tree::Gated,
+        );
         let entry = match (&outcome, &cache, key) {
             (Outcome::Analysed(facts), Some(cache), Some(key)) => cache.fresh(key, facts),
             _ => crate::cache::Entry::None,
@@ -373,12 +380,69 @@ pub fn audit_cached(
         }
     }
 
+    let candidates: HashMap<&str, &Candidate> = discovery
+        .files
+        .iter()
+        .map(|c| (c.path.as_str(), c))
+        .collect();
+    // Files whose tree only their logging and load-limiting uses needed: analysed again, with
+    // their tree, when the project checks' verdict depends on those uses.
+    if files.iter().any(|f| f.uses_pending) {
+        let present = subjects(&files, &cargo, &paths);
+        let ctx = ProjectContext {
+            files: &files,
+            cargo: &cargo,
+            paths: &paths,
+            subjects: &present,
+            rules: &rule_set,
+            drift_vocabulary: &config.drift_vocabulary,
+        };
+        if checks::needs_every_use(&ctx) {
+            let pending: Vec<usize> = (0..files.len())
+                .filter(|&i| files[i].uses_pending)
+                .collect();
+            let redone: Vec<(usize, Outcome)> = pool.install(|| {
+                pending
+                    .par_iter()
+                    .filter_map(|&i| {
+                        let candidate = candidates.get(files[i].path.as_str())?;
+                        let text = read_text(candidate);
+                        let outcome = analyse_guarded(
+                            candidate,
+                            text,
+                            &cargo,
+                            &rule_set,
+                            config,
+                            facts::Tree::Always,
+                        );
+                        Some((i, outcome))
+                    })
+                    .collect()
+            });
+            let mut failed = BTreeSet::new();
+            for (i, outcome) in redone {
+                match outcome {
+                    Outcome::Analysed(facts) => files[i] = *facts,
+                    Outcome::Failed(path, reason) => {
+                        failed.insert(i);
+                        stats.failed.push((path, reason));
+                    }
+                    // Read as text a moment ago: it cannot have become binary but for a
+                    // change under the audit; its first facts stand.
+                    Outcome::Skipped(..) => files[i].uses_pending = false,
+                }
+            }
+            if !failed.is_empty() {
+                let mut index = 0;
+                files.retain(|_| {
+                    index += 1;
+                    !failed.contains(&(index - 1))
+                });
+            }
+        }
+    }
+
     if rule_set.any("OBS") || rule_set.any("DRF") {
-        let candidates: HashMap<&str, &Candidate> = discovery
-            .files
-            .iter()
-            .map(|c| (c.path.as_str(), c))
-            .collect();
         let read = |path: &str| {
             let candidate = candidates.get(path)?;
             read_text(candidate).ok().flatten().map(|t| t.text)
@@ -660,6 +724,7 @@ fn analyse_guarded(
     cargo: &CargoProject,
     rules: &RuleSet,
     config: &Config,
+    tree: facts::Tree,
 ) -> Outcome {
     let Text {
         text,
@@ -673,7 +738,7 @@ fn analyse_guarded(
     let source = Source::new(candidate.path.clone(), text);
     let budget = Budget::start(config.file_timeout);
     let facts = match catch_unwind(AssertUnwindSafe(|| {
-        facts::analyse(source, not_parsed, cargo, rules, &budget)
+        facts::analyse(source, not_parsed, cargo, rules, &budget, tree)
     })) {
         Ok(mut facts) => {
             facts.notes.splice(0..0, notes);

@@ -131,3 +131,67 @@ fn the_switch_parses_the_files_the_gates_skip() {
     assert_eq!(parsed(false), "rust files parsed: 0 of 1");
     assert_eq!(parsed(true), "rust files parsed: 1 of 1");
 }
+
+/// A file that only its logging and load-limiting uses could make worth parsing is parsed late,
+/// and only when the project checks' verdict depends on it: once one file is known to log,
+/// OBS001 is settled, and a binary that calls out through no network client leaves RES009
+/// nothing to judge. Without that logging call, the printing file is parsed (OBS001 reports its
+/// print).
+#[test]
+fn files_parsed_only_for_their_uses_wait_for_the_project_to_ask() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n\n[dependencies]\ntracing = \"0.1\"\n",
+    )
+    .unwrap();
+    // Parsed for its retry loop (a count and an inspected result), where it logs.
+    let main = "fn main() {\n    let mut attempts = 0;\n    loop {\n        attempts += 1;\n        match op() {\n            Ok(()) => break,\n            Err(e) => tracing::warn!(\"failed: {e}\"),\n        }\n        if attempts > 3 { break }\n        std::thread::sleep(std::time::Duration::from_secs(attempts));\n    }\n}\nfn op() -> Result<(), String> { Ok(()) }\n";
+    let printer = "pub fn show(x: u8) {\n    println!(\"{x}\");\n}\n";
+    std::fs::write(dir.path().join("src/printer.rs"), printer).unwrap();
+    let audit = |parse_everything: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
+        command
+            .args([
+                "audit",
+                dir.path().to_str().unwrap(),
+                "--format",
+                "json",
+                "--no-cache",
+            ])
+            .env("PRODREADY_TIMINGS", "1");
+        if parse_everything {
+            command.env("PRODREADY_PARSE_EVERY_RUST_FILE", "1");
+        } else {
+            command.env_remove("PRODREADY_PARSE_EVERY_RUST_FILE");
+        }
+        let output = command.output().expect("prodready runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let parsed = stderr
+            .lines()
+            .find(|l| l.starts_with("rust files parsed:"))
+            .map(|l| l.split(" (").next().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        let late = stderr.contains("logging and limits (parsed later)");
+        let report = String::from_utf8_lossy(&output.stdout).into_owned();
+        (parsed, late, report)
+    };
+
+    std::fs::write(dir.path().join("src/main.rs"), main).unwrap();
+    let (parsed, late, gated) = audit(false);
+    assert_eq!(parsed, "rust files parsed: 1 of 2");
+    assert!(!late, "OBS001 is settled by main.rs's warn!");
+    assert_eq!(gated, audit(true).2);
+
+    std::fs::write(
+        dir.path().join("src/main.rs"),
+        main.replace("tracing::warn!(\"failed: {e}\")", "drop(e)"),
+    )
+    .unwrap();
+    let (parsed, late, gated) = audit(false);
+    assert_eq!(parsed, "rust files parsed: 1 of 2");
+    assert!(late, "nothing logs: OBS001 asks for printer.rs");
+    assert!(gated.contains("OBS001"), "{gated}");
+    assert_eq!(gated, audit(true).2);
+}

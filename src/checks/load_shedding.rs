@@ -23,23 +23,40 @@ struct Data {
 
 static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("RES009").data());
 
-pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+/// The network client and the manifest that depends on it, when the project is judged on the
+/// limits in its code: RES009 runs, an application calls out, and no limiter crate or tower
+/// limit feature settles it already.
+fn judged_on_code<'a>(ctx: &ProjectContext<'a>) -> Option<(String, &'a str)> {
     if !ctx.rules.enabled("RES009") {
-        return;
+        return None;
     }
-    let Some((client, manifest)) = depends_on_any(ctx.cargo, &NETWORK_CLIENTS) else {
-        return;
-    };
+    let (client, manifest) = depends_on_any(ctx.cargo, &NETWORK_CLIENTS)?;
     // A library's limits are its callers' business: only an application (a package with a
     // binary) is judged.
     if !ctx.subjects.contains_key(&Subject::Binary) {
-        return;
+        return None;
     }
     let limiters: Vec<&str> = DATA.limiter_crates.iter().map(String::as_str).collect();
     if depends_on_any(ctx.cargo, &limiters).is_some() || tower_limit_feature(ctx) {
-        return;
+        return None;
     }
-    if production_rust(ctx).any(|f| f.uses.as_ref().is_some_and(|u| u.limit.is_some())) {
+    Some((client, manifest))
+}
+
+fn code_limits(ctx: &ProjectContext<'_>) -> bool {
+    production_rust(ctx).any(|f| f.uses.as_ref().is_some_and(|u| u.limit.is_some()))
+}
+
+/// Whether RES009's verdict needs the uses of files not parsed yet (`FileFacts::uses_pending`).
+pub fn needs_every_use(ctx: &ProjectContext<'_>) -> bool {
+    judged_on_code(ctx).is_some() && !code_limits(ctx)
+}
+
+pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    let Some((client, manifest)) = judged_on_code(ctx) else {
+        return;
+    };
+    if code_limits(ctx) {
         return;
     }
     out.push(

@@ -33,6 +33,13 @@ pub fn production_rust<'a>(ctx: &'a ProjectContext<'_>) -> impl Iterator<Item = 
     })
 }
 
+/// Whether OBS001's verdict needs the uses of files not parsed yet (`FileFacts::uses_pending`):
+/// it runs, and no production file read so far logs.
+pub fn needs_every_use(ctx: &ProjectContext<'_>) -> bool {
+    ctx.rules.enabled("OBS001")
+        && !production_rust(ctx).any(|f| f.uses.as_ref().is_some_and(|u| u.logging.is_some()))
+}
+
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     if !ctx.rules.enabled("OBS001") {
         return;

@@ -329,6 +329,12 @@ const PROJECT_FAMILIES: [(&str, ProjectCheck); 9] = [
 
 /// Phase two: checks over what every file yielded. A family that panics loses its findings;
 /// the others still run. Returns the diagnostics of the families that panicked.
+/// Whether some project check's verdict depends on the logging and load-limiting uses of files
+/// not parsed yet (`FileFacts::uses_pending`): then the engine parses them.
+pub fn needs_every_use(ctx: &ProjectContext<'_>) -> bool {
+    logging::needs_every_use(ctx) || load_shedding::needs_every_use(ctx)
+}
+
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) -> Vec<String> {
     let mut incidents = Vec::new();
     for (family, check) in PROJECT_FAMILIES {

@@ -40,6 +40,10 @@ pub struct FileFacts {
     pub prometheus_rules: Option<alerts::RuleFile>,
     /// Logging, print and load-limiting uses of a Rust file (read when OBS001 or RES009 run).
     pub uses: Option<uses::CodeUses>,
+    /// The file may show such uses but was not parsed for them: the project phase parses it
+    /// only if the rules' verdict depends on it (see `checks::needs_every_use`).
+    #[serde(default)]
+    pub uses_pending: bool,
     /// Allow comments, each with the OPS006 finding it earns if it proves ineffective.
     pub allows: Vec<(Allow, Finding)>,
     /// What was odd about the file but did not stop its analysis (a byte-order mark, invalid
@@ -67,6 +71,7 @@ impl FileFacts {
             metrics: None,
             prometheus_rules: None,
             uses: None,
+            uses_pending: false,
             allows: Vec::new(),
             notes: Vec::new(),
             incidents: Vec::new(),
@@ -97,6 +102,7 @@ pub fn analyse(
     cargo: &CargoProject,
     rules: &checks::RuleSet,
     budget: &Budget,
+    tree: Tree,
 ) -> FileFacts {
     let kind = FileKind::of(&source.path);
     let mut facts = FileFacts::new(&source, kind);
@@ -117,14 +123,21 @@ pub fn analyse(
     let reads_metrics = rules.any("OBS") || rules.any("DRF");
     let reads_uses = rules.enabled("OBS001") || rules.enabled("RES009");
     let too_large = too_large(source.text.len());
-    let skip_rust_tree = kind == FileKind::Rust
-        && too_large.is_none()
-        && !parse_every_rust_file()
-        && !timings::time(Step::TreeGates, || {
-            file.needs_rust_tree(facts.path_code_kind)
-        });
+    let need = if kind != FileKind::Rust || too_large.is_some() {
+        TreeNeed::Now
+    } else if parse_every_rust_file() || tree == Tree::Always {
+        TreeNeed::Now
+    } else {
+        timings::time(Step::TreeGates, || {
+            file.rust_tree_need(facts.path_code_kind)
+        })
+    };
+    facts.uses_pending = need == TreeNeed::Later;
+    let skip_rust_tree = need != TreeNeed::Now;
     let path = source.path.as_str();
-    if kind == FileKind::Rust {
+    if kind == FileKind::Rust && tree == Tree::Always {
+        timings::tree_reason("logging and limits (parsed later)", path, source.text.len());
+    } else if kind == FileKind::Rust {
         timings::rust_file(source.text.len(), !skip_rust_tree && too_large.is_none());
     }
     match kind {
@@ -393,6 +406,23 @@ const METRIC_CRATES: [&str; 4] = [
     "opentelemetry",
 ];
 
+/// Whether `analyse` parses a Rust file when its gates let it (`Gated`), or whatever they say
+/// (`Always`: the project phase asked for the file's uses, see `FileFacts::uses_pending`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Tree {
+    Gated,
+    Always,
+}
+
+/// What a Rust file's gates decided: parse it now, maybe later (only its uses could matter),
+/// or never.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TreeNeed {
+    Now,
+    Later,
+    Never,
+}
+
 /// What every file's checks share, whatever its kind.
 struct FileInput<'a> {
     source: &'a Source,
@@ -428,14 +458,16 @@ impl FileInput<'_> {
     /// parse: to some check family (`checks::TreeQuery`), or to the facts the project phase
     /// reads — test regions declared elsewhere, allow comments, service evidence, metrics,
     /// logging and load-limiting uses. Every condition is necessary for what it guards, so a
-    /// file that meets none would yield nothing from its tree.
-    fn needs_rust_tree(&self, code_kind: CodeKind) -> bool {
+    /// file that meets none would yield nothing from its tree. Logging and load-limiting uses
+    /// alone make it `Later`: the project phase asks for them only when its verdict depends on
+    /// them (one logging call anywhere settles OBS001, for one).
+    fn rust_tree_need(&self, code_kind: CodeKind) -> TreeNeed {
         let text = &self.source.text;
         let path = self.source.path.as_str();
         let ctx = self.context(&self.secrets_in_text);
         let query = checks::TreeQuery::new(&ctx, code_kind);
         let production = code_kind == CodeKind::Production;
-        let reasons: [(&str, &dyn Fn() -> bool); 4] = [
+        let reasons: [(&str, &dyn Fn() -> bool); 3] = [
             ("test regions or allow comments", &|| {
                 rust::declares_test_module(text) || text.contains("prodready:")
             }),
@@ -449,15 +481,22 @@ impl FileInput<'_> {
                     && (metric_crates(self.cargo, path).any()
                         || METRIC_CRATES.iter().any(|c| query.has_path(c)))
             }),
-            ("logging and limits", &|| {
-                production
-                    && (query.live("OBS001") || query.live("RES009"))
-                    && !crate::project::is_build_script(path, self.cargo)
-                    && uses::may_use(&query)
-            }),
         ];
+        let may_use = || {
+            production
+                && (query.live("OBS001") || query.live("RES009"))
+                && !crate::project::is_build_script(path, self.cargo)
+                && uses::may_use(&query)
+        };
         if !timings::enabled() {
-            return reasons.iter().any(|(_, holds)| holds()) || query.checks_need_tree();
+            if reasons.iter().any(|(_, holds)| holds()) || query.checks_need_tree() {
+                return TreeNeed::Now;
+            }
+            return if may_use() {
+                TreeNeed::Later
+            } else {
+                TreeNeed::Never
+            };
         }
         // Every reason that holds, not only the first, to see which gates let files through;
         // each gate is asked once.
@@ -473,7 +512,15 @@ impl FileInput<'_> {
                 needed = true;
             }
         }
-        needed
+        let later = !needed && may_use();
+        if later {
+            timings::tree_reason("logging and limits (asked later)", path, text.len());
+        }
+        match (needed, later) {
+            (true, _) => TreeNeed::Now,
+            (false, true) => TreeNeed::Later,
+            (false, false) => TreeNeed::Never,
+        }
     }
 
     /// The context the check families read, with the secrets detected so far.
