@@ -123,9 +123,11 @@ pub fn analyse(
     let reads_metrics = rules.any("OBS") || rules.any("DRF");
     let reads_uses = rules.enabled("OBS001") || rules.enabled("RES009");
     let too_large = too_large(source.text.len());
-    let need = if kind != FileKind::Rust || too_large.is_some() {
-        TreeNeed::Now
-    } else if parse_every_rust_file() || tree == Tree::Always {
+    let gated = kind == FileKind::Rust
+        && too_large.is_none()
+        && tree == Tree::Gated
+        && !parse_every_rust_file();
+    let need = if !gated {
         TreeNeed::Now
     } else {
         timings::time(Step::TreeGates, || {
