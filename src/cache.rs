@@ -28,10 +28,11 @@ use crate::checks::secrets::patterns::entropy;
 use crate::config::{Config, Gate};
 use crate::facts::FileFacts;
 use crate::registry::{Rule, registry};
+use crate::walk::Stamp;
 
 /// The layout of the cache file and of its entries. Raise it whenever `FileFacts` (or anything
 /// it holds) changes shape in a release-less build; a release changes the version anyway.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// The environment variable that names the cache directory (after `--cache-dir`).
 pub const ENV_DIR: &str = "PRODREADY_CACHE_DIR";
@@ -167,23 +168,30 @@ pub struct CacheUse<'a> {
 /// The key of one entry: a BLAKE3 digest, hex-encoded.
 pub type Key = String;
 
-/// What the per-file phase did with the cache for one file.
+/// What the per-file phase did with the cache for one file. The stamp key, when there is one
+/// (see [`Cache::stamp_key`]), lets the next run find the entry without reading the file.
 pub enum Entry {
     /// No cache, or a file not cached (binary, failed, secret, incident).
     None,
     /// Its facts came from the cache: the loaded entry is kept.
-    Hit(Key),
+    Hit(Key, Option<Key>),
     /// Analysed now: its facts, serialised.
-    Fresh(Key, Box<RawValue>),
+    Fresh(Key, Box<RawValue>, Option<Key>),
 }
 
-/// The cache file's layout.
+/// The cache file's layout: the entries by key, and the keys by stamp key.
 #[derive(Deserialize)]
 struct Stored {
     format: u32,
     version: String,
     entries: HashMap<Key, Box<RawValue>>,
+    #[serde(default)]
+    stamps: HashMap<Key, Key>,
 }
+
+/// A stamp younger than this, when the audit starts, is not trusted: the file may still be
+/// changing within its file system's timestamp granularity (git's "racily clean" entries).
+const RACY: Duration = Duration::from_secs(2);
 
 /// An open cache: the entries loaded from its file, and how to key new ones.
 pub struct Cache {
@@ -192,6 +200,10 @@ pub struct Cache {
     /// Version, format, configuration and Cargo model, hashed: each key continues from it.
     prefix: blake3::Hasher,
     loaded: HashMap<Key, Box<RawValue>>,
+    /// Entry keys by stamp key, as loaded.
+    stamps: HashMap<Key, Key>,
+    /// Stamps modified or changed after this (nanoseconds since the epoch) are not trusted.
+    trusted_before_ns: i128,
     write: bool,
     stats: Stats,
 }
@@ -199,6 +211,8 @@ pub struct Cache {
 #[derive(Default)]
 struct Stats {
     hits: AtomicU64,
+    /// Hits found by stamp, without reading the file.
+    stamp_hits: AtomicU64,
     misses: AtomicU64,
     not_cacheable: AtomicU64,
     /// Entries found in the file that did not deserialise (analysed afresh: also misses).
@@ -306,7 +320,11 @@ impl Cache {
         field(&mut prefix, config.as_bytes());
         field(&mut prefix, model.as_bytes());
         let start = Instant::now();
-        let (loaded, load_bytes) = load(&file);
+        let (loaded, stamps, load_bytes) = load(&file);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let trusted_before_ns = now.saturating_sub(RACY).as_nanos() as i128;
         let stats = Stats {
             load: start.elapsed(),
             load_bytes,
@@ -318,9 +336,41 @@ impl Cache {
             file,
             prefix,
             loaded,
+            stamps,
+            trusted_before_ns,
             write,
             stats,
         })
+    }
+
+    /// The stamp key of a file: its path and stamp, keyed like an entry (so a changed version,
+    /// configuration or Cargo model finds nothing). `None` for a stamp too recent to trust.
+    pub fn stamp_key(&self, path: &str, stamp: &Stamp) -> Option<Key> {
+        if stamp.modified_ns >= self.trusted_before_ns || stamp.changed_ns >= self.trusted_before_ns
+        {
+            return None;
+        }
+        let mut hasher = self.prefix.clone();
+        field(&mut hasher, b"stamp");
+        field(&mut hasher, path.as_bytes());
+        for number in [stamp.modified_ns, stamp.changed_ns] {
+            field(&mut hasher, &number.to_le_bytes());
+        }
+        for number in [stamp.size, stamp.inode, stamp.device] {
+            field(&mut hasher, &number.to_le_bytes());
+        }
+        Some(hex(hasher.finalize().as_bytes()))
+    }
+
+    /// The cached facts of a file whose stamp is the one recorded with them, and their key.
+    /// An entry that does not deserialise is left to the file's read and its key (where it
+    /// counts as rejected).
+    pub fn get_by_stamp(&self, stamp_key: &Key) -> Option<(Key, FileFacts)> {
+        let key = self.stamps.get(stamp_key)?;
+        let facts = self.decode(key)?.ok()?;
+        self.stats.hits.fetch_add(1, Ordering::Relaxed);
+        self.stats.stamp_hits.fetch_add(1, Ordering::Relaxed);
+        Some((key.clone(), facts))
     }
 
     /// The key of a file's entry, from its path and bytes (as read, before decoding).
@@ -336,11 +386,7 @@ impl Cache {
 
     /// The cached facts of a file, if its entry exists and deserialises.
     pub fn get(&self, key: &Key) -> Option<FileFacts> {
-        let raw = self.loaded.get(key)?;
-        let start = Instant::now();
-        let facts = serde_json::from_str::<FileFacts>(raw.get());
-        add_nanos(&self.stats.decode_nanos, start);
-        match facts {
+        match self.decode(key)? {
             Ok(facts) => {
                 self.stats.hits.fetch_add(1, Ordering::Relaxed);
                 Some(facts)
@@ -352,8 +398,17 @@ impl Cache {
         }
     }
 
+    /// The loaded entry of `key`, deserialised.
+    fn decode(&self, key: &Key) -> Option<serde_json::Result<FileFacts>> {
+        let raw = self.loaded.get(key)?;
+        let start = Instant::now();
+        let facts = serde_json::from_str::<FileFacts>(raw.get());
+        add_nanos(&self.stats.decode_nanos, start);
+        Some(facts)
+    }
+
     /// The entry of a file analysed now: its facts serialised, unless they must not be cached.
-    pub fn fresh(&self, key: Key, facts: &FileFacts) -> Entry {
+    pub fn fresh(&self, key: Key, stamp_key: Option<Key>, facts: &FileFacts) -> Entry {
         if let Some(why) = not_cacheable(facts) {
             self.stats.not_cacheable.fetch_add(1, Ordering::Relaxed);
             if debug() {
@@ -366,7 +421,7 @@ impl Cache {
         let raw = serde_json::value::to_raw_value(facts);
         add_nanos(&self.stats.encode_nanos, start);
         match raw {
-            Ok(raw) => Entry::Fresh(key, raw),
+            Ok(raw) => Entry::Fresh(key, raw, stamp_key),
             Err(_) => Entry::None,
         }
     }
@@ -377,22 +432,30 @@ impl Cache {
     pub fn save(mut self, entries: Vec<Entry>) {
         let start = Instant::now();
         let mut kept: Vec<(Key, Box<RawValue>)> = Vec::with_capacity(entries.len());
+        let mut stamps: Vec<(Key, Key)> = Vec::with_capacity(entries.len());
         for entry in entries {
             match entry {
                 Entry::None => {}
-                Entry::Hit(key) => {
+                Entry::Hit(key, stamp_key) => {
+                    // Two files with the same path and bytes cannot exist; a second hit on
+                    // one entry keeps its stamp only.
                     if let Some(raw) = self.loaded.remove(&key) {
-                        kept.push((key, raw));
+                        kept.push((key.clone(), raw));
                     }
+                    stamps.extend(stamp_key.map(|stamp_key| (stamp_key, key)));
                 }
-                Entry::Fresh(key, raw) => kept.push((key, raw)),
+                Entry::Fresh(key, raw, stamp_key) => {
+                    stamps.extend(stamp_key.map(|stamp_key| (stamp_key, key.clone())));
+                    kept.push((key, raw));
+                }
             }
         }
-        // Two files with the same path and bytes cannot exist; keep the file well-formed anyway.
         kept.sort_by(|a, b| a.0.cmp(&b.0));
         kept.dedup_by(|a, b| a.0 == b.0);
+        stamps.sort();
+        stamps.dedup_by(|a, b| a.0 == b.0);
         let written = if self.write {
-            write(&self.dir, &self.file, &kept)
+            write(&self.dir, &self.file, &kept, &stamps)
         } else {
             Ok(0)
         };
@@ -408,8 +471,9 @@ impl Cache {
             let s = &self.stats;
             let secs = |nanos: &AtomicU64| nanos.load(Ordering::Relaxed) as f64 / 1e9;
             eprintln!(
-                "cache: {} hits, {} misses, {} not cacheable, {} rejected entries",
+                "cache: {} hits ({} by stamp, unread), {} misses, {} not cacheable, {} rejected entries",
                 s.hits.load(Ordering::Relaxed),
+                s.stamp_hits.load(Ordering::Relaxed),
                 s.misses.load(Ordering::Relaxed),
                 s.not_cacheable.load(Ordering::Relaxed),
                 s.rejected.load(Ordering::Relaxed),
@@ -450,22 +514,27 @@ fn create_dir(dir: &Path) -> std::io::Result<()> {
 
 /// The entries of a cache file: none when it is missing, unreadable, not a cache file of this
 /// version and format, or not valid JSON. Returns its size too.
-fn load(file: &Path) -> (HashMap<Key, Box<RawValue>>, u64) {
+fn load(file: &Path) -> (HashMap<Key, Box<RawValue>>, HashMap<Key, Key>, u64) {
     let Ok(text) = std::fs::read_to_string(file) else {
-        return (HashMap::new(), 0);
+        return (HashMap::new(), HashMap::new(), 0);
     };
     let size = text.len() as u64;
     match serde_json::from_str::<Stored>(&text) {
         Ok(stored) if stored.format == FORMAT && stored.version == env!("CARGO_PKG_VERSION") => {
-            (stored.entries, size)
+            (stored.entries, stored.stamps, size)
         }
-        _ => (HashMap::new(), size),
+        _ => (HashMap::new(), HashMap::new(), size),
     }
 }
 
 /// Writes the cache file through a temporary file in the same directory, renamed over it.
 /// Returns the bytes written.
-fn write(dir: &Path, file: &Path, entries: &[(Key, Box<RawValue>)]) -> std::io::Result<u64> {
+fn write(
+    dir: &Path,
+    file: &Path,
+    entries: &[(Key, Box<RawValue>)],
+    stamps: &[(Key, Key)],
+) -> std::io::Result<u64> {
     let temporary = tempfile::Builder::new()
         .prefix(".prodready-cache-")
         .suffix(".tmp")
@@ -482,6 +551,13 @@ fn write(dir: &Path, file: &Path, entries: &[(Key, Box<RawValue>)]) -> std::io::
         }
         write!(out, "\"{key}\":")?;
         out.write_all(raw.get().as_bytes())?;
+    }
+    out.write_all(b"},\"stamps\":{")?;
+    for (i, (stamp_key, key)) in stamps.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write!(out, "\"{stamp_key}\":\"{key}\"")?;
     }
     out.write_all(b"}}")?;
     let temporary = out.into_inner().map_err(|e| e.into_error())?;

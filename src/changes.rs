@@ -422,7 +422,7 @@ fn normalised(path: &Path) -> Option<String> {
 impl FileChanges {
     fn between(head_root: &Path, head: &Config, base_root: &Path, base: &Config) -> FileChanges {
         let list = |root: &Path, config: &Config| -> BTreeMap<String, PathBuf> {
-            discover(root, &config.exclude, config.max_file_size)
+            discover(root, &config.exclude, config.max_file_size, 0)
                 .files
                 .into_iter()
                 .map(|c| (c.path, c.abs))

@@ -271,7 +271,12 @@ pub fn audit_cached(
         .build()
         .map_err(|e| format!("cannot start worker threads: {e}"))?;
 
-    let discovery = discover(root, &config.exclude, config.max_file_size);
+    let discovery = discover(
+        root,
+        &config.exclude,
+        config.max_file_size,
+        pool.current_num_threads(),
+    );
     let mut stats = FileStats {
         skipped_files: discovery.skipped_files.clone(),
         skipped_dirs: discovery.skipped_dirs.clone(),
@@ -286,7 +291,7 @@ pub fn audit_cached(
     phases.mark("discovery");
 
     // Phase zero: the Cargo model, which per-file checks may consult.
-    let (cargo, manifest_reads) = load_cargo(&discovery.files, &paths);
+    let (cargo, manifest_reads) = pool.install(|| load_cargo(&discovery.files, &paths));
     phases.mark("cargo model");
     let cache = cache.and_then(|how| {
         let config = crate::cache::config_digest(config, &rules);
@@ -295,16 +300,22 @@ pub fn audit_cached(
     phases.mark("cache load");
 
     // Phase one: every file, in parallel, read and parsed once (or its facts taken from the
-    // cache when its bytes are those of a cached entry).
+    // cache when its bytes are those of a cached entry, or, unread, when its stamp is the one
+    // recorded with them).
+    let stamp_key = |candidate: &Candidate| {
+        let cache = cache.as_ref()?;
+        cache.stamp_key(&candidate.path, candidate.stamp.as_ref()?)
+    };
     let analyse = |candidate: &Candidate,
                    key: Option<crate::cache::Key>,
                    text: Box<dyn FnOnce() -> Option<Text> + '_>| {
+        let stamp_key = stamp_key(candidate);
         if let (Some(cache), Some(key)) = (&cache, &key)
             && let Some(facts) = cache.get(key)
         {
             return (
                 Outcome::Analysed(Box::new(facts)),
-                crate::cache::Entry::Hit(key.clone()),
+                crate::cache::Entry::Hit(key.clone(), stamp_key),
             );
         }
         let outcome = analyse_guarded(
@@ -316,7 +327,9 @@ pub fn audit_cached(
             facts::Tree::Gated,
         );
         let entry = match (&outcome, &cache, key) {
-            (Outcome::Analysed(facts), Some(cache), Some(key)) => cache.fresh(key, facts),
+            (Outcome::Analysed(facts), Some(cache), Some(key)) => {
+                cache.fresh(key, stamp_key, facts)
+            }
             _ => crate::cache::Entry::None,
         };
         (outcome, entry)
@@ -347,6 +360,14 @@ pub fn audit_cached(
                     Outcome::Failed(candidate.path.clone(), reason.clone()),
                     crate::cache::Entry::None,
                 ),
+                None if let (Some(cache), Some(stamp_key)) = (&cache, stamp_key(candidate))
+                    && let Some((key, facts)) = cache.get_by_stamp(&stamp_key) =>
+                {
+                    (
+                        Outcome::Analysed(Box::new(facts)),
+                        crate::cache::Entry::Hit(key, Some(stamp_key)),
+                    )
+                }
                 None => match read(candidate) {
                     Ok(bytes) if is_binary(&bytes) => {
                         (binary(candidate), crate::cache::Entry::None)
@@ -611,62 +632,72 @@ fn load_cargo(
     candidates: &[Candidate],
     paths: &BTreeSet<String>,
 ) -> (CargoProject, HashMap<String, ManifestRead>) {
+    /// One manifest or lockfile, read and parsed (in parallel), before it joins the model.
+    enum Model {
+        Lock(String, Lockfile),
+        Manifest(Box<Manifest>),
+        Neither,
+    }
+    let loaded: Vec<(&Candidate, ManifestRead, Model)> = candidates
+        .par_iter()
+        .filter(|c| crate::source::is_cargo_manifest_or_lock(&c.path))
+        .map(|candidate| {
+            let Text { text, notes, .. } = match read_text(candidate) {
+                Ok(Some(text)) => text,
+                Ok(None) => return (candidate, ManifestRead::Binary, Model::Neither),
+                Err(reason) => {
+                    return (candidate, ManifestRead::Unreadable(reason), Model::Neither);
+                }
+            };
+            let (model, parse_error) = if let Some(reason) = facts::too_large(text.len()) {
+                (Model::Neither, Some(reason))
+            } else if candidate.path.ends_with("Cargo.lock") {
+                let dir = candidate.path.rsplit_once('/').map_or("", |(d, _)| d);
+                match Lockfile::parse(&text) {
+                    Ok(lock) => (Model::Lock(dir.to_string(), lock), None),
+                    // A lock that does not parse still exists and still pins.
+                    Err(reason) => (
+                        Model::Lock(dir.to_string(), Lockfile::default()),
+                        Some(reason),
+                    ),
+                }
+            } else {
+                let source = Source::new(candidate.path.clone(), text.clone());
+                match Manifest::parse(source, paths, path_code_kind(&candidate.path)) {
+                    Ok(manifest) => {
+                        // Manifest lines are shown by project-level findings: mask their secrets.
+                        let parsed = checks::Parsed {
+                            settings: Some(&manifest.settings),
+                            ..checks::Parsed::default()
+                        };
+                        let secrets =
+                            checks::secrets::detect(&manifest.source, FileKind::Toml, &parsed);
+                        manifest
+                            .source
+                            .set_secret_spans(secrets.into_iter().map(|d| d.secret).collect());
+                        (Model::Manifest(Box::new(manifest)), None)
+                    }
+                    Err(reason) => (Model::Neither, Some(reason)),
+                }
+            };
+            (
+                candidate,
+                ManifestRead::Text(text, notes, parse_error),
+                model,
+            )
+        })
+        .collect();
     let mut cargo = CargoProject::default();
     let mut reads = HashMap::new();
-    for candidate in candidates
-        .iter()
-        .filter(|c| crate::source::is_cargo_manifest_or_lock(&c.path))
-    {
-        let Text { text, notes, .. } = match read_text(candidate) {
-            Ok(Some(text)) => text,
-            Ok(None) => {
-                reads.insert(candidate.path.clone(), ManifestRead::Binary);
-                continue;
+    for (candidate, read, model) in loaded {
+        match model {
+            Model::Lock(dir, lock) => {
+                cargo.locks.insert(dir, lock);
             }
-            Err(reason) => {
-                reads.insert(candidate.path.clone(), ManifestRead::Unreadable(reason));
-                continue;
-            }
-        };
-        let parse_error = if let Some(reason) = facts::too_large(text.len()) {
-            Some(reason)
-        } else if candidate.path.ends_with("Cargo.lock") {
-            let dir = candidate.path.rsplit_once('/').map_or("", |(d, _)| d);
-            match Lockfile::parse(&text) {
-                Ok(lock) => {
-                    cargo.locks.insert(dir.to_string(), lock);
-                    None
-                }
-                Err(reason) => {
-                    // A lock that does not parse still exists and still pins.
-                    cargo.locks.insert(dir.to_string(), Lockfile::default());
-                    Some(reason)
-                }
-            }
-        } else {
-            let source = Source::new(candidate.path.clone(), text.clone());
-            match Manifest::parse(source, paths, path_code_kind(&candidate.path)) {
-                Ok(manifest) => {
-                    // Manifest lines are shown by project-level findings: mask their secrets.
-                    let parsed = checks::Parsed {
-                        settings: Some(&manifest.settings),
-                        ..checks::Parsed::default()
-                    };
-                    let secrets =
-                        checks::secrets::detect(&manifest.source, FileKind::Toml, &parsed);
-                    manifest
-                        .source
-                        .set_secret_spans(secrets.into_iter().map(|d| d.secret).collect());
-                    cargo.manifests.push(manifest);
-                    None
-                }
-                Err(reason) => Some(reason),
-            }
-        };
-        reads.insert(
-            candidate.path.clone(),
-            ManifestRead::Text(text, notes, parse_error),
-        );
+            Model::Manifest(manifest) => cargo.manifests.push(*manifest),
+            Model::Neither => {}
+        }
+        reads.insert(candidate.path.clone(), read);
     }
     cargo
         .manifests

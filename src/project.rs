@@ -169,8 +169,18 @@ pub struct Runbook {
 /// `docs/operations*`, at any depth (a monorepo keeps one per service).
 pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
     let mut by_location: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Every runbook's path names one of these, whatever its case: the others are passed over
+    // without allocating.
+    let names = |path: &str| {
+        let bytes = path.as_bytes();
+        [b"runbook".as_slice(), b"operations"].iter().any(|word| {
+            bytes
+                .windows(word.len())
+                .any(|window| window.eq_ignore_ascii_case(word))
+        })
+    };
     for path in paths {
-        if path_code_kind(path) == CodeKind::Test {
+        if !names(path) || path_code_kind(path) == CodeKind::Test {
             continue;
         }
         let lower = path.to_ascii_lowercase();

@@ -53,6 +53,41 @@ pub struct Candidate {
     pub path: String,
     pub abs: PathBuf,
     pub size: u64,
+    /// What the file system says of the file when the walk found it (see [`Stamp`]).
+    pub stamp: Option<Stamp>,
+}
+
+/// A file's size, modification and change times, inode and device, as the walk saw them: the
+/// cache trusts an unchanged stamp to mean unchanged bytes, as git's index does. The change
+/// time cannot be set back by anyone writing the file, so no edit keeps the stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    pub size: u64,
+    pub modified_ns: i128,
+    pub changed_ns: i128,
+    pub inode: u64,
+    pub device: u64,
+}
+
+impl Stamp {
+    #[cfg(unix)]
+    pub fn of(metadata: &std::fs::Metadata) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        Some(Stamp {
+            size: metadata.len(),
+            modified_ns: ns(metadata.mtime(), metadata.mtime_nsec()),
+            changed_ns: ns(metadata.ctime(), metadata.ctime_nsec()),
+            inode: metadata.ino(),
+            device: metadata.dev(),
+        })
+    }
+
+    /// Elsewhere the change time is not at hand: no stamp, and the cache reads every file.
+    #[cfg(not(unix))]
+    pub fn of(_: &std::fs::Metadata) -> Option<Stamp> {
+        None
+    }
 }
 
 #[derive(Debug, Default)]
@@ -97,7 +132,9 @@ fn exclude_set(globs: &[String]) -> GlobSet {
 }
 
 /// Lists the files to scan under `root`.
-pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discovery {
+/// Walks `root` on `threads` threads (0: as many as the machine has); the result is the same
+/// whatever their number.
+pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: usize) -> Discovery {
     let excluded = Arc::new(exclude_set(exclude));
     let pruned: Arc<Mutex<Vec<(PathBuf, SkipReason)>>> = Arc::default();
     let mut discovery = Discovery::default();
@@ -118,7 +155,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
             .parents(false)
             .git_global(false)
             .follow_links(false)
-            .sort_by_file_name(|a, b| a.cmp(b))
+            .threads(threads)
             .filter_entry(move |entry| {
                 if entry.depth() == 0 {
                     return true;
@@ -144,11 +181,41 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
                 }
                 reason.is_none()
             })
-            .build()
+            .build_parallel()
     };
+    // The walk's threads find entries in any order, and stat the files (for their size and
+    // stamp); the entries are then taken in the order of a sorted depth-first walk.
+    type Found = Result<(ignore::DirEntry, Option<std::fs::Metadata>), ignore::Error>;
+    let found: Mutex<Vec<Found>> = Mutex::default();
+    walker.run(|| {
+        Box::new(|entry| {
+            let item = entry.map(|entry| {
+                let is_file = entry.file_type().is_some_and(|t| t.is_file());
+                let metadata = if is_file { entry.metadata().ok() } else { None };
+                (entry, metadata)
+            });
+            found.lock().expect("walk bookkeeping").push(item);
+            ignore::WalkState::Continue
+        })
+    });
+    let mut found = found.into_inner().expect("walk bookkeeping");
+    let order = |item: &Found| -> Vec<std::ffi::OsString> {
+        let path = match item {
+            Ok((entry, _)) => Some(entry.path()),
+            Err(ignore::Error::WithPath { path, .. }) => Some(path.as_path()),
+            Err(_) => None,
+        };
+        path.map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_os_string())
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    found.sort_by_cached_key(order);
 
-    for entry in walker {
-        let entry = match entry {
+    for item in found {
+        let (entry, metadata) = match item {
             Ok(entry) => entry,
             Err(error) => {
                 let path = match &error {
@@ -191,7 +258,8 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
                 .or_default() += 1;
             continue;
         }
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let size = metadata.as_ref().map_or(0, |m| m.len());
+        let stamp = metadata.as_ref().and_then(Stamp::of);
         if size > max_file_size {
             *discovery
                 .skipped_files
@@ -213,6 +281,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
             path,
             abs: entry.path().to_path_buf(),
             size,
+            stamp,
         });
     }
 
@@ -221,7 +290,14 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64) -> Discover
     for (_, reason) in pruned {
         *discovery.skipped_dirs.entry(reason).or_default() += 1;
     }
-    count_gitignored(root, &visited_dirs, &pruned_paths, &seen, &mut discovery);
+    count_gitignored(
+        root,
+        &visited_dirs,
+        &pruned_paths,
+        &seen,
+        threads,
+        &mut discovery,
+    );
     discovery
 }
 
@@ -342,6 +418,7 @@ fn count_gitignored(
     visited_dirs: &HashSet<PathBuf>,
     pruned: &HashSet<PathBuf>,
     seen: &HashSet<PathBuf>,
+    threads: usize,
     discovery: &mut Discovery,
 ) {
     let ignored_dirs: Arc<Mutex<usize>> = Arc::default();
@@ -352,6 +429,7 @@ fn count_gitignored(
         WalkBuilder::new(root)
             .standard_filters(false)
             .follow_links(false)
+            .threads(threads)
             .filter_entry(move |entry| {
                 let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
                 if !is_dir || entry.depth() == 0 || visited.contains(entry.path()) {
@@ -362,14 +440,21 @@ fn count_gitignored(
                 }
                 false
             })
-            .build()
+            .build_parallel()
     };
-    let mut ignored_files = 0;
-    for entry in walker.flatten() {
-        if entry.file_type().is_some_and(|t| !t.is_dir()) && !seen.contains(entry.path()) {
-            ignored_files += 1;
-        }
-    }
+    let ignored = std::sync::atomic::AtomicUsize::new(0);
+    walker.run(|| {
+        Box::new(|entry| {
+            if let Ok(entry) = entry
+                && entry.file_type().is_some_and(|t| !t.is_dir())
+                && !seen.contains(entry.path())
+            {
+                ignored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    let ignored_files = ignored.into_inner();
     let ignored_dirs = *ignored_dirs.lock().expect("walk bookkeeping");
     if ignored_files > 0 {
         discovery
@@ -405,7 +490,7 @@ mod tests {
             fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
             fs::write(root.join(path), text).unwrap();
         }
-        let found = discover(root, &["vendor/".into()], 20);
+        let found = discover(root, &["vendor/".into()], 20, 2);
         let paths: Vec<_> = found.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, [".github/CODEOWNERS", ".gitignore", "src/main.rs"]);
         assert_eq!(found.skipped_files[&SkipReason::TooLarge], 1);
@@ -421,7 +506,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(".gitignore"), "target/\nfoo{a,b\n").unwrap();
         fs::write(dir.path().join("a.txt"), "x\n").unwrap();
-        let found = discover(dir.path(), &[], 1024);
+        let found = discover(dir.path(), &[], 1024, 2);
         assert_eq!(
             found.ignore_file_errors.len(),
             1,
@@ -456,12 +541,12 @@ mod tests {
             found.files.iter().map(|f| f.path.clone()).collect()
         };
         // Not a git work tree: nothing above the audited folder is read.
-        let found = discover(&top.join("svc"), &[], 1024);
+        let found = discover(&top.join("svc"), &[], 1024, 2);
         assert_eq!(names(&found), ["generated/g.rs", "local.rs", "src/lib.rs"]);
         // Inside one: the repository's .gitignore applies, anchored where it lives, and
         // nothing above the work tree's top (the `*.rs` one level up) is read.
         fs::create_dir(top.join(".git")).unwrap();
-        let found = discover(&top.join("svc"), &[], 1024);
+        let found = discover(&top.join("svc"), &[], 1024, 2);
         assert_eq!(names(&found), ["src/lib.rs"]);
         assert_eq!(found.skipped_files.get(&SkipReason::Gitignored), Some(&1));
         assert_eq!(found.skipped_dirs.get(&SkipReason::Gitignored), Some(&1));
