@@ -306,7 +306,7 @@ pub fn analyse(
 }
 
 /// Phase one reads a Rust file's tree only when its text asks for it (see
-/// `FileInput::needs_rust_tree`), but a metric's name may come from a constant in any file.
+/// `FileInput::rust_tree_need`), but a metric's name may come from a constant in any file.
 /// So, once every file has been through phase one, the Rust files not parsed whose text names
 /// such a constant are parsed for their constants alone: the project sees the same constants
 /// as if every file had been parsed. `read` gives a file's text again (rare: only these files).
@@ -394,7 +394,7 @@ pub fn parse_every_rust_file() -> bool {
     })
 }
 
-/// The words the fact extractors' gates look for (see `FileInput::needs_rust_tree`).
+/// The words the fact extractors' gates look for (see `FileInput::rust_tree_need`).
 pub fn gate_words() -> Vec<String> {
     let words = rust::gate_words().into_iter().chain(uses::gate_words());
     words.chain(METRIC_CRATES.map(String::from)).collect()
