@@ -443,26 +443,52 @@ fn render(format: Format, report: &Report, options: &RenderOptions<'_>) -> Strin
 /// A regular file (or a path not yet there) is written through a temporary file in the same
 /// folder and a rename, so that a reader (an upload step, a web server serving the badge) never
 /// sees a half-written report. A symbolic link is followed, and the file it points to is
-/// replaced, not the link. Anything else (`/dev/null`, `/dev/stdout`, a named pipe) is written
-/// in place: a rename would replace the device itself, and as root that breaks the machine.
+/// replaced, not the link. Anything else is written in place, appended to: a device or a pipe
+/// (`/dev/null`, where a rename as root would replace the device and break the machine), and a
+/// path through a process's open files (`/dev/stdout`, `/proc/self/fd/1`), which names
+/// whatever the caller redirected it to (`>> ci.log`: replacing that file would lose the log).
+/// So does a dangling link (it creates its target) and a file whose folder takes no new file.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let in_place = |create: bool| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(create)
+            .open(path)?
+            .write_all(text.as_bytes())
+    };
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     let target = match std::fs::metadata(path) {
-        Ok(existing) if !existing.is_file() => {
+        Ok(existing) if !existing.is_file() => return in_place(false),
+        Ok(_) if is_link && through_open_files(path) => return in_place(false),
+        // A link to a regular file: replace the file it names, keep the link.
+        Ok(_) if is_link => std::fs::canonicalize(path)?,
+        Ok(_) => path.to_path_buf(),
+        Err(_) if is_link => {
             return std::fs::OpenOptions::new()
                 .write(true)
+                .create(true)
                 .truncate(true)
                 .open(path)?
                 .write_all(text.as_bytes());
         }
-        // A link to a regular file: replace the file it names, keep the link.
-        Ok(_) => std::fs::canonicalize(path)?,
         Err(_) => path.to_path_buf(),
     };
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    let mut file = match tempfile::NamedTempFile::new_in(dir) {
+        Ok(file) => file,
+        // A writable file in a folder that takes no new file: written in place.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && target.is_file() => {
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&target)?
+                .write_all(text.as_bytes());
+        }
+        Err(e) => return Err(e),
+    };
     file.write_all(text.as_bytes())?;
     // The temporary file is private (0600); a report keeps the permissions of the file it
     // replaces, or gets the usual 0644.
@@ -479,4 +505,24 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     }
     file.persist(&target).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Whether a chain of symbolic links passes through a process's open files (`/dev/stdout`
+/// leads to `/proc/self/fd/1`, `/dev/fd/N` to `/proc/self/fd/N`).
+fn through_open_files(path: &Path) -> bool {
+    let mut at = path.to_path_buf();
+    // As many hops as the kernel follows before giving up (ELOOP).
+    for _ in 0..40 {
+        if at.starts_with("/proc") || at.starts_with("/dev/fd") {
+            return true;
+        }
+        let Ok(next) = std::fs::read_link(&at) else {
+            return false;
+        };
+        at = match at.parent() {
+            Some(parent) if next.is_relative() => parent.join(next),
+            _ => next,
+        };
+    }
+    false
 }

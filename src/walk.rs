@@ -202,8 +202,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
     let order = |item: &Found| -> Vec<std::ffi::OsString> {
         let path = match item {
             Ok((entry, _)) => Some(entry.path()),
-            Err(ignore::Error::WithPath { path, .. }) => Some(path.as_path()),
-            Err(_) => None,
+            Err(error) => error_path(error),
         };
         path.map(|p| {
             p.components()
@@ -218,10 +217,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
         let (entry, metadata) = match item {
             Ok(entry) => entry,
             Err(error) => {
-                let path = match &error {
-                    ignore::Error::WithPath { path, .. } => relative(root, path),
-                    _ => String::new(),
-                };
+                let path = error_path(&error).map_or_else(String::new, |p| relative(root, p));
                 discovery.errors.push((path, error.to_string()));
                 continue;
             }
@@ -320,6 +316,19 @@ fn symlink_reason(root: &Path, link: &Path) -> String {
             "a symbolic link loop (never followed)".to_string()
         }
         Err(_) => "a broken symbolic link (never followed)".to_string(),
+    }
+}
+
+/// The path an error of the walk is about, through its depth and line wrappers (the parallel
+/// walk wraps a folder's read error as `WithDepth { WithPath { .. } }`, the sequential one the
+/// other way round).
+fn error_path(error: &ignore::Error) -> Option<&Path> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
     }
 }
 
@@ -470,6 +479,30 @@ fn count_gitignored(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_walk_error_names_its_path_through_any_wrapper() {
+        let io = || ignore::Error::Io(std::io::Error::other("denied"));
+        let with_path = |err| ignore::Error::WithPath {
+            path: "locked".into(),
+            err: Box::new(err),
+        };
+        let parallel = ignore::Error::WithDepth {
+            depth: 1,
+            err: Box::new(with_path(io())),
+        };
+        let sequential = with_path(ignore::Error::WithDepth {
+            depth: 1,
+            err: Box::new(io()),
+        });
+        for error in [parallel, sequential] {
+            assert_eq!(
+                super::error_path(&error),
+                Some(std::path::Path::new("locked"))
+            );
+        }
+        assert_eq!(super::error_path(&io()), None);
+    }
+
     use super::*;
     use std::fs;
 

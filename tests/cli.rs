@@ -444,8 +444,9 @@ fn fingerprints_follow_content_not_line_numbers() {
 }
 
 /// `--output` and `--report` replace a regular file through a rename, but never replace what is
-/// not a regular file: a link keeps pointing where it did, and a device or pipe (`/dev/null`,
-/// `/dev/stdout`) is written in place. Renaming over `/dev/null` as root breaks the machine.
+/// not a regular file: a link keeps pointing where it did (a dangling one creates its target),
+/// a device or pipe (`/dev/null`) is written in place, and so is `/dev/stdout` when it is a file
+/// (`>> ci.log`). Renaming over `/dev/null` as root breaks the machine.
 #[cfg(unix)]
 #[test]
 fn output_paths_that_are_links_or_pipes_are_kept() {
@@ -477,6 +478,64 @@ fn output_paths_that_are_links_or_pipes_are_kept() {
     );
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
     assert_eq!(report["level"], "hardened");
+
+    // A dangling link creates the file it names, and stays a link.
+    let dangling = dir.path().join("dangling.json");
+    let created = dir.path().join("created.json");
+    std::os::unix::fs::symlink(&created, &dangling).unwrap();
+    let output = prodready(
+        &[
+            "audit",
+            "fixtures/pilot-service",
+            "--format",
+            "json",
+            "--output",
+            dangling.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&created)
+            .unwrap()
+            .contains("\"level\"")
+    );
+
+    // `/dev/stdout` names whatever standard output is: here a log that already holds a line,
+    // which must still be there after the report.
+    if Path::new("/dev/stdout").exists() {
+        let log = dir.path().join("ci.log");
+        std::fs::write(&log, "earlier step\n").unwrap();
+        let appended = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_prodready"))
+            .args([
+                "audit",
+                "--no-cache",
+                "fixtures/pilot-service",
+                "--format",
+                "json",
+                "--output",
+                "/dev/stdout",
+            ])
+            .stdout(appended)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.starts_with("earlier step\n{"), "{text}");
+        assert!(
+            std::fs::symlink_metadata(&log)
+                .unwrap()
+                .file_type()
+                .is_file()
+        );
+    }
 
     let pipe = dir.path().join("pipe");
     let made = Command::new("mkfifo").arg(&pipe).status();

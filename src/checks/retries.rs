@@ -81,12 +81,38 @@ fn loop_inspects_a_result(text: &str) -> bool {
     let mut open: Vec<Open> = Vec::new();
     let mut depth = 0usize;
     let mut previous_dot = false;
-    // After a `+` (1), or a `+=` (2): an integer literal next is a count.
+    // After a `+` (1), or a `+=` (2): an integer literal next is a count (attributes on it,
+    // `#[attr] 1`, in between: `attribute` counts their open brackets).
     let mut plus = 0u8;
+    let mut attribute = 0usize;
+    let mut pound = false;
     let mut retry_word: Option<bool> = None;
     let mut names_a_retry = || *retry_word.get_or_insert_with(|| writes_a_retry_word(text));
     for (kind, piece) in crate::words::code_tokens(text) {
         let after_plus = std::mem::take(&mut plus);
+        if after_plus > 0 {
+            let in_attribute = match kind {
+                TokenKind::Pound if attribute == 0 => {
+                    pound = true;
+                    true
+                }
+                TokenKind::OpenBracket if pound || attribute > 0 => {
+                    pound = false;
+                    attribute += 1;
+                    true
+                }
+                TokenKind::CloseBracket if attribute > 0 => {
+                    attribute -= 1;
+                    true
+                }
+                _ => attribute > 0,
+            };
+            if in_attribute {
+                plus = after_plus;
+                continue;
+            }
+        }
+        pound = false;
         match kind {
             TokenKind::OpenBrace => {
                 // A `for` whose block opens before any `in` is no loop.
@@ -169,6 +195,11 @@ fn writes_a_retry_word(text: &str) -> bool {
             .build(&DATA.res001.retry_words)
             .expect("a valid automaton")
     });
+    // KELVIN SIGN lower-cases to an ASCII `k` (`words::split` lower-cases by Unicode's rules):
+    // a text holding one may spell a word this search cannot see.
+    if text.contains('\u{212A}') {
+        return true;
+    }
     let bytes = text.as_bytes();
     RETRY_WORDS.find_overlapping_iter(text).any(|m| {
         // No word starts at a lower-case letter just after a letter or digit (`entries`); none
@@ -469,6 +500,12 @@ mod tests {
         ));
         assert!(!gate(
             "fn entries() { loop { if let Ok(c) = retrieve() { return c } } }"
+        ));
+        assert!(gate(
+            "fn f() { loop { n += #[allow(unused)] 1; if let Ok(c) = dial() { return c } } }"
+        ));
+        assert!(gate(
+            "fn f() { loop { if let Ok(c) = dial() { return c } } } // BAC\u{212A}OFF"
         ));
     }
 
