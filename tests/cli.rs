@@ -453,29 +453,33 @@ fn output_paths_that_are_links_or_pipes_are_kept() {
     use std::io::Read;
     use std::os::unix::fs::FileTypeExt;
 
+    let json_to = |path: &Path| {
+        let output = prodready(
+            &[
+                "audit",
+                "fixtures/pilot-service",
+                "--format",
+                "json",
+                "--output",
+                path.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+    };
+    let is_link = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    };
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("real.json");
     std::fs::write(&real, "old").unwrap();
     let link = dir.path().join("link.json");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let output = prodready(
-        &[
-            "audit",
-            "fixtures/pilot-service",
-            "--format",
-            "json",
-            "--output",
-            link.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(
-        std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
+    json_to(&link);
+    assert!(is_link(&link));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
     assert_eq!(report["level"], "hardened");
 
@@ -483,24 +487,8 @@ fn output_paths_that_are_links_or_pipes_are_kept() {
     let dangling = dir.path().join("dangling.json");
     let created = dir.path().join("created.json");
     std::os::unix::fs::symlink(&created, &dangling).unwrap();
-    let output = prodready(
-        &[
-            "audit",
-            "fixtures/pilot-service",
-            "--format",
-            "json",
-            "--output",
-            dangling.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(
-        std::fs::symlink_metadata(&dangling)
-            .unwrap()
-            .file_type()
-            .is_symlink()
-    );
+    json_to(&dangling);
+    assert!(is_link(&dangling));
     assert!(
         std::fs::read_to_string(&created)
             .unwrap()

@@ -40,6 +40,39 @@ fn report(dir: &Path, select: Option<&str>, parse_everything: bool) -> String {
 }
 
 /// `fixtures/<CODE>/<case>/`, each with its rule's code.
+/// A JSON audit of `dir` with the timings on: the "rust files parsed: N of M" line, whether a
+/// file was parsed late for its uses, and the report.
+fn timed_audit(dir: &Path, parse_everything: bool) -> (String, bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
+    command
+        .args([
+            "audit",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-cache",
+        ])
+        .env("PRODREADY_TIMINGS", "1");
+    if parse_everything {
+        command.env("PRODREADY_PARSE_EVERY_RUST_FILE", "1");
+    } else {
+        command.env_remove("PRODREADY_PARSE_EVERY_RUST_FILE");
+    }
+    let output = command.output().expect("prodready runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let parsed = stderr
+        .lines()
+        .find(|l| l.starts_with("rust files parsed:"))
+        .map(|l| l.split(" (").next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let late = stderr.contains("logging and limits (parsed later)");
+    (
+        parsed,
+        late,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
 fn cases() -> Vec<(PathBuf, String)> {
     let mut cases = Vec::new();
     for rule_dir in std::fs::read_dir("fixtures").unwrap().flatten() {
@@ -106,28 +139,7 @@ fn the_switch_parses_the_files_the_gates_skip() {
         "pub fn add(a: u8, b: u8) -> u8 {\n    a + b\n}\n",
     )
     .unwrap();
-    let parsed = |parse_everything: bool| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
-        command
-            .args([
-                "audit",
-                dir.path().to_str().unwrap(),
-                "--quiet",
-                "--no-cache",
-            ])
-            .env("PRODREADY_TIMINGS", "1");
-        if parse_everything {
-            command.env("PRODREADY_PARSE_EVERY_RUST_FILE", "1");
-        } else {
-            command.env_remove("PRODREADY_PARSE_EVERY_RUST_FILE");
-        }
-        let output = command.output().expect("prodready runs");
-        String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .find(|l| l.starts_with("rust files parsed:"))
-            .map(|l| l.split(" (").next().unwrap_or_default().to_string())
-            .unwrap_or_default()
-    };
+    let parsed = |parse_everything| timed_audit(dir.path(), parse_everything).0;
     assert_eq!(parsed(false), "rust files parsed: 0 of 1");
     assert_eq!(parsed(true), "rust files parsed: 1 of 1");
 }
@@ -150,33 +162,7 @@ fn files_parsed_only_for_their_uses_wait_for_the_project_to_ask() {
     let main = "fn main() {\n    let mut attempts = 0;\n    loop {\n        attempts += 1;\n        match op() {\n            Ok(()) => break,\n            Err(e) => tracing::warn!(\"failed: {e}\"),\n        }\n        if attempts > 3 { break }\n        std::thread::sleep(std::time::Duration::from_secs(attempts));\n    }\n}\nfn op() -> Result<(), String> { Ok(()) }\n";
     let printer = "pub fn show(x: u8) {\n    println!(\"{x}\");\n}\n";
     std::fs::write(dir.path().join("src/printer.rs"), printer).unwrap();
-    let audit = |parse_everything: bool| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
-        command
-            .args([
-                "audit",
-                dir.path().to_str().unwrap(),
-                "--format",
-                "json",
-                "--no-cache",
-            ])
-            .env("PRODREADY_TIMINGS", "1");
-        if parse_everything {
-            command.env("PRODREADY_PARSE_EVERY_RUST_FILE", "1");
-        } else {
-            command.env_remove("PRODREADY_PARSE_EVERY_RUST_FILE");
-        }
-        let output = command.output().expect("prodready runs");
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        let parsed = stderr
-            .lines()
-            .find(|l| l.starts_with("rust files parsed:"))
-            .map(|l| l.split(" (").next().unwrap_or_default().to_string())
-            .unwrap_or_default();
-        let late = stderr.contains("logging and limits (parsed later)");
-        let report = String::from_utf8_lossy(&output.stdout).into_owned();
-        (parsed, late, report)
-    };
+    let audit = |parse_everything| timed_audit(dir.path(), parse_everything);
 
     std::fs::write(dir.path().join("src/main.rs"), main).unwrap();
     let (parsed, late, gated) = audit(false);
