@@ -4,6 +4,9 @@
 //! and never holds a secret. Every run here passes `--cache-dir` (a temporary folder) or
 //! `--no-cache`, so tests never write to the user's cache.
 
+mod git;
+use git::git_in;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -539,26 +542,6 @@ fn a_file_with_a_secret_is_never_cached() {
     );
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let output = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("these tests need git on PATH");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Every `cache: H hits, ...` line of a run, in order (the working tree's audit, then the
 /// merge base's).
 fn all_counts(output: &Output) -> Vec<Counts> {
@@ -574,10 +557,10 @@ fn the_merge_base_reads_the_working_trees_cache_and_writes_nothing() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("repo");
     copy_dir(&sample("fixtures/production-service"), &root);
-    git(&root, &["init", "--quiet"]);
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "--quiet", "-m", "main"]);
-    git(&root, &["checkout", "--quiet", "-b", "change"]);
+    git_in(&root, &["init", "--quiet"]);
+    git_in(&root, &["add", "-A"]);
+    git_in(&root, &["commit", "--quiet", "-m", "main"]);
+    git_in(&root, &["checkout", "--quiet", "-b", "change"]);
     let edited = root.join("src/main.rs");
     let text = std::fs::read_to_string(&edited).unwrap() + "\nfn added() {}\n";
     std::fs::write(&edited, text).unwrap();

@@ -2,6 +2,9 @@
 //! change brought since its merge base, never touches the work tree or the index, and runs
 //! nothing the audited repository configures.
 
+mod git;
+use git::git_in;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -61,33 +64,6 @@ pub async fn {name}(client: &reqwest::Client, url: &str) -> Result<(), reqwest::
 }}
 "#
     )
-}
-
-fn git_command(dir: &Path) -> Command {
-    let mut command = Command::new("git");
-    command
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .current_dir(dir);
-    command
-}
-
-fn git_in(dir: &Path, args: &[&str]) -> String {
-    let output = git_command(dir)
-        .args(args)
-        .output()
-        .expect("these tests need git on PATH");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 struct Repo {
