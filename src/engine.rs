@@ -1,7 +1,7 @@
 //! The audit: discovery, the per-file phase in parallel, the project phase, then the final
 //! findings, the checklist and the gate.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -302,14 +302,15 @@ pub fn audit_cached(
     // Phase one: every file, in parallel, read and parsed once (or its facts taken from the
     // cache when its bytes are those of a cached entry, or, unread, when its stamp is the one
     // recorded with them).
+    // Manifests are read for the Cargo model anyway: they get no stamp key.
     let stamp_key = |candidate: &Candidate| {
         let cache = cache.as_ref()?;
         cache.stamp_key(&candidate.path, candidate.stamp.as_ref()?)
     };
     let analyse = |candidate: &Candidate,
                    key: Option<crate::cache::Key>,
+                   stamp_key: Option<crate::cache::Key>,
                    text: Box<dyn FnOnce() -> Option<Text> + '_>| {
-        let stamp_key = stamp_key(candidate);
         if let (Some(cache), Some(key)) = (&cache, &key)
             && let Some(facts) = cache.get(key)
         {
@@ -346,6 +347,7 @@ pub fn audit_cached(
                     analyse(
                         candidate,
                         key,
+                        None,
                         Box::new(|| {
                             Some(Text {
                                 text: text.clone(),
@@ -360,28 +362,32 @@ pub fn audit_cached(
                     Outcome::Failed(candidate.path.clone(), reason.clone()),
                     crate::cache::Entry::None,
                 ),
-                None if let (Some(cache), Some(stamp_key)) = (&cache, stamp_key(candidate))
-                    && let Some((key, facts)) = cache.get_by_stamp(&stamp_key) =>
-                {
-                    (
-                        Outcome::Analysed(Box::new(facts)),
-                        crate::cache::Entry::Hit(key, Some(stamp_key)),
-                    )
+                None => {
+                    let stamp_key = stamp_key(candidate);
+                    if let (Some(cache), Some(stamp_key)) = (&cache, &stamp_key)
+                        && let Some((key, facts)) = cache.get_by_stamp(stamp_key)
+                    {
+                        return (
+                            Outcome::Analysed(Box::new(facts)),
+                            crate::cache::Entry::Hit(key, Some(stamp_key.clone())),
+                        );
+                    }
+                    match read(candidate) {
+                        Ok(bytes) if is_binary(&bytes) => {
+                            (binary(candidate), crate::cache::Entry::None)
+                        }
+                        Ok(bytes) => {
+                            let key = cache.as_ref().map(|c| c.key(&candidate.path, &bytes));
+                            let kind = FileKind::of(&candidate.path);
+                            let text = Box::new(move || decode(bytes, kind));
+                            analyse(candidate, key, stamp_key, text)
+                        }
+                        Err(reason) => (
+                            Outcome::Failed(candidate.path.clone(), reason),
+                            crate::cache::Entry::None,
+                        ),
+                    }
                 }
-                None => match read(candidate) {
-                    Ok(bytes) if is_binary(&bytes) => {
-                        (binary(candidate), crate::cache::Entry::None)
-                    }
-                    Ok(bytes) => {
-                        let key = cache.as_ref().map(|c| c.key(&candidate.path, &bytes));
-                        let kind = FileKind::of(&candidate.path);
-                        analyse(candidate, key, Box::new(move || decode(bytes, kind)))
-                    }
-                    Err(reason) => (
-                        Outcome::Failed(candidate.path.clone(), reason),
-                        crate::cache::Entry::None,
-                    ),
-                },
             })
             .collect()
     });
@@ -440,12 +446,12 @@ pub fn audit_cached(
                     })
                     .collect()
             });
-            let mut failed = BTreeSet::new();
+            let mut failed = HashSet::new();
             for (i, outcome) in redone {
                 match outcome {
                     Outcome::Analysed(facts) => files[i] = *facts,
                     Outcome::Failed(path, reason) => {
-                        failed.insert(i);
+                        failed.insert(path.clone());
                         stats.failed.push((path, reason));
                     }
                     // Read as text a moment ago: it cannot have become binary but for a
@@ -453,13 +459,7 @@ pub fn audit_cached(
                     Outcome::Skipped(..) => files[i].uses_pending = false,
                 }
             }
-            if !failed.is_empty() {
-                let mut index = 0;
-                files.retain(|_| {
-                    index += 1;
-                    !failed.contains(&(index - 1))
-                });
-            }
+            files.retain(|f| !failed.contains(&f.path));
         }
     }
 
