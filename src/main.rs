@@ -449,28 +449,24 @@ fn render(format: Format, report: &Report, options: &RenderOptions<'_>) -> Strin
 /// whatever the caller redirected it to (`>> ci.log`: replacing that file would lose the log).
 /// So does a dangling link (it creates its target) and a file whose folder takes no new file.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let in_place = |create: bool| {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .create(create)
-            .open(path)?
-            .write_all(text.as_bytes())
+    // Appended to (what a device, a pipe or a redirected stream is), or replaced.
+    let in_place = |path: &Path, append: bool| {
+        let mut options = std::fs::OpenOptions::new();
+        if append {
+            options.append(true);
+        } else {
+            options.write(true).truncate(true);
+        }
+        options.create(true).open(path)?.write_all(text.as_bytes())
     };
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     let target = match std::fs::metadata(path) {
-        Ok(existing) if !existing.is_file() => return in_place(false),
-        Ok(_) if is_link && through_open_files(path) => return in_place(false),
+        Ok(existing) if !existing.is_file() => return in_place(path, true),
+        Ok(_) if is_link && through_open_files(path) => return in_place(path, true),
         // A link to a regular file: replace the file it names, keep the link.
         Ok(_) if is_link => std::fs::canonicalize(path)?,
         Ok(_) => path.to_path_buf(),
-        Err(_) if is_link => {
-            return std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)?
-                .write_all(text.as_bytes());
-        }
+        Err(_) if is_link => return in_place(path, false),
         Err(_) => path.to_path_buf(),
     };
     let dir = match target.parent() {
@@ -481,11 +477,7 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         Ok(file) => file,
         // A writable file in a folder that takes no new file: written in place.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && target.is_file() => {
-            return std::fs::OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(&target)?
-                .write_all(text.as_bytes());
+            return in_place(&target, false);
         }
         Err(e) => return Err(e),
     };
