@@ -51,6 +51,21 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)))
 }
 
+/// The JSON report of the pilot sample, written to `path` with `--output`.
+fn pilot_json_to(path: &Path) -> Output {
+    prodready(
+        &[
+            "audit",
+            "fixtures/pilot-service",
+            "--format",
+            "json",
+            "--output",
+            path.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
 fn write(root: &Path, files: &[(&str, &str)]) {
     for (path, text) in files {
         let path = root.join(path);
@@ -454,17 +469,7 @@ fn output_paths_that_are_links_or_pipes_are_kept() {
     use std::os::unix::fs::FileTypeExt;
 
     let json_to = |path: &Path| {
-        let output = prodready(
-            &[
-                "audit",
-                "fixtures/pilot-service",
-                "--format",
-                "json",
-                "--output",
-                path.to_str().unwrap(),
-            ],
-            None,
-        );
+        let output = pilot_json_to(path);
         assert_eq!(code(&output), 0, "{}", stderr(&output));
     };
     let is_link = |path: &Path| {
@@ -569,17 +574,7 @@ fn output_paths_that_are_links_or_pipes_are_kept() {
 fn output_file_rules_explain_and_init() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
-    let output = prodready(
-        &[
-            "audit",
-            "fixtures/pilot-service",
-            "--format",
-            "json",
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
+    let output = pilot_json_to(&out);
     assert_eq!(code(&output), 0);
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(report["level"], "hardened");
