@@ -1,7 +1,6 @@
 //! Names split into words, the one way every rule does it: `dbPassword`, `DB_PASSWORD`,
 //! `api-key`, `APIKey`, `readTimeoutMs`, `spring.datasource.password`.
 
-use std::collections::HashMap;
 
 /// Splits an identifier or key into lower-case words: `dbPassword`, `DB_PASSWORD`,
 /// `api-key`, `APIKey`, `spring.datasource.password` all split the same way.
@@ -55,7 +54,8 @@ pub fn code_tokens(text: &str) -> impl Iterator<Item = (ra_ap_rustc_lexer::Token
 /// (`info!`). A cheap, sound prefilter: whatever a rule resolves in the syntax tree is written
 /// as identifiers in the code, and comments and strings never reach the tree as code.
 pub struct Vocabulary {
-    ids: HashMap<String, usize>,
+    /// foldhash, not std's SipHash: every identifier of every Rust file is looked up here.
+    ids: foldhash::HashMap<String, usize>,
 }
 
 /// Which words of a [`Vocabulary`] one text holds.
@@ -74,7 +74,7 @@ fn is_identifier_byte(b: u8) -> bool {
 
 impl Vocabulary {
     pub fn new(words: impl IntoIterator<Item = String>) -> Vocabulary {
-        let mut ids = HashMap::new();
+        let mut ids = foldhash::HashMap::default();
         for word in words.into_iter().filter(|w| !w.is_empty()) {
             let next = ids.len();
             ids.entry(word).or_insert(next);
@@ -109,7 +109,10 @@ impl Vocabulary {
             match (kind, last.take()) {
                 (TokenKind::Bang, Some(id)) => bang = Some(id),
                 (TokenKind::Ident | TokenKind::RawIdent, _) => {
-                    let name = piece.trim_start_matches("r#");
+                    let name = match kind {
+                        TokenKind::RawIdent => &piece[2..],
+                        _ => piece,
+                    };
                     if let Some(&id) = self.ids.get(name) {
                         word[id] = true;
                         after_dot[id] |= dot;
