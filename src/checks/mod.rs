@@ -57,9 +57,57 @@ impl RuleSet {
 }
 
 /// A parsed Rust file with its name resolution.
+#[derive(Clone, Copy)]
 pub struct RustFile<'a> {
     pub ast: &'a syn::File,
     pub imports: &'a Imports,
+    /// The check families given the tree: those whose tree gate let the file through (all of
+    /// them when no gate ran). A gate is a necessary condition of every finding its family
+    /// makes from the tree, so the others would walk it for nothing.
+    pub families: TreeFamilies,
+}
+
+/// A set of check families (of `FILE_FAMILIES`, by name).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TreeFamilies(u8);
+
+// One bit per family.
+const _: () = assert!(FILE_FAMILIES.len() <= 8);
+
+impl TreeFamilies {
+    pub const ALL: TreeFamilies = TreeFamilies(u8::MAX);
+    pub const NONE: TreeFamilies = TreeFamilies(0);
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The families' names, in `FILE_FAMILIES` order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        FILE_FAMILIES
+            .iter()
+            .enumerate()
+            .filter(move |(index, _)| self.0 & (1 << index) != 0)
+            .map(|(_, (name, ..))| *name)
+    }
+
+    pub fn has(self, family: &str) -> bool {
+        FILE_FAMILIES
+            .iter()
+            .position(|(name, ..)| *name == family)
+            .is_some_and(|index| self.0 & (1 << index) != 0)
+    }
+}
+
+impl Parsed<'_> {
+    /// What a family reads: the Rust tree only if the family is among those given it.
+    pub fn for_family(&self, family: &str) -> Parsed<'_> {
+        Parsed {
+            rust: self.rust.filter(|rust| rust.families.has(family)),
+            yaml: self.yaml,
+            settings: self.settings,
+        }
+    }
 }
 
 /// One file's parsed forms, for per-file checks. All `None` when the file is of another kind
@@ -261,17 +309,15 @@ impl<'a> TreeQuery<'a> {
         })
     }
 
-    /// Whether some check family needs the file's syntax tree.
-    pub fn checks_need_tree(&self) -> bool {
-        FILE_FAMILIES.iter().any(|(_, _, needs, _)| needs(self))
-    }
-
-    /// The check families that need the file's syntax tree (for `timings`).
-    pub fn families_needing_tree(&self) -> impl Iterator<Item = &'static str> {
-        FILE_FAMILIES
-            .iter()
-            .filter(|(_, _, needs, _)| needs(self))
-            .map(|(family, ..)| *family)
+    /// The check families that need the file's syntax tree, each gate asked once.
+    pub fn families_needing_tree(&self) -> TreeFamilies {
+        let mut set = TreeFamilies::NONE;
+        for (index, (_, _, needs, _)) in FILE_FAMILIES.iter().enumerate() {
+            if needs(self) {
+                set.0 |= 1 << index;
+            }
+        }
+        set
     }
 }
 
@@ -292,7 +338,8 @@ pub fn check_file(
             break;
         }
         let mut found = Vec::new();
-        match guarded(family, &ctx.source.path, || check(ctx, parsed, &mut found)) {
+        let parsed = parsed.for_family(family);
+        match guarded(family, &ctx.source.path, || check(ctx, &parsed, &mut found)) {
             Ok(()) => out.extend(found),
             Err(incident) => incidents.push(incident),
         }

@@ -12,7 +12,7 @@ pub mod settings;
 pub mod uses;
 pub mod yaml;
 
-use crate::checks::{self, Budget, FileContext, Parsed, RustFile};
+use crate::checks::{self, Budget, FileContext, Parsed, RustFile, TreeFamilies};
 use crate::facts::cargo::CargoProject;
 use crate::finding::{CodeKind, Finding};
 use crate::project::path_code_kind;
@@ -128,14 +128,18 @@ pub fn analyse(
         && tree == Tree::Gated
         && !parse_every_rust_file();
     let need = if !gated {
-        TreeNeed::Now
+        TreeNeed::Now(TreeFamilies::ALL)
     } else {
         timings::time(Step::TreeGates, || {
             file.rust_tree_need(facts.path_code_kind)
         })
     };
     facts.uses_pending = need == TreeNeed::Later;
-    let skip_rust_tree = need != TreeNeed::Now;
+    let tree_families = match need {
+        TreeNeed::Now(families) => Some(families),
+        TreeNeed::Later | TreeNeed::Never => None,
+    };
+    let skip_rust_tree = tree_families.is_none();
     let path = source.path.as_str();
     if kind == FileKind::Rust && tree == Tree::Always {
         timings::tree_reason("logging and limits (parsed later)", path, source.text.len());
@@ -186,6 +190,7 @@ pub fn analyse(
                     rust: Some(RustFile {
                         ast: &ast,
                         imports: &imports,
+                        families: tree_families.unwrap_or(TreeFamilies::ALL),
                     }),
                     ..Parsed::default()
                 };
@@ -420,7 +425,8 @@ pub enum Tree {
 /// or never.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum TreeNeed {
-    Now,
+    /// With the check families that need the tree (see `RustFile::families`).
+    Now(TreeFamilies),
     Later,
     Never,
 }
@@ -490,9 +496,12 @@ impl FileInput<'_> {
                 && !crate::project::is_build_script(path, self.cargo)
                 && uses::may_use(&query)
         };
+        // Every family's gate is asked: a parsed tree is given only to the families that need
+        // it (`RustFile::families`).
+        let families = query.families_needing_tree();
         if !timings::enabled() {
-            if reasons.iter().any(|(_, holds)| holds()) || query.checks_need_tree() {
-                return TreeNeed::Now;
+            if !families.is_empty() || reasons.iter().any(|(_, holds)| holds()) {
+                return TreeNeed::Now(families);
             }
             return if may_use() {
                 TreeNeed::Later
@@ -503,11 +512,11 @@ impl FileInput<'_> {
         // Every reason that holds, not only the first, to see which gates let files through;
         // each gate is asked once.
         let mut needed = false;
-        let families = query.families_needing_tree().map(|family| (family, true));
+        let families_named = families.names().map(|family| (family, true));
         for (reason, holds) in reasons
             .iter()
             .map(|(r, holds)| (*r, holds()))
-            .chain(families)
+            .chain(families_named)
         {
             if holds {
                 timings::tree_reason(reason, path, text.len());
@@ -519,7 +528,7 @@ impl FileInput<'_> {
             timings::tree_reason("logging and limits (asked later)", path, text.len());
         }
         match (needed, later) {
-            (true, _) => TreeNeed::Now,
+            (true, _) => TreeNeed::Now(families),
             (false, true) => TreeNeed::Later,
             (false, false) => TreeNeed::Never,
         }
@@ -561,7 +570,7 @@ impl FileInput<'_> {
             checks::secrets::detect_in_structure(
                 self.source,
                 self.kind,
-                parsed,
+                &parsed.for_family("secrets"),
                 self.secrets_in_text.clone(),
             )
         }) {
