@@ -1,7 +1,6 @@
 //! Names split into words, the one way every rule does it: `dbPassword`, `DB_PASSWORD`,
 //! `api-key`, `APIKey`, `readTimeoutMs`, `spring.datasource.password`.
 
-
 /// Splits an identifier or key into lower-case words: `dbPassword`, `DB_PASSWORD`,
 /// `api-key`, `APIKey`, `spring.datasource.password` all split the same way.
 pub fn split(name: &str) -> Vec<String> {
@@ -31,9 +30,12 @@ pub fn split(name: &str) -> Vec<String> {
     out
 }
 
+/// A code token of a Rust text: its kind and its text.
+pub type CodeToken<'t> = (ra_ap_rustc_lexer::TokenKind, &'t str);
+
 /// A Rust text's code tokens, each with its text: whitespace and comments left out (Rust's own
 /// lexer, as rust-analyzer publishes it; it never fails, whatever the text).
-pub fn code_tokens(text: &str) -> impl Iterator<Item = (ra_ap_rustc_lexer::TokenKind, &str)> {
+pub fn code_tokens(text: &str) -> impl Iterator<Item = CodeToken<'_>> {
     use ra_ap_rustc_lexer::{FrontmatterAllowed, TokenKind, tokenize};
     let mut at = 0;
     tokenize(text, FrontmatterAllowed::No).filter_map(move |token| {
@@ -84,6 +86,16 @@ impl Vocabulary {
 
     /// The words of the vocabulary that the code of `text` holds.
     pub fn scan<'v>(&'v self, text: &'v str) -> Present<'v> {
+        self.scan_tokens(text, code_tokens(text))
+    }
+
+    /// The words of the vocabulary that the code of `text` holds, read from its code tokens
+    /// (`code_tokens`), when other passes read them too.
+    pub fn scan_tokens<'v>(
+        &'v self,
+        text: &'v str,
+        tokens: impl IntoIterator<Item = CodeToken<'v>>,
+    ) -> Present<'v> {
         use ra_ap_rustc_lexer::TokenKind;
         let mut word = vec![false; self.ids.len()];
         let mut macro_call = vec![false; self.ids.len()];
@@ -95,7 +107,7 @@ impl Vocabulary {
         // The identifier just seen, then whether a `!` followed it (`info!`, not `a != b`).
         let mut last: Option<usize> = None;
         let mut bang: Option<usize> = None;
-        for (kind, piece) in code_tokens(text) {
+        for (kind, piece) in tokens {
             if let Some(id) = bang.take()
                 && kind != TokenKind::Eq
             {

@@ -29,7 +29,7 @@ use crate::facts::settings::Setting;
 use crate::finding::{CodeKind, Finding};
 use crate::registry::{Rule, Subject, TestCodePolicy, registry};
 use crate::source::{FileKind, Source};
-use crate::words::{Present, Vocabulary};
+use crate::words::{CodeToken, Present, Vocabulary};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -242,6 +242,8 @@ const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 6] = [
 pub struct TreeQuery<'a> {
     pub ctx: &'a FileContext<'a>,
     pub code_kind: CodeKind,
+    /// The file's code tokens, lexed once for every gate that reads them.
+    tokens: Vec<CodeToken<'a>>,
     present: Present<'a>,
     renames: Vec<(String, String)>,
 }
@@ -258,12 +260,20 @@ impl<'a> TreeQuery<'a> {
             .manifest
             .map(|m| ctx.cargo.crate_renames(m).into_iter().collect())
             .unwrap_or_default();
+        let text = ctx.source.text.as_str();
+        let tokens: Vec<CodeToken<'a>> = crate::words::code_tokens(text).collect();
         TreeQuery {
             ctx,
             code_kind,
-            present: GATE_VOCABULARY.scan(&ctx.source.text),
+            present: GATE_VOCABULARY.scan_tokens(text, tokens.iter().copied()),
+            tokens,
             renames,
         }
+    }
+
+    /// The file's code tokens (`words::code_tokens`).
+    pub fn tokens(&self) -> &[CodeToken<'a>] {
+        &self.tokens
     }
 
     /// Whether a rule can report in this file: selected, and not one that ignores test code in

@@ -54,33 +54,53 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     }
     let retry_loop = INSPECTIONS.iter().any(|w| query.has(w))
         && LOOP_KEYWORDS.iter().any(|w| query.has(w))
-        && loop_inspects_a_result(&query.ctx.source.text);
+        && loop_inspects_a_result(&query.ctx.source.text, query.tokens());
     retry_loop
         || policy_type_names().any(|name| query.has(name))
         || (query.live("RES001") && query.has("Policy"))
 }
 
 /// Whether, in the code's tokens, a loop may be a retry loop (`loops`): an inspection (`Ok`,
-/// `Err`, `is_ok` ..) follows a `loop`, a `while`, or a `for .. in` with a range's `..`,
-/// before the block around that keyword closes (the body of every retry loop lies in that
-/// stretch); and, unless the loop is over a range, the stretch also counts (`+`, maybe `=`,
-/// then an integer literal: `n += 1`, `n = n + 1`) or the text writes a retry word somewhere
-/// (the rule reads them in the loop, its function's name and its label). (`for` without `in`
-/// before its block is `impl .. for` or `for<'a>`; a range loop's pattern cannot be a struct
-/// pattern.)
-fn loop_inspects_a_result(text: &str) -> bool {
+/// `Err`, `is_ok` ..) within a `loop`, a `while`, or a `for .. in` with a range's `..` in its
+/// header; and, unless the loop is over a range, the loop also counts (`+`, maybe `=`, then an
+/// integer literal: `n += 1`, `n = n + 1`) or the text writes a retry word somewhere (the rule
+/// reads them in the loop, its function's name and its label). (`for` without `in` before its
+/// block is `impl .. for` or `for<'a>`; a range loop's pattern cannot be a struct pattern.)
+///
+/// A loop runs from its keyword to the end of its body. Where the body's brace cannot be told
+/// apart from a block in the header (`for x in {v} {`, `while match k { .. } {`), the loop is
+/// read up to the end of the block around its keyword, a stretch that holds the whole loop.
+fn loop_inspects_a_result(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> bool {
     use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
     struct Open {
+        /// Braces and parentheses (with brackets) open around the keyword.
         depth: usize,
+        parens: usize,
         is_for: bool,
         has_in: bool,
+        /// The body's brace seen (and the header's end with it), when it could be no other.
+        in_body: bool,
+        /// A block-like expression (`match`, `unsafe { .. }`, a closure, a macro) in the
+        /// header: the loop is read to the end of the block around its keyword.
+        unclear: bool,
         has_range: bool,
         inspected: bool,
         counted: bool,
     }
+    impl Open {
+        /// Whether a token at this nesting is in the loop's header, at the header's own level.
+        fn in_header(&self, depth: usize, parens: usize) -> bool {
+            !self.in_body
+                && !self.unclear
+                && (self.has_in || !self.is_for)
+                && self.depth == depth
+                && self.parens == parens
+        }
+    }
     let mut open: Vec<Open> = Vec::new();
     let mut depth = 0usize;
-    let mut previous_dot = false;
+    let mut parens = 0usize;
+    let mut previous: Option<(TokenKind, &str)> = None;
     // After a `+` (1), or a `+=` (2): an integer literal next is a count (attributes on it,
     // `#[attr] 1`, in between: `attribute` counts their open brackets).
     let mut plus = 0u8;
@@ -88,7 +108,7 @@ fn loop_inspects_a_result(text: &str) -> bool {
     let mut pound = false;
     let mut retry_word: Option<bool> = None;
     let mut names_a_retry = || *retry_word.get_or_insert_with(|| writes_a_retry_word(text));
-    for (kind, piece) in crate::words::code_tokens(text) {
+    for (index, &(kind, piece)) in tokens.iter().enumerate() {
         let after_plus = std::mem::take(&mut plus);
         if after_plus > 0 {
             let in_attribute = match kind {
@@ -113,6 +133,21 @@ fn loop_inspects_a_result(text: &str) -> bool {
             }
         }
         pound = false;
+        // A header holding a block-like expression: its body's brace is not told apart. A
+        // `|` that is no `a || b` may open a closure, a `!` after a name calls a macro.
+        let block_like = match kind {
+            TokenKind::Or => !ends_expression(previous),
+            TokenKind::Bang => {
+                previous.is_some_and(|(kind, piece)| kind == TokenKind::Ident && !is_keyword(piece))
+            }
+            TokenKind::Ident => is_keyword(piece) && !matches!(piece, "in" | "let"),
+            _ => false,
+        };
+        if block_like {
+            open.iter_mut()
+                .filter(|o| o.in_header(depth, parens))
+                .for_each(|o| o.unclear = true);
+        }
         match kind {
             TokenKind::OpenBrace => {
                 // A `for` whose block opens before any `in` is no loop.
@@ -122,17 +157,29 @@ fn loop_inspects_a_result(text: &str) -> bool {
                 {
                     open.pop();
                 }
+                // The body's brace follows the end of an expression (`0..n {`, `next() {`),
+                // or the `loop` keyword; any other (`in {v} {`, `= {`) leaves the loop unclear.
+                let body =
+                    ends_expression(previous) || previous.is_some_and(|(_, piece)| piece == "loop");
+                for o in open.iter_mut().filter(|o| o.in_header(depth, parens)) {
+                    if body {
+                        o.in_body = true;
+                    } else {
+                        o.unclear = true;
+                    }
+                }
                 depth += 1;
             }
             TokenKind::CloseBrace => {
                 depth = depth.saturating_sub(1);
-                while open.last().is_some_and(|o| o.depth > depth) {
-                    open.pop();
-                }
+                // Loops inside the closed block end, and so does the loop whose body it was.
+                open.retain(|o| o.depth < depth || (o.depth == depth && !o.in_body));
             }
-            TokenKind::Dot if previous_dot => open
+            TokenKind::OpenParen | TokenKind::OpenBracket => parens += 1,
+            TokenKind::CloseParen | TokenKind::CloseBracket => parens = parens.saturating_sub(1),
+            TokenKind::Dot if previous.is_some_and(|(kind, _)| kind == TokenKind::Dot) => open
                 .iter_mut()
-                .filter(|o| o.is_for && o.has_in)
+                .filter(|o| o.is_for && o.has_in && (!o.in_body || o.unclear))
                 .for_each(|o| o.has_range = true),
             TokenKind::Plus => plus = 1,
             TokenKind::Eq if after_plus == 1 => plus = 2,
@@ -150,18 +197,24 @@ fn loop_inspects_a_result(text: &str) -> bool {
             TokenKind::Ident => match piece {
                 "loop" | "while" | "for" => open.push(Open {
                     depth,
+                    parens,
                     is_for: piece == "for",
                     has_in: false,
+                    in_body: false,
+                    unclear: false,
                     has_range: false,
                     inspected: false,
                     counted: false,
                 }),
                 "in" => {
-                    if let Some(o) = open.last_mut().filter(|o| o.is_for && o.depth == depth) {
+                    if let Some(o) = open
+                        .last_mut()
+                        .filter(|o| o.is_for && o.depth == depth && o.parens == parens)
+                    {
                         o.has_in = true;
                     }
                 }
-                _ if INSPECTIONS.contains(&piece) => {
+                _ if INSPECTIONS.contains(&piece) && inspects(tokens, index) => {
                     for o in open.iter_mut() {
                         if o.is_for {
                             if o.has_range {
@@ -179,9 +232,100 @@ fn loop_inspects_a_result(text: &str) -> bool {
             },
             _ => {}
         }
-        previous_dot = kind == TokenKind::Dot;
+        previous = Some((kind, piece));
     }
     false
+}
+
+/// Whether the inspection word at `index` can inspect a result as `loops` reads one: a method
+/// (`.is_ok()`), or `Ok`/`Err` as a pattern, followed (after its parentheses, and those of a
+/// parenthesised pattern) by `=` (`if let Ok(v) =`, `Ok(v) =>`), `|` (`Err(A) | Err(B)`) or a
+/// guard's `if`. `Ok(v)` built as a value (`return Ok(v);`) is no inspection.
+fn inspects(tokens: &[crate::words::CodeToken<'_>], index: usize) -> bool {
+    use ra_ap_rustc_lexer::TokenKind;
+    if !matches!(tokens[index].1, "Ok" | "Err") {
+        return true;
+    }
+    let mut next = index + 1;
+    // `Ok::<T, E>(v)`: a turbofish is not followed here.
+    if tokens
+        .get(next)
+        .is_some_and(|(kind, _)| *kind == TokenKind::Colon)
+    {
+        return true;
+    }
+    if tokens
+        .get(next)
+        .is_some_and(|(kind, _)| *kind == TokenKind::OpenParen)
+    {
+        let mut open = 0usize;
+        for (kind, _) in &tokens[next..] {
+            next += 1;
+            match kind {
+                TokenKind::OpenParen => open += 1,
+                TokenKind::CloseParen => {
+                    open -= 1;
+                    if open == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let after = tokens[next.min(tokens.len())..]
+        .iter()
+        .find(|(kind, _)| *kind != TokenKind::CloseParen);
+    after
+        .is_none_or(|&(kind, piece)| matches!(kind, TokenKind::Eq | TokenKind::Or) || piece == "if")
+}
+
+/// Whether a token can end an expression: a name, a literal, a closing bracket, a `?`.
+fn ends_expression(token: Option<crate::words::CodeToken<'_>>) -> bool {
+    use ra_ap_rustc_lexer::TokenKind;
+    token.is_some_and(|(kind, piece)| match kind {
+        TokenKind::Ident => !is_keyword(piece),
+        TokenKind::RawIdent
+        | TokenKind::Literal { .. }
+        | TokenKind::CloseParen
+        | TokenKind::CloseBracket
+        | TokenKind::Question => true,
+        _ => false,
+    })
+}
+
+/// Rust's keywords that can begin or join an expression (so that a `{` after one opens no
+/// loop body): `in {v} {`, `match x { .. } {`, `unsafe { .. } {`. (`as` and `.await` end
+/// one.)
+fn is_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "async"
+            | "box"
+            | "break"
+            | "const"
+            | "continue"
+            | "do"
+            | "dyn"
+            | "else"
+            | "for"
+            | "gen"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "match"
+            | "move"
+            | "mut"
+            | "return"
+            | "static"
+            | "try"
+            | "unsafe"
+            | "where"
+            | "while"
+            | "yield"
+    )
 }
 
 /// Whether the text (comments and strings too) may hold one of the rule's retry words as a word
@@ -462,7 +606,10 @@ fn config_retry_without_backoff(
 mod tests {
     #[test]
     fn the_loop_gate_finds_an_inspection_after_a_loop_keyword_in_its_block() {
-        use super::loop_inspects_a_result as gate;
+        let gate = |text: &str| {
+            let tokens: Vec<_> = crate::words::code_tokens(text).collect();
+            super::loop_inspects_a_result(text, &tokens)
+        };
         assert!(gate(
             "fn retry() { loop { match op() { Ok(v) => return v, Err(_) => {} } } }"
         ));
@@ -484,6 +631,66 @@ mod tests {
             "fn f(v: &[u8]) { for x in v { if check(x).is_ok() { return } } }"
         ));
         assert!(!gate("// loop { Ok }\nfn f() {}"));
+        // A range in the body of a `for` over a collection is not its header's range; a
+        // header whose end cannot be told apart keeps the looser reading.
+        assert!(!gate(
+            "fn f(v: &[u8]) { for x in v { let y = &v[..2]; if check(x).is_ok() { return } } }"
+        ));
+        assert!(!gate(
+            "fn f(v: &[u8]) -> R { for x in v.chunks(2) { use_(x) } let t = &v[1..]; Ok(t) }"
+        ));
+        // `Ok` and `Err` inspect as patterns, not as values built.
+        assert!(!gate(
+            "fn f() { while let Some(t) = d.next() { n += 1; v = Result::<u8, E>::Ok(t)?; } }"
+        ));
+        assert!(!gate(
+            "fn f() { loop { n += 1; if done() { return Err(E) } } }"
+        ));
+        for pattern in [
+            "Ok(v) => return v, _ => {}",
+            "Ok(v) if v > 0 => return v, _ => {}",
+            "(Ok(v)) => return v, _ => {}",
+            "Err(A) | Err(B) => {}, _ => return",
+            "Ok::<u8, E>(v) => return v, _ => {}",
+        ] {
+            let code = format!("fn f() {{ loop {{ n += 1; match op() {{ {pattern} }} }} }}");
+            assert!(gate(&code), "{code}");
+        }
+        assert!(gate(
+            "fn f() { loop { n += 1; let Ok(v) = op() else { continue }; return v } }"
+        ));
+        // An inspection after the loop's body is not in the loop.
+        assert!(!gate(
+            "fn f() -> R { for i in 0..n { r[i] = g()?; } Ok(r) }"
+        ));
+        assert!(!gate(
+            "fn f() -> R { loop { n += 1; if n > 3 { break } } Ok(()) }"
+        ));
+        assert!(!gate(
+            "fn f() { for i in 0..3 { w(i) } loop { if let Ok(v) = op() { return v } } }"
+        ));
+        assert!(gate(
+            "fn f() { while !done { n += 1; if op().is_ok() { break } } }"
+        ));
+        assert!(gate(
+            "fn f() { while let Some(x) = q.pop().await { n += 1; if op(x).is_ok() { break } } }"
+        ));
+        // A block in the header: read to the end of the block around the keyword.
+        assert!(gate(
+            "fn f() { while match s { _ => true } { n += 1; if op().is_ok() { break } } }"
+        ));
+        for header in [
+            "(0..3).rev()",
+            "0..n as usize",
+            "0..=n",
+            "{0..3}",
+            "unsafe { 0..n }",
+            "vec! {0..3}",
+            "match k { _ => 0..3 }",
+        ] {
+            let code = format!("fn f() {{ for i in {header} {{ if op().is_ok() {{ break }} }} }}");
+            assert!(gate(&code), "{code}");
+        }
         // A loop that neither counts nor is named a retry is no retry loop.
         assert!(!gate(
             "fn f() { loop { match next() { Ok(v) => return v, Err(_) => continue } } }"
