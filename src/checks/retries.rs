@@ -47,7 +47,7 @@ const LOOP_KEYWORDS: [&str; 3] = ["loop", "while", "for"];
 const INSPECTIONS: [&str; 5] = ["Ok", "Err", "is_ok", "is_err", "is_success"];
 
 /// A retry loop needs a loop keyword and an inspected result inside it; a retry-crate policy
-/// needs its type's name written; a tower retry policy needs `Policy`.
+/// or a tower retry policy needs its path's segments written.
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     if !["RES001", "RES002", "RES003"].iter().any(|c| query.live(c)) {
         return false;
@@ -55,9 +55,10 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     let retry_loop = INSPECTIONS.iter().any(|w| query.has(w))
         && LOOP_KEYWORDS.iter().any(|w| query.has(w))
         && loop_inspects_a_result(&query.ctx.source.text, query.tokens());
+    // A policy is found by its resolved path: every segment is written (`query.has_path`).
     retry_loop
-        || policy_type_names().any(|name| query.has(name))
-        || (query.live("RES001") && query.has("Policy"))
+        || DATA.res001.policy.iter().any(|p| query.has_path(&p.path))
+        || (query.live("RES001") && query.has_path(&DATA.res001.tower_policy_trait))
 }
 
 /// Whether, in the code's tokens, a loop may be a retry loop (`loops`): an inspection (`Ok`,
@@ -363,18 +364,18 @@ pub fn gate_words() -> Vec<String> {
         .iter()
         .chain(&INSPECTIONS)
         .copied()
-        .chain(policy_type_names())
-        .chain(["Policy"])
         .map(String::from)
+        .chain(policy_path_segments())
         .collect()
 }
 
-/// The type names of the retry crates' policies (`ExponentialBuilder`, `FixedInterval`).
-fn policy_type_names() -> impl Iterator<Item = &'static str> {
-    DATA.res001
-        .policy
-        .iter()
-        .map(|p| p.path.rsplit("::").next().unwrap_or(&p.path))
+/// The path segments of the retry crates' policies and of tower's policy trait.
+fn policy_path_segments() -> impl Iterator<Item = String> {
+    let data = &DATA.res001;
+    let paths = data.policy.iter().map(|p| &p.path);
+    paths
+        .chain([&data.tower_policy_trait])
+        .flat_map(|path| path.split("::").map(String::from))
 }
 
 /// What the Rust checks share for one file.

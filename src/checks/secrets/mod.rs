@@ -126,7 +126,20 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
     // Inside a function's signature (from `fn` to its body or `;`), and how deep in parentheses.
     let mut in_signature = false;
     let mut parens = 0usize;
-    for &(kind, piece) in tokens {
+    // A macro's tokens are opaque to the syntax tree SEC002 reads, but for the map macros'
+    // (`RustAssignments::visit_macro`): the others are skipped, to this index.
+    let mut skip_to = 0usize;
+    for (index, &(kind, piece)) in tokens.iter().enumerate() {
+        if index < skip_to {
+            continue;
+        }
+        if kind == TokenKind::Ident
+            && !MAP_MACROS.contains(&piece)
+            && let Some(end) = macro_body_end(tokens, index)
+        {
+            skip_to = end;
+            continue;
+        }
         if attribute_depth > 0 {
             match kind {
                 TokenKind::OpenBracket => attribute_depth += 1,
@@ -219,6 +232,52 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
     typed
         .iter()
         .any(|&kind| literals.iter().any(|content| fits(kind, content)))
+}
+
+/// Where the macro invocation named at `index` ends (`name!(..)`, `name![..]`, `name!{..}`,
+/// `macro_rules! name {..}`): the index after its closing delimiter, or the end of the tokens.
+fn macro_body_end(tokens: &[crate::words::CodeToken<'_>], index: usize) -> Option<usize> {
+    use ra_ap_rustc_lexer::TokenKind;
+    let is_open = |at: usize| {
+        tokens.get(at).is_some_and(|(kind, _)| {
+            matches!(
+                kind,
+                TokenKind::OpenParen | TokenKind::OpenBracket | TokenKind::OpenBrace
+            )
+        })
+    };
+    if tokens
+        .get(index + 1)
+        .is_none_or(|(kind, _)| *kind != TokenKind::Bang)
+    {
+        return None;
+    }
+    let open = if is_open(index + 2) {
+        index + 2
+    } else if tokens[index].1 == "macro_rules"
+        && tokens
+            .get(index + 2)
+            .is_some_and(|(kind, _)| *kind == TokenKind::Ident)
+        && is_open(index + 3)
+    {
+        index + 3
+    } else {
+        return None;
+    };
+    let mut depth = 0usize;
+    for (at, (kind, _)) in tokens.iter().enumerate().skip(open) {
+        match kind {
+            TokenKind::OpenParen | TokenKind::OpenBracket | TokenKind::OpenBrace => depth += 1,
+            TokenKind::CloseParen | TokenKind::CloseBracket | TokenKind::CloseBrace => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(at + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(tokens.len())
 }
 
 /// Finds every secret in a file: [`detect_in_text`] and [`detect_in_structure`] together.
@@ -834,6 +893,8 @@ mod tests {
             format!("let master_key = \"{value}\";"),
             format!("#[cfg(test)]\nconst API_KEY: &str = \"{value}\";"),
             format!("let api_key = \"{value}\\n\";"),
+            format!("let v = serde_json::json!({{\"password\": \"{value}\"}});"),
+            format!("if a != b {{ let api_key = \"{value}\"; }}"),
         ] {
             assert!(code_may_hold_secret(&code), "{code}");
             let source = crate::source::Source::new("a.rs", code.clone());
@@ -856,6 +917,10 @@ mod tests {
             format!("struct S {{ api_key: String }}\nconst LABEL: &str = \"{value}\";"),
             "const SZ_OID_PRIVATE_KEY: &str = \"1.2.840.113549.1.1.1\";".to_string(),
             "const CRYPTO_PROVIDER_KEY: &str = \"Microsoft Enhanced Provider 10\";".to_string(),
+            // Inside a macro other than a map macro: opaque to the syntax tree.
+            format!("link!(\"a.dll\" fn f(password: *const u8));\nconst X: &str = \"{value}\";"),
+            format!("println!(\"{{}}\", connect(\"{value}\", api_key));"),
+            format!("macro_rules! m {{ () => {{ let api_key = \"{value}\"; }} }}"),
         ] {
             assert!(!code_may_hold_secret(&code), "{code}");
         }
