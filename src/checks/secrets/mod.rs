@@ -90,13 +90,6 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
     use names::SecretName;
     use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
-    // Every secret name holds one of these (`names` data: secret words, pairs, `token`).
-    static FRAGMENTS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(["pass", "secret", "credential", "key", "token"])
-            .expect("a valid automaton")
-    });
     let fits = |kind: SecretName, content: &str| {
         // What `is_secret_value` refuses, judged only where no escape can change the value.
         let plain = !content.contains('\\');
@@ -214,8 +207,7 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
             .find(|(method, _)| *method == candidate)
             .and_then(|(_, params)| params.iter().filter_map(|p| names::classify(p)).min());
         if let Some(kind) = known.or_else(|| {
-            // KELVIN SIGN lower-cases to `k` (`names::classify` splits by Unicode's rules).
-            (FRAGMENTS.is_match(candidate) || candidate.contains('\u{212A}'))
+            may_name_a_secret(candidate)
                 .then(|| names::classify(candidate))
                 .flatten()
         }) {
@@ -232,6 +224,27 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
     typed
         .iter()
         .any(|&kind| literals.iter().any(|content| fits(kind, content)))
+}
+
+/// Whether a name holds, whatever its case, a fragment every secret name holds (`names` data:
+/// secret words, pairs, `token`): `pass`, `secret`, `credential`, `key`, `token`. Or a KELVIN
+/// SIGN, which lower-cases to `k` (`names::classify` splits by Unicode's rules). Called on every
+/// identifier and string of a file that may hold a secret: a byte loop, not a searcher.
+fn may_name_a_secret(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let at = |i: usize, fragment: &[u8]| {
+        bytes
+            .get(i..i + fragment.len())
+            .is_some_and(|window| window.eq_ignore_ascii_case(fragment))
+    };
+    (0..bytes.len()).any(|i| match bytes[i].to_ascii_lowercase() {
+        b'p' => at(i, b"pass"),
+        b's' => at(i, b"secret"),
+        b'c' => at(i, b"credential"),
+        b'k' => at(i, b"key"),
+        b't' => at(i, b"token"),
+        _ => false,
+    }) || name.contains('\u{212A}')
 }
 
 /// Where the macro invocation named at `index` ends (`name!(..)`, `name![..]`, `name!{..}`,
@@ -873,6 +886,16 @@ mod tests {
     fn code_may_hold_secret(code: &str) -> bool {
         let tokens: Vec<_> = crate::words::code_tokens(code).collect();
         super::code_may_hold_secret(&tokens)
+    }
+
+    #[test]
+    fn secret_names_hold_a_fragment_whatever_their_case() {
+        for name in ["dbPassword", "API_KEY", "x_TOKEN", "Credentials", "SeCrEt", "api_\u{212A}ey"] {
+            assert!(super::may_name_a_secret(name), "{name}");
+        }
+        for name in ["label", "pas", "tok", "", "ke"] {
+            assert!(!super::may_name_a_secret(name), "{name}");
+        }
     }
 
     #[test]
