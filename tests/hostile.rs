@@ -110,8 +110,8 @@ fn hostile_tree(root: &Path, outside: &Path) {
         format!("pub fn main( {{\n    let token = \"{token}\";\n"),
     );
     // A Rust file is parsed only when its code shows something a rule reads in its tree: this
-    // line's `loop` and `Ok` (a possible retry loop) make the next files worth parsing.
-    const WORTH_PARSING: &str = "fn retry() { loop { Ok } }\n";
+    // line's `loop` and `if let Ok(..)` (a possible retry loop) make the next files worth parsing.
+    const WORTH_PARSING: &str = "fn retry() { loop { if let Ok(v) = op() { return v } } }\n";
     // Pinned references (`&pin mut T`), newer than syn.
     write(
         root,

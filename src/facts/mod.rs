@@ -128,16 +128,16 @@ pub fn analyse(
         && tree == Tree::Gated
         && !parse_every_rust_file();
     let need = if !gated {
-        TreeNeed::Now(TreeFamilies::ALL)
+        TreeNeed::Now(TreeFamilies::ALL, None)
     } else {
         timings::time(Step::TreeGates, || {
             file.rust_tree_need(facts.path_code_kind)
         })
     };
     facts.uses_pending = need == TreeNeed::Later;
-    let tree_families = match need {
-        TreeNeed::Now(families) => Some(families),
-        TreeNeed::Later | TreeNeed::Never => None,
+    let (tree_families, nesting) = match need {
+        TreeNeed::Now(families, nesting) => (Some(families), nesting),
+        TreeNeed::Later | TreeNeed::Never => (None, None),
     };
     let skip_rust_tree = tree_families.is_none();
     let path = source.path.as_str();
@@ -152,7 +152,7 @@ pub fn analyse(
             file.check(&Parsed::default(), &mut facts);
         }
         FileKind::Rust if skip_rust_tree => file.check(&Parsed::default(), &mut facts),
-        FileKind::Rust => match timed_parse(&source) {
+        FileKind::Rust => match timed_parse(&source, nesting) {
             Ok(ast) => {
                 facts.rust = timings::time(Step::RustFacts, || {
                     file.step("rust facts", &mut facts.incidents, || {
@@ -338,7 +338,7 @@ pub fn read_metric_constants(
             }
             let source = Source::new(facts.path.clone(), text);
             let parsed = checks::guarded("metrics", &source.path, || {
-                let parsed = timed_parse(&source).map(|ast| metrics::constants_only(&ast));
+                let parsed = timed_parse(&source, None).map(|ast| metrics::constants_only(&ast));
                 proc_macro2::extra::invalidate_current_thread_spans();
                 parsed
             });
@@ -361,8 +361,10 @@ fn note_settings_cap(settings: &[settings::Setting], notes: &mut Vec<String>) {
 }
 
 /// Parses a Rust file, timed (see `timings`).
-fn timed_parse(source: &Source) -> Result<syn::File, String> {
-    timings::time(Step::RustParse, || rust::parse(&source.path, &source.text))
+fn timed_parse(source: &Source, nesting: Option<usize>) -> Result<syn::File, String> {
+    timings::time(Step::RustParse, || {
+        rust::parse_estimated(&source.path, &source.text, nesting)
+    })
 }
 
 /// Parses a YAML, JSON or TOML file, timed (see `timings`).
@@ -425,8 +427,9 @@ pub enum Tree {
 /// or never.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum TreeNeed {
-    /// With the check families that need the tree (see `RustFile::families`).
-    Now(TreeFamilies),
+    /// With the check families that need the tree (see `RustFile::families`), and the code's
+    /// nesting estimated on the tokens the gates lexed (`rust::parse_estimated`).
+    Now(TreeFamilies, Option<usize>),
     Later,
     Never,
 }
@@ -501,7 +504,7 @@ impl FileInput<'_> {
         let families = query.families_needing_tree();
         if !timings::enabled() {
             if !families.is_empty() || reasons.iter().any(|(_, holds)| holds()) {
-                return TreeNeed::Now(families);
+                return TreeNeed::Now(families, Some(query.nesting()));
             }
             return if may_use() {
                 TreeNeed::Later
@@ -528,7 +531,7 @@ impl FileInput<'_> {
             timings::tree_reason("logging and limits (asked later)", path, text.len());
         }
         match (needed, later) {
-            (true, _) => TreeNeed::Now(families),
+            (true, _) => TreeNeed::Now(families, Some(query.nesting())),
             (false, true) => TreeNeed::Later,
             (false, false) => TreeNeed::Never,
         }

@@ -71,96 +71,123 @@ impl Pending {
 
 /// An upper estimate of how deep syn's parser, the syntax-tree visitors and the tree's drop
 /// recurse on a file: the deepest point of the token tree, where every enclosing bracket
-/// counts one level plus what is pending at it (see `Pending`). Counted on tokens, so strings
-/// and comments never count. Walks the tree with its own stack: it never recurses itself.
-pub fn recursion_estimate(tokens: proc_macro2::TokenStream) -> usize {
-    use proc_macro2::TokenTree;
-    let mut stack: Vec<(proc_macro2::token_stream::IntoIter, Pending, usize)> = Vec::new();
-    let mut current = tokens.into_iter();
+/// counts one level plus what is pending at it (see `Pending`). Counted on Rust's own lexer's
+/// code tokens (`words::code_tokens`, which the tree gates have already lexed), so strings and
+/// comments never count (doc comments, which proc-macro2 makes `#[doc = ".."]`, one level
+/// deeper, neither). Keeps its own stack of bracket levels: it never recurses.
+pub fn recursion_estimate<'t>(
+    tokens: impl IntoIterator<Item = crate::words::CodeToken<'t>>,
+) -> usize {
+    use ra_ap_rustc_lexer::TokenKind;
+    /// One token as proc-macro2 would see it (a lifetime is a `'` and a name).
+    enum Token<'t> {
+        Open(bool),
+        Close,
+        Punct(char),
+        Ident(&'t str),
+        Literal,
+    }
+    // The enclosing levels: what was pending at each, its depth, and whether it is a block.
+    let mut stack: Vec<(Pending, usize, bool)> = Vec::new();
     let mut pending = Pending::default();
-    // The depth of the enclosing levels, each with what was pending there.
     let mut base = 0usize;
     let mut deepest = 0usize;
     let mut previous: Option<char> = None;
     // Just after a `{ .. }`: an item, a block statement or an `if` branch ended, unless `else`
     // or an operator carries the expression on.
     let mut after_block = false;
-    let mut blocks: Vec<bool> = Vec::new();
-    loop {
-        let Some(token) = current.next() else {
-            match stack.pop() {
-                Some((outer, outer_pending, outer_base)) => {
-                    current = outer;
-                    pending = outer_pending;
+    for (kind, piece) in tokens {
+        let lifetime = [Token::Punct('\''), Token::Ident("")];
+        let one: [Token<'t>; 1] = [match kind {
+            TokenKind::OpenParen | TokenKind::OpenBracket => Token::Open(false),
+            TokenKind::OpenBrace => Token::Open(true),
+            TokenKind::CloseParen | TokenKind::CloseBracket | TokenKind::CloseBrace => Token::Close,
+            TokenKind::Ident
+            | TokenKind::RawIdent
+            | TokenKind::UnknownPrefix
+            | TokenKind::InvalidIdent
+            | TokenKind::ForcedKeywordIdent => Token::Ident(piece),
+            TokenKind::Literal { .. } => Token::Literal,
+            TokenKind::Lifetime { .. }
+            | TokenKind::RawLifetime
+            | TokenKind::UnknownPrefixLifetime => {
+                Token::Literal // replaced below by the lifetime's two tokens
+            }
+            _ => Token::Punct(piece.chars().next().unwrap_or(' ')),
+        }];
+        let is_lifetime = matches!(
+            kind,
+            TokenKind::Lifetime { .. } | TokenKind::RawLifetime | TokenKind::UnknownPrefixLifetime
+        );
+        let tokens: &[Token<'t>] = if is_lifetime { &lifetime } else { &one };
+        for token in tokens {
+            if let Token::Close = token {
+                if let Some((outer, outer_base, was_block)) = stack.pop() {
+                    pending = outer;
                     base = outer_base;
                     previous = None;
-                    after_block = blocks.pop().unwrap_or(false);
-                    continue;
+                    after_block = was_block;
                 }
-                None => break,
-            }
-        };
-        if std::mem::take(&mut after_block) {
-            let carries_on = match &token {
-                TokenTree::Ident(ident) => ident == "else",
-                TokenTree::Punct(p) => !matches!(p.as_char(), '#' | ';' | ','),
-                _ => false,
-            };
-            if !carries_on {
-                pending = Pending::default();
-            }
-        }
-        let mut punct = None;
-        match token {
-            TokenTree::Group(group) => {
-                let inner = group.stream().into_iter();
-                let here = base + pending.depth() + 1;
-                deepest = deepest.max(here);
-                let outer = std::mem::replace(&mut current, inner);
-                stack.push((outer, pending, base));
-                blocks.push(group.delimiter() == proc_macro2::Delimiter::Brace);
-                base = here;
-                pending = Pending::default();
-                previous = None;
                 continue;
             }
-            TokenTree::Punct(p) => {
-                let c = p.as_char();
-                punct = Some(c);
-                match c {
-                    ',' => pending.chain = 0,
-                    ';' => pending = Pending::default(),
-                    '<' => pending.angles += 1,
-                    '>' if matches!(previous, Some('=')) => {
-                        // `=>`: a match arm's pattern is complete.
-                        pending.chain = 0;
-                        pending.angles = 0;
-                    }
-                    '>' if matches!(previous, Some('-')) => pending.chain += 1,
-                    '>' => pending.angles = pending.angles.saturating_sub(1),
-                    // `#!` opens an inner attribute (`//!` docs), not a negation.
-                    '!' if matches!(previous, Some('#')) => {}
-                    // Closure bars nest (`|a| |b| ..`); or-patterns (`'a'..='z' | '_'`) do not,
-                    // so a bar ends the chain before it and counts half a level.
-                    '|' => {
-                        pending.bars += 1;
-                        pending.chain = 0;
-                    }
-                    '&' | '!' | '-' | '*' | '+' | '/' | '%' | '^' | '.' | '?' | '@' | '~' | '=' => {
-                        pending.chain += 1
-                    }
-                    _ => {}
+            if std::mem::take(&mut after_block) {
+                let carries_on = match token {
+                    Token::Ident(name) => *name == "else",
+                    Token::Punct(c) => !matches!(c, '#' | ';' | ','),
+                    _ => false,
+                };
+                if !carries_on {
+                    pending = Pending::default();
                 }
             }
-            TokenTree::Ident(ident) => {
-                if RECURSIVE_KEYWORDS.iter().any(|k| ident == k) {
-                    pending.chain += 1;
+            let mut punct = None;
+            match *token {
+                Token::Open(is_block) => {
+                    let here = base + pending.depth() + 1;
+                    deepest = deepest.max(here);
+                    stack.push((pending, base, is_block));
+                    base = here;
+                    pending = Pending::default();
+                    previous = None;
+                    continue;
                 }
+                Token::Close => {}
+                Token::Punct(c) => {
+                    punct = Some(c);
+                    match c {
+                        ',' => pending.chain = 0,
+                        ';' => pending = Pending::default(),
+                        '<' => pending.angles += 1,
+                        '>' if matches!(previous, Some('=')) => {
+                            // `=>`: a match arm's pattern is complete.
+                            pending.chain = 0;
+                            pending.angles = 0;
+                        }
+                        '>' if matches!(previous, Some('-')) => pending.chain += 1,
+                        '>' => pending.angles = pending.angles.saturating_sub(1),
+                        // `#!` opens an inner attribute, not a negation.
+                        '!' if matches!(previous, Some('#')) => {}
+                        // Closure bars nest (`|a| |b| ..`); or-patterns (`'a'..='z' | '_'`) do
+                        // not, so a bar ends the chain before it and counts half a level.
+                        '|' => {
+                            pending.bars += 1;
+                            pending.chain = 0;
+                        }
+                        '&' | '!' | '-' | '*' | '+' | '/' | '%' | '^' | '.' | '?' | '@' | '~'
+                        | '=' => pending.chain += 1,
+                        _ => {}
+                    }
+                }
+                Token::Ident(name) => {
+                    if RECURSIVE_KEYWORDS.contains(&name) {
+                        pending.chain += 1;
+                    }
+                }
+                Token::Literal => {}
             }
-            TokenTree::Literal(_) => {}
+            previous = punct;
+            deepest = deepest.max(base + pending.depth());
         }
-        previous = punct;
-        deepest = deepest.max(base + pending.depth());
     }
     deepest
 }
@@ -190,9 +217,21 @@ fn without_shebang(text: &str) -> (&str, Option<String>) {
     }
 }
 
-/// Parses a Rust file. `path` is relative to the audited root. The text is tokenised once (by
-/// proc-macro2, without recursion), its nesting estimated on the tokens, and only then parsed.
+/// Parses a Rust file. `path` is relative to the audited root. The text is tokenised (by
+/// proc-macro2, without recursion), its nesting estimated (see [`recursion_estimate`]), and
+/// only then parsed.
 pub fn parse(path: &str, text: &str) -> Result<syn::File, String> {
+    parse_estimated(path, text, None)
+}
+
+/// [`parse`], with the nesting already estimated on the whole text's code tokens when the
+/// caller has lexed them (`nesting`; not used for a text with a shebang line, which is left out
+/// of the parse).
+pub fn parse_estimated(
+    path: &str,
+    text: &str,
+    nesting: Option<usize>,
+) -> Result<syn::File, String> {
     let (body, shebang) = without_shebang(text);
     let tokens: proc_macro2::TokenStream = body.parse().map_err(|e: proc_macro2::LexError| {
         let at = e.span().start();
@@ -202,7 +241,10 @@ pub fn parse(path: &str, text: &str) -> Result<syn::File, String> {
             at.column + 1
         )
     })?;
-    let depth = recursion_estimate(tokens.clone());
+    let depth = match nesting {
+        Some(depth) if shebang.is_none() => depth,
+        _ => recursion_estimate(crate::words::code_tokens(body)),
+    };
     if depth > MAX_NESTING {
         return Err(format!(
             "code nests about {depth} levels deep (limit {MAX_NESTING}); text-level rules only"
@@ -567,7 +609,7 @@ mod tests {
 
     #[test]
     fn real_code_is_estimated_shallow() {
-        let estimate = |text: &str| recursion_estimate(text.parse().unwrap());
+        let estimate = |text: &str| recursion_estimate(crate::words::code_tokens(text));
         // Ranges in or-patterns do not chain; a bar counts half a level, as it may open a
         // closure (a generated Unicode table has a few hundred alternatives).
         let alternatives = vec!["'a'..='z'"; 1_000].join(" | ");

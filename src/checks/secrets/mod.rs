@@ -890,7 +890,14 @@ mod tests {
 
     #[test]
     fn secret_names_hold_a_fragment_whatever_their_case() {
-        for name in ["dbPassword", "API_KEY", "x_TOKEN", "Credentials", "SeCrEt", "api_\u{212A}ey"] {
+        for name in [
+            "dbPassword",
+            "API_KEY",
+            "x_TOKEN",
+            "Credentials",
+            "SeCrEt",
+            "api_\u{212A}ey",
+        ] {
             assert!(super::may_name_a_secret(name), "{name}");
         }
         for name in ["label", "pas", "tok", "", "ke"] {
