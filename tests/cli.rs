@@ -623,9 +623,9 @@ fn output_file_rules_explain_and_init() {
 fn hostile_files_are_reported_and_the_audit_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     // A Rust file is parsed only when its text shows something a rule reads in the tree: the
-    // `loop`, `Ok` and `retry` of a possible retry loop make these two worth parsing.
+    // `loop`, `if let Ok(..)` and `retry` of a possible retry loop make these two worth parsing.
     let deep = format!(
-        "fn retry() {{ loop {{ Ok({}{}) }} }}\n",
+        "fn retry() {{ loop {{ if let Ok(v) = op({}{}) {{ return v }} }} }}\n",
         "(".repeat(50_000),
         ")".repeat(50_000)
     );
@@ -635,7 +635,10 @@ fn hostile_files_are_reported_and_the_audit_goes_on() {
         &[
             ("Cargo.toml", "[package\nname = "),
             ("src/deep.rs", &deep),
-            ("src/broken.rs", "fn retry( { loop { Ok(()) }\n"),
+            (
+                "src/broken.rs",
+                "fn retry( { loop { if let Ok(v) = op() { return v } }\n",
+            ),
             ("deploy/bomb.yaml", bomb),
             ("deploy/dup.yaml", "a: 1\na: 2\n"),
             ("README.md", "# x\n"),
@@ -850,25 +853,26 @@ fn pathological_code_neither_crashes_nor_hangs() {
         &[
             ("Cargo.toml", HELLO_TOML),
             ("src/chain.rs", &chain),
-            // `loop`, `Ok` and `retry` make each file worth parsing (a possible retry loop).
+            // `loop`, `if let Ok(..)` and `retry` make each file worth parsing (a possible retry
+            // loop).
             (
                 "src/not.rs",
                 &format!(
-                    "fn retry() {{ loop {{ let x = {}Ok; }} }}\n",
+                    "fn retry() {{ loop {{ let x = {}true; if let Ok(v) = op() {{ return v }} }} }}\n",
                     "!".repeat(60_000)
                 ),
             ),
             (
                 "src/neg.rs",
                 &format!(
-                    "fn retry() {{ loop {{ let x = {}Ok; }} }}\n",
+                    "fn retry() {{ loop {{ let x = {}1; if let Ok(v) = op() {{ return v }} }} }}\n",
                     "- ".repeat(60_000)
                 ),
             ),
             (
                 "src/refs.rs",
                 &format!(
-                    "fn retry(x: {}u8) {{ loop {{ Ok }} }}\n",
+                    "fn retry(x: {}u8) {{ loop {{ if let Ok(v) = op() {{ return v }} }} }}\n",
                     "&".repeat(60_000)
                 ),
             ),
