@@ -30,6 +30,13 @@ pub fn split(name: &str) -> Vec<String> {
     out
 }
 
+/// Whether `text` holds a letter outside ASCII that `split` lower-cases into ASCII: KELVIN SIGN
+/// becomes `k`. An ASCII-only, case-insensitive search for a word cannot see it in `\u{212A}ey`,
+/// though `split` makes that `key`: such a search is then no proof of absence.
+pub fn lowercases_into_ascii(text: &str) -> bool {
+    text.contains('\u{212A}')
+}
+
 /// A code token of a Rust text: its kind and its text.
 pub type CodeToken<'t> = (ra_ap_rustc_lexer::TokenKind, &'t str);
 

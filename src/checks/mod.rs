@@ -276,11 +276,6 @@ impl<'a> TreeQuery<'a> {
         &self.tokens
     }
 
-    /// How deep parsing the file would recurse (`facts::rust::recursion_estimate`).
-    pub fn nesting(&self) -> usize {
-        crate::facts::rust::recursion_estimate(self.tokens.iter().copied())
-    }
-
     /// Whether a rule can report in this file: selected, and not one that ignores test code in
     /// a test file.
     pub fn live(&self, code: &str) -> bool {

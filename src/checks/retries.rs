@@ -340,9 +340,7 @@ fn writes_a_retry_word(text: &str) -> bool {
             .build(&DATA.res001.retry_words)
             .expect("a valid automaton")
     });
-    // KELVIN SIGN lower-cases to an ASCII `k` (`words::split` lower-cases by Unicode's rules):
-    // a text holding one may spell a word this search cannot see.
-    if text.contains('\u{212A}') {
+    if crate::words::lowercases_into_ascii(text) {
         return true;
     }
     let bytes = text.as_bytes();

@@ -332,13 +332,17 @@ pub fn read_metric_constants(
             let Some(text) = read(&facts.path) else {
                 return;
             };
-            let present = vocabulary.scan(&text);
+            // Lexed once: for the words, then for the nesting estimate of a file to parse.
+            let tokens: Vec<_> = crate::words::code_tokens(&text).collect();
+            let present = vocabulary.scan_tokens(&text, tokens.iter().copied());
             if !wanted.iter().any(|name| present.has(name)) {
                 return;
             }
+            let nesting = rust::recursion_estimate(tokens);
             let source = Source::new(facts.path.clone(), text);
             let parsed = checks::guarded("metrics", &source.path, || {
-                let parsed = timed_parse(&source, None).map(|ast| metrics::constants_only(&ast));
+                let parsed =
+                    timed_parse(&source, Some(nesting)).map(|ast| metrics::constants_only(&ast));
                 proc_macro2::extra::invalidate_current_thread_spans();
                 parsed
             });
@@ -500,11 +504,18 @@ impl FileInput<'_> {
                 && uses::may_use(&query)
         };
         // Every family's gate is asked: a parsed tree is given only to the families that need
-        // it (`RustFile::families`).
+        // it (`RustFile::families`). A file to parse has its nesting estimated on the tokens
+        // the gates lexed.
         let families = query.families_needing_tree();
+        let now = || {
+            TreeNeed::Now(
+                families,
+                Some(rust::recursion_estimate(query.tokens().iter().copied())),
+            )
+        };
         if !timings::enabled() {
             if !families.is_empty() || reasons.iter().any(|(_, holds)| holds()) {
-                return TreeNeed::Now(families, Some(query.nesting()));
+                return now();
             }
             return if may_use() {
                 TreeNeed::Later
@@ -531,7 +542,7 @@ impl FileInput<'_> {
             timings::tree_reason("logging and limits (asked later)", path, text.len());
         }
         match (needed, later) {
-            (true, _) => TreeNeed::Now(families, Some(query.nesting())),
+            (true, _) => now(),
             (false, true) => TreeNeed::Later,
             (false, false) => TreeNeed::Never,
         }

@@ -64,9 +64,10 @@ pub fn may_hold_secrets(source: &Source, in_text: &[Detection]) -> bool {
             .build(["pass", "secret", "token", "key", "credential", "_auth"])
             .expect("a valid automaton")
     });
-    // KELVIN SIGN and LONG S fold to ASCII `k` and `s` under the hint's Unicode `(?i)`.
+    // The hint's Unicode `(?i)` folds KELVIN SIGN into `k` (`words::lowercases_into_ascii`)
+    // and LONG S into `s`.
     let text = source.text.as_str();
-    let may_fold = || text.contains(['\u{212A}', '\u{17F}']);
+    let may_fold = || crate::words::lowercases_into_ascii(text) || text.contains('\u{17F}');
     !in_text.is_empty()
         || ((HINT_FRAGMENTS.is_match(text) || may_fold()) && SECRET_ASSIGNMENT_HINT.is_match(text))
 }
@@ -227,8 +228,8 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
 }
 
 /// Whether a name holds, whatever its case, a fragment every secret name holds (`names` data:
-/// secret words, pairs, `token`): `pass`, `secret`, `credential`, `key`, `token`. Or a KELVIN
-/// SIGN, which lower-cases to `k` (`names::classify` splits by Unicode's rules). Called on every
+/// secret words, pairs, `token`): `pass`, `secret`, `credential`, `key`, `token`, or a letter
+/// `names::classify` lower-cases into one (`words::lowercases_into_ascii`). Called on every
 /// identifier and string of a file that may hold a secret: a byte loop, not a searcher.
 fn may_name_a_secret(name: &str) -> bool {
     let bytes = name.as_bytes();
@@ -244,7 +245,7 @@ fn may_name_a_secret(name: &str) -> bool {
         b'k' => at(i, b"key"),
         b't' => at(i, b"token"),
         _ => false,
-    }) || name.contains('\u{212A}')
+    }) || crate::words::lowercases_into_ascii(name)
 }
 
 /// Where the macro invocation named at `index` ends (`name!(..)`, `name![..]`, `name!{..}`,
