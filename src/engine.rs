@@ -165,10 +165,26 @@ fn read_text(candidate: &Candidate) -> Result<Option<Text>, String> {
     Ok(decode(read(candidate)?, FileKind::of(&candidate.path)))
 }
 
-/// Reads a file's bytes.
+/// Reads a file's bytes; of a binary file (`is_binary`), only its first 8 KiB, which is all
+/// that is ever looked at: a repository's archives and libraries are not read through.
 fn read(candidate: &Candidate) -> Result<Vec<u8>, String> {
-    crate::timings::time(crate::timings::Step::Read, || std::fs::read(&candidate.abs))
-        .map_err(|e| format!("cannot read: {e}"))
+    use std::io::Read;
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(&candidate.abs)?;
+        // The size from the walk is a hint: the file may have grown or shrunk since.
+        let size = usize::try_from(candidate.size).unwrap_or(0);
+        let mut bytes = Vec::with_capacity(size.min(BINARY_SNIFF));
+        (&mut file)
+            .take(BINARY_SNIFF as u64)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() == BINARY_SNIFF && !is_binary(&bytes) {
+            // A size too large to reserve is left to the reads to grow into.
+            let _ = bytes.try_reserve_exact(size.saturating_add(1).saturating_sub(bytes.len()));
+            file.read_to_end(&mut bytes)?;
+        }
+        Ok(bytes)
+    };
+    crate::timings::time(crate::timings::Step::Read, read).map_err(|e| format!("cannot read: {e}"))
 }
 
 /// Whether bytes are binary content (a NUL byte in the first 8 KiB); see `decode`.
@@ -982,5 +998,39 @@ mod tests {
         };
         assert!(offered(stable, &Config::default()) && offered(stable, &opted_in));
         assert!(!offered(&preview, &Config::default()) && offered(&preview, &opted_in));
+    }
+
+    #[test]
+    fn a_binary_file_is_read_only_as_far_as_its_sniff() {
+        let dir = tempfile::tempdir().unwrap();
+        let candidate = |name: &str, bytes: &[u8]| {
+            let abs = dir.path().join(name);
+            std::fs::write(&abs, bytes).unwrap();
+            Candidate {
+                path: name.to_string(),
+                abs,
+                size: bytes.len() as u64,
+                stamp: None,
+            }
+        };
+        let mut archive = vec![b'a'; 3 * BINARY_SNIFF];
+        archive[10] = 0;
+        let read_archive = read(&candidate("lib.a", &archive)).unwrap();
+        assert_eq!(read_archive.len(), BINARY_SNIFF);
+        assert!(is_binary(&read_archive));
+        // A NUL past the sniff does not make a file binary: it is read whole.
+        let mut late_nul = vec![b'a'; 3 * BINARY_SNIFF];
+        late_nul[BINARY_SNIFF + 1] = 0;
+        assert_eq!(read(&candidate("late.txt", &late_nul)).unwrap(), late_nul);
+        for len in [0, 5, BINARY_SNIFF - 1, BINARY_SNIFF, BINARY_SNIFF + 1] {
+            let text = vec![b'x'; len];
+            assert_eq!(read(&candidate("t.txt", &text)).unwrap(), text, "{len}");
+        }
+        // The walk's size is a hint: a file that grew since is still read whole.
+        let mut grown = candidate("grown.txt", b"short");
+        std::fs::write(&grown.abs, vec![b'y'; 2 * BINARY_SNIFF]).unwrap();
+        assert_eq!(read(&grown).unwrap().len(), 2 * BINARY_SNIFF);
+        grown.size = u64::MAX;
+        assert_eq!(read(&grown).unwrap().len(), 2 * BINARY_SNIFF);
     }
 }

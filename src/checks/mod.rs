@@ -261,7 +261,7 @@ impl<'a> TreeQuery<'a> {
             .map(|m| ctx.cargo.crate_renames(m).into_iter().collect())
             .unwrap_or_default();
         let text = ctx.source.text.as_str();
-        let tokens: Vec<CodeToken<'a>> = crate::words::code_tokens(text).collect();
+        let tokens = crate::words::code_token_list(text);
         TreeQuery {
             ctx,
             code_kind,

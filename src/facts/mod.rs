@@ -333,7 +333,7 @@ pub fn read_metric_constants(
                 return;
             };
             // Lexed once: for the words, then for the nesting estimate of a file to parse.
-            let tokens: Vec<_> = crate::words::code_tokens(&text).collect();
+            let tokens = crate::words::code_token_list(&text);
             let present = vocabulary.scan_tokens(&text, tokens.iter().copied());
             if !wanted.iter().any(|name| present.has(name)) {
                 return;
