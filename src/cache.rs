@@ -32,7 +32,7 @@ use crate::walk::Stamp;
 
 /// The layout of the cache file and of its entries. Raise it whenever `FileFacts` (or anything
 /// it holds) changes shape in a release-less build; a release changes the version anyway.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// The environment variable that names the cache directory (after `--cache-dir`).
 pub const ENV_DIR: &str = "PRODREADY_CACHE_DIR";
@@ -171,15 +171,20 @@ pub type Key = String;
 /// What the per-file phase did with the cache for one file. The stamp key, when there is one
 /// (see [`Cache::stamp_key`]), lets the next run find the entry without reading the file.
 pub enum Entry {
-    /// No cache, or a file not cached (binary, failed, secret, incident).
+    /// No cache, or a file not cached (failed, secret, incident; binary without a stamp).
     None,
     /// Its facts came from the cache: the loaded entry is kept.
     Hit(Key, Option<Key>),
     /// Analysed now: its facts, serialised.
     Fresh(Key, Box<RawValue>, Option<Key>),
+    /// A binary file, by its stamp key: the next run skips it unread while its stamp holds.
+    Binary(Key),
 }
 
-/// The cache file's layout: the entries by key, and the keys by stamp key.
+/// What a stamp key leads to for a binary file, in place of an entry key (never a digest).
+const BINARY: &str = "binary";
+
+/// The cache file's layout: the entries by key, and the keys by stamp key (or `BINARY`).
 #[derive(Deserialize)]
 struct Stored {
     format: u32,
@@ -213,6 +218,8 @@ struct Stats {
     hits: AtomicU64,
     /// Hits found by stamp, without reading the file.
     stamp_hits: AtomicU64,
+    /// Binary files known by their stamp, not read.
+    binary_hits: AtomicU64,
     misses: AtomicU64,
     not_cacheable: AtomicU64,
     /// Entries found in the file that did not deserialise (analysed afresh: also misses).
@@ -373,6 +380,16 @@ impl Cache {
         Some((key.clone(), facts))
     }
 
+    /// Whether the file of this stamp key was binary when its stamp was recorded: it is not
+    /// read again while the stamp holds.
+    pub fn binary_by_stamp(&self, stamp_key: &Key) -> bool {
+        let binary = self.stamps.get(stamp_key).is_some_and(|key| key == BINARY);
+        if binary {
+            self.stats.binary_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        binary
+    }
+
     /// The key of a file's entry, from its path and bytes (as read, before decoding).
     pub fn key(&self, path: &str, bytes: &[u8]) -> Key {
         let start = Instant::now();
@@ -448,6 +465,7 @@ impl Cache {
                     stamps.extend(stamp_key.map(|stamp_key| (stamp_key, key.clone())));
                     kept.push((key, raw));
                 }
+                Entry::Binary(stamp_key) => stamps.push((stamp_key, BINARY.to_string())),
             }
         }
         kept.sort_by(|a, b| a.0.cmp(&b.0));
@@ -471,9 +489,10 @@ impl Cache {
             let s = &self.stats;
             let secs = |nanos: &AtomicU64| nanos.load(Ordering::Relaxed) as f64 / 1e9;
             eprintln!(
-                "cache: {} hits ({} by stamp, unread), {} misses, {} not cacheable, {} rejected entries",
+                "cache: {} hits ({} by stamp, unread), {} binary files by stamp (unread), {} misses, {} not cacheable, {} rejected entries",
                 s.hits.load(Ordering::Relaxed),
                 s.stamp_hits.load(Ordering::Relaxed),
+                s.binary_hits.load(Ordering::Relaxed),
                 s.misses.load(Ordering::Relaxed),
                 s.not_cacheable.load(Ordering::Relaxed),
                 s.rejected.load(Ordering::Relaxed),

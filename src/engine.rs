@@ -380,17 +380,24 @@ pub fn audit_cached(
                 ),
                 None => {
                     let stamp_key = stamp_key(candidate);
-                    if let (Some(cache), Some(stamp_key)) = (&cache, &stamp_key)
-                        && let Some((key, facts)) = cache.get_by_stamp(stamp_key)
-                    {
-                        return (
-                            Outcome::Analysed(Box::new(facts)),
-                            crate::cache::Entry::Hit(key, Some(stamp_key.clone())),
-                        );
+                    if let (Some(cache), Some(stamp_key)) = (&cache, &stamp_key) {
+                        if let Some((key, facts)) = cache.get_by_stamp(stamp_key) {
+                            return (
+                                Outcome::Analysed(Box::new(facts)),
+                                crate::cache::Entry::Hit(key, Some(stamp_key.clone())),
+                            );
+                        }
+                        if cache.binary_by_stamp(stamp_key) {
+                            let entry = crate::cache::Entry::Binary(stamp_key.clone());
+                            return (binary(candidate), entry);
+                        }
                     }
                     match read(candidate) {
                         Ok(bytes) if is_binary(&bytes) => {
-                            (binary(candidate), crate::cache::Entry::None)
+                            let entry = stamp_key.map_or(crate::cache::Entry::None, |stamp_key| {
+                                crate::cache::Entry::Binary(stamp_key)
+                            });
+                            (binary(candidate), entry)
                         }
                         Ok(bytes) => {
                             let key = cache.as_ref().map(|c| c.key(&candidate.path, &bytes));

@@ -50,12 +50,13 @@ fn audit(root: &Path, format: &str, cache: Option<&Path>, threads: &str) -> (Out
     (output, counts)
 }
 
-/// `cache: H hits (S by stamp, unread), M misses, N not cacheable, R rejected entries` from
-/// the timings.
+/// `cache: H hits (S by stamp, unread), B binary files by stamp (unread), M misses, N not
+/// cacheable, R rejected entries` from the timings.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Counts {
     hits: usize,
     by_stamp: usize,
+    binary_by_stamp: usize,
     misses: usize,
     not_cacheable: usize,
     rejected: usize,
@@ -79,13 +80,14 @@ impl Counts {
             .filter(|n| !n.is_empty())
             .map(|n| n.parse().expect("a count"))
             .collect();
-        assert_eq!(numbers.len(), 5, "{line}");
+        assert_eq!(numbers.len(), 6, "{line}");
         Counts {
             hits: numbers[0],
             by_stamp: numbers[1],
-            misses: numbers[2],
-            not_cacheable: numbers[3],
-            rejected: numbers[4],
+            binary_by_stamp: numbers[2],
+            misses: numbers[3],
+            not_cacheable: numbers[4],
+            rejected: numbers[5],
         }
     }
 }
@@ -225,6 +227,7 @@ fn a_broken_cache_file_is_ignored_and_the_output_is_the_same() {
         // Whether an entry is found by its stamp or by its bytes is another test's business.
         let by_bytes = |counts: Counts| Counts {
             by_stamp: 0,
+            binary_by_stamp: 0,
             ..counts
         };
         assert_eq!(by_bytes(counts), by_bytes(expected_counts), "{name}");
@@ -288,18 +291,23 @@ fn an_edited_file_is_analysed_again_and_only_it() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
 }
 
-/// A file whose stamp (size, times, inode) is the one recorded with its entry is not read again;
-/// any edit, even one that keeps the size, changes the stamp and the file is read and analysed
-/// again. Stamps younger than two seconds are never trusted, hence the wait.
+/// A file whose stamp (size, times, inode) is the one recorded with its entry is not read again,
+/// nor a binary file; any edit, even one that keeps the size, changes the stamp and the file is
+/// read and analysed again. Stamps younger than two seconds are never trusted, hence the wait.
 #[test]
 fn unchanged_stamps_skip_the_read_and_an_edit_of_the_same_size_does_not() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("repo");
     copy_dir(&sample("fixtures/pilot-service"), &root);
+    let logo = root.join("logo.png");
+    std::fs::write(&logo, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
     let dir = work.path().join("cache");
     std::thread::sleep(std::time::Duration::from_millis(2_100));
     let (_, cold) = audit(&root, "json", Some(&dir), "2");
-    assert!(cold.misses > 2 && cold.by_stamp == 0, "{cold:?}");
+    assert!(
+        cold.misses > 2 && cold.by_stamp == 0 && cold.binary_by_stamp == 0,
+        "{cold:?}"
+    );
     // Manifests are read before the per-file phase anyway (the Cargo model): found by bytes.
     let manifests = ["Cargo.toml", "Cargo.lock"]
         .iter()
@@ -311,6 +319,7 @@ fn unchanged_stamps_skip_the_read_and_an_edit_of_the_same_size_does_not() {
         Counts {
             hits: cold.misses,
             by_stamp: cold.misses - manifests,
+            binary_by_stamp: 1,
             misses: 0,
             ..cold
         }
@@ -329,12 +338,29 @@ fn unchanged_stamps_skip_the_read_and_an_edit_of_the_same_size_does_not() {
         Counts {
             hits: cold.misses - 1,
             by_stamp: cold.misses - 1 - manifests,
+            binary_by_stamp: 1,
             misses: 1,
             ..cold
         }
     );
     let (fresh, _) = audit(&root, "json", None, "2");
     assert_eq!(warm.stdout, fresh.stdout, "the edit shows in the report");
+
+    // The binary file, made text of the same size: read and analysed afresh.
+    let binary = std::fs::read(&logo).unwrap();
+    let text: Vec<u8> = binary
+        .iter()
+        .map(|&b| if b == 0 { b' ' } else { b })
+        .collect();
+    std::fs::write(&logo, text).unwrap();
+    let (warm, counts) = audit(&root, "json", Some(&dir), "2");
+    assert_eq!(
+        (counts.binary_by_stamp, counts.misses),
+        (0, 1),
+        "{counts:?}"
+    );
+    let (fresh, _) = audit(&root, "json", None, "2");
+    assert_eq!(warm.stdout, fresh.stdout);
 }
 
 #[test]
