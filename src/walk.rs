@@ -4,8 +4,9 @@
 //! `target/` or `node_modules/`, and applies the configuration's `exclude` globs. Nothing is
 //! skipped silently: every file or folder left out is counted by reason.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -138,10 +139,10 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
     let excluded = Arc::new(exclude_set(exclude));
     let pruned: Arc<Mutex<Vec<(PathBuf, SkipReason)>>> = Arc::default();
     let mut discovery = Discovery::default();
-    let mut visited_dirs: HashSet<PathBuf> = HashSet::new();
-    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut visited_dirs: HashMap<PathBuf, VisitedDir> = HashMap::new();
 
     let outer = OuterIgnores::of(root);
+    let rules_above_root = !outer.matchers.is_empty();
     let walker = {
         let root = root.to_path_buf();
         let excluded = Arc::clone(&excluded);
@@ -183,38 +184,44 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
             })
             .build_parallel()
     };
-    // The walk's threads find entries in any order, and stat the files (for their size and
-    // stamp); the entries are then taken in the order of a sorted depth-first walk.
-    type Found = Result<(ignore::DirEntry, Option<std::fs::Metadata>), ignore::Error>;
+    // The walk's threads find entries in any order, stat the files (for their size and stamp)
+    // and look in each folder for ignore rules; the entries are then taken in the order of a
+    // sorted depth-first walk.
+    type Found = Result<(ignore::DirEntry, Option<std::fs::Metadata>, bool), ignore::Error>;
     let found: Mutex<Vec<Found>> = Mutex::default();
     walker.run(|| {
         Box::new(|entry| {
             let item = entry.map(|entry| {
-                let is_file = entry.file_type().is_some_and(|t| t.is_file());
+                let file_type = entry.file_type();
+                let is_file = file_type.is_some_and(|t| t.is_file());
                 let metadata = if is_file { entry.metadata().ok() } else { None };
-                (entry, metadata)
+                let has_rules =
+                    file_type.is_some_and(|t| t.is_dir()) && has_ignore_rules(entry.path());
+                (entry, metadata, has_rules)
             });
             found.lock().expect("walk bookkeeping").push(item);
             ignore::WalkState::Continue
         })
     });
     let mut found = found.into_inner().expect("walk bookkeeping");
-    let order = |item: &Found| -> Vec<std::ffi::OsString> {
+    // Sorted by components, so that a folder comes right before what it holds: the key is the
+    // components, each ended by a NUL byte (which no component holds, and below every other).
+    let order = |item: &Found| -> Vec<u8> {
         let path = match item {
-            Ok((entry, _)) => Some(entry.path()),
+            Ok((entry, ..)) => Some(entry.path()),
             Err(error) => error_path(error),
         };
-        path.map(|p| {
-            p.components()
-                .map(|c| c.as_os_str().to_os_string())
-                .collect()
-        })
-        .unwrap_or_default()
+        let mut key = Vec::new();
+        for component in path.into_iter().flat_map(Path::components) {
+            key.extend_from_slice(component.as_os_str().as_encoded_bytes());
+            key.push(0);
+        }
+        key
     };
     found.sort_by_cached_key(order);
 
     for item in found {
-        let (entry, metadata) = match item {
+        let (entry, metadata, has_rules) = match item {
             Ok(entry) => entry,
             Err(error) => {
                 let path = error_path(&error).map_or_else(String::new, |p| relative(root, p));
@@ -228,11 +235,28 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
         let Some(file_type) = entry.file_type() else {
             continue;
         };
+        let parent = entry.path().parent();
         if file_type.is_dir() {
-            visited_dirs.insert(entry.path().to_path_buf());
+            // Ignore rules reach a folder from its own ignore files, those of the folders above
+            // it in the tree, and those above the root.
+            let under_rules = has_rules
+                || match parent.and_then(|p| visited_dirs.get(p)) {
+                    Some(parent) => parent.under_rules,
+                    None => rules_above_root,
+                };
+            visited_dirs.insert(
+                entry.path().to_path_buf(),
+                VisitedDir {
+                    under_rules,
+                    seen: 0,
+                    listed: AtomicUsize::new(0),
+                },
+            );
             continue;
         }
-        seen.insert(entry.path().to_path_buf());
+        if let Some(dir) = parent.and_then(|p| visited_dirs.get_mut(p)) {
+            dir.seen += 1;
+        }
         let path = relative(root, entry.path());
         if !file_type.is_file() {
             *discovery
@@ -247,7 +271,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
             discovery.skipped.push((path, why));
             continue;
         }
-        if excluded.is_match(&path) {
+        if !excluded.is_empty() && excluded.is_match(&path) {
             *discovery
                 .skipped_files
                 .entry(SkipReason::Excluded)
@@ -286,14 +310,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
     for (_, reason) in pruned {
         *discovery.skipped_dirs.entry(reason).or_default() += 1;
     }
-    count_gitignored(
-        root,
-        &visited_dirs,
-        &pruned_paths,
-        &seen,
-        threads,
-        &mut discovery,
-    );
+    count_gitignored(root, &visited_dirs, &pruned_paths, threads, &mut discovery);
     discovery
 }
 
@@ -420,19 +437,49 @@ impl OuterIgnores {
     }
 }
 
-/// Counts what .gitignore hid, by walking again without ignore rules but only into folders the
-/// first walk entered: a gitignored folder counts once, without being descended.
+/// A folder the walk entered: whether ignore rules reach it, how many entries (not folders)
+/// the walk saw in it, and how many a listing without rules finds (`count_gitignored`).
+struct VisitedDir {
+    under_rules: bool,
+    seen: usize,
+    listed: AtomicUsize,
+}
+
+/// Whether a folder holds ignore rules for the walk: a `.gitignore` or `.ignore` file (which
+/// may ignore itself, so it is looked for, not waited for among the entries), or a `.git`
+/// (whose `info/exclude` the walk reads).
+fn has_ignore_rules(dir: &Path) -> bool {
+    [".gitignore", ".ignore", ".git"]
+        .iter()
+        .any(|name| std::fs::symlink_metadata(dir.join(name)).is_ok())
+}
+
+/// Counts what .gitignore hid, by listing again without ignore rules the folders the rules reach
+/// (a folder no rule reaches hides nothing): there, what the listing finds beyond what the walk
+/// saw was ignored; a gitignored folder counts once, without being descended. Folders are
+/// entered only on the way to those the rules reach.
 fn count_gitignored(
     root: &Path,
-    visited_dirs: &HashSet<PathBuf>,
+    visited: &HashMap<PathBuf, VisitedDir>,
     pruned: &HashSet<PathBuf>,
-    seen: &HashSet<PathBuf>,
     threads: usize,
     discovery: &mut Discovery,
 ) {
-    let ignored_dirs: Arc<Mutex<usize>> = Arc::default();
+    // The folders under rules and those above them: where the listing goes.
+    let mut leading: HashSet<PathBuf> = HashSet::new();
+    for (dir, _) in visited.iter().filter(|(_, d)| d.under_rules) {
+        for step in dir.ancestors() {
+            if !visited.contains_key(step) || !leading.insert(step.to_path_buf()) {
+                break;
+            }
+        }
+    }
+    if leading.is_empty() {
+        return;
+    }
+    let ignored_dirs = Arc::new(AtomicUsize::new(0));
     let walker = {
-        let visited: HashSet<PathBuf> = visited_dirs.clone();
+        let entered: HashSet<PathBuf> = visited.keys().cloned().collect();
         let pruned = pruned.clone();
         let ignored_dirs = Arc::clone(&ignored_dirs);
         WalkBuilder::new(root)
@@ -441,30 +488,37 @@ fn count_gitignored(
             .threads(threads)
             .filter_entry(move |entry| {
                 let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                if !is_dir || entry.depth() == 0 || visited.contains(entry.path()) {
+                if !is_dir || entry.depth() == 0 {
                     return true;
                 }
+                if entered.contains(entry.path()) {
+                    return leading.contains(entry.path());
+                }
                 if !pruned.contains(entry.path()) {
-                    *ignored_dirs.lock().expect("walk bookkeeping") += 1;
+                    ignored_dirs.fetch_add(1, Ordering::Relaxed);
                 }
                 false
             })
             .build_parallel()
     };
-    let ignored = std::sync::atomic::AtomicUsize::new(0);
     walker.run(|| {
         Box::new(|entry| {
             if let Ok(entry) = entry
                 && entry.file_type().is_some_and(|t| !t.is_dir())
-                && !seen.contains(entry.path())
+                && let Some(dir) = entry.path().parent().and_then(|p| visited.get(p))
+                && dir.under_rules
             {
-                ignored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                dir.listed.fetch_add(1, Ordering::Relaxed);
             }
             ignore::WalkState::Continue
         })
     });
-    let ignored_files = ignored.into_inner();
-    let ignored_dirs = *ignored_dirs.lock().expect("walk bookkeeping");
+    let ignored_files: usize = visited
+        .values()
+        .filter(|d| d.under_rules)
+        .map(|d| d.listed.load(Ordering::Relaxed).saturating_sub(d.seen))
+        .sum();
+    let ignored_dirs = ignored_dirs.load(Ordering::Relaxed);
     if ignored_files > 0 {
         discovery
             .skipped_files
@@ -532,6 +586,53 @@ mod tests {
         assert_eq!(found.skipped_dirs[&SkipReason::BuildOrVcsDir], 1);
         assert_eq!(found.skipped_dirs[&SkipReason::Excluded], 1);
         assert!(found.ignore_file_errors.is_empty());
+    }
+
+    #[test]
+    fn what_ignore_rules_hide_is_counted_wherever_they_reach() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (path, text) in [
+            // Rules that also hide their own file, in a folder deep in the tree.
+            ("a/b/.gitignore", "*\n"),
+            ("a/b/c/deep.txt", "x\n"),
+            ("a/b/one.txt", "x\n"),
+            ("a/kept.txt", "x\n"),
+            // An `.ignore` file, a folder and a file it hides.
+            ("d/.ignore", "gen/\n*.tmp\n"),
+            ("d/x.tmp", "x\n"),
+            ("d/e/y.tmp", "x\n"),
+            ("d/gen/z.rs", "x\n"),
+            ("d/e/kept.rs", "x\n"),
+            // A repository's own excludes.
+            ("r/.git/info/exclude", "secret.env\n"),
+            ("r/secret.env", "x\n"),
+            ("r/src/lib.rs", "x\n"),
+            ("plain/file.rs", "x\n"),
+        ] {
+            fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+            fs::write(root.join(path), text).unwrap();
+        }
+        let found = discover(root, &[], 1024, 2);
+        let paths: Vec<_> = found.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "a/kept.txt",
+                "d/.ignore",
+                "d/e/kept.rs",
+                "plain/file.rs",
+                "r/src/lib.rs"
+            ]
+        );
+        // a/b/.gitignore, a/b/one.txt, d/x.tmp, d/e/y.tmp, r/secret.env; a/b/c/, d/gen/.
+        assert_eq!(found.skipped_files[&SkipReason::Gitignored], 5);
+        assert_eq!(found.skipped_dirs[&SkipReason::Gitignored], 2);
+        assert_eq!(found.skipped_dirs[&SkipReason::BuildOrVcsDir], 1);
+        // No rules anywhere: nothing counted, and no second listing needed.
+        let plain = discover(&root.join("plain"), &[], 1024, 2);
+        assert_eq!(plain.files.len(), 1);
+        assert!(!plain.skipped_files.contains_key(&SkipReason::Gitignored));
     }
 
     #[test]
