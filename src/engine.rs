@@ -224,8 +224,14 @@ fn decode(bytes: Vec<u8>, kind: FileKind) -> Option<Text> {
         text.drain(..'\u{feff}'.len_utf8());
         notes.push("starts with a UTF-8 byte-order mark (ignored)".to_string());
     }
-    let crlf = text.matches("\r\n").count();
-    let lone_cr = text.matches('\r').count() - crlf;
+    // Most files hold no CR at all: one fast count settles them.
+    let cr = memchr::memchr_iter(b'\r', text.as_bytes()).count();
+    let crlf = if cr == 0 {
+        0
+    } else {
+        memchr::memmem::find_iter(text.as_bytes(), b"\r\n").count()
+    };
+    let lone_cr = cr - crlf;
     if crlf > 0 {
         notes.push("CRLF line endings (read as LF)".to_string());
     }

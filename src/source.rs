@@ -70,7 +70,7 @@ pub struct Source {
 impl Source {
     pub fn new(path: impl Into<String>, text: String) -> Source {
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Source {
             path: path.into(),
             ascii: text.is_ascii(),
