@@ -159,13 +159,20 @@ audit() { # audit ROOT OUTPUT [ARGS...] -> a command line
 
 names=() cmds=()
 add() { names+=("$1"); cmds+=("$2"); }
+# A cold audit: an empty cache directory of its own (NAME), filled by the run (the cost of a
+# first run). Every cold row does the same work, so that the thread and size rows compare with
+# the main one on threads or size alone.
+cold() { # cold NAME ROOT OUTPUT [ARGS...] -> a command line
+    local name=$1
+    shift
+    if [ "$has_cache" = 1 ]; then
+        echo "rm -rf \"\$WORK/$name\" && $(audit "$@" --cache-dir "\$WORK/$name")"
+    else
+        audit "$@"
+    fi
+}
 add "cat floor" "find \"\$TREE\" -type f -name '*.rs' -print0 | xargs -0 cat > /dev/null"
-if [ "$has_cache" = 1 ]; then
-    # Cold: an empty cache directory, filled by the run (the cost of a first run).
-    add "audit" "rm -rf \"\$WORK/cache-cold\" && $(audit '$TREE' '$OUT/audit.json' --threads '$THREADS' --cache-dir '$WORK/cache-cold')"
-else
-    add "audit" "$(audit '$TREE' '$OUT/audit.json' --threads '$THREADS')"
-fi
+add "audit" "$(cold cache-cold '$TREE' '$OUT/audit.json' --threads '$THREADS')"
 add "syn-parse all" "\"\$SYNPARSE\" \"\$TREE\" \"\$THREADS\" > \"\$OUT/syn-parse.txt\""
 if [ -n "$ripsecrets" ]; then
     add "ripsecrets" "\"\$RIPSECRETS\" \"\$TREE\" > /dev/null"
@@ -174,9 +181,9 @@ if [ "$has_cache" = 1 ]; then
     add "audit warm, 1 file changed" "$(audit '$TREE' '$OUT/warm.json' --threads '$THREADS' --cache-dir '$WORK/cache-warm')"
 fi
 if [ "$scaling" = 1 ]; then
-    add "audit 1/4 corpus" "$(audit '$WORK/quarter' '$OUT/quarter.json' --threads '$THREADS' $nocache)"
-    add "audit 1/2 corpus" "$(audit '$WORK/half' '$OUT/half.json' --threads '$THREADS' $nocache)"
-    add "audit 1 thread" "$(audit '$TREE' '$OUT/one-thread.json' --threads 1 $nocache)"
+    add "audit 1/4 corpus" "$(cold cache-quarter '$WORK/quarter' '$OUT/quarter.json' --threads '$THREADS')"
+    add "audit 1/2 corpus" "$(cold cache-half '$WORK/half' '$OUT/half.json' --threads '$THREADS')"
+    add "audit 1 thread" "$(cold cache-one-thread '$TREE' '$OUT/one-thread.json' --threads 1)"
 fi
 
 # Runs one command once; appends "name<TAB>wall<TAB>rss_kb" to the samples.
