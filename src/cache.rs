@@ -268,6 +268,54 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// A cache whose file is loading (see [`Cache::start`]).
+pub struct Opening {
+    dir: PathBuf,
+    file: PathBuf,
+    config: String,
+    write: bool,
+    trusted_before_ns: i128,
+    loading: std::thread::JoinHandle<Loaded>,
+}
+
+/// A cache file's entries, stamps and size, and how long loading them took.
+type Loaded = (
+    HashMap<Key, Box<RawValue>>,
+    HashMap<Key, Key>,
+    u64,
+    Duration,
+);
+
+impl Opening {
+    /// The open cache, once its file is loaded; `model` is the digest of the Cargo model. A
+    /// load that failed leaves the cache empty.
+    pub fn finish(self, model: &str) -> Cache {
+        let mut prefix = blake3::Hasher::new();
+        field(&mut prefix, b"prodready per-file facts");
+        field(&mut prefix, env!("CARGO_PKG_VERSION").as_bytes());
+        field(&mut prefix, &FORMAT.to_le_bytes());
+        field(&mut prefix, self.config.as_bytes());
+        field(&mut prefix, model.as_bytes());
+        let (loaded, stamps, load_bytes, load) = self.loading.join().unwrap_or_default();
+        let stats = Stats {
+            load,
+            load_bytes,
+            loaded_entries: loaded.len(),
+            ..Stats::default()
+        };
+        Cache {
+            dir: self.dir,
+            file: self.file,
+            prefix,
+            loaded,
+            stamps,
+            trusted_before_ns: self.trusted_before_ns,
+            write: self.write,
+            stats,
+        }
+    }
+}
+
 /// Adds a length-prefixed field to a digest, so that no two field lists hash alike.
 fn field(hasher: &mut impl Update, bytes: &[u8]) {
     hasher.feed(&(bytes.len() as u64).to_le_bytes());
@@ -293,10 +341,11 @@ impl Update for blake3::Hasher {
 }
 
 impl Cache {
-    /// Opens the cache of an audit of `root` in `dir`, creating `dir` (mode 0700) if needed and
-    /// loading its file if there is one. `model` is the digest of the Cargo model. `None`, after
-    /// one line on standard error, when the directory cannot be created or is inside `root`.
-    pub fn open(how: CacheUse<'_>, config: &str, model: &str) -> Option<Cache> {
+    /// Starts opening the cache of an audit of `root` in `dir`: creates `dir` (mode 0700) if
+    /// needed and loads its file, if there is one, on a thread of its own, while discovery and
+    /// the Cargo model run; [`Opening::finish`] waits for it. `None`, after one line on standard
+    /// error, when the directory cannot be created or is inside `root`.
+    pub fn start(how: CacheUse<'_>, config: &str) -> Option<Opening> {
         let CacheUse { dir, root, write } = how;
         // `choose` refuses it already; a library caller may not have asked it.
         if inside(dir, root) {
@@ -313,6 +362,11 @@ impl Cache {
             );
             return None;
         }
+        // Stamps are judged against the audit's start: the walk sees the files after it.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let trusted_before_ns = now.saturating_sub(RACY).as_nanos() as i128;
         let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let mut name = Sha256::new();
         field(&mut name, env!("CARGO_PKG_VERSION").as_bytes());
@@ -320,33 +374,21 @@ impl Cache {
         field(&mut name, config.as_bytes());
         field(&mut name, root.as_os_str().as_encoded_bytes());
         let file = dir.join(format!("v{FORMAT}-{}.json", &hex(&name.finalize())[..32]));
-        let mut prefix = blake3::Hasher::new();
-        field(&mut prefix, b"prodready per-file facts");
-        field(&mut prefix, env!("CARGO_PKG_VERSION").as_bytes());
-        field(&mut prefix, &FORMAT.to_le_bytes());
-        field(&mut prefix, config.as_bytes());
-        field(&mut prefix, model.as_bytes());
-        let start = Instant::now();
-        let (loaded, stamps, load_bytes) = load(&file);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let trusted_before_ns = now.saturating_sub(RACY).as_nanos() as i128;
-        let stats = Stats {
-            load: start.elapsed(),
-            load_bytes,
-            loaded_entries: loaded.len(),
-            ..Stats::default()
+        let loading = {
+            let file = file.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let (loaded, stamps, bytes) = load(&file);
+                (loaded, stamps, bytes, start.elapsed())
+            })
         };
-        Some(Cache {
+        Some(Opening {
             dir: dir.to_path_buf(),
             file,
-            prefix,
-            loaded,
-            stamps,
-            trusted_before_ns,
+            config: config.to_string(),
             write,
-            stats,
+            trusted_before_ns,
+            loading,
         })
     }
 

@@ -293,6 +293,10 @@ pub fn audit_cached(
         .build()
         .map_err(|e| format!("cannot start worker threads: {e}"))?;
 
+    // The cache file loads while discovery and the Cargo model run.
+    let opening = cache.and_then(|how| {
+        crate::cache::Cache::start(how, &crate::cache::config_digest(config, &rules))
+    });
     let discovery = discover(
         root,
         &config.exclude,
@@ -315,11 +319,8 @@ pub fn audit_cached(
     // Phase zero: the Cargo model, which per-file checks may consult.
     let (cargo, manifest_reads) = pool.install(|| load_cargo(&discovery.files, &paths));
     phases.mark("cargo model");
-    let cache = cache.and_then(|how| {
-        let config = crate::cache::config_digest(config, &rules);
-        crate::cache::Cache::open(how, &config, &model_digest(&cargo, &manifest_reads))
-    });
-    phases.mark("cache load");
+    let cache = opening.map(|opening| opening.finish(&model_digest(&cargo, &manifest_reads)));
+    phases.mark("cache load (beyond discovery and the Cargo model)");
 
     // Phase one: every file, in parallel, read and parsed once (or its facts taken from the
     // cache when its bytes are those of a cached entry, or, unread, when its stamp is the one
