@@ -109,10 +109,11 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
             }
     };
     // The name waiting for its value; a name just followed by one `:`; the kinds of the typed
-    // names (a set: a file may type a thousand `key: &str` parameters).
+    // names (a set: a file may type a thousand `key: &str` parameters, and each literal is
+    // judged against each kind).
     let mut pending: Option<SecretName> = None;
     let mut colon_after: Option<SecretName> = None;
-    let mut typed: Vec<SecretName> = Vec::with_capacity(2);
+    let mut typed: std::collections::BTreeSet<SecretName> = std::collections::BTreeSet::new();
     let mut literals: Vec<&str> = Vec::new();
     // Attributes (`#[link_name = ".."]`, `#[serde(rename = "password")]`) are not code SEC002
     // reads: their brackets are skipped, with the `#` (and `!`) that may open one.
@@ -159,9 +160,8 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
         let after_colon = colon_after.take();
         if let Some(name) = after_colon
             && kind != TokenKind::Colon
-            && !typed.contains(&name)
         {
-            typed.push(name);
+            typed.insert(name);
         }
         let candidate = match kind {
             TokenKind::Ident => piece,
@@ -223,7 +223,7 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
             });
         }
     }
-    typed.extend(colon_after.filter(|name| !typed.contains(name)));
+    typed.extend(colon_after);
     typed
         .iter()
         .any(|&kind| literals.iter().any(|content| fits(kind, content)))
