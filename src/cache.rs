@@ -184,6 +184,14 @@ pub enum Entry {
 /// What a stamp key leads to for a binary file, in place of an entry key (never a digest).
 const BINARY: &str = "binary";
 
+/// What an unchanged stamp found (see [`Cache::by_stamp`]): the file is not read.
+pub enum Stamped {
+    /// Its facts, and the key of their entry.
+    Facts(Key, Box<FileFacts>),
+    /// A binary file.
+    Binary,
+}
+
 /// The cache file's layout: the entries by key, and the keys by stamp key (or `BINARY`).
 #[derive(Deserialize)]
 struct Stored {
@@ -278,13 +286,15 @@ pub struct Opening {
     loading: std::thread::JoinHandle<Loaded>,
 }
 
-/// A cache file's entries, stamps and size, and how long loading them took.
-type Loaded = (
-    HashMap<Key, Box<RawValue>>,
-    HashMap<Key, Key>,
-    u64,
-    Duration,
-);
+/// What a cache file held (nothing when it is missing or not a cache file of this version and
+/// format), its size, and how long loading it took.
+#[derive(Default)]
+struct Loaded {
+    entries: HashMap<Key, Box<RawValue>>,
+    stamps: HashMap<Key, Key>,
+    bytes: u64,
+    took: Duration,
+}
 
 impl Opening {
     /// The open cache, once its file is loaded; `model` is the digest of the Cargo model. A
@@ -296,19 +306,19 @@ impl Opening {
         field(&mut prefix, &FORMAT.to_le_bytes());
         field(&mut prefix, self.config.as_bytes());
         field(&mut prefix, model.as_bytes());
-        let (loaded, stamps, load_bytes, load) = self.loading.join().unwrap_or_default();
+        let loaded = self.loading.join().unwrap_or_default();
         let stats = Stats {
-            load,
-            load_bytes,
-            loaded_entries: loaded.len(),
+            load: loaded.took,
+            load_bytes: loaded.bytes,
+            loaded_entries: loaded.entries.len(),
             ..Stats::default()
         };
         Cache {
             dir: self.dir,
             file: self.file,
             prefix,
-            loaded,
-            stamps,
+            loaded: loaded.entries,
+            stamps: loaded.stamps,
             trusted_before_ns: self.trusted_before_ns,
             write: self.write,
             stats,
@@ -376,11 +386,7 @@ impl Cache {
         let file = dir.join(format!("v{FORMAT}-{}.json", &hex(&name.finalize())[..32]));
         let loading = {
             let file = file.clone();
-            std::thread::spawn(move || {
-                let start = Instant::now();
-                let (loaded, stamps, bytes) = load(&file);
-                (loaded, stamps, bytes, start.elapsed())
-            })
+            std::thread::spawn(move || load(&file))
         };
         Some(Opening {
             dir: dir.to_path_buf(),
@@ -411,25 +417,19 @@ impl Cache {
         Some(hex(hasher.finalize().as_bytes()))
     }
 
-    /// The cached facts of a file whose stamp is the one recorded with them, and their key.
-    /// An entry that does not deserialise is left to the file's read and its key (where it
-    /// counts as rejected).
-    pub fn get_by_stamp(&self, stamp_key: &Key) -> Option<(Key, FileFacts)> {
+    /// What was recorded with a file's stamp, if the stamp is the one recorded: its facts
+    /// and their key, or that it was binary. An entry that does not deserialise is left to the
+    /// file's read and its key (where it counts as rejected).
+    pub fn by_stamp(&self, stamp_key: &Key) -> Option<Stamped> {
         let key = self.stamps.get(stamp_key)?;
+        if key == BINARY {
+            self.stats.binary_hits.fetch_add(1, Ordering::Relaxed);
+            return Some(Stamped::Binary);
+        }
         let facts = self.decode(key)?.ok()?;
         self.stats.hits.fetch_add(1, Ordering::Relaxed);
         self.stats.stamp_hits.fetch_add(1, Ordering::Relaxed);
-        Some((key.clone(), facts))
-    }
-
-    /// Whether the file of this stamp key was binary when its stamp was recorded: it is not
-    /// read again while the stamp holds.
-    pub fn binary_by_stamp(&self, stamp_key: &Key) -> bool {
-        let binary = self.stamps.get(stamp_key).is_some_and(|key| key == BINARY);
-        if binary {
-            self.stats.binary_hits.fetch_add(1, Ordering::Relaxed);
-        }
-        binary
+        Some(Stamped::Facts(key.clone(), Box::new(facts)))
     }
 
     /// The key of a file's entry, from its path and bytes (as read, before decoding).
@@ -574,18 +574,25 @@ fn create_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// The entries of a cache file: none when it is missing, unreadable, not a cache file of this
-/// version and format, or not valid JSON. Returns its size too.
-fn load(file: &Path) -> (HashMap<Key, Box<RawValue>>, HashMap<Key, Key>, u64) {
+/// version and format, or not valid JSON.
+fn load(file: &Path) -> Loaded {
+    let start = Instant::now();
     let Ok(text) = std::fs::read_to_string(file) else {
-        return (HashMap::new(), HashMap::new(), 0);
+        return Loaded::default();
     };
-    let size = text.len() as u64;
-    match serde_json::from_str::<Stored>(&text) {
-        Ok(stored) if stored.format == FORMAT && stored.version == env!("CARGO_PKG_VERSION") => {
-            (stored.entries, stored.stamps, size)
-        }
-        _ => (HashMap::new(), HashMap::new(), size),
+    let mut loaded = Loaded {
+        bytes: text.len() as u64,
+        ..Loaded::default()
+    };
+    if let Ok(stored) = serde_json::from_str::<Stored>(&text)
+        && stored.format == FORMAT
+        && stored.version == env!("CARGO_PKG_VERSION")
+    {
+        loaded.entries = stored.entries;
+        loaded.stamps = stored.stamps;
     }
+    loaded.took = start.elapsed();
+    loaded
 }
 
 /// Writes the cache file through a temporary file in the same directory, renamed over it.

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::baseline::BaselineOutcome;
+use crate::cache::Stamped;
 use crate::checks::{self, Budget, ProjectContext, RuleSet};
 use crate::config::{Config, Gate, PathAllow};
 use crate::facts::{self, FileFacts, cargo::CargoProject, cargo::Lockfile, cargo::Manifest};
@@ -388,15 +389,18 @@ pub fn audit_cached(
                 None => {
                     let stamp_key = stamp_key(candidate);
                     if let (Some(cache), Some(stamp_key)) = (&cache, &stamp_key) {
-                        if let Some((key, facts)) = cache.get_by_stamp(stamp_key) {
-                            return (
-                                Outcome::Analysed(Box::new(facts)),
-                                crate::cache::Entry::Hit(key, Some(stamp_key.clone())),
-                            );
-                        }
-                        if cache.binary_by_stamp(stamp_key) {
-                            let entry = crate::cache::Entry::Binary(stamp_key.clone());
-                            return (binary(candidate), entry);
+                        match cache.by_stamp(stamp_key) {
+                            Some(Stamped::Facts(key, facts)) => {
+                                return (
+                                    Outcome::Analysed(facts),
+                                    crate::cache::Entry::Hit(key, Some(stamp_key.clone())),
+                                );
+                            }
+                            Some(Stamped::Binary) => {
+                                let entry = crate::cache::Entry::Binary(stamp_key.clone());
+                                return (binary(candidate), entry);
+                            }
+                            None => {}
                         }
                     }
                     match read(candidate) {
