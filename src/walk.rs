@@ -560,23 +560,32 @@ mod tests {
     use super::*;
     use std::fs;
 
+    /// Writes each `(path, text)` under `root`, making the folders it needs.
+    fn write_tree(root: &Path, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let file = root.join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, text).unwrap();
+        }
+    }
+
     #[test]
     fn skips_are_counted_by_reason() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for (path, text) in [
-            (".gitignore", "secret-build/\n*.log\n"),
-            ("src/main.rs", "fn main() {}\n"),
-            ("app.log", "log\n"),
-            ("secret-build/out.txt", "x\n"),
-            ("target/debug/x", "x\n"),
-            ("vendor/lib.rs", "x\n"),
-            ("big.txt", "0123456789012345678901234567890\n"),
-            (".github/CODEOWNERS", "* @org/team\n"),
-        ] {
-            fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
-            fs::write(root.join(path), text).unwrap();
-        }
+        write_tree(
+            root,
+            &[
+                (".gitignore", "secret-build/\n*.log\n"),
+                ("src/main.rs", "fn main() {}\n"),
+                ("app.log", "log\n"),
+                ("secret-build/out.txt", "x\n"),
+                ("target/debug/x", "x\n"),
+                ("vendor/lib.rs", "x\n"),
+                ("big.txt", "0123456789012345678901234567890\n"),
+                (".github/CODEOWNERS", "* @org/team\n"),
+            ],
+        );
         let found = discover(root, &["vendor/".into()], 20, 2);
         let paths: Vec<_> = found.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, [".github/CODEOWNERS", ".gitignore", "src/main.rs"]);
@@ -592,27 +601,27 @@ mod tests {
     fn what_ignore_rules_hide_is_counted_wherever_they_reach() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for (path, text) in [
-            // Rules that also hide their own file, in a folder deep in the tree.
-            ("a/b/.gitignore", "*\n"),
-            ("a/b/c/deep.txt", "x\n"),
-            ("a/b/one.txt", "x\n"),
-            ("a/kept.txt", "x\n"),
-            // An `.ignore` file, a folder and a file it hides.
-            ("d/.ignore", "gen/\n*.tmp\n"),
-            ("d/x.tmp", "x\n"),
-            ("d/e/y.tmp", "x\n"),
-            ("d/gen/z.rs", "x\n"),
-            ("d/e/kept.rs", "x\n"),
-            // A repository's own excludes.
-            ("r/.git/info/exclude", "secret.env\n"),
-            ("r/secret.env", "x\n"),
-            ("r/src/lib.rs", "x\n"),
-            ("plain/file.rs", "x\n"),
-        ] {
-            fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
-            fs::write(root.join(path), text).unwrap();
-        }
+        write_tree(
+            root,
+            &[
+                // Rules that also hide their own file, in a folder deep in the tree.
+                ("a/b/.gitignore", "*\n"),
+                ("a/b/c/deep.txt", "x\n"),
+                ("a/b/one.txt", "x\n"),
+                ("a/kept.txt", "x\n"),
+                // An `.ignore` file, a folder and a file it hides.
+                ("d/.ignore", "gen/\n*.tmp\n"),
+                ("d/x.tmp", "x\n"),
+                ("d/e/y.tmp", "x\n"),
+                ("d/gen/z.rs", "x\n"),
+                ("d/e/kept.rs", "x\n"),
+                // A repository's own excludes.
+                ("r/.git/info/exclude", "secret.env\n"),
+                ("r/secret.env", "x\n"),
+                ("r/src/lib.rs", "x\n"),
+                ("plain/file.rs", "x\n"),
+            ],
+        );
         let found = discover(root, &[], 1024, 2);
         let paths: Vec<_> = found.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
@@ -629,7 +638,7 @@ mod tests {
         assert_eq!(found.skipped_files[&SkipReason::Gitignored], 5);
         assert_eq!(found.skipped_dirs[&SkipReason::Gitignored], 2);
         assert_eq!(found.skipped_dirs[&SkipReason::BuildOrVcsDir], 1);
-        // No rules anywhere: nothing counted, and no second listing needed.
+        // No rules anywhere: nothing counted.
         let plain = discover(&root.join("plain"), &[], 1024, 2);
         assert_eq!(plain.files.len(), 1);
         assert!(!plain.skipped_files.contains_key(&SkipReason::Gitignored));
@@ -660,17 +669,16 @@ mod tests {
     fn ignore_files_above_the_root_count_only_inside_the_git_work_tree() {
         let dir = tempfile::tempdir().unwrap();
         let top = dir.path().join("repo");
-        for (path, text) in [
-            ("../.gitignore", "*.rs\n"),
-            (".gitignore", "generated/\n/svc/local.rs\n"),
-            ("svc/src/lib.rs", "pub fn f() {}\n"),
-            ("svc/generated/g.rs", "pub fn g() {}\n"),
-            ("svc/local.rs", "pub fn l() {}\n"),
-        ] {
-            let file = top.join(path);
-            fs::create_dir_all(file.parent().unwrap()).unwrap();
-            fs::write(file, text).unwrap();
-        }
+        write_tree(
+            &top,
+            &[
+                ("../.gitignore", "*.rs\n"),
+                (".gitignore", "generated/\n/svc/local.rs\n"),
+                ("svc/src/lib.rs", "pub fn f() {}\n"),
+                ("svc/generated/g.rs", "pub fn g() {}\n"),
+                ("svc/local.rs", "pub fn l() {}\n"),
+            ],
+        );
         let names = |found: &Discovery| -> Vec<String> {
             found.files.iter().map(|f| f.path.clone()).collect()
         };
