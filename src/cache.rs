@@ -3,9 +3,10 @@
 //! (phase zero) and the project checks (phase two) always run again, over every file's facts.
 //!
 //! One file per prodready version, effective configuration and audited root, in a directory
-//! outside the audited tree: `<dir>/v1-<digest>.json`, a map from entry key to a file's facts.
-//! It is read once before the per-file phase and written once after it, atomically, with the
-//! entries of this run only. An entry's key is a BLAKE3 digest of prodready's version, the cache
+//! outside the audited tree: `<dir>/v<format>-<digest>.json`, a map from entry key to a file's
+//! facts. It is read once before the per-file phase and written once after it, atomically, with
+//! the entries of this run only; the write removes the other cache files of the folder that no
+//! audit wrote for [`KEEP_UNUSED`]. An entry's key is a BLAKE3 digest of prodready's version, the cache
 //! format, the configuration, the Cargo model (every manifest and lockfile read in phase zero),
 //! the file's path and its bytes.
 //!
@@ -205,6 +206,21 @@ struct Stored {
 /// A stamp younger than this, when the audit starts, is not trusted: the file may still be
 /// changing within its file system's timestamp granularity (git's "racily clean" entries).
 const RACY: Duration = Duration::from_secs(2);
+
+/// How long a cache file no audit writes (another version, configuration or audited folder) is
+/// kept: an audit that writes its own cache file removes the others left alone this long.
+pub const KEEP_UNUSED: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// How long a temporary file (left by an audit killed while writing its cache file) is kept.
+const KEEP_TEMPORARY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The names this module gives cache files and their temporary files, and nothing else in the
+/// directory (which `--cache-dir` may point at a folder holding other things).
+static CACHE_FILE_NAME: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^v[0-9]+-[0-9a-f]{32}\.json$").expect("valid regex"));
+static TEMPORARY_FILE_NAME: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"^\.prodready-cache-[0-9A-Za-z]+\.tmp$").expect("valid regex")
+});
 
 /// An open cache: the entries loaded from its file, and how to key new ones.
 pub struct Cache {
@@ -519,6 +535,10 @@ impl Cache {
         } else {
             Ok(0)
         };
+        let removed = match written {
+            Ok(_) if self.write => prune(&self.dir, &self.file, std::time::SystemTime::now()),
+            _ => 0,
+        };
         let save = start.elapsed();
         match &written {
             Ok(_) => {}
@@ -540,7 +560,7 @@ impl Cache {
                 s.rejected.load(Ordering::Relaxed),
             );
             eprintln!(
-                "cache: loaded {} entries ({:.1} MB) in {:.3} s; saved {} entries ({:.1} MB) in {:.3} s",
+                "cache: loaded {} entries ({:.1} MB) in {:.3} s; saved {} entries ({:.1} MB) in {:.3} s; {removed} old cache files removed",
                 s.loaded_entries,
                 s.load_bytes as f64 / 1e6,
                 s.load.as_secs_f64(),
@@ -632,6 +652,47 @@ fn write(
     let bytes = temporary.as_file().metadata()?.len();
     temporary.persist(file).map_err(|e| e.error)?;
     Ok(bytes)
+}
+
+/// Removes from `dir` the cache files other than `keep` that were last written more than
+/// [`KEEP_UNUSED`] before `now`, and the temporary files older than [`KEEP_TEMPORARY`]; returns
+/// how many it removed. Only regular files with the names this module gives are touched (never a
+/// symbolic link, a folder or another file); whatever cannot be listed, read or removed is left.
+fn prune(dir: &Path, keep: &Path, now: std::time::SystemTime) -> usize {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in listing.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let kept_for = if CACHE_FILE_NAME.is_match(name) {
+            KEEP_UNUSED
+        } else if TEMPORARY_FILE_NAME.is_match(name) {
+            KEEP_TEMPORARY
+        } else {
+            continue;
+        };
+        let path = entry.path();
+        // `DirEntry::metadata` does not follow a symbolic link.
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        let idle = metadata
+            .modified()
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok());
+        if path != keep
+            && metadata.is_file()
+            && idle.is_some_and(|idle| idle > kept_for)
+            && std::fs::remove_file(&path).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Why a file's facts must not be cached, if they must not: its analysis was incomplete, a
@@ -739,6 +800,60 @@ pub mod span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_removes_only_cache_files_left_alone_too_long() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = std::time::SystemTime::now();
+        let day = Duration::from_secs(24 * 60 * 60);
+        let digest = "0123456789abcdef0123456789abcdef";
+        let write = |name: &str, age: Duration| {
+            let path = dir.path().join(name);
+            let file = std::fs::File::create(&path).expect("create");
+            file.set_modified(now - age).expect("set mtime");
+            path
+        };
+        let stale = write(&format!("v3-{digest}.json"), 31 * day);
+        let recent = write(&format!("v4-{}.json", digest.replace('0', "f")), 29 * day);
+        let own = write(&format!("v4-{}.json", digest.replace('1', "e")), 40 * day);
+        let stale_temporary = write(".prodready-cache-a1B2c3.tmp", 2 * day);
+        let fresh_temporary = write(".prodready-cache-d4E5f6.tmp", day / 2);
+        let others = [
+            write("notes.json", 90 * day),
+            write(&format!("v4-{digest}.json.bak"), 90 * day),
+            write("v4-short.json", 90 * day),
+            write(&format!("V4-{digest}.json"), 90 * day),
+        ];
+        let folder = dir
+            .path()
+            .join(format!("v2-{}.json", digest.replace('2', "d")));
+        std::fs::create_dir(&folder).expect("mkdir");
+
+        assert_eq!(prune(dir.path(), &own, now), 2);
+        assert!(!stale.exists() && !stale_temporary.exists());
+        for kept in [&recent, &own, &fresh_temporary, &folder]
+            .into_iter()
+            .chain(&others)
+        {
+            assert!(kept.exists(), "{} kept", kept.display());
+        }
+        // A symbolic link with a cache file's name is not followed, nor removed.
+        #[cfg(unix)]
+        {
+            let link = dir
+                .path()
+                .join(format!("v1-{}.json", digest.replace('3', "c")));
+            std::os::unix::fs::symlink(&others[0], &link).expect("symlink");
+            assert_eq!(
+                prune(dir.path(), &own, now + 60 * day),
+                2,
+                "recent, fresh tmp"
+            );
+            assert!(std::fs::symlink_metadata(&link).is_ok() && others[0].exists());
+        }
+        // A folder that cannot be listed: nothing removed, nothing fails.
+        assert_eq!(prune(&dir.path().join("missing"), &own, now), 0);
+    }
 
     #[test]
     fn a_path_that_does_not_exist_yet_resolves_under_its_existing_parent() {

@@ -470,6 +470,45 @@ fn the_environment_chooses_the_directory_and_no_cache_writes_nothing() {
     assert!(!unused.exists(), "--no-cache writes nothing");
 }
 
+#[test]
+fn an_audit_removes_the_cache_files_no_audit_wrote_for_thirty_days() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("cache");
+    std::fs::create_dir(&dir).unwrap();
+    let now = std::time::SystemTime::now();
+    let plant = |name: &str, days: u64| {
+        let path = dir.join(name);
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_modified(now - std::time::Duration::from_secs(days * 24 * 60 * 60))
+            .unwrap();
+        path
+    };
+    let unused = plant("v1-00000000000000000000000000000000.json", 31);
+    let recent = plant("v1-11111111111111111111111111111111.json", 29);
+    let not_ours = plant("notes.txt", 365);
+
+    let (output, counts) = audit(&sample("fixtures/pilot-service"), "json", Some(&dir), "2");
+    assert!(counts.misses > 0, "{counts:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("; 1 old cache files removed"), "{stderr}");
+    assert!(
+        !unused.exists(),
+        "a cache file unused for 31 days is removed"
+    );
+    assert!(recent.exists(), "one written 29 days ago is kept");
+    assert!(
+        not_ours.exists(),
+        "a file prodready did not name is never touched"
+    );
+    let (output, counts) = audit(&sample("fixtures/pilot-service"), "json", Some(&dir), "2");
+    assert!(
+        counts.hits > 0,
+        "the audit's own cache file is kept: {counts:?}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("; 0 old cache files removed"), "{stderr}");
+}
+
 #[cfg(unix)]
 #[test]
 fn the_cache_directory_is_created_private() {
