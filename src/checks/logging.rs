@@ -45,7 +45,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         return;
     }
     let uses: Vec<(&FileFacts, &CodeUses)> = production_rust(ctx)
-        .filter_map(|f| f.uses.as_ref().map(|u| (f, u)))
+        .filter_map(|f| f.uses.as_deref().map(|u| (f, u)))
         .collect();
     if uses.iter().any(|(_, u)| u.logging.is_some()) {
         return;

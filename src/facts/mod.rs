@@ -32,14 +32,15 @@ pub struct FileFacts {
     /// Why the file was not parsed (text-level rules still ran).
     pub not_parsed: Option<String>,
     pub rust: Option<rust::RustFacts>,
-    pub yaml: Option<yaml::YamlFacts>,
+    /// Boxed, as `uses`: most files have neither, and every file's facts are kept to the end.
+    pub yaml: Option<Box<yaml::YamlFacts>>,
     pub headings: Option<Vec<markdown::Heading>>,
     /// Metrics a Rust file registers (read when OBS or DRF rules run).
     pub metrics: Option<metrics::MetricFacts>,
     /// Alerting and recording rules of a Prometheus rule file.
     pub prometheus_rules: Option<alerts::RuleFile>,
     /// Logging, print and load-limiting uses of a Rust file (read when OBS001 or RES009 run).
-    pub uses: Option<uses::CodeUses>,
+    pub uses: Option<Box<uses::CodeUses>>,
     /// The file may show such uses but was not parsed for them: the project phase parses it
     /// only if the rules' verdict depends on it (see `checks::needs_every_use`).
     #[serde(default)]
@@ -182,9 +183,11 @@ pub fn analyse(
                     .flatten();
                 }
                 if reads_uses && let Some(rust) = &facts.rust {
-                    facts.uses = file.step("uses", &mut facts.incidents, || {
-                        uses::extract(&source, &ast, &imports, rust)
-                    });
+                    facts.uses = file
+                        .step("uses", &mut facts.incidents, || {
+                            uses::extract(&source, &ast, &imports, rust)
+                        })
+                        .map(Box::new);
                 }
                 let parsed = Parsed {
                     rust: Some(RustFile {
@@ -212,9 +215,11 @@ pub fn analyse(
         FileKind::Yaml | FileKind::Json => match timed(|| yaml::parse(&source)) {
             Ok(documents) => {
                 if kind == FileKind::Yaml {
-                    facts.yaml = file.step("yaml facts", &mut facts.incidents, || {
-                        yaml::extract(&source, &documents)
-                    });
+                    facts.yaml = file
+                        .step("yaml facts", &mut facts.incidents, || {
+                            yaml::extract(&source, &documents)
+                        })
+                        .map(Box::new);
                 }
                 facts.prometheus_rules = file
                     .step("alerts", &mut facts.incidents, || {
@@ -246,7 +251,7 @@ pub fn analyse(
             Err(reason) => {
                 facts.not_parsed = Some(reason);
                 if kind == FileKind::Yaml {
-                    facts.yaml = Some(yaml::extract_from_text(&source));
+                    facts.yaml = Some(Box::new(yaml::extract_from_text(&source)));
                 }
                 file.check_settings_by_line(&mut facts);
             }
