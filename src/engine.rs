@@ -721,22 +721,20 @@ fn load_cargo(
             )
         })
         .collect();
-    let mut cargo = CargoProject::default();
+    let mut manifests = Vec::new();
+    let mut locks = BTreeMap::new();
     let mut reads = HashMap::new();
     for (candidate, read, model) in loaded {
         match model {
             Model::Lock(dir, lock) => {
-                cargo.locks.insert(dir, lock);
+                locks.insert(dir, lock);
             }
-            Model::Manifest(manifest) => cargo.manifests.push(*manifest),
+            Model::Manifest(manifest) => manifests.push(*manifest),
             Model::Neither => {}
         }
         reads.insert(candidate.path.clone(), read);
     }
-    cargo
-        .manifests
-        .sort_by(|a, b| a.source.path.cmp(&b.source.path));
-    (cargo, reads)
+    (CargoProject::new(manifests, locks), reads)
 }
 
 /// The digest of what the Cargo model is built from, for the cache's keys: the path and text of
@@ -759,7 +757,7 @@ fn model_digest(cargo: &CargoProject, reads: &HashMap<String, ManifestRead>) -> 
             ManifestRead::Unreadable(reason) => field(reason.as_bytes()),
         }
     }
-    for manifest in &cargo.manifests {
+    for manifest in cargo.manifests() {
         field(manifest.source.path.as_bytes());
         if let Some(package) = &manifest.package {
             field(&[u8::from(package.has_bin), u8::from(package.has_lib)]);

@@ -452,16 +452,13 @@ pub fn is_build_script(path: &str, cargo: &CargoProject) -> bool {
         },
         None => return false,
     };
-    cargo
-        .manifests
-        .iter()
-        .any(|m| m.package.is_some() && m.dir == dir)
+    cargo.package_in(dir).is_some()
 }
 
 /// A file of a binary target: `src/main.rs`, `src/bin/**`, or any file of a package that has a
 /// binary and no library (its modules run only inside that binary).
 pub fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
-    cargo.manifests.iter().any(|m| {
+    cargo.manifests().iter().any(|m| {
         let Some(package) = m.package.as_ref().filter(|p| p.has_bin) else {
             return false;
         };

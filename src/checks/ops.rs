@@ -28,7 +28,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         runbook_incomplete(ctx, out);
     }
     if ctx.rules.enabled("OPS005") {
-        for manifest in &ctx.cargo.manifests {
+        for manifest in ctx.cargo.manifests() {
             unpinned_dependencies(ctx, manifest, out);
         }
     }

@@ -1,7 +1,7 @@
 //! Cargo manifests and lock files, read directly (cargo is never run): packages, their targets,
 //! their dependencies (renames resolved), and workspaces with their member globs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
 use globset::Glob;
@@ -302,13 +302,48 @@ impl Lockfile {
 /// Every manifest and lock file of the audited tree, and how they relate.
 #[derive(Default)]
 pub struct CargoProject {
-    /// Sorted by path.
-    pub manifests: Vec<Manifest>,
+    /// Sorted by path; fixed once built (`package_dirs` indexes it).
+    manifests: Vec<Manifest>,
     /// Lock files by folder (`""` at the root).
     pub locks: BTreeMap<String, Lockfile>,
+    /// The position in `manifests` of each package manifest, by its folder.
+    package_dirs: HashMap<String, usize>,
 }
 
 impl CargoProject {
+    pub fn new(mut manifests: Vec<Manifest>, locks: BTreeMap<String, Lockfile>) -> CargoProject {
+        manifests.sort_by(|a, b| a.source.path.cmp(&b.source.path));
+        let package_dirs = manifests
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.package.is_some())
+            .map(|(i, m)| (m.dir.clone(), i))
+            .collect();
+        CargoProject {
+            manifests,
+            locks,
+            package_dirs,
+        }
+    }
+
+    /// Every manifest, sorted by path.
+    pub fn manifests(&self) -> &[Manifest] {
+        &self.manifests
+    }
+
+    /// The manifest read from `path`, if it parsed.
+    pub fn manifest_at(&self, path: &str) -> Option<&Manifest> {
+        self.manifests
+            .binary_search_by(|m| m.source.path.as_str().cmp(path))
+            .ok()
+            .map(|i| &self.manifests[i])
+    }
+
+    /// The package manifest in folder `dir` (`""` at the root), if there is one.
+    pub fn package_in(&self, dir: &str) -> Option<&Manifest> {
+        self.package_dirs.get(dir).map(|&i| &self.manifests[i])
+    }
+
     /// The folder of the workspace root a manifest belongs to: the nearest manifest at or above
     /// it with a `[workspace]` whose members match it, or the manifest itself.
     pub fn workspace_root<'a>(&'a self, manifest: &'a Manifest) -> &'a str {
@@ -350,16 +385,14 @@ impl CargoProject {
 
     /// The package manifest a file belongs to: the nearest one in a folder above it.
     pub fn manifest_for(&self, path: &str) -> Option<&Manifest> {
-        self.manifests
-            .iter()
-            .filter(|m| m.package.is_some())
-            .filter(|m| {
-                m.dir.is_empty()
-                    || path
-                        .strip_prefix(m.dir.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'))
-            })
-            .max_by_key(|m| m.dir.len())
+        let mut dir = path;
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            if let Some(manifest) = self.package_in(parent) {
+                return Some(manifest);
+            }
+            dir = parent;
+        }
+        self.package_in("")
     }
 
     /// Dependencies renamed in a manifest, as code sees them: key -> package, both with `-`
@@ -459,21 +492,90 @@ insta = "1"
     }
 
     #[test]
+    fn a_file_belongs_to_the_package_in_the_nearest_folder_above_it() {
+        let files = BTreeSet::new();
+        let parse = |p: &str, t: &str| {
+            Manifest::parse(Source::new(p, t.to_string()), &files, CodeKind::Production)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let package = |name: &str| format!("[package]\nname = \"{name}\"\n");
+        let project = CargoProject::new(
+            vec![
+                parse("crates/a/Cargo.toml", &package("a")),
+                parse("crates/a/nested/Cargo.toml", &package("nested")),
+                parse("Cargo.toml", &package("root")),
+                // A workspace without a package owns no file.
+                parse("tools/Cargo.toml", "[workspace]\nmembers = []\n"),
+            ],
+            BTreeMap::new(),
+        );
+        let owner = |path: &str| {
+            project
+                .manifest_for(path)
+                .and_then(|m| m.package.as_ref())
+                .map(|p| p.name.as_str())
+        };
+        assert_eq!(owner("crates/a/src/lib.rs"), Some("a"));
+        assert_eq!(owner("crates/a/nested/src/lib.rs"), Some("nested"));
+        assert_eq!(
+            owner("crates/a/nested"),
+            Some("a"),
+            "a folder's own manifest is not above it"
+        );
+        assert_eq!(
+            owner("crates/ab/src/lib.rs"),
+            Some("root"),
+            "a name prefix is not a folder"
+        );
+        assert_eq!(owner("tools/x/main.rs"), Some("root"));
+        assert_eq!(owner("build.rs"), Some("root"));
+        assert_eq!(
+            CargoProject::default()
+                .manifest_for("src/lib.rs")
+                .map(|m| &m.dir),
+            None
+        );
+
+        let paths: Vec<&str> = project
+            .manifests()
+            .iter()
+            .map(|m| m.source.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "Cargo.toml",
+                "crates/a/Cargo.toml",
+                "crates/a/nested/Cargo.toml",
+                "tools/Cargo.toml"
+            ]
+        );
+        assert_eq!(
+            project
+                .manifest_at("tools/Cargo.toml")
+                .map(|m| m.dir.as_str()),
+            Some("tools")
+        );
+        assert!(project.manifest_at("crates/b/Cargo.toml").is_none());
+        assert!(project.package_in("tools").is_none() && project.package_in("").is_some());
+    }
+
+    #[test]
     fn members_globs_decide_the_workspace_root() {
         let files = BTreeSet::new();
         let parse = |p: &str, t: &str| {
             Manifest::parse(Source::new(p, t.to_string()), &files, CodeKind::Production)
                 .unwrap_or_else(|e| panic!("{e}"))
         };
-        let project = CargoProject {
-            manifests: vec![
+        let project = CargoProject::new(
+            vec![
                 parse("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n"),
                 parse("crates/a/Cargo.toml", "[package]\nname = \"a\"\n"),
                 parse("tools/b/Cargo.toml", "[package]\nname = \"b\"\n"),
             ],
-            locks: BTreeMap::new(),
-        };
-        assert_eq!(project.workspace_root(&project.manifests[1]), "");
-        assert_eq!(project.workspace_root(&project.manifests[2]), "tools/b");
+            BTreeMap::new(),
+        );
+        assert_eq!(project.workspace_root(&project.manifests()[1]), "");
+        assert_eq!(project.workspace_root(&project.manifests()[2]), "tools/b");
     }
 }

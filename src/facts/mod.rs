@@ -258,10 +258,7 @@ pub fn analyse(
         },
         // Manifests were parsed into the Cargo model in phase zero; parse nothing twice.
         FileKind::Toml if is_manifest => {
-            let manifest = cargo
-                .manifests
-                .iter()
-                .find(|m| m.source.path == source.path);
+            let manifest = cargo.manifest_at(&source.path);
             let parsed = Parsed {
                 settings: manifest.map(|m| m.settings.as_slice()),
                 ..Parsed::default()
