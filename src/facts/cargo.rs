@@ -491,13 +491,18 @@ insta = "1"
         );
     }
 
+    /// A manifest of production code, parsed from `text` as if read at `path`.
+    fn parse(path: &str, text: &str) -> Manifest {
+        Manifest::parse(
+            Source::new(path, text.to_string()),
+            &BTreeSet::new(),
+            CodeKind::Production,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn a_file_belongs_to_the_package_in_the_nearest_folder_above_it() {
-        let files = BTreeSet::new();
-        let parse = |p: &str, t: &str| {
-            Manifest::parse(Source::new(p, t.to_string()), &files, CodeKind::Production)
-                .unwrap_or_else(|e| panic!("{e}"))
-        };
         let package = |name: &str| format!("[package]\nname = \"{name}\"\n");
         let project = CargoProject::new(
             vec![
@@ -562,11 +567,6 @@ insta = "1"
 
     #[test]
     fn members_globs_decide_the_workspace_root() {
-        let files = BTreeSet::new();
-        let parse = |p: &str, t: &str| {
-            Manifest::parse(Source::new(p, t.to_string()), &files, CodeKind::Production)
-                .unwrap_or_else(|e| panic!("{e}"))
-        };
         let project = CargoProject::new(
             vec![
                 parse("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n"),
