@@ -458,18 +458,14 @@ pub fn is_build_script(path: &str, cargo: &CargoProject) -> bool {
 /// A file of a binary target: `src/main.rs`, `src/bin/**`, or any file of a package that has a
 /// binary and no library (its modules run only inside that binary).
 pub fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
-    cargo.manifests().iter().any(|m| {
+    cargo.packages_above(path).any(|m| {
         let Some(package) = m.package.as_ref().filter(|p| p.has_bin) else {
             return false;
         };
         let rel = if m.dir.is_empty() {
-            Some(path)
+            path
         } else {
-            path.strip_prefix(m.dir.as_str())
-                .and_then(|rest| rest.strip_prefix('/'))
-        };
-        let Some(rel) = rel else {
-            return false;
+            &path[m.dir.len() + 1..]
         };
         rel == "src/main.rs"
             || rel.starts_with("src/bin/")
@@ -480,6 +476,43 @@ pub fn is_binary_source(path: &str, cargo: &CargoProject) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_sources_are_found_through_every_package_above_them() {
+        use crate::facts::cargo::Manifest;
+        use crate::source::Source;
+        let files: BTreeSet<String> = [
+            "src/lib.rs",
+            "svc/src/main.rs",
+            "tool/src/main.rs",
+            "tool/src/lib.rs",
+        ]
+        .map(String::from)
+        .into();
+        let manifest = |path: &str, name: &str| {
+            let text = format!("[package]\nname = \"{name}\"\n");
+            Manifest::parse(Source::new(path, text), &files, CodeKind::Production).unwrap()
+        };
+        let cargo = CargoProject::new(
+            vec![
+                manifest("Cargo.toml", "root"),
+                manifest("svc/Cargo.toml", "svc"),
+                manifest("tool/Cargo.toml", "tool"),
+            ],
+            Default::default(),
+        );
+        for (path, binary) in [
+            ("svc/src/main.rs", true),
+            ("svc/src/handler.rs", true),
+            ("tool/src/main.rs", true),
+            ("tool/src/bin/x.rs", true),
+            ("tool/src/util.rs", false),
+            ("src/lib.rs", false),
+            ("svcx/src/main.rs", false),
+        ] {
+            assert_eq!(is_binary_source(path, &cargo), binary, "{path}");
+        }
+    }
 
     #[test]
     fn test_code_is_decided_below_the_root_only() {

@@ -385,14 +385,18 @@ impl CargoProject {
 
     /// The package manifest a file belongs to: the nearest one in a folder above it.
     pub fn manifest_for(&self, path: &str) -> Option<&Manifest> {
-        let mut dir = path;
-        while let Some((parent, _)) = dir.rsplit_once('/') {
-            if let Some(manifest) = self.package_in(parent) {
-                return Some(manifest);
-            }
-            dir = parent;
-        }
-        self.package_in("")
+        self.packages_above(path).next()
+    }
+
+    /// The package manifests in the folders above `path`, the nearest first (the root's last).
+    pub fn packages_above<'a>(&'a self, path: &str) -> impl Iterator<Item = &'a Manifest> {
+        // `a/b/x.rs` gives `a/b`, `a`, then the root.
+        let folders = std::iter::successors(Some(path), |dir| {
+            dir.rsplit_once('/').map(|(parent, _)| parent)
+        })
+        .skip(1)
+        .chain([""]);
+        folders.filter_map(|dir| self.package_in(dir))
     }
 
     /// Dependencies renamed in a manifest, as code sees them: key -> package, both with `-`
@@ -534,6 +538,11 @@ insta = "1"
         );
         assert_eq!(owner("tools/x/main.rs"), Some("root"));
         assert_eq!(owner("build.rs"), Some("root"));
+        let above: Vec<&str> = project
+            .packages_above("crates/a/nested/src/lib.rs")
+            .filter_map(|m| m.package.as_ref().map(|p| p.name.as_str()))
+            .collect();
+        assert_eq!(above, ["nested", "a", "root"]);
         assert_eq!(
             CargoProject::default()
                 .manifest_for("src/lib.rs")
