@@ -6,9 +6,9 @@
 //! outside the audited tree: `<dir>/v<format>-<digest>.json`, a map from entry key to a file's
 //! facts. It is read once before the per-file phase and written once after it, atomically, with
 //! the entries of this run only; the write removes the other cache files of the folder that no
-//! audit wrote for [`KEEP_UNUSED`]. An entry's key is a BLAKE3 digest of prodready's version, the cache
-//! format, the configuration, the Cargo model (every manifest and lockfile read in phase zero),
-//! the file's path and its bytes.
+//! audit wrote for [`KEEP_UNUSED`]. An entry's key is a BLAKE3 digest of prodready's version,
+//! the cache format, the configuration, the Cargo model (every manifest and lockfile read in
+//! phase zero), the file's path and its bytes.
 //!
 //! Never cached: a file whose analysis had an incident or failed, a file in which a secret was
 //! detected, and a file with a string constant that could be an undetected credential (see
@@ -535,11 +535,13 @@ impl Cache {
         } else {
             Ok(0)
         };
-        let removed = match written {
-            Ok(_) if self.write => prune(&self.dir, &self.file, std::time::SystemTime::now()),
-            _ => 0,
-        };
         let save = start.elapsed();
+        // Only an audit that wrote its own cache file removes the others.
+        let removed = if self.write && written.is_ok() {
+            prune(&self.dir, &self.file, std::time::SystemTime::now())
+        } else {
+            0
+        };
         match &written {
             Ok(_) => {}
             Err(e) => eprintln!(

@@ -5,6 +5,7 @@ pub mod fake;
 mod names;
 pub mod patterns;
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -113,7 +114,7 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
     // judged against each kind).
     let mut pending: Option<SecretName> = None;
     let mut colon_after: Option<SecretName> = None;
-    let mut typed: std::collections::BTreeSet<SecretName> = std::collections::BTreeSet::new();
+    let mut typed: BTreeSet<SecretName> = BTreeSet::new();
     let mut literals: Vec<&str> = Vec::new();
     // Attributes (`#[link_name = ".."]`, `#[serde(rename = "password")]`) are not code SEC002
     // reads: their brackets are skipped, with the `#` (and `!`) that may open one.
