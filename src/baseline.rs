@@ -12,8 +12,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::RuleSet;
 use crate::finding::Finding;
+use crate::registry::{Code, RuleSet};
 use crate::score::fails_item;
 
 pub const VERSION: u32 = 1;
@@ -32,7 +32,7 @@ impl Entry {
     pub(crate) fn of(finding: &Finding) -> Entry {
         Entry {
             path: finding.path.clone(),
-            rule: finding.rule.code.clone(),
+            rule: finding.rule.code.to_string(),
             fingerprint: finding.fingerprint.clone(),
         }
     }
@@ -125,7 +125,9 @@ impl Baseline {
             fixed: self
                 .entries
                 .iter()
-                .filter(|e| rules.enabled(&e.rule) && !matched.contains(e))
+                .filter(|e| {
+                    Code::parse(&e.rule).is_some_and(|c| rules.enabled(c)) && !matched.contains(e)
+                })
                 .cloned()
                 .collect(),
         }

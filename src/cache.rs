@@ -33,7 +33,7 @@ use crate::walk::Stamp;
 
 /// The layout of the cache file and of its entries. Raise it whenever `FileFacts` (or anything
 /// it holds) changes shape in a release-less build; a release changes the version anyway.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// The environment variable that names the cache directory (after `--cache-dir`).
 pub const ENV_DIR: &str = "PRODREADY_CACHE_DIR";
@@ -276,9 +276,9 @@ pub fn config_digest(config: &Config, rules: &[&Rule]) -> String {
     hasher.update(format!("{effective:?}").as_bytes());
     for rule in rules {
         hasher.update([0]);
-        hasher.update(rule.code.as_bytes());
+        hasher.update(rule.code.as_str().as_bytes());
     }
-    hasher.update([0, u8::from(crate::facts::parse_every_rust_file())]);
+    hasher.update([0, u8::from(crate::engine::file::parse_every_rust_file())]);
     hex(&hasher.finalize())
 }
 
@@ -702,7 +702,7 @@ fn prune(dir: &Path, keep: &Path, now: std::time::SystemTime) -> usize {
 /// constants (kept whole in the metric facts, which no report prints) could be a credential that
 /// detection missed: a run of 16 or more letters and digits with high entropy.
 pub fn not_cacheable(facts: &FileFacts) -> Option<&'static str> {
-    if !facts.incidents.is_empty() {
+    if !facts.not_analysed.is_empty() {
         Some("its analysis had an incident")
     } else if facts.secrets_detected {
         Some("a secret was detected in it")
@@ -747,7 +747,7 @@ pub mod rule_code {
     });
 
     pub fn serialize<S: serde::Serializer>(rule: &&'static Rule, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&rule.code)
+        s.serialize_str(rule.code.as_str())
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static Rule, D::Error> {
@@ -776,26 +776,49 @@ pub mod span {
         bytes: Range<usize>,
     }
 
-    pub fn serialize<S: serde::Serializer>(span: &Option<Span>, s: S) -> Result<S::Ok, S::Error> {
-        span.as_ref()
-            .map(|span| Stored {
+    impl From<&Span> for Stored {
+        fn from(span: &Span) -> Stored {
+            Stored {
                 start_line: span.start_line,
                 start_column: span.start_column,
                 end_line: span.end_line,
                 end_column: span.end_column,
                 bytes: span.bytes.clone(),
-            })
-            .serialize(s)
+            }
+        }
+    }
+
+    impl From<Stored> for Span {
+        fn from(stored: Stored) -> Span {
+            Span {
+                start_line: stored.start_line,
+                start_column: stored.start_column,
+                end_line: stored.end_line,
+                end_column: stored.end_column,
+                bytes: stored.bytes,
+            }
+        }
+    }
+
+    pub fn serialize<S: serde::Serializer>(span: &Option<Span>, s: S) -> Result<S::Ok, S::Error> {
+        span.as_ref().map(Stored::from).serialize(s)
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
-        Ok(Option::<Stored>::deserialize(d)?.map(|stored| Span {
-            start_line: stored.start_line,
-            start_column: stored.start_column,
-            end_line: stored.end_line,
-            end_column: stored.end_column,
-            bytes: stored.bytes,
-        }))
+        Ok(Option::<Stored>::deserialize(d)?.map(Span::from))
+    }
+
+    /// The same for a span that is always there (a `Site`'s).
+    pub mod one {
+        use super::*;
+
+        pub fn serialize<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {
+            Stored::from(span).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+            Stored::deserialize(d).map(Span::from)
+        }
     }
 }
 
@@ -876,7 +899,8 @@ mod tests {
             "src/main.rs",
             "fn main() {\n    let x = 1;\n}\n".to_string(),
         );
-        let finding = Finding::at("OPS001", &source, 16..26, "a message").with_fix("a fix");
+        let finding = Finding::at(crate::registry::Code::OPS001, &source, 16..26, "a message")
+            .with_fix("a fix");
         let json = serde_json::to_string(&finding).expect("serialises");
         let back: Finding = serde_json::from_str(&json).expect("deserialises");
         assert_eq!(back.span, finding.span);

@@ -39,7 +39,7 @@ use crate::baseline::{Baseline, Entry};
 use crate::config::Config;
 use crate::engine::{GateOutcome, Report};
 use crate::finding::Finding;
-use crate::registry::Severity;
+use crate::registry::{Code, Severity};
 use crate::score::{Level, Status, fails_item};
 use crate::walk::discover;
 use git::{Git, detail};
@@ -87,7 +87,7 @@ pub struct Changes {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemChange {
-    pub code: String,
+    pub code: Code,
     pub name: String,
     pub base: Status,
     pub head: Status,
@@ -344,7 +344,7 @@ pub fn audit_change(
                 .iter()
                 .find(|b| b.rule.code == item.rule.code)?;
             (before.status != item.status).then(|| ItemChange {
-                code: item.rule.code.clone(),
+                code: item.rule.code,
                 name: item.rule.name.clone(),
                 base: before.status,
                 head: item.status,
@@ -513,24 +513,18 @@ enum Place {
 /// What identifies a finding across the two audits, wherever its line moved.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key<'a> {
-    Line {
-        rule: &'a str,
-        line: &'a str,
-    },
-    Project {
-        rule: &'a str,
-        path: Option<&'a str>,
-    },
+    Line { rule: Code, line: &'a str },
+    Project { rule: Code, path: Option<&'a str> },
 }
 
 fn key(finding: &Finding) -> Key<'_> {
     match (&finding.line_key, &finding.span) {
         (Some(line), Some(_)) => Key::Line {
-            rule: &finding.rule.code,
+            rule: finding.rule.code,
             line,
         },
         _ => Key::Project {
-            rule: &finding.rule.code,
+            rule: finding.rule.code,
             path: finding.path.as_deref(),
         },
     }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::baseline::Baseline;
-use crate::registry::{Severity, registry};
+use crate::registry::{Code, Severity, registry};
 use crate::suppress::{Allow, Date};
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024;
@@ -38,7 +38,7 @@ pub struct Config {
     /// How long one file's analysis may take; checked between rule families.
     pub file_timeout: Duration,
     /// Per-rule severity overrides, by rule code.
-    pub severity: BTreeMap<String, Severity>,
+    pub severity: BTreeMap<Code, Severity>,
     pub gate: Gate,
     /// Run the rules whose status is `preview` too.
     pub preview: bool,
@@ -372,7 +372,7 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::R
                 "expected critical, high, medium or low",
             ));
         };
-        config.severity.insert(rule.code.clone(), severity);
+        config.severity.insert(rule.code, severity);
     }
     for entry in raw.allow.unwrap_or_default() {
         let range = entry.span();

@@ -3,9 +3,8 @@
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::registry::{Rule, Severity, registry};
+use crate::registry::{Code, Rule, Severity};
 use crate::source::Source;
 use crate::suppress::AllowKind;
 
@@ -27,6 +26,21 @@ pub struct Snippet {
     pub text: String,
     /// The finding's span, as byte offsets into `text`.
     pub label: Range<usize>,
+}
+
+/// A place in a file, ready to carry a finding made later, once the file's text is gone: built
+/// by [`Source::site`] while the text and its secrets' spans are at hand.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Site {
+    pub path: String,
+    /// The cache keeps its byte range (see `cache`).
+    #[serde(with = "crate::cache::span::one")]
+    pub span: Span,
+    /// The masked lines around it.
+    pub snippet: Snippet,
+    /// A digest of the whitespace-normalised source line, for the fingerprint (see
+    /// `Source::site`).
+    pub line_key: String,
 }
 
 /// Production code, or test and example code.
@@ -85,35 +99,27 @@ pub struct Finding {
     pub new: bool,
 }
 
-/// The fingerprint's view of a source line: a digest of its whitespace-normalised raw text.
-/// Raw, because a different secret on an otherwise identical line (masked text would be the
-/// same) must be a different finding; a digest, because the raw line may hold a secret and
-/// fingerprints reach every output and the baseline.
-fn line_digest(line: &str) -> String {
-    let normalised = line.split_whitespace().collect::<Vec<_>>().join(" ");
-    Sha256::digest(normalised.as_bytes())[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 impl Finding {
     /// A finding at a byte range of a file, at the rule's default severity.
     pub fn at(
-        code: &str,
+        code: Code,
         source: &Source,
         range: Range<usize>,
         message: impl Into<String>,
     ) -> Finding {
-        let rule = registry().get(code);
-        let span = source.span(range);
+        Finding::at_site(code, source.site(range), message)
+    }
+
+    /// A finding at a site prepared earlier, at the rule's default severity.
+    pub fn at_site(code: Code, site: Site, message: impl Into<String>) -> Finding {
+        let rule = code.rule();
         Finding {
             rule,
             severity: rule.severity,
-            path: Some(source.path.clone()),
-            line_key: Some(line_digest(source.line_text(span.start_line))),
-            snippet: Some(source.snippet(&span)),
-            span: Some(span),
+            path: Some(site.path),
+            line_key: Some(site.line_key),
+            snippet: Some(site.snippet),
+            span: Some(site.span),
             message: message.into(),
             fix: None,
             subject: None,
@@ -128,7 +134,7 @@ impl Finding {
 
     /// A finding on a whole line of a file.
     pub fn on_line(
-        code: &str,
+        code: Code,
         source: &Source,
         line: usize,
         message: impl Into<String>,
@@ -138,8 +144,8 @@ impl Finding {
     }
 
     /// A project-level finding about something absent, optionally anchored to a file.
-    pub fn project(code: &str, subject: impl Into<String>, message: impl Into<String>) -> Finding {
-        let rule = registry().get(code);
+    pub fn project(code: Code, subject: impl Into<String>, message: impl Into<String>) -> Finding {
+        let rule = code.rule();
         Finding {
             rule,
             severity: rule.severity,

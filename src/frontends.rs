@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use crate::checks::{Budget, RuleSet};
+use crate::checks::Budget;
 use crate::engine::PARSER_STACK;
 use crate::facts::cargo::CargoProject;
-use crate::registry::registry;
+use crate::registry::RuleSet;
 use crate::source::{FileKind, Source};
 
 /// Runs `work` on a thread with the parsing threads' stack, passing a panic on.
@@ -70,20 +70,20 @@ pub fn allow_comments(text: &str) -> usize {
 /// detection, allow comments and every per-file rule. The audit contains a panic in one step
 /// as an internal error of the file; here it is an `Err`, so that callers can see it.
 pub fn analyse(path: &str, text: &str) -> Result<usize, String> {
-    let rules = RuleSet::new(registry().rules());
+    let rules = RuleSet::new(crate::registry::registry().rules());
     let budget = Budget::start(Duration::from_secs(60));
     let source = Source::new(path, text.to_string());
-    let facts = crate::facts::analyse(
+    let facts = crate::engine::file::analyse(
         source,
         None,
         &CargoProject::default(),
         &rules,
         &budget,
         // Every tree, whatever the gates say: the point is to exercise the parser.
-        crate::facts::Tree::Always,
+        crate::engine::file::Tree::Always,
     );
     let internal: Vec<&String> = facts
-        .incidents
+        .not_analysed
         .iter()
         .filter(|i| i.starts_with("internal error"))
         .collect();

@@ -1,11 +1,11 @@
 //! The checklist: one item per rule, its status, the weighted score and the readiness level.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::finding::{CodeKind, Finding};
-use crate::registry::{Category, Rule, Severity, Subject, registry};
+use crate::registry::{Category, Code, Rule, RuleSet, Severity, Subject, registry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -149,9 +149,9 @@ fn score_of<'a>(items: impl Iterator<Item = &'a Item>) -> Option<f64> {
 /// The checklist of the rules `offered` (preview rules the user did not opt into have no item).
 pub fn scorecard(
     findings: &[Finding],
-    selected: &BTreeSet<&str>,
+    selected: &RuleSet,
     subjects: &BTreeMap<Subject, String>,
-    severity_overrides: &BTreeMap<String, Severity>,
+    severity_overrides: &BTreeMap<Code, Severity>,
     offered: impl Fn(&Rule) -> bool,
 ) -> Scorecard {
     let items: Vec<Item> = registry()
@@ -176,7 +176,7 @@ pub fn scorecard(
                 .filter(|f| fails_item(f) && f.baselined)
                 .count();
             let informational = mine.count() - failing;
-            let status = if !selected.contains(rule.code.as_str()) {
+            let status = if !selected.enabled(rule.code) {
                 Status::Skipped
             } else if !subjects.contains_key(&rule.applies_when) {
                 Status::NotApplicable

@@ -4,7 +4,9 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use crate::finding::{Snippet, Span};
+use sha2::{Digest, Sha256};
+
+use crate::finding::{Site, Snippet, Span};
 use crate::redact;
 
 /// The last component of a `/`-separated path.
@@ -15,6 +17,18 @@ pub fn file_name(path: &str) -> &str {
 /// Cargo's own files, read into the Cargo model rather than scanned as configuration.
 pub fn is_cargo_manifest_or_lock(path: &str) -> bool {
     matches!(file_name(path), "Cargo.toml" | "Cargo.lock")
+}
+
+/// The fingerprint's view of a source line: a digest of its whitespace-normalised raw text.
+/// Raw, because a different secret on an otherwise identical line (masked text would be the
+/// same) must be a different finding; a digest, because the raw line may hold a secret and
+/// fingerprints reach every output and the baseline.
+fn line_digest(line: &str) -> String {
+    let normalised = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    Sha256::digest(normalised.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What kind of file this is, decided by name only.
@@ -161,6 +175,17 @@ impl Source {
             end_line,
             end_column,
             bytes: start..end,
+        }
+    }
+
+    /// A site for a finding at a byte range, with its masked snippet and line digest.
+    pub fn site(&self, range: Range<usize>) -> Site {
+        let span = self.span(range);
+        Site {
+            path: self.path.clone(),
+            line_key: line_digest(self.line_text(span.start_line)),
+            snippet: self.snippet(&span),
+            span,
         }
     }
 

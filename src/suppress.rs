@@ -21,6 +21,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::finding::Finding;
+use crate::registry::Code;
 use crate::registry::{Rule, registry};
 use crate::source::{FileKind, Source};
 
@@ -209,7 +210,7 @@ impl Allow {
             AllowKind::Comment | AllowKind::File | AllowKind::Annotation => registry()
                 .rules()
                 .iter()
-                .filter(|r| r.code == selector)
+                .filter(|r| r.code.as_str() == selector)
                 .collect(),
         }
     }
@@ -217,12 +218,12 @@ impl Allow {
     /// Every known rule it names.
     pub fn rules(&self) -> Vec<&'static Rule> {
         let mut rules: Vec<&Rule> = self.codes.iter().flat_map(|c| self.selected(c)).collect();
-        rules.sort_by(|a, b| a.code.cmp(&b.code));
+        rules.sort_by_key(|r| r.code);
         rules.dedup_by(|a, b| a.code == b.code);
         rules
     }
 
-    pub fn names(&self, code: &str) -> bool {
+    pub fn names(&self, code: Code) -> bool {
         self.codes
             .iter()
             .any(|c| self.selected(c).iter().any(|r| r.code == code))
@@ -278,12 +279,12 @@ impl Allow {
 
     /// Whether it would suppress a finding of `code` on `line` if it were in force. (The
     /// engine matches a comment's file, or a configuration allow's paths.)
-    pub fn reaches(&self, code: &str, line: usize) -> bool {
+    pub fn reaches(&self, code: Code, line: usize) -> bool {
         self.lines.contains(&line) && self.names(code)
     }
 
     /// Whether this allow suppresses a finding of `code` on `line` on `today`.
-    pub fn covers(&self, code: &str, line: usize, today: Date) -> bool {
+    pub fn covers(&self, code: Code, line: usize, today: Date) -> bool {
         self.in_force(today) && self.reaches(code, line)
     }
 
@@ -333,7 +334,7 @@ impl Allow {
     /// The OPS006 finding this allow earns if it turns out to be ineffective, built while its
     /// file's text is at hand; the engine decides whether to report it (see `defect`).
     pub fn ineffective(&self, source: &Source, message: String) -> Finding {
-        Finding::at("OPS006", source, self.range.clone(), message)
+        Finding::at(Code::OPS006, source, self.range.clone(), message)
     }
 }
 
@@ -415,10 +416,12 @@ mod tests {
         assert_eq!(allows[0].codes, ["SEC002", "SEC003"]);
         assert_eq!(allows[0].reason.as_deref(), Some("local compose password"));
         let today = Date::parse("2026-06-01").unwrap();
-        assert!(allows[0].covers("SEC003", 2, today) && !allows[0].covers("SEC003", 3, today));
+        assert!(
+            allows[0].covers(Code::SEC003, 2, today) && !allows[0].covers(Code::SEC003, 3, today)
+        );
         assert_eq!(allows[1].reason, None);
         assert!(
-            !allows[1].covers("RES001", 3, today),
+            !allows[1].covers(Code::RES001, 3, today),
             "no reason, no suppression"
         );
         let markdown = Source::new(
@@ -455,8 +458,10 @@ mod tests {
             Date::parse("2026-03-31").unwrap(),
             Date::parse("2026-04-01").unwrap(),
         );
-        assert!(file_wide.covers("RES002", 0, before) && file_wide.covers("RES002", 500, on));
-        assert!(!file_wide.covers("RES002", 5, after));
+        assert!(
+            file_wide.covers(Code::RES002, 0, before) && file_wide.covers(Code::RES002, 500, on)
+        );
+        assert!(!file_wide.covers(Code::RES002, 5, after));
         assert_eq!(file_wide.expired(after), Some(on));
         assert!(
             file_wide
@@ -464,7 +469,7 @@ mod tests {
                 .unwrap()
                 .contains("expired on 2026-03-31")
         );
-        assert!(!late.covers("RES003", 12, on));
+        assert!(!late.covers(Code::RES003, 12, on));
         assert!(
             late.defect(on, false, true)
                 .unwrap()
@@ -472,7 +477,7 @@ mod tests {
         );
         assert_eq!(bad_date.until, Some(Err("soon".to_string())));
         assert_eq!(bad_date.reason.as_deref(), Some("retries are idempotent"));
-        assert!(!bad_date.covers("RES001", 13, on));
+        assert!(!bad_date.covers(Code::RES001, 13, on));
     }
 
     #[test]

@@ -91,6 +91,23 @@ impl Stamp {
     }
 }
 
+/// A path with what is said about it: why it was skipped, not parsed or not analysed, or what
+/// was odd about it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct PathNote {
+    pub path: String,
+    pub reason: String,
+}
+
+impl PathNote {
+    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> PathNote {
+        PathNote {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Discovery {
     pub files: Vec<Candidate>,
@@ -99,14 +116,14 @@ pub struct Discovery {
     pub skipped_dirs: BTreeMap<SkipReason, usize>,
     /// Files not read, each with why: too large, symbolic links, special files. (Gitignored,
     /// excluded and build files are only counted.)
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Vec<PathNote>,
     /// Files read whose name needs a word: not valid UTF-8, shown with U+FFFD.
-    pub notes: Vec<(String, String)>,
+    pub notes: Vec<PathNote>,
     /// Entries that could not be listed (permissions, broken links): path and reason.
-    pub errors: Vec<(String, String)>,
+    pub not_analysed: Vec<PathNote>,
     /// Ignore files (.gitignore, .ignore) with lines that could not be read, and why: the walk
     /// went on without those lines.
-    pub ignore_file_errors: Vec<(String, String)>,
+    pub ignore_file_errors: Vec<PathNote>,
 }
 
 pub fn relative(root: &Path, path: &Path) -> String {
@@ -225,7 +242,9 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
             Ok(entry) => entry,
             Err(error) => {
                 let path = error_path(&error).map_or_else(String::new, |p| relative(root, p));
-                discovery.errors.push((path, error.to_string()));
+                discovery
+                    .not_analysed
+                    .push(PathNote::new(path, error.to_string()));
                 continue;
             }
         };
@@ -268,7 +287,7 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
             } else {
                 "a special file (FIFO, socket or device): not read".to_string()
             };
-            discovery.skipped.push((path, why));
+            discovery.skipped.push(PathNote::new(path, why));
             continue;
         }
         if !excluded.is_empty() && excluded.is_match(&path) {
@@ -285,16 +304,16 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
                 .skipped_files
                 .entry(SkipReason::TooLarge)
                 .or_default() += 1;
-            discovery.skipped.push((
+            discovery.skipped.push(PathNote::new(
                 path,
                 format!("larger than max_file_size ({size} bytes > {max_file_size})"),
             ));
             continue;
         }
         if entry.path().to_str().is_none() {
-            discovery.notes.push((
+            discovery.notes.push(PathNote::new(
                 path.clone(),
-                "file name is not valid UTF-8 (shown with U+FFFD)".to_string(),
+                "file name is not valid UTF-8 (shown with U+FFFD)",
             ));
         }
         discovery.files.push(Candidate {
@@ -354,7 +373,7 @@ fn ignore_file_errors(
     root: &Path,
     path: Option<&Path>,
     error: &ignore::Error,
-    out: &mut Vec<(String, String)>,
+    out: &mut Vec<PathNote>,
 ) {
     match error {
         ignore::Error::Partial(errors) => {
@@ -366,11 +385,11 @@ fn ignore_file_errors(
         ignore::Error::WithDepth { err, .. } => ignore_file_errors(root, path, err, out),
         ignore::Error::WithLineNumber { line, err } => {
             let file = path.map_or_else(String::new, |p| relative(root, p));
-            out.push((file, format!("line {line}: {err}")));
+            out.push(PathNote::new(file, format!("line {line}: {err}")));
         }
         other => {
             let file = path.map_or_else(String::new, |p| relative(root, p));
-            out.push((file, other.to_string()));
+            out.push(PathNote::new(file, other.to_string()));
         }
     }
 }
@@ -656,7 +675,7 @@ mod tests {
             "{:?}",
             found.ignore_file_errors
         );
-        let (file, reason) = &found.ignore_file_errors[0];
+        let PathNote { path: file, reason } = &found.ignore_file_errors[0];
         assert_eq!(file, ".gitignore");
         assert!(
             reason.starts_with("line 2: ") && reason.contains("foo{a,b"),

@@ -218,6 +218,61 @@ impl Present<'_> {
     }
 }
 
+/// What a Rust file's text says before any parse, for the tree gates: its code tokens (lexed
+/// once), which words of the gate vocabulary its code holds, and its package's crate renames.
+pub struct FileWords<'a> {
+    tokens: Vec<CodeToken<'a>>,
+    present: Present<'a>,
+    renames: Vec<(String, String)>,
+}
+
+impl<'a> FileWords<'a> {
+    /// `renames`: the file's package's renamed dependencies, `(key, package)` with `-` made `_`.
+    pub fn new(
+        text: &'a str,
+        vocabulary: &'a Vocabulary,
+        renames: Vec<(String, String)>,
+    ) -> FileWords<'a> {
+        let tokens = code_token_list(text);
+        FileWords {
+            present: vocabulary.scan_tokens(text, tokens.iter().copied()),
+            tokens,
+            renames,
+        }
+    }
+
+    /// The file's code tokens (`code_tokens`).
+    pub fn tokens(&self) -> &[CodeToken<'a>] {
+        &self.tokens
+    }
+
+    /// Whether the code holds the identifier.
+    pub fn has(&self, word: &str) -> bool {
+        self.present.has(word)
+    }
+
+    /// Whether the code calls a macro of that name.
+    pub fn has_macro(&self, name: &str) -> bool {
+        self.present.has_macro(name)
+    }
+
+    /// Whether the code calls a method or reads a field of that name.
+    pub fn has_member(&self, name: &str) -> bool {
+        self.present.has_member(name)
+    }
+
+    /// Whether the code calls a method of that name.
+    pub fn has_method(&self, name: &str) -> bool {
+        self.present.has_method(name)
+    }
+
+    /// Whether every segment of the path is written in the code (its crate also through a
+    /// renamed dependency of the file's package).
+    pub fn has_path(&self, path: &str) -> bool {
+        self.present.has_path(path, &self.renames)
+    }
+}
+
 /// Whether `text` holds `word` as a whole identifier, and whether as a macro call.
 fn has_word(text: &str, word: &str) -> (bool, bool) {
     let bytes = text.as_bytes();

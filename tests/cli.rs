@@ -298,7 +298,7 @@ fn select_and_ignore_skip_items_and_mark_the_score_partial() {
     let everything: Vec<String> = prodready::registry::registry()
         .rules()
         .iter()
-        .map(|r| r.code.clone())
+        .map(|r| r.code.to_string())
         .collect();
     let nothing = json(&["audit", pilot, "--ignore", &everything.join(",")]);
     assert_eq!(nothing["score"], Value::Null);

@@ -16,7 +16,11 @@ fn codes_and_names_are_unique_and_well_formed() {
     let mut codes = BTreeSet::new();
     let mut names = BTreeSet::new();
     for rule in registry().rules() {
-        assert!(code_form.is_match(&rule.code), "bad code {}", rule.code);
+        assert!(
+            code_form.is_match(rule.code.as_str()),
+            "bad code {}",
+            rule.code
+        );
         assert!(
             name_form.is_match(&rule.name),
             "{}: name `{}` is not kebab-case",
@@ -24,15 +28,11 @@ fn codes_and_names_are_unique_and_well_formed() {
             rule.name
         );
         assert!(
-            rule.code.starts_with(rule.category.prefix()),
+            rule.code.as_str().starts_with(rule.category.prefix()),
             "{}: category does not match its code",
             rule.code
         );
-        assert!(
-            codes.insert(rule.code.clone()),
-            "duplicate code {}",
-            rule.code
-        );
+        assert!(codes.insert(rule.code), "duplicate code {}", rule.code);
         assert!(
             names.insert(rule.name.clone()),
             "duplicate name {}",
@@ -89,12 +89,12 @@ fn every_rule_has_expect_and_ok_fixtures_and_snapshots() {
         })
         .unwrap_or_default();
     for rule in registry().rules() {
-        let cases = common::cases(&rule.code);
+        let cases = common::cases(rule.code.as_str());
         let mut expects = 0;
         let mut oks = 0;
         for case in &cases {
             let name = case.file_name().unwrap().to_string_lossy();
-            let notes = common::annotations(case, &rule.code);
+            let notes = common::annotations(case, rule.code.as_str());
             expects += notes.expect.len() + usize::from(name.starts_with("expect-"));
             oks += notes.ok.len() + usize::from(name.starts_with("ok-"));
             for format in ["human", "json"] {

@@ -142,11 +142,11 @@ fn every_rule_fixture_matches_its_annotations() {
     for rule in registry()
         .rules()
         .iter()
-        .filter(|r| r.code.starts_with(&only))
+        .filter(|r| r.code.as_str().starts_with(&only))
     {
-        for case in cases(&rule.code) {
+        for case in cases(rule.code.as_str()) {
             problems.extend(
-                check_case(&rule.code, &case)
+                check_case(rule.code.as_str(), &case)
                     .into_iter()
                     .map(|p| format!("{}: {p}", rule.code)),
             );

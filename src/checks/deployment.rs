@@ -16,10 +16,11 @@ use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::kubernetes::{self, DeployFacts, Image, Unless, WorkloadRef};
 use crate::finding::CodeKind;
 use crate::finding::Finding;
+use crate::registry::{Category, Code};
 use crate::source::{Source, file_name};
 
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
-    if ctx.rules.enabled("DEP006")
+    if ctx.rules.enabled(Code::DEP006)
         && let Some(rust) = &parsed.rust
     {
         shutdown::check(ctx, rust, out);
@@ -28,7 +29,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 
 /// DEP006 reads a server binary's root file (see `shutdown::may_report`).
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
-    query.live("DEP006") && shutdown::may_report(query.ctx)
+    query.live(Code::DEP006) && shutdown::may_report(query.ctx)
 }
 
 pub fn gate_words() -> Vec<String> {
@@ -95,7 +96,7 @@ fn kustomize_patches(doc: &MarkedYaml<'_>, dir: &str, facts: &mut DeployFacts) {
 }
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    if !ctx.rules.any("DEP") {
+    if !ctx.rules.any_in(Category::Deployment) {
         return;
     }
     let production = || {
@@ -125,7 +126,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     for file in ctx.files {
         let Some(yaml) = &file.yaml else { continue };
         for pending in &yaml.deploy.findings {
-            if ctx.rules.enabled(&pending.finding.rule.code) && !withdrawn(&pending.unless) {
+            if ctx.rules.enabled(pending.finding.rule.code) && !withdrawn(&pending.unless) {
                 out.push(pending.finding.clone());
             }
         }

@@ -8,14 +8,14 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::checks::ProjectContext;
-use crate::checks::monitoring::{Watched, at_site, production_alerts, production_metrics, short};
+use crate::checks::monitoring::{Watched, production_alerts, production_metrics, short};
 use crate::facts::alerts;
 use crate::finding::Finding;
 use crate::project::{MODEL_ARTIFACTS, model_dependency, path_code_kind};
-use crate::registry::registry;
+use crate::registry::{Category, Code};
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    if !ctx.rules.any("DRF") {
+    if !ctx.rules.any_in(Category::Drift) {
         return;
     }
     let vocabulary = Vocabulary::with_extra(ctx.drift_vocabulary);
@@ -24,7 +24,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         .iter()
         .filter(|m| m.name.as_deref().is_some_and(|n| vocabulary.matches(n)))
         .collect();
-    if ctx.rules.enabled("DRF001") {
+    if ctx.rules.enabled(Code::DRF001) {
         let watched = Watched::of(ctx.files);
         let mut reported = BTreeSet::new();
         for metric in &drift_metrics {
@@ -34,9 +34,9 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             {
                 continue;
             }
-            out.push(at_site(
-                &metric.emitted.site,
-                "DRF001",
+            out.push(Finding::at_site(
+                Code::DRF001,
+                metric.emitted.site.clone(),
                 format!(
                     "drift metric `{}` is not referenced by any alerting rule ({})",
                     short(name),
@@ -45,7 +45,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             ));
         }
     }
-    if ctx.rules.enabled("DRF002") && drift_metrics.is_empty() {
+    if ctx.rules.enabled(Code::DRF002) && drift_metrics.is_empty() {
         // A name built at run time may be a drift metric: that is not a confident finding,
         // unless its literal parts already show it is something else.
         let undecidable = metrics.iter().any(|m| m.name.is_none());
@@ -53,7 +53,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             model_without_drift_metric(ctx, out);
         }
     }
-    if ctx.rules.enabled("DRF003") {
+    if ctx.rules.enabled(Code::DRF003) {
         drift_alerts_without_action(ctx, &vocabulary, out);
     }
 }
@@ -73,7 +73,7 @@ fn model_without_drift_metric(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) 
     };
     out.push(
         Finding::project(
-            "DRF002",
+            Code::DRF002,
             "drift metric",
             format!("the project {what} but emits no drift or model-quality metric"),
         )
@@ -107,9 +107,9 @@ fn drift_alerts_without_action(
         .filter_map(|(missing, what)| missing.then_some(what))
         .collect();
         if !missing.is_empty() {
-            out.push(at_site(
-                &alert.site,
-                "DRF003",
+            out.push(Finding::at_site(
+                Code::DRF003,
+                alert.site.clone(),
                 format!(
                     "drift alert `{}` has no {}",
                     short(&alert.name),
@@ -139,7 +139,7 @@ pub struct Vocabulary {
 
 /// The built-in vocabulary.
 static BUILT_IN: LazyLock<Vocabulary> = LazyLock::new(|| {
-    let data: VocabularyData = registry().get("DRF001").data();
+    let data: VocabularyData = Code::DRF001.rule().data();
     Vocabulary {
         terms: data
             .vocabulary

@@ -13,7 +13,8 @@ use crate::checks::logging::production_rust;
 use crate::facts::cargo::DepKind;
 use crate::finding::Finding;
 use crate::project::{NETWORK_CLIENTS, depends_on_any};
-use crate::registry::{Subject, registry};
+use crate::registry::Code;
+use crate::registry::Subject;
 
 #[derive(Deserialize)]
 struct Data {
@@ -21,13 +22,13 @@ struct Data {
     tower_features: Vec<String>,
 }
 
-static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("RES009").data());
+static DATA: LazyLock<Data> = LazyLock::new(|| Code::RES009.rule().data());
 
 /// The network client and the manifest that depends on it, when the project is judged on the
 /// limits in its code: RES009 runs, an application calls out, and no limiter crate or tower
 /// limit feature settles it already.
 fn judged_on_code<'a>(ctx: &ProjectContext<'a>) -> Option<(String, &'a str)> {
-    if !ctx.rules.enabled("RES009") {
+    if !ctx.rules.enabled(Code::RES009) {
         return None;
     }
     let (client, manifest) = depends_on_any(ctx.cargo, &NETWORK_CLIENTS)?;
@@ -61,7 +62,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     }
     out.push(
         Finding::project(
-            "RES009",
+            Code::RES009,
             "load limiting",
             format!(
                 "calls out through {client} but nothing limits or sheds load: no rate limiter, concurrency limit, load shedding or circuit breaker"

@@ -9,13 +9,13 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 use crate::checks::ProjectContext;
-use crate::checks::monitoring::{at_site, service_manifest};
+use crate::checks::monitoring::service_manifest;
 use crate::facts::FileFacts;
 use crate::facts::cargo::DepKind;
 use crate::facts::uses::CodeUses;
-use crate::finding::{CodeKind, Finding};
+use crate::finding::{CodeKind, Finding, Site};
 use crate::project::{depends_on_any, is_build_script, matches_any};
-use crate::registry::registry;
+use crate::registry::Code;
 
 #[derive(Deserialize)]
 struct Data {
@@ -24,7 +24,7 @@ struct Data {
     not_in_house: Vec<String>,
 }
 
-static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("OBS001").data());
+static DATA: LazyLock<Data> = LazyLock::new(|| Code::OBS001.rule().data());
 
 /// Rust files whose code runs in production: not tests, examples, benches or build scripts.
 pub fn production_rust<'a>(ctx: &'a ProjectContext<'_>) -> impl Iterator<Item = &'a FileFacts> {
@@ -36,12 +36,12 @@ pub fn production_rust<'a>(ctx: &'a ProjectContext<'_>) -> impl Iterator<Item = 
 /// Whether OBS001's verdict needs the uses of files not parsed yet (`FileFacts::uses_pending`):
 /// it runs, and no production file read so far logs.
 pub fn needs_every_use(ctx: &ProjectContext<'_>) -> bool {
-    ctx.rules.enabled("OBS001")
+    ctx.rules.enabled(Code::OBS001)
         && !production_rust(ctx).any(|f| f.uses.as_ref().is_some_and(|u| u.logging.is_some()))
 }
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    if !ctx.rules.enabled("OBS001") {
+    if !ctx.rules.enabled(Code::OBS001) {
         return;
     }
     let uses: Vec<(&FileFacts, &CodeUses)> = production_rust(ctx)
@@ -60,7 +60,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         };
         out.push(
             Finding::project(
-                "OBS001",
+                Code::OBS001,
                 "logging",
                 "the service depends on no logging library (tracing, log, slog): it has no structured logs",
             )
@@ -69,7 +69,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         return;
     }
     let prints: usize = uses.iter().map(|(_, u)| u.prints).sum();
-    let mut first: Vec<(&FileFacts, &Finding)> = uses
+    let mut first: Vec<(&FileFacts, &Site)> = uses
         .iter()
         .filter_map(|(f, u)| u.first_print.as_ref().map(|p| (*f, p)))
         .collect();
@@ -80,15 +80,17 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         !entry
     };
     first.sort_by(|a, b| {
-        (rank(&a.0.path), &a.0.path, a.1.line()).cmp(&(rank(&b.0.path), &b.0.path, b.1.line()))
+        (rank(&a.0.path), &a.0.path, a.1.span.start_line).cmp(&(
+            rank(&b.0.path),
+            &b.0.path,
+            b.1.span.start_line,
+        ))
     });
     let Some((_, site)) = first.first() else {
         return;
     };
     let files = first.len();
-    out.push(at_site(
-        site,
-        "OBS001",
+    out.push(Finding::at_site(Code::OBS001, (*site).clone(),
         format!(
             "the service logs only through print macros ({prints} call(s) in {files} file(s)) and never through its logging library"
         ),

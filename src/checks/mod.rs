@@ -5,6 +5,7 @@
 //! fixture in `fixtures/<CODE>/`. To add a family: a module here, called from the two
 //! functions below.
 
+pub mod allows;
 pub mod deployment;
 pub mod drift;
 pub mod load_shedding;
@@ -27,34 +28,10 @@ use crate::facts::cargo::{CargoProject, Manifest};
 use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
 use crate::finding::{CodeKind, Finding};
-use crate::registry::{Rule, Subject, TestCodePolicy, registry};
+use crate::registry::{Code, RuleSet, Subject, TestCodePolicy};
 use crate::source::{FileKind, Source};
-use crate::words::{CodeToken, Present, Vocabulary};
+use crate::words::{CodeToken, FileWords};
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
-
-/// The rules selected for this audit.
-#[derive(Debug, Clone)]
-pub struct RuleSet {
-    codes: BTreeSet<&'static str>,
-}
-
-impl RuleSet {
-    pub fn new(rules: impl IntoIterator<Item = &'static Rule>) -> RuleSet {
-        RuleSet {
-            codes: rules.into_iter().map(|r| r.code.as_str()).collect(),
-        }
-    }
-
-    pub fn enabled(&self, code: &str) -> bool {
-        self.codes.contains(code)
-    }
-
-    /// Whether any rule of a family (a code prefix) is enabled.
-    pub fn any(&self, prefix: &str) -> bool {
-        self.codes.iter().any(|c| c.starts_with(prefix))
-    }
-}
 
 /// A parsed Rust file with its name resolution.
 #[derive(Clone, Copy)]
@@ -99,7 +76,15 @@ impl TreeFamilies {
     }
 }
 
-impl Parsed<'_> {
+impl<'a> Parsed<'a> {
+    /// A file read as settings only (`.env`, TOML, a file that did not parse).
+    pub fn with_settings(settings: &'a [Setting]) -> Parsed<'a> {
+        Parsed {
+            settings: Some(settings),
+            ..Parsed::default()
+        }
+    }
+
     /// What a family reads: the Rust tree only if the family is among those given it.
     pub fn for_family(&self, family: &str) -> Parsed<'_> {
         Parsed {
@@ -238,76 +223,56 @@ const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 6] = [
 ];
 
 /// What is known of a Rust file before it is parsed: its text's words (see
-/// `words::Vocabulary`), its package and the rules that can report in it.
+/// `words::FileWords`), its package and the rules that can report in it.
 pub struct TreeQuery<'a> {
     pub ctx: &'a FileContext<'a>,
     pub code_kind: CodeKind,
-    /// The file's code tokens, lexed once for every gate that reads them.
-    tokens: Vec<CodeToken<'a>>,
-    present: Present<'a>,
-    renames: Vec<(String, String)>,
+    pub words: &'a FileWords<'a>,
 }
 
-/// Every word a tree gate asks about, of the check families and of the fact extractors.
-static GATE_VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| {
-    let families = FILE_FAMILIES.iter().flat_map(|(_, _, _, words)| words());
-    Vocabulary::new(families.chain(crate::facts::gate_words()))
-});
+/// The words the check families' tree gates look for.
+pub fn gate_words() -> impl Iterator<Item = String> {
+    FILE_FAMILIES.iter().flat_map(|(_, _, _, words)| words())
+}
 
-impl<'a> TreeQuery<'a> {
-    pub fn new(ctx: &'a FileContext<'a>, code_kind: CodeKind) -> TreeQuery<'a> {
-        let renames = ctx
-            .manifest
-            .map(|m| ctx.cargo.crate_renames(m).into_iter().collect())
-            .unwrap_or_default();
-        let text = ctx.source.text.as_str();
-        let tokens = crate::words::code_token_list(text);
-        TreeQuery {
-            ctx,
-            code_kind,
-            present: GATE_VOCABULARY.scan_tokens(text, tokens.iter().copied()),
-            tokens,
-            renames,
-        }
-    }
-
+impl TreeQuery<'_> {
     /// The file's code tokens (`words::code_tokens`).
-    pub fn tokens(&self) -> &[CodeToken<'a>] {
-        &self.tokens
+    pub fn tokens(&self) -> &[CodeToken<'_>] {
+        self.words.tokens()
     }
 
     /// Whether a rule can report in this file: selected, and not one that ignores test code in
     /// a test file.
-    pub fn live(&self, code: &str) -> bool {
+    pub fn live(&self, code: Code) -> bool {
         self.ctx.rules.enabled(code)
             && !(self.code_kind == CodeKind::Test
-                && registry().get(code).test_code == TestCodePolicy::Ignore)
+                && code.rule().test_code == TestCodePolicy::Ignore)
     }
 
-    /// Whether the text holds the identifier.
+    /// Whether the code holds the identifier.
     pub fn has(&self, word: &str) -> bool {
-        self.present.has(word)
+        self.words.has(word)
     }
 
-    /// Whether the text calls a macro of that name.
+    /// Whether the code calls a macro of that name.
     pub fn has_macro(&self, name: &str) -> bool {
-        self.present.has_macro(name)
+        self.words.has_macro(name)
     }
 
     /// Whether the code calls a method or reads a field of that name.
     pub fn has_member(&self, name: &str) -> bool {
-        self.present.has_member(name)
+        self.words.has_member(name)
     }
 
     /// Whether the code calls a method of that name.
     pub fn has_method(&self, name: &str) -> bool {
-        self.present.has_method(name)
+        self.words.has_method(name)
     }
 
-    /// Whether every segment of the path is written in the text (its crate also through a
+    /// Whether every segment of the path is written in the code (its crate also through a
     /// renamed dependency of the file's package).
     pub fn has_path(&self, path: &str) -> bool {
-        self.present.has_path(path, &self.renames)
+        self.words.has_path(path)
     }
 
     /// Whether the file's package depends on the package (renames resolved).

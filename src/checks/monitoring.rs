@@ -13,21 +13,22 @@ use crate::facts::cargo::DepKind;
 use crate::facts::metrics::{self, EmittedMetric, Library};
 use crate::finding::{CodeKind, Finding};
 use crate::project::{METRIC_EXPORTERS, depends_on_any};
-use crate::registry::{Subject, registry};
+use crate::registry::Code;
+use crate::registry::Subject;
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    if ctx.rules.enabled("OBS002") {
+    if ctx.rules.enabled(Code::OBS002) {
         no_metrics(ctx, out);
     }
-    if ctx.rules.enabled("OBS003") && !ctx.subjects.contains_key(&Subject::AlertingRules) {
+    if ctx.rules.enabled(Code::OBS003) && !ctx.subjects.contains_key(&Subject::AlertingRules) {
         metrics_without_alerts(ctx, out);
     }
-    if ctx.rules.enabled("OBS004") {
+    if ctx.rules.enabled(Code::OBS004) {
         for (_, alert) in production_alerts(ctx.files) {
             if !alert.has_runbook {
-                out.push(at_site(
-                    &alert.site,
-                    "OBS004",
+                out.push(Finding::at_site(
+                    Code::OBS004,
+                    alert.site.clone(),
                     format!(
                         "alert `{}` has no runbook_url annotation",
                         short(&alert.name)
@@ -36,15 +37,6 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
-}
-
-/// A finding of `code` where another was prepared (extraction builds one finding per site).
-pub fn at_site(site: &Finding, code: &str, message: String) -> Finding {
-    let mut finding = site.clone();
-    finding.rule = registry().get(code);
-    finding.severity = finding.rule.severity;
-    finding.message = message;
-    finding
 }
 
 /// A name as shown in a message: identifiers only, and never long.
@@ -117,7 +109,7 @@ fn no_metrics(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             "the service exports no metrics: nothing to scrape, nothing to alert on".to_string()
         }
     };
-    out.push(Finding::project("OBS002", "metrics", message).in_file(manifest));
+    out.push(Finding::project(Code::OBS002, "metrics", message).in_file(manifest));
 }
 
 /// The manifest of the service: the first production package with a binary, else the first.
@@ -153,7 +145,7 @@ fn metrics_without_alerts(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         .first()
         .map(|m| m.file.path.as_str())
         .or_else(|| service_manifest(ctx));
-    let finding = Finding::project("OBS003", "alerting rules", message);
+    let finding = Finding::project(Code::OBS003, "alerting rules", message);
     out.push(match anchor {
         Some(path) => finding.in_file(path),
         None => finding,

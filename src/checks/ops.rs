@@ -9,25 +9,26 @@ use super::{FileContext, Parsed, ProjectContext};
 use crate::facts::cargo::{Dependency, Manifest};
 use crate::finding::Finding;
 use crate::project::{CODEOWNERS_PATHS, runbooks};
-use crate::registry::{Severity, Subject, registry};
+use crate::registry::Code;
+use crate::registry::{Severity, Subject};
 
 pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
-    if ctx.rules.enabled("OPS002") && CODEOWNERS_PATHS.contains(&ctx.source.path.as_str()) {
+    if ctx.rules.enabled(Code::OPS002) && CODEOWNERS_PATHS.contains(&ctx.source.path.as_str()) {
         codeowners_gaps(ctx, out);
     }
 }
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    if ctx.rules.enabled("OPS001") {
+    if ctx.rules.enabled(Code::OPS001) {
         missing_ownership(ctx, out);
     }
-    if ctx.rules.enabled("OPS003") {
+    if ctx.rules.enabled(Code::OPS003) {
         missing_runbook(ctx, out);
     }
-    if ctx.rules.enabled("OPS004") {
+    if ctx.rules.enabled(Code::OPS004) {
         runbook_incomplete(ctx, out);
     }
-    if ctx.rules.enabled("OPS005") {
+    if ctx.rules.enabled(Code::OPS005) {
         for manifest in ctx.cargo.manifests() {
             unpinned_dependencies(ctx, manifest, out);
         }
@@ -43,7 +44,7 @@ fn missing_ownership(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     });
     if !(has_codeowners || has_owners_file || has_catalog_owner) {
         out.push(Finding::project(
-            "OPS001",
+            Code::OPS001,
             "ownership",
             "nobody is named as owner: no CODEOWNERS, OWNERS or catalog-info.yaml with spec.owner",
         ));
@@ -135,7 +136,7 @@ fn codeowners_gaps(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
         if owners.is_empty() && !section_owners {
             out.push(
                 Finding::on_line(
-                    "OPS002",
+                    Code::OPS002,
                     source,
                     line_no,
                     format!(
@@ -151,7 +152,7 @@ fn codeowners_gaps(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
     if has_entries && !has_catch_all {
         out.push(
             Finding::project(
-                "OPS002",
+                Code::OPS002,
                 "catch-all",
                 "no catch-all `*` rule: files outside the listed patterns have no owner",
             )
@@ -161,9 +162,13 @@ fn codeowners_gaps(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
     }
     if !has_entries {
         out.push(
-            Finding::project("OPS002", "empty", "CODEOWNERS names no owner for any path")
-                .with_fix("add `* @org/default-team` as the first rule")
-                .in_file(&source.path),
+            Finding::project(
+                Code::OPS002,
+                "empty",
+                "CODEOWNERS names no owner for any path",
+            )
+            .with_fix("add `* @org/default-team` as the first rule")
+            .in_file(&source.path),
         );
     }
 }
@@ -183,7 +188,7 @@ fn check_owner_forms(
         let start = line_start + offset;
         out.push(
             Finding::at(
-                "OPS002",
+                Code::OPS002,
                 ctx.source,
                 start..start + owner.len(),
                 format!(
@@ -203,7 +208,7 @@ fn missing_runbook(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     };
     if !ctx.subjects.contains_key(&Subject::Runbook) {
         out.push(Finding::project(
-            "OPS003",
+            Code::OPS003,
             "runbook",
             format!("this service has no runbook (it is a service: {evidence})"),
         ));
@@ -224,7 +229,7 @@ struct RunbookSection {
 }
 
 static RUNBOOK_SECTIONS: LazyLock<Vec<(String, Regex)>> = LazyLock::new(|| {
-    let data: RunbookData = registry().get("OPS004").data();
+    let data: RunbookData = Code::OPS004.rule().data();
     data.section
         .into_iter()
         .map(|s| {
@@ -272,7 +277,7 @@ fn runbook_incomplete(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             .map_or(runbook.location.clone(), |f| f.path.clone());
         out.push(
             Finding::project(
-                "OPS004",
+                Code::OPS004,
                 missing.join(","),
                 format!(
                     "runbook `{}` has no section for: {}",
@@ -295,7 +300,7 @@ fn unpinned_dependencies(ctx: &ProjectContext<'_>, manifest: &Manifest, out: &mu
         {
             out.push(
                 Finding::at(
-                    "OPS005",
+                    Code::OPS005,
                     &manifest.source,
                     span.clone(),
                     format!("`{}` accepts any version (`*`)", dep.key),
@@ -325,7 +330,7 @@ fn unpinned_dependencies(ctx: &ProjectContext<'_>, manifest: &Manifest, out: &mu
         };
         out.push(
             Finding::at(
-                "OPS005",
+                Code::OPS005,
                 &manifest.source,
                 span,
                 format!("{what} without a committed Cargo.lock: every build may resolve different versions"),
@@ -337,7 +342,7 @@ fn unpinned_dependencies(ctx: &ProjectContext<'_>, manifest: &Manifest, out: &mu
 
 fn unpinned_git(manifest: &Manifest, dep: &Dependency, locked: bool) -> Finding {
     let finding = Finding::at(
-        "OPS005",
+        Code::OPS005,
         &manifest.source,
         dep.span.clone(),
         format!(

@@ -18,7 +18,7 @@ use super::{FileContext, Parsed, TreeQuery};
 use crate::facts::imports::Imports;
 use crate::facts::rust::pattern_names;
 use crate::finding::Finding;
-use crate::registry::registry;
+use crate::registry::Code;
 
 #[derive(Deserialize)]
 struct Data {
@@ -30,10 +30,10 @@ struct Data {
     store_methods: Vec<String>,
 }
 
-static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("OBS005").data());
+static DATA: LazyLock<Data> = LazyLock::new(|| Code::OBS005.rule().data());
 
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
-    if !ctx.rules.enabled("OBS005") {
+    if !ctx.rules.enabled(Code::OBS005) {
         return;
     }
     let Some(rust) = &parsed.rust else {
@@ -59,7 +59,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 /// A finding needs a status read (`.status()`, `.status`, `.status_code`, in code or in a
 /// macro's tokens) and a body read (a method call).
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
-    query.live("OBS005")
+    query.live(Code::OBS005)
         && (query.has_member("status") || query.has_member("status_code"))
         && DATA.body_methods.iter().any(|m| query.has_method(m))
 }
@@ -560,7 +560,7 @@ impl Walk<'_, '_> {
             };
             let line = self.ctx.source.line_of(checked_at);
             out.push(Finding::at(
-                "OBS005",
+                Code::OBS005,
                 self.ctx.source,
                 read.range.clone(),
                 format!(

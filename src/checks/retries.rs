@@ -17,11 +17,11 @@ use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
 use crate::finding::Finding;
-use crate::registry::registry;
+use crate::registry::Code;
 
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
-    let rust_rules = ["RES001", "RES002", "RES003"];
-    if rust_rules.iter().any(|code| ctx.rules.enabled(code))
+    let rust_rules = [Code::RES001, Code::RES002, Code::RES003];
+    if rust_rules.iter().any(|&code| ctx.rules.enabled(code))
         && let Some(rust) = &parsed.rust
     {
         let cx = Cx {
@@ -32,7 +32,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
         loops::check(&cx, rust.ast, out);
         policies::check(&cx, rust.ast, out);
     }
-    if ctx.rules.enabled("RES008")
+    if ctx.rules.enabled(Code::RES008)
         && let Some(settings) = parsed.settings
     {
         config_retry_without_backoff(ctx, settings, out);
@@ -49,7 +49,10 @@ const INSPECTIONS: [&str; 5] = ["Ok", "Err", "is_ok", "is_err", "is_success"];
 /// A retry loop needs a loop keyword and an inspected result inside it; a retry-crate policy
 /// or a tower retry policy needs its path's segments written.
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
-    if !["RES001", "RES002", "RES003"].iter().any(|c| query.live(c)) {
+    if ![Code::RES001, Code::RES002, Code::RES003]
+        .into_iter()
+        .any(|c| query.live(c))
+    {
         return false;
     }
     let retry_loop = INSPECTIONS.iter().any(|w| query.has(w))
@@ -58,7 +61,7 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     // A policy is found by its resolved path: every segment is written (`query.has_path`).
     retry_loop
         || DATA.res001.policy.iter().any(|p| query.has_path(&p.path))
-        || (query.live("RES001") && query.has_path(&DATA.res001.tower_policy_trait))
+        || (query.live(Code::RES001) && query.has_path(&DATA.res001.tower_policy_trait))
 }
 
 /// Whether, in the code's tokens, a loop may be a retry loop (`loops`): an inspection (`Ok`,
@@ -384,7 +387,7 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    fn enabled(&self, code: &str) -> bool {
+    fn enabled(&self, code: Code) -> bool {
         self.ctx.rules.enabled(code)
     }
 
@@ -478,9 +481,9 @@ struct ConfigData {
 }
 
 static DATA: LazyLock<Data> = LazyLock::new(|| Data {
-    res001: registry().get("RES001").data(),
-    res002: registry().get("RES002").data(),
-    res003: registry().get("RES003").data(),
+    res001: Code::RES001.rule().data(),
+    res002: Code::RES002.rule().data(),
+    res003: Code::RES003.rule().data(),
 });
 
 impl JitterData {
@@ -510,7 +513,7 @@ fn never_gives_up(
 ) -> Finding {
     if capped_exponential {
         Finding::at(
-            "RES002",
+            Code::RES002,
             source,
             at,
             format!("{what} backs off exponentially to a cap but never gives up"),
@@ -518,7 +521,7 @@ fn never_gives_up(
         .with_severity(crate::registry::Severity::Low)
     } else {
         Finding::at(
-            "RES002",
+            Code::RES002,
             source,
             at,
             format!("{what} never gives up: no attempt limit and no time budget"),
@@ -532,7 +535,7 @@ fn config_retry_without_backoff(
     settings: &[Setting],
     out: &mut Vec<Finding>,
 ) {
-    static CONFIG: LazyLock<ConfigData> = LazyLock::new(|| registry().get("RES008").data());
+    static CONFIG: LazyLock<ConfigData> = LazyLock::new(|| Code::RES008.rule().data());
     let data = &*CONFIG;
     let path = ctx.source.path.as_str();
     let tool_config = data.ignore_paths.iter().any(|p| {
@@ -585,7 +588,7 @@ fn config_retry_without_backoff(
         if !has_backoff {
             out.push(
                 Finding::at(
-                    "RES008",
+                    Code::RES008,
                     ctx.source,
                     setting.key_range.clone(),
                     format!(

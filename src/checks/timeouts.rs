@@ -17,7 +17,8 @@ use super::{FileContext, Parsed, ProjectContext, RustFile, TreeQuery};
 use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
 use crate::finding::Finding;
-use crate::registry::{Severity, registry};
+use crate::registry::Code;
+use crate::registry::Severity;
 use crate::source::Source;
 use clients::{Family, crate_major, judge_family, names, version_matches};
 use flow::{Flow, Root, Vocabulary};
@@ -76,10 +77,10 @@ struct QueueData {
     reply_markers: Vec<String>,
 }
 
-static HTTP_CLIENTS: LazyLock<HttpClientData> = LazyLock::new(|| registry().get("RES004").data());
-static CONNECTIONS: LazyLock<ClientData> = LazyLock::new(|| registry().get("RES005").data());
-static DISABLE: LazyLock<DisableData> = LazyLock::new(|| registry().get("RES006").data());
-static QUEUES: LazyLock<QueueData> = LazyLock::new(|| registry().get("RES007").data());
+static HTTP_CLIENTS: LazyLock<HttpClientData> = LazyLock::new(|| Code::RES004.rule().data());
+static CONNECTIONS: LazyLock<ClientData> = LazyLock::new(|| Code::RES005.rule().data());
+static DISABLE: LazyLock<DisableData> = LazyLock::new(|| Code::RES006.rule().data());
+static QUEUES: LazyLock<QueueData> = LazyLock::new(|| Code::RES007.rule().data());
 
 /// First segments of every path the Rust checks look for: a file naming none of them (nor a
 /// renamed dependency) is skipped before any walk.
@@ -107,19 +108,19 @@ static CRATES: LazyLock<HashSet<String>> = LazyLock::new(|| {
 });
 
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
-    if !ctx.rules.any("RES00") {
+    let rules = [Code::RES004, Code::RES005, Code::RES006, Code::RES007];
+    if !ctx.rules.any(&rules) {
         return;
     }
     if let Some(settings) = parsed.settings
-        && ctx.rules.enabled("RES006")
+        && ctx.rules.enabled(Code::RES006)
     {
         disabled_in_config(ctx, settings, out);
     }
-    if let Some(rust) = &parsed.rust {
-        let rules = ["RES004", "RES005", "RES006", "RES007"];
-        if rules.iter().any(|r| ctx.rules.enabled(r)) && mentions_a_crate(ctx) {
-            check_rust(ctx, rust, out);
-        }
+    if let Some(rust) = &parsed.rust
+        && mentions_a_crate(ctx)
+    {
+        check_rust(ctx, rust, out);
     }
 }
 
@@ -135,13 +136,13 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
                 || (f.generated_connect && query.has("connect") && query.depends_on("tonic"))
         })
     };
-    (query.live("RES004") && constructed(&HTTP_CLIENTS.family))
-        || (query.live("RES005") && constructed(&CONNECTIONS.family))
-        || (query.live("RES006")
+    (query.live(Code::RES004) && constructed(&HTTP_CLIENTS.family))
+        || (query.live(Code::RES005) && constructed(&CONNECTIONS.family))
+        || (query.live(Code::RES006)
             && (DISABLE.socket_methods.iter().any(|m| query.has(m))
                 || (DISABLE.client_crates.iter().any(|c| query.has_path(c))
                     && DISABLE.client_methods.iter().any(|m| query.has(m)))))
-        || (query.live("RES007")
+        || (query.live(Code::RES007)
             && QUEUES
                 .unbounded
                 .iter()
@@ -205,8 +206,8 @@ fn check_rust(ctx: &FileContext<'_>, rust: &RustFile<'_>, out: &mut Vec<Finding>
             .any(|d| ctx.cargo.resolve(m, d).package == "tonic")
     });
     for (code, families) in [
-        ("RES004", &HTTP_CLIENTS.family),
-        ("RES005", &CONNECTIONS.family),
+        (Code::RES004, &HTTP_CLIENTS.family),
+        (Code::RES005, &CONNECTIONS.family),
     ] {
         if !ctx.rules.enabled(code) {
             continue;
@@ -227,10 +228,10 @@ fn check_rust(ctx: &FileContext<'_>, rust: &RustFile<'_>, out: &mut Vec<Finding>
             }
         }
     }
-    if ctx.rules.enabled("RES006") {
+    if ctx.rules.enabled(Code::RES006) {
         disabled_in_code(ctx, &flow, out);
     }
-    if ctx.rules.enabled("RES007") {
+    if ctx.rules.enabled(Code::RES007) {
         unbounded_queues(ctx, rust, out);
     }
 }
@@ -263,7 +264,7 @@ fn disabled_in_code(ctx: &FileContext<'_>, flow: &Flow, out: &mut Vec<Finding>) 
             }
             out.push(
                 Finding::at(
-                    "RES006",
+                    Code::RES006,
                     ctx.source,
                     step.range.clone(),
                     format!("`{}(None)` switches the timeout off", step.name),
@@ -303,7 +304,7 @@ fn disabled_in_config(ctx: &FileContext<'_>, settings: &[Setting], out: &mut Vec
         }
         out.push(
             Finding::at(
-                "RES006",
+                Code::RES006,
                 ctx.source,
                 setting.value_range.clone(),
                 format!("`{}` is {value}: no timeout at all", setting.key()),
@@ -327,7 +328,7 @@ fn unbounded_queues(ctx: &FileContext<'_>, rust: &RustFile<'_>, out: &mut Vec<Fi
     for (range, name, severity) in finder.found {
         out.push(
             Finding::at(
-                "RES007",
+                Code::RES007,
                 ctx.source,
                 range,
                 format!("`{name}()` queues without limit: a burst grows memory until the process is killed"),

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use saphyr::MarkedYaml;
 
-use crate::finding::Finding;
+use crate::finding::Site;
 use crate::source::Source;
 
 /// The metric names a PromQL expression reads.
@@ -29,7 +29,7 @@ pub struct AlertRule {
     pub has_severity: bool,
     pub has_runbook: bool,
     /// Where a finding about this alert goes (DRF003; its message is written later).
-    pub site: Finding,
+    pub site: Site,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -138,7 +138,7 @@ fn read_rule(source: &Source, rule: &MarkedYaml<'_>, file: &mut RuleFile) {
         has_for: text("for").is_some_and(|d| !is_zero_duration(&d)),
         has_severity: has_key("labels", &["severity", "priority"]),
         has_runbook: has_key("annotations", &["runbook_url", "runbook"]),
-        site: Finding::at("DRF003", source, key_start..end, String::new()),
+        site: source.site(key_start..end),
     });
 }
 

@@ -12,7 +12,7 @@ use std::ops::{Range, RangeInclusive};
 use saphyr::{MarkedYaml, YamlData};
 
 use crate::facts::FileFacts;
-use crate::finding::Finding;
+use crate::finding::{Finding, Site};
 use crate::source::{Source, file_name};
 use crate::suppress::Allow;
 
@@ -43,7 +43,7 @@ pub struct DeployFacts {
     pub limit_range: bool,
     /// `prodready.dev/allow` annotations, each with the OPS006 finding it earns if ineffective.
     /// Moved into the file's allows once the file is known not to be templated.
-    pub allows: Vec<(Allow, Finding)>,
+    pub allows: Vec<(Allow, Site)>,
 }
 
 /// A finding and what would withdraw it.
@@ -399,7 +399,7 @@ pub fn join(dir: &str, relative: &str) -> Option<String> {
 }
 
 /// The `prodready.dev/allow` annotation of a resource, as an allow over its lines.
-pub fn allow_annotation(source: &Source, resource: &Resource<'_, '_>) -> Option<(Allow, Finding)> {
+pub fn allow_annotation(source: &Source, resource: &Resource<'_, '_>) -> Option<(Allow, Site)> {
     let annotations = resource.get(&["metadata", "annotations"])?;
     let (key, codes) = entry(annotations, ALLOW_ANNOTATION)?;
     let reason = entry(annotations, ALLOW_REASON_ANNOTATION)
@@ -411,8 +411,8 @@ pub fn allow_annotation(source: &Source, resource: &Resource<'_, '_>) -> Option<
         &reason,
         entry_range(source, key, codes),
     );
-    let finding = allow.ineffective(source, String::new());
-    Some((allow, finding))
+    let site = source.site(allow.range.clone());
+    Some((allow, site))
 }
 
 /// A scalar's text as shown in reports (through the redaction), unquoted and on one line.

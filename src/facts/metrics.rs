@@ -15,7 +15,7 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
 use crate::facts::imports::Imports;
-use crate::finding::Finding;
+use crate::finding::Site;
 use crate::source::Source;
 
 /// A part of a metric name: literal text, or a constant to look up by name.
@@ -54,7 +54,7 @@ pub struct EmittedMetric {
     pub unit: Option<String>,
     pub line: usize,
     /// Where a finding about this metric goes (its message is written in the project phase).
-    pub site: Finding,
+    pub site: Site,
 }
 
 /// What a Rust file contributes to the metrics model.
@@ -302,7 +302,7 @@ impl Emissions<'_> {
         span: proc_macro2::Span,
     ) {
         let range = self.source.span_range(span);
-        let site = Finding::at("DRF001", self.source, range, String::new());
+        let site = self.source.site(range);
         self.facts.emitted.push(EmittedMetric {
             parts,
             library,

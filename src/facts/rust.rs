@@ -375,14 +375,15 @@ pub fn gate_words() -> Vec<String> {
 /// written by its path (`SERVER_PATHS`, as written, so its crate's name is in the text), or a
 /// `loop` in a binary's source (see `project::service_evidence`).
 pub fn may_show_service(
-    query: &crate::checks::TreeQuery<'_>,
+    words: &crate::words::FileWords<'_>,
+    path: &str,
     cargo: &crate::facts::cargo::CargoProject,
 ) -> bool {
     SERVER_PATHS
         .iter()
         .filter_map(|p| p.split("::").next())
-        .any(|krate| query.has(krate))
-        || (query.has("loop") && crate::project::is_binary_source(&query.ctx.source.path, cargo))
+        .any(|krate| words.has(krate))
+        || (words.has("loop") && crate::project::is_binary_source(path, cargo))
 }
 
 struct FactVisitor {

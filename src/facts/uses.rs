@@ -14,8 +14,8 @@ use syn::visit::{self, Visit};
 
 use crate::facts::imports::{Imports, is_under};
 use crate::facts::rust::RustFacts;
-use crate::finding::Finding;
-use crate::registry::registry;
+use crate::finding::Site;
+use crate::registry::Code;
 use crate::source::Source;
 
 /// What one file's production code uses.
@@ -26,7 +26,7 @@ pub struct CodeUses {
     /// How many print macros (`println!`, `eprintln!`, ...) production code calls.
     pub prints: usize,
     /// The first of them, as a finding to re-code (see `monitoring::at_site`).
-    pub first_print: Option<Finding>,
+    pub first_print: Option<Site>,
     /// The first thing that limits or sheds load (a semaphore, a tower limit layer, a
     /// `concurrency_limit` call), with its line.
     pub limit: Option<(usize, String)>,
@@ -46,20 +46,20 @@ struct LimitData {
     limit_methods: Vec<String>,
 }
 
-static LOGGING: LazyLock<LoggingData> = LazyLock::new(|| registry().get("OBS001").data());
-static LIMITS: LazyLock<LimitData> = LazyLock::new(|| registry().get("RES009").data());
+static LOGGING: LazyLock<LoggingData> = LazyLock::new(|| Code::OBS001.rule().data());
+static LIMITS: LazyLock<LimitData> = LazyLock::new(|| Code::RES009.rule().data());
 
 /// Whether a file's tree may show a use: a facade's crate, a logging or print macro, a limit's
 /// path or method, written in its text.
-pub fn may_use(query: &crate::checks::TreeQuery<'_>) -> bool {
-    LOGGING.facade_roots.iter().any(|root| query.has_path(root))
+pub fn may_use(words: &crate::words::FileWords<'_>) -> bool {
+    LOGGING.facade_roots.iter().any(|root| words.has_path(root))
         || LOGGING
             .logging_macros
             .iter()
             .chain(&LOGGING.print_macros)
-            .any(|name| query.has_macro(name))
-        || LIMITS.limit_paths.iter().any(|path| query.has_path(path))
-        || LIMITS.limit_methods.iter().any(|method| query.has(method))
+            .any(|name| words.has_macro(name))
+        || LIMITS.limit_paths.iter().any(|path| words.has_path(path))
+        || LIMITS.limit_methods.iter().any(|method| words.has(method))
 }
 
 pub fn gate_words() -> Vec<String> {
@@ -159,8 +159,7 @@ impl<'ast> Visit<'ast> for UseVisitor<'_> {
                 if self.uses.first_print.is_none() {
                     let range = self.source.span_range(mac.path.span());
                     let end = self.source.span_range(mac.delimiter.span().close()).end;
-                    self.uses.first_print =
-                        Some(Finding::at("OBS001", self.source, range.start..end, ""));
+                    self.uses.first_print = Some(self.source.site(range.start..end));
                 }
             }
         }
@@ -201,7 +200,7 @@ mod tests {
             "fn f() {\n    println!(\"a\");\n    eprintln!(\"b\");\n}\n#[cfg(test)]\nmod t { fn g() { log::info!(\"c\"); println!(\"d\"); } }",
         );
         assert_eq!(printed.prints, 2);
-        assert_eq!(printed.first_print.map(|f| f.line()), Some(2));
+        assert_eq!(printed.first_print.map(|f| f.span.start_line), Some(2));
         assert!(printed.logging.is_none());
         let json = uses("fn f(e: &E) { println!(\"{}\", serde_json::to_string(e).unwrap()); }");
         assert_eq!(json.prints, 0);

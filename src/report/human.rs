@@ -15,6 +15,7 @@ use crate::finding::{CodeKind, Finding, Snippet, Suppression};
 use crate::registry::Severity;
 use crate::report::change_headline;
 use crate::score::Status;
+use crate::walk::PathNote;
 
 pub struct HumanOptions {
     pub color: bool,
@@ -310,7 +311,7 @@ fn allowed_summary(report: &Report) -> String {
     for finding in &report.findings {
         if let Some(suppression) = &finding.suppressed {
             *by_rule
-                .entry((&finding.rule.code, &finding.rule.name))
+                .entry((finding.rule.code.as_str(), &finding.rule.name))
                 .or_default()
                 .entry(suppression)
                 .or_default() += 1;
@@ -348,7 +349,7 @@ fn baseline_summary(report: &Report) -> String {
     };
     let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
     for finding in report.findings.iter().filter(|f| f.baselined) {
-        *by_rule.entry(&finding.rule.code).or_default() += 1;
+        *by_rule.entry(finding.rule.code.as_str()).or_default() += 1;
     }
     let counts: Vec<String> = by_rule
         .iter()
@@ -464,16 +465,16 @@ fn gate_suffix(report: &Report) -> String {
     if report.incomplete() {
         text.push_str(&format!(
             " · incomplete: {} file(s) not analysed",
-            report.files.failed.len()
+            report.files.not_analysed.len()
         ));
     }
     text
 }
 
 /// Per-file lines, at most `PER_FILE_LINES` of a kind: the JSON report has them all.
-fn list(out: &mut String, label: &str, entries: &[(String, String)]) {
+fn list(out: &mut String, label: &str, entries: &[PathNote]) {
     const PER_FILE_LINES: usize = 20;
-    for (path, reason) in entries.iter().take(PER_FILE_LINES) {
+    for PathNote { path, reason } in entries.iter().take(PER_FILE_LINES) {
         let _ = writeln!(out, "{label}: {path}: {reason}");
     }
     if entries.len() > PER_FILE_LINES {
@@ -527,10 +528,10 @@ fn files_summary(report: &Report) -> String {
     }
     list(&mut out, "Not read", &files.skipped);
     list(&mut out, "Note", &files.notes);
-    for (path, reason) in &files.not_parsed {
+    for PathNote { path, reason } in &files.not_parsed {
         let _ = writeln!(out, "Not parsed (text-level rules only): {path}: {reason}");
     }
-    for (path, reason) in &files.failed {
+    for PathNote { path, reason } in &files.not_analysed {
         let _ = writeln!(out, "Not analysed: {path}: {reason}");
     }
     out

@@ -10,6 +10,7 @@ use crate::engine::Report;
 use crate::finding::{CodeKind, Span, Suppression};
 use crate::registry::{Category, Severity};
 use crate::score::{CategoryScore, Level, Status};
+use crate::walk::PathNote;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -132,23 +133,17 @@ struct Files<'a> {
     skipped_folders: BTreeMap<String, usize>,
     /// Files not read, each with why (binary, too large, symbolic links, special files); left
     /// out when there are none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    skipped: Vec<PathReason<'a>>,
+    #[serde(skip_serializing_if = "<[PathNote]>::is_empty")]
+    skipped: &'a [PathNote],
     /// Files analysed, with something worth saying (invalid UTF-8, a byte-order mark, ...);
     /// left out when there are none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    notes: Vec<PathReason<'a>>,
-    not_parsed: Vec<PathReason<'a>>,
-    not_analysed: Vec<PathReason<'a>>,
+    #[serde(skip_serializing_if = "<[PathNote]>::is_empty")]
+    notes: &'a [PathNote],
+    not_parsed: &'a [PathNote],
+    not_analysed: &'a [PathNote],
     /// Templates that manifest rules did not audit; left out when there are none.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     templated: &'a [String],
-}
-
-#[derive(Serialize)]
-struct PathReason<'a> {
-    path: &'a str,
-    reason: &'a str,
 }
 
 fn key<T: Serialize>(value: &T) -> String {
@@ -206,7 +201,7 @@ pub fn render(report: &Report) -> String {
             .items
             .iter()
             .map(|item| Item {
-                code: &item.rule.code,
+                code: item.rule.code.as_str(),
                 name: &item.rule.name,
                 category: item.rule.category,
                 severity: item.severity,
@@ -224,7 +219,7 @@ pub fn render(report: &Report) -> String {
             .findings
             .iter()
             .map(|f| Finding {
-                code: &f.rule.code,
+                code: f.rule.code.as_str(),
                 name: &f.rule.name,
                 severity: f.severity,
                 path: f.path.as_deref(),
@@ -278,20 +273,14 @@ pub fn render(report: &Report) -> String {
                 .iter()
                 .map(|(k, n)| (key(k), *n))
                 .collect(),
-            skipped: path_reasons(&report.files.skipped),
-            notes: path_reasons(&report.files.notes),
-            not_parsed: path_reasons(&report.files.not_parsed),
-            not_analysed: path_reasons(&report.files.failed),
+            skipped: &report.files.skipped,
+            notes: &report.files.notes,
+            not_parsed: &report.files.not_parsed,
+            not_analysed: &report.files.not_analysed,
             templated: &report.files.templated,
         },
     };
     let mut text = serde_json::to_string_pretty(&json).expect("the report serialises");
     text.push('\n');
     text
-}
-
-fn path_reasons(list: &[(String, String)]) -> Vec<PathReason<'_>> {
-    list.iter()
-        .map(|(path, reason)| PathReason { path, reason })
-        .collect()
 }

@@ -147,7 +147,7 @@ pub fn render(report: &Report, base: &str) -> String {
         let _ = writeln!(
             head,
             "\n{} file(s) could not be analysed: the report is incomplete.",
-            report.files.failed.len()
+            report.files.not_analysed.len()
         );
     }
     head.push('\n');

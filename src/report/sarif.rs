@@ -199,7 +199,7 @@ fn descriptor(rule: &Rule) -> ReportingDescriptor {
         );
     }
     ReportingDescriptor::builder()
-        .id(rule.code.clone())
+        .id(rule.code.to_string())
         .name(rule.name.clone())
         .short_description(text(description(&rule.summary)))
         .full_description(text(description(&rule.docs.what)))
@@ -264,7 +264,7 @@ fn result(
         .build();
     let message = format!("{}. Fix: {}", finding.message, finding.fix_text());
     let mut result = SarifResult::builder()
-        .rule_id(finding.rule.code.clone())
+        .rule_id(finding.rule.code.to_string())
         .rule_index(rule_index as i64)
         .level(level(finding.severity))
         .message(Message::builder().text(message).build())

@@ -6,6 +6,7 @@ use crate::facts::kubernetes::{
     self, DeployFacts, Image, Pending, Unless, entry, entry_range, get,
 };
 use crate::finding::Finding;
+use crate::registry::Code;
 use crate::source::Source;
 
 pub fn read(source: &Source, documents: &[MarkedYaml<'_>], facts: &mut DeployFacts) {
@@ -35,7 +36,7 @@ pub fn read(source: &Source, documents: &[MarkedYaml<'_>], facts: &mut DeployFac
             continue;
         }
         facts.compose.get_or_insert(kubernetes::line(source, key));
-        let mut push = |code: &str, range, message: String| {
+        let mut push = |code: Code, range, message: String| {
             facts.findings.push(Pending {
                 finding: Finding::at(code, source, range, message),
                 unless: Unless::Never,
@@ -47,7 +48,7 @@ pub fn read(source: &Source, documents: &[MarkedYaml<'_>], facts: &mut DeployFac
             || one_shot.contains(&name);
         if !inherits && !runs_once && entry(body, "healthcheck").is_none() {
             push(
-                "DEP002",
+                Code::DEP002,
                 kubernetes::range(source, key),
                 format!("compose service `{name}` has no healthcheck"),
             );
@@ -63,7 +64,7 @@ pub fn read(source: &Source, documents: &[MarkedYaml<'_>], facts: &mut DeployFac
                 "an image without a tag"
             };
             push(
-                "DEP005",
+                Code::DEP005,
                 entry_range(source, image_key, value),
                 format!("compose service `{name}` runs {how}"),
             );
@@ -72,14 +73,14 @@ pub fn read(source: &Source, documents: &[MarkedYaml<'_>], facts: &mut DeployFac
             && is_zero_duration(value)
         {
             push(
-                "DEP006",
+                Code::DEP006,
                 entry_range(source, grace_key, value),
                 format!("compose service `{name}` is killed without a grace period"),
             );
         }
         for (label_key, label_value) in sticky_labels(body) {
             push(
-                "DEP001",
+                Code::DEP001,
                 entry_range(source, label_key, label_value),
                 format!(
                     "compose service `{name}` pins clients to one instance with a Traefik sticky cookie"

@@ -7,6 +7,7 @@ use crate::facts::kubernetes::{
     range,
 };
 use crate::finding::Finding;
+use crate::registry::Code;
 use crate::source::Source;
 
 /// Kinds of the Kubernetes API (Argo Rollouts, Traefik routes) that the DEP rules audit, with
@@ -95,7 +96,7 @@ struct Rules<'a, 'n, 'i> {
 }
 
 impl Rules<'_, '_, '_> {
-    fn push(&mut self, code: &str, range: std::ops::Range<usize>, message: String, unless: Unless) {
+    fn push(&mut self, code: Code, range: std::ops::Range<usize>, message: String, unless: Unless) {
         self.out.push(Pending {
             finding: Finding::at(code, self.source, range, message),
             unless,
@@ -123,7 +124,7 @@ impl Rules<'_, '_, '_> {
                 self.describe()
             );
             self.push(
-                "DEP001",
+                Code::DEP001,
                 entry_range(self.source, key, value),
                 message,
                 Unless::Never,
@@ -140,7 +141,7 @@ impl Rules<'_, '_, '_> {
                     self.describe()
                 );
                 self.push(
-                    "DEP001",
+                    Code::DEP001,
                     entry_range(self.source, key, value),
                     message,
                     Unless::Never,
@@ -168,7 +169,7 @@ impl Rules<'_, '_, '_> {
             {
                 let message = format!("{} pins clients to one pod with {what}", self.describe());
                 self.push(
-                    "DEP001",
+                    Code::DEP001,
                     entry_range(self.source, key, value),
                     message,
                     Unless::Never,
@@ -215,7 +216,7 @@ impl Rules<'_, '_, '_> {
                         ),
                     ),
                 };
-                self.push("DEP004", range, message, Unless::Scaled(workload));
+                self.push(Code::DEP004, range, message, Unless::Scaled(workload));
             }
             "HorizontalPodAutoscaler" => {
                 let (range, message) = match entry(spec, "minReplicas") {
@@ -232,7 +233,7 @@ impl Rules<'_, '_, '_> {
                         ),
                     ),
                 };
-                self.push("DEP004", range, message, Unless::Never);
+                self.push(Code::DEP004, range, message, Unless::Never);
             }
             _ => {}
         }
@@ -248,7 +249,7 @@ impl Rules<'_, '_, '_> {
                 self.describe()
             );
             self.push(
-                "DEP006",
+                Code::DEP006,
                 entry_range(self.source, key, value),
                 message,
                 Unless::Never,
@@ -283,7 +284,7 @@ impl Rules<'_, '_, '_> {
         };
         let message = format!("{} has {missing}", self.container_name(container));
         let at = first_key_range(self.source, container);
-        self.push("DEP002", at, message, Unless::Never);
+        self.push(Code::DEP002, at, message, Unless::Never);
     }
 
     /// DEP003: a container without a memory limit, or without cpu or memory requests (a limit
@@ -317,7 +318,7 @@ impl Rules<'_, '_, '_> {
             self.container_name(container),
             missing.join(", ")
         );
-        self.push("DEP003", at, message, Unless::LimitRange);
+        self.push(Code::DEP003, at, message, Unless::LimitRange);
     }
 
     /// DEP005: an image without a tag, or tagged `latest`, that no kustomization pins.
@@ -339,7 +340,7 @@ impl Rules<'_, '_, '_> {
         let message = format!("{} runs {how}", self.container_name(container));
         let unless = Unless::ImagePinnedByKustomize(image.repository.to_string());
         self.push(
-            "DEP005",
+            Code::DEP005,
             entry_range(self.source, key, value),
             message,
             unless,

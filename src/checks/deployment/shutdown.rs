@@ -14,6 +14,7 @@ use syn::visit::{self, Visit};
 
 use crate::checks::{FileContext, RustFile};
 use crate::finding::Finding;
+use crate::registry::Code;
 
 /// Calls that start a server, with a method that must follow for the chain to run it.
 const SERVERS: &[(&str, Option<&str>)] = &[
@@ -122,7 +123,7 @@ impl<'ast> Visit<'ast> for Awaits<'_, '_> {
                 let start = self.ctx.source.span_range(call.span()).start;
                 let end = self.ctx.source.span_range(awaited.await_token.span()).end;
                 self.out.push(Finding::at(
-                    "DEP006",
+                    Code::DEP006,
                     self.ctx.source,
                     start..end.max(start),
                     "the server is awaited without a shutdown signal: SIGTERM drops requests in flight",

@@ -16,6 +16,7 @@ use super::delay::{AssignKind, Delay, Growth, LoopVars, Tracer, place};
 use super::{Cx, never_gives_up, words};
 use crate::facts::rust::pattern_names;
 use crate::finding::Finding;
+use crate::registry::Code;
 use crate::registry::Severity;
 
 pub(super) fn check(cx: &Cx<'_>, file: &syn::File, out: &mut Vec<Finding>) {
@@ -240,17 +241,17 @@ impl LoopVisitor<'_, '_> {
         let cx = self.cx;
         let source = cx.ctx.source;
         let at = cx.range(parts.keyword);
-        if cx.enabled("RES001") {
+        if cx.enabled(Code::RES001) {
             let finding = match delay {
                 LoopDelay::None => Some(Finding::at(
-                    "RES001",
+                    Code::RES001,
                     source,
                     at.clone(),
                     "retry loop retries immediately: no delay between attempts",
                 )),
                 LoopDelay::Known(d) if d.growth == Growth::Constant => Some(
                     Finding::at(
-                        "RES001",
+                        Code::RES001,
                         source,
                         at.clone(),
                         format!(
@@ -279,7 +280,7 @@ impl LoopVisitor<'_, '_> {
         };
         let Some(known) = known else { return };
         let exponential = known.growth == Growth::Exponential;
-        if cx.enabled("RES002") && !bounded {
+        if cx.enabled(Code::RES002) && !bounded {
             let finding = never_gives_up(
                 source,
                 at.clone(),
@@ -290,10 +291,10 @@ impl LoopVisitor<'_, '_> {
                 "stop after a maximum number of attempts or a time budget (`for attempt in 1..=5`, `if started.elapsed() > budget { return Err(e) }`)",
             ));
         }
-        if cx.enabled("RES003") && exponential && !known.jitter && !jitter_in_text {
+        if cx.enabled(Code::RES003) && exponential && !known.jitter && !jitter_in_text {
             self.out.push(
                 Finding::at(
-                    "RES003",
+                    Code::RES003,
                     source,
                     at,
                     "retry loop backs off exponentially with no jitter",

@@ -10,6 +10,7 @@ use syn::{Block, Expr};
 
 use super::{Cx, Policy, PolicyDelay, never_gives_up, words};
 use crate::finding::Finding;
+use crate::registry::Code;
 use crate::registry::Severity;
 
 pub(super) fn check(cx: &Cx<'_>, file: &syn::File, out: &mut Vec<Finding>) {
@@ -26,7 +27,7 @@ pub(super) fn check(cx: &Cx<'_>, file: &syn::File, out: &mut Vec<Finding>) {
             judge(cx, found, out);
         }
     }
-    if cx.enabled("RES001") && text.contains("Policy") {
+    if cx.enabled(Code::RES001) && text.contains("Policy") {
         let mut tower = TowerPolicies { cx, out };
         tower.visit_file(file);
     }
@@ -317,10 +318,10 @@ fn judge(cx: &Cx<'_>, chain: &Chain<'_>, out: &mut Vec<Finding>) {
 
     let source = cx.ctx.source;
     let at = cx.range(chain.root.span());
-    if cx.enabled("RES001") && policy.delay != PolicyDelay::Exponential {
+    if cx.enabled(Code::RES001) && policy.delay != PolicyDelay::Exponential {
         let finding = if policy.delay == PolicyDelay::None {
             Finding::at(
-                "RES001",
+                Code::RES001,
                 source,
                 at.clone(),
                 format!(
@@ -330,7 +331,7 @@ fn judge(cx: &Cx<'_>, chain: &Chain<'_>, out: &mut Vec<Finding>) {
             )
         } else {
             Finding::at(
-                "RES001",
+                Code::RES001,
                 source,
                 at.clone(),
                 format!("{} retries at a constant interval", policy.name),
@@ -343,16 +344,16 @@ fn judge(cx: &Cx<'_>, chain: &Chain<'_>, out: &mut Vec<Finding>) {
         });
     }
     let exponential = policy.delay == PolicyDelay::Exponential;
-    if cx.enabled("RES002") && !limited && (unlimited_explicitly || consumed) {
+    if cx.enabled(Code::RES002) && !limited && (unlimited_explicitly || consumed) {
         let finding = never_gives_up(source, at.clone(), &policy.name, exponential && capped);
         out.push(match &policy.limit_fix {
             Some(fix) => finding.with_fix(fix.clone()),
             None => finding,
         });
     }
-    if cx.enabled("RES003") && exponential && !jitter && passed_on {
+    if cx.enabled(Code::RES003) && exponential && !jitter && passed_on {
         let finding = Finding::at(
-            "RES003",
+            Code::RES003,
             source,
             at,
             format!("{} backs off exponentially with no jitter", policy.name),
@@ -429,7 +430,7 @@ impl TowerPolicies<'_, '_> {
         for span in calls.ready {
             self.out.push(
                 Finding::at(
-                    "RES001",
+                    Code::RES001,
                     self.cx.ctx.source,
                     self.cx.range(span),
                     "tower retry `Policy` retries immediately: `retry()` returns a ready future",

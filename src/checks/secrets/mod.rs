@@ -17,7 +17,8 @@ use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::settings::{Setting, Value};
 use crate::finding::Finding;
 use crate::redact::mask_value;
-use crate::registry::{Severity, registry};
+use crate::registry::Code;
+use crate::registry::Severity;
 use crate::source::{FileKind, Source};
 use names::{SecretName, classify, is_secret_value};
 use patterns::CATALOGUE;
@@ -27,7 +28,7 @@ use patterns::CATALOGUE;
 pub struct Detection {
     /// The rule that describes it: SEC001 (known format), SEC002 (assigned to a secret's name),
     /// SEC003 (password in a URL).
-    pub code: &'static str,
+    pub code: Code,
     /// Byte range of the secret value: masked in every output.
     pub secret: Range<usize>,
     /// Where the finding points: the secret, or a whole key block from its header.
@@ -312,7 +313,7 @@ pub fn detect_in_text(source: &Source, kind: FileKind) -> Vec<Detection> {
         .scan(&source.text)
         .into_iter()
         .map(|m| Detection {
-            code: "SEC001",
+            code: Code::SEC001,
             anchor: if source.line_of(m.whole.start) == source.line_of(m.range.start) {
                 m.range.clone()
             } else {
@@ -345,7 +346,7 @@ pub fn detect_in_structure(
         visitor.visit_file(rust.ast);
         found.extend(visitor.found);
     }
-    found.sort_by(|a, b| (a.secret.start, a.code).cmp(&(b.secret.start, b.code)));
+    found.sort_by_key(|d| (d.secret.start, d.code));
     found
 }
 
@@ -373,21 +374,21 @@ pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Fin
         let value = &ctx.source.text[detection.secret.clone()];
         let shown = mask_value(value);
         let finding = match detection.code {
-            "SEC001" => Finding::at(
-                "SEC001",
+            Code::SEC001 => Finding::at(
+                Code::SEC001,
                 ctx.source,
                 detection.anchor.clone(),
                 format!("{} committed: {shown}", detection.what),
             ),
-            "SEC002" => Finding::at(
-                "SEC002",
+            Code::SEC002 => Finding::at(
+                Code::SEC002,
                 ctx.source,
                 detection.secret.clone(),
                 format!("{} is assigned a literal secret: {shown}", detection.what),
             ),
             _ => {
                 let finding = Finding::at(
-                    "SEC003",
+                    Code::SEC003,
                     ctx.source,
                     detection.secret.clone(),
                     format!("{} carries a password: {shown}", detection.what),
@@ -405,13 +406,13 @@ pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Fin
             finding
         });
     }
-    if ctx.rules.enabled("SEC004") {
+    if ctx.rules.enabled(Code::SEC004) {
         secret_file(ctx, out);
     }
 }
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    if !ctx.rules.enabled("SEC004") {
+    if !ctx.rules.enabled(Code::SEC004) {
         return;
     }
     let data = &*SECRET_FILES;
@@ -426,7 +427,8 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         out.push(
-            Finding::project("SEC004", "secret-file", format!("{what} is committed")).in_file(path),
+            Finding::project(Code::SEC004, "secret-file", format!("{what} is committed"))
+                .in_file(path),
         );
     }
 }
@@ -439,7 +441,7 @@ struct SecretFiles {
     template_suffixes: Vec<String>,
 }
 
-static SECRET_FILES: LazyLock<SecretFiles> = LazyLock::new(|| registry().get("SEC004").data());
+static SECRET_FILES: LazyLock<SecretFiles> = LazyLock::new(|| Code::SEC004.rule().data());
 
 /// SEC004 for text files: a `.pem`/`.key` holding a private key, a `.env` holding secrets.
 fn secret_file(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
@@ -465,7 +467,7 @@ fn secret_file(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
     } else {
         return;
     };
-    out.push(Finding::project("SEC004", "secret-file", message).in_file(path));
+    out.push(Finding::project(Code::SEC004, "secret-file", message).in_file(path));
 }
 
 static URL_CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
@@ -483,7 +485,7 @@ struct LocalHosts {
 static HOST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])$").unwrap());
 
-static LOCAL_HOSTS: LazyLock<LocalHosts> = LazyLock::new(|| registry().get("SEC003").data());
+static LOCAL_HOSTS: LazyLock<LocalHosts> = LazyLock::new(|| Code::SEC003.rule().data());
 
 /// SEC003: `scheme://user:password@host` with a real password. Rust doc comments and Markdown
 /// show connection-string syntax by example; they are not read.
@@ -529,7 +531,7 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
             || host.starts_with("127.")
             || !host.contains('.');
         out.push(Detection {
-            code: "SEC003",
+            code: Code::SEC003,
             anchor: password.range(),
             secret: password.range(),
             what: format!("{} URL for host `{host}`", &caps[1]),
@@ -600,7 +602,7 @@ fn setting_assignments(source: &Source, kind: FileKind, settings: &[Setting]) ->
         let line = source.line_text(source.line_of(range.start));
         if is_secret_value(&name, value, secret_kind, line) {
             out.push(Detection {
-                code: "SEC002",
+                code: Code::SEC002,
                 anchor: range.clone(),
                 secret: range,
                 what: format!("`{name}`"),
@@ -685,7 +687,7 @@ impl<'a> RustAssignments<'a> {
         }
         let secret = range.start + open + 1..range.start + close;
         self.found.push(Detection {
-            code: "SEC002",
+            code: Code::SEC002,
             anchor: secret.clone(),
             secret,
             what: format!("`{name}`"),

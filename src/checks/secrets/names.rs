@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 use super::patterns::{CATALOGUE, entropy};
-use crate::registry::registry;
+use crate::registry::Code;
 
 #[derive(Deserialize)]
 struct Data {
@@ -19,7 +19,7 @@ struct Data {
     min_length: usize,
 }
 
-static DATA: LazyLock<Data> = LazyLock::new(|| registry().get("SEC002").data());
+static DATA: LazyLock<Data> = LazyLock::new(|| Code::SEC002.rule().data());
 
 /// Whether a call's first argument names its second (`.env("API_TOKEN", "..")`).
 pub fn is_key_value_call(name: &str) -> bool {

@@ -10,7 +10,7 @@ use base64::Engine;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::registry::registry;
+use crate::registry::Code;
 
 #[derive(Deserialize)]
 struct Data {
@@ -64,7 +64,7 @@ pub struct Catalogue {
 }
 
 pub static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
-    let data: Data = registry().get("SEC001").data();
+    let data: Data = Code::SEC001.rule().data();
     let mut keywords = Vec::new();
     let mut keyword_pattern = Vec::new();
     let patterns: Vec<Pattern> = data
