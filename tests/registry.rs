@@ -97,13 +97,11 @@ fn every_rule_has_expect_and_ok_fixtures_and_snapshots() {
             let notes = common::annotations(case, rule.code.as_str());
             expects += notes.expect.len() + usize::from(name.starts_with("expect-"));
             oks += notes.ok.len() + usize::from(name.starts_with("ok-"));
-            for format in ["human", "json"] {
-                let snapshot = format!("rules__{}__{name}__{format}.snap", rule.code);
-                assert!(
-                    snapshots.contains(&snapshot),
-                    "missing snapshot tests/snapshots/{snapshot}"
-                );
-            }
+            let snapshot = format!("rules__{}__{name}.snap", rule.code);
+            assert!(
+                snapshots.contains(&snapshot),
+                "missing snapshot tests/snapshots/{snapshot}"
+            );
         }
         assert!(
             expects > 0,
@@ -175,4 +173,103 @@ fn every_fixture_folder_belongs_to_a_rule() {
             );
         }
     }
+}
+
+/// The source of a family's check module: `src/checks/<family>.rs` and everything under
+/// `src/checks/<family>/`.
+fn family_sources(family: &str) -> Vec<(std::path::PathBuf, String)> {
+    let dir = Path::new("src/checks");
+    let mut files = Vec::new();
+    let file = dir.join(format!("{family}.rs"));
+    if file.exists() {
+        files.push(file);
+    }
+    let folder = dir.join(family);
+    if folder.is_dir() {
+        common::files_under(&folder, &mut files);
+    }
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f, text)
+        })
+        .collect()
+}
+
+#[test]
+fn each_family_module_emits_only_its_own_codes() {
+    let mention = Regex::new(r"Code::([A-Z]{3}[0-9]{3})").unwrap();
+    let families: BTreeSet<&str> = registry()
+        .rules()
+        .iter()
+        .map(|r| r.family.as_str())
+        .collect();
+    for family in &families {
+        let sources = family_sources(family);
+        assert!(
+            !sources.is_empty(),
+            "family `{family}` has no module src/checks/{family}.rs or src/checks/{family}/"
+        );
+        for (file, text) in sources {
+            for cap in mention.captures_iter(&text) {
+                let rule = registry()
+                    .find(&cap[1])
+                    .expect("a Code constant names a rule");
+                assert_eq!(
+                    rule.family,
+                    *family,
+                    "{} names {} of family `{}`: a family module reports only its own rules",
+                    file.display(),
+                    rule.code,
+                    rule.family
+                );
+            }
+        }
+    }
+    // Every check module is some rule's family.
+    for entry in std::fs::read_dir("src/checks").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let module = name.trim_end_matches(".rs");
+        if module != "mod" {
+            assert!(
+                families.contains(module),
+                "src/checks/{name} is no rule's family"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_check_names_a_rule_by_a_string() {
+    let literal = Regex::new(r#""(SEC|RES|OBS|OPS|DRF|DEP|ERR)[0-9]{3}""#).unwrap();
+    let mut files = Vec::new();
+    common::files_under(Path::new("src/checks"), &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Unit tests may name rules as users write them.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        assert!(
+            !literal.is_match(code),
+            "{}: name rules by their Code constant (Code::RES001), not a string",
+            file.display()
+        );
+    }
+}
+
+/// The README's rule table is `prodready rules --format markdown`, between two markers.
+#[test]
+fn the_readme_lists_every_rule() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let (start, end) = ("<!-- rules:start -->\n", "<!-- rules:end -->");
+    let from = readme
+        .find(start)
+        .expect("README.md has <!-- rules:start -->")
+        + start.len();
+    let to = readme.find(end).expect("README.md has <!-- rules:end -->");
+    let table = prodready::report::rules::list_markdown();
+    assert!(
+        readme[from..to] == table,
+        "README.md's rule table is stale: put the output of `prodready rules --format markdown` between the markers"
+    );
 }

@@ -1,22 +1,49 @@
-//! Every rule fixture is its own assertion.
+//! Every rule fixture case is its own test, named `<CODE>::<case>`: `cargo test RES001` runs
+//! RES001's cases, and a failure names its case.
 //!
-//! `fixtures/<CODE>/<case>/` is a small project audited with only `<CODE>` selected:
-//! - a line with `expect: CODE` in a comment must carry a finding of CODE, and a line with
-//!   `ok: CODE` must not (a comment alone on its line annotates the next line);
+//! `fixtures/<CODE>/<case>/` is a small project audited with only `<CODE>` selected (and the
+//! rules its `prodready.toml` selects):
+//! - a line with `expect: CODE SEVERITY` in a comment must carry a finding of CODE at that
+//!   severity, and a line with `ok: CODE` must not (a comment alone on its line annotates the
+//!   next line);
 //! - every finding of CODE must sit on an `expect` line, unless it is about something missing
 //!   (no line): those are allowed only in a case named `expect-*`;
 //! - a case named `expect-*` must have a finding of CODE, a case named `ok-*` must have none;
-//! - the human and JSON reports of each case are insta snapshots.
+//! - the case's findings, rendered compactly, are an insta snapshot
+//!   (`tests/snapshots/rules__<CODE>__<case>.snap`).
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
 use std::path::Path;
+use std::process::ExitCode;
 
 use common::{annotations, cases};
+use libtest_mimic::{Arguments, Failed, Trial};
 use prodready::config::Config;
+use prodready::engine::Report;
 use prodready::registry::registry;
-use prodready::report::{human, json};
+
+fn main() -> ExitCode {
+    let arguments = Arguments::from_args();
+    let trials = registry()
+        .rules()
+        .iter()
+        .flat_map(|rule| {
+            let code = rule.code.as_str();
+            cases(code).into_iter().map(move |case| {
+                let name = format!("{code}::{}", case_name(&case));
+                Trial::test(name, move || check_case(code, &case))
+            })
+        })
+        .collect();
+    libtest_mimic::run(&arguments, trials).exit_code()
+}
+
+fn case_name(case: &Path) -> String {
+    case.file_name().unwrap().to_string_lossy().into_owned()
+}
 
 /// Fixture files never hold credential-shaped values (hosting providers' push protection
 /// would block this repository): they hold `<<fake:TEMPLATE>>` markers, expanded here into a
@@ -54,8 +81,8 @@ fn materialise(case: &Path) -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
-fn check_case(code: &str, case: &Path) -> Vec<String> {
-    let name = case.file_name().unwrap().to_string_lossy().into_owned();
+/// Audits a case with its rule (and the rules its configuration selects).
+fn audit_case(code: &str, case: &Path) -> Report {
     let materialised = materialise(case);
     let root = materialised.as_ref().map_or(case, |d| d.path());
     // A case's prodready.toml applies (OPS006 judges its `[[allow]]` entries), and its `select`
@@ -67,94 +94,115 @@ fn check_case(code: &str, case: &Path) -> Vec<String> {
         select: Some(select),
         ..case_config
     };
-    let mut report = prodready::audit(root, &config, Some(2)).expect("fixture audits");
-    report.root = case.display().to_string();
+    prodready::audit(root, &config, Some(2)).expect("fixture audits")
+}
+
+fn check_case(code: &str, case: &Path) -> Result<(), Failed> {
+    let name = case_name(case);
+    let report = audit_case(code, case);
     let notes = annotations(case, code);
-    let mut problems = Vec::new();
+    let mut problems = notes.problems.clone();
+    let mut on_lines: BTreeMap<(String, usize), BTreeSet<String>> = BTreeMap::new();
     let mine: Vec<_> = report
         .findings
         .iter()
         .filter(|f| f.rule.code == code)
         .collect();
-    let mut lines_with_findings = BTreeSet::new();
     for finding in &mine {
         match (&finding.path, &finding.span) {
             (Some(path), Some(span))
                 if !(name.starts_with("expect-") && notes.expect.is_empty()) =>
             {
                 let at = (path.clone(), span.start_line);
-                if !notes.expect.contains(&at) {
-                    problems.push(format!(
-                        "{name}: unexpected finding at {}:{}: {}",
-                        at.0, at.1, finding.message
-                    ));
-                }
-                lines_with_findings.insert(at);
+                on_lines
+                    .entry(at)
+                    .or_default()
+                    .insert(finding.severity.to_string());
             }
             // Formats without comments (JSON) cannot be annotated: an `expect-*` case accepts
             // its findings anywhere.
             _ if name.starts_with("expect-") => {}
             _ => problems.push(format!(
-                "{name}: project-level finding outside an `expect-*` case: {}",
+                "project-level finding outside an `expect-*` case: {}",
                 finding.message
             )),
         }
     }
-    for at in notes.expect.difference(&lines_with_findings) {
-        problems.push(format!(
-            "{name}: no finding at {}:{} (annotated expect)",
-            at.0, at.1
-        ));
+    for ((path, line), severities) in &on_lines {
+        match notes.expect.get(&(path.clone(), *line)) {
+            None => problems.push(format!("unexpected finding at {path}:{line}")),
+            Some(expected) if severities.iter().any(|s| s != expected) => problems.push(format!(
+                "{path}:{line}: finding at {}, annotated expect {expected}",
+                severities.iter().cloned().collect::<Vec<_>>().join(" and ")
+            )),
+            Some(_) => {}
+        }
     }
-    for at in notes.ok.intersection(&lines_with_findings) {
-        problems.push(format!(
-            "{name}: finding at {}:{} (annotated ok)",
-            at.0, at.1
-        ));
+    for (path, line) in notes.expect.keys() {
+        if !on_lines.contains_key(&(path.clone(), *line)) {
+            problems.push(format!("no finding at {path}:{line} (annotated expect)"));
+        }
+    }
+    for at in &notes.ok {
+        if on_lines.contains_key(at) {
+            problems.push(format!("finding at {}:{} (annotated ok)", at.0, at.1));
+        }
     }
     if name.starts_with("expect-") && mine.is_empty() {
-        problems.push(format!("{name}: an expect- case without a finding"));
+        problems.push("an expect- case without a finding".to_string());
     }
     if name.starts_with("ok-") && !mine.is_empty() {
-        problems.push(format!(
-            "{name}: an ok- case with {} finding(s)",
-            mine.len()
-        ));
+        problems.push(format!("an ok- case with {} finding(s)", mine.len()));
     }
-
-    let human = human::render(
-        &report,
-        &human::HumanOptions {
-            color: false,
-            quiet: false,
-        },
-    );
-    insta::assert_snapshot!(format!("{code}__{name}__human"), human);
-    insta::assert_snapshot!(format!("{code}__{name}__json"), json::render(&report));
-    problems
+    insta::assert_snapshot!(format!("{code}__{name}"), compact(&report));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
 }
 
-/// `PRODREADY_RULES=RES00 cargo test --test rules` checks only the rules whose code starts so.
-#[test]
-fn every_rule_fixture_matches_its_annotations() {
-    let only = std::env::var("PRODREADY_RULES").unwrap_or_default();
-    let mut problems = Vec::new();
-    for rule in registry()
-        .rules()
-        .iter()
-        .filter(|r| r.code.as_str().starts_with(&only))
-    {
-        for case in cases(rule.code.as_str()) {
-            problems.extend(
-                check_case(rule.code.as_str(), &case)
-                    .into_iter()
-                    .map(|p| format!("{}: {p}", rule.code)),
+/// A case's findings, one block each (severity, place, message, and a fix or suppression when
+/// the finding has its own), then what was said about its files.
+fn compact(report: &Report) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let place = match (&f.path, &f.span) {
+            (Some(path), Some(span)) => format!("{path}:{}:{}", span.start_line, span.start_column),
+            (Some(path), None) => path.clone(),
+            (None, _) => "(project)".to_string(),
+        };
+        let test = match f.code_kind {
+            prodready::finding::CodeKind::Test => " (test code)",
+            prodready::finding::CodeKind::Production => "",
+        };
+        let _ = writeln!(out, "{} {}{test} {place}", f.rule.code, f.severity);
+        let _ = writeln!(out, "  {}", f.message);
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(out, "  fix: {fix}");
+        }
+        if let Some(s) = &f.suppressed {
+            let _ = writeln!(
+                out,
+                "  suppressed by {:?} at {}: {}",
+                s.kind, s.at, s.reason
             );
         }
     }
-    assert!(
-        problems.is_empty(),
-        "fixture problems:\n{}",
-        problems.join("\n")
-    );
+    if report.findings.is_empty() {
+        out.push_str("no findings\n");
+    }
+    let files = &report.files;
+    for (label, notes) in [
+        ("not parsed", &files.not_parsed),
+        ("not analysed", &files.not_analysed),
+    ] {
+        for note in notes {
+            let _ = writeln!(out, "{label}: {}: {}", note.path, note.reason);
+        }
+    }
+    for path in &files.templated {
+        let _ = writeln!(out, "not audited (templated): {path}");
+    }
+    out
 }

@@ -315,7 +315,10 @@ pub fn check_file(
         let mut found = Vec::new();
         let parsed = parsed.for_family(family);
         match guarded(family, &ctx.source.path, || check(ctx, &parsed, &mut found)) {
-            Ok(()) => out.extend(found),
+            Ok(()) => {
+                debug_assert_own_codes(family, &found);
+                out.extend(found);
+            }
             Err(incident) => incidents.push(incident),
         }
     }
@@ -362,9 +365,21 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) -> Vec<St
     for (family, check) in PROJECT_FAMILIES {
         let mut found = Vec::new();
         match guarded(family, "<project>", || check(ctx, &mut found)) {
-            Ok(()) => out.extend(found),
+            Ok(()) => {
+                debug_assert_own_codes(family, &found);
+                out.extend(found);
+            }
             Err(incident) => incidents.push(incident),
         }
     }
     incidents
+}
+
+/// A family reports only its own rules (each rule's TOML names its `family`); the fixture tests
+/// run every family in debug builds. `tests/registry.rs` checks the same on the sources.
+fn debug_assert_own_codes(family: &str, found: &[Finding]) {
+    debug_assert!(
+        found.iter().all(|f| f.rule.family == family),
+        "the {family} checks reported another family's rule"
+    );
 }

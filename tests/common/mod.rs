@@ -1,20 +1,25 @@
 //! Fixture helpers shared by the test files: annotations and cases.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+/// `expect: RES001 medium`, `ok: RES001`, `expect: SEC002 high, SEC003 low`.
 static ANNOTATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(expect|ok):\s*([A-Z]{3}[0-9]{3}(?:\s*,\s*[A-Z]{3}[0-9]{3})*)").unwrap()
+    let one = r"[A-Z]{3}[0-9]{3}(?:[ \t]+(?:critical|high|medium|low)\b)?";
+    Regex::new(&format!(r"\b(expect|ok):\s*({one}(?:\s*,\s*{one})*)")).unwrap()
 });
 
 #[derive(Debug, Default)]
 pub struct Annotations {
+    /// (path relative to the case, line) with the severity the finding must have.
+    pub expect: BTreeMap<(String, usize), String>,
     /// (path relative to the case, line) pairs.
-    pub expect: BTreeSet<(String, usize)>,
     pub ok: BTreeSet<(String, usize)>,
+    /// Annotations that are not well formed (an `expect` without its severity).
+    pub problems: Vec<String>,
 }
 
 fn is_comment_only(line: &str) -> bool {
@@ -57,20 +62,31 @@ pub fn annotations(case: &Path, code: &str) -> Annotations {
             .join("/");
         for (index, line) in text.lines().enumerate() {
             for cap in ANNOTATION.captures_iter(line) {
-                if !cap[2].split(',').any(|c| c.trim() == code) {
+                let Some(annotated) = cap[2]
+                    .split(',')
+                    .map(str::split_whitespace)
+                    .find_map(|mut words| (words.next() == Some(code)).then(|| words.next()))
+                else {
                     continue;
-                }
+                };
                 let target = if is_comment_only(line) {
                     index + 2
                 } else {
                     index + 1
                 };
-                let set = if &cap[1] == "expect" {
-                    &mut found.expect
-                } else {
-                    &mut found.ok
-                };
-                set.insert((rel.clone(), target));
+                let at = (rel.clone(), target);
+                match (&cap[1], annotated) {
+                    ("ok", _) => {
+                        found.ok.insert(at);
+                    }
+                    (_, Some(severity)) => {
+                        found.expect.insert(at, severity.to_string());
+                    }
+                    (_, None) => found.problems.push(format!(
+                        "{rel}:{}: `expect: {code}` without the severity the finding must have",
+                        index + 1
+                    )),
+                }
             }
         }
     }
