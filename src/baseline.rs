@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::finding::Finding;
+use crate::finding::{Disposition, Finding};
 use crate::registry::{Code, RuleSet};
 use crate::score::fails_item;
 
@@ -115,7 +115,7 @@ impl Baseline {
         for finding in findings.iter_mut().filter(|f| fails_item(f)) {
             let entry = Entry::of(finding);
             if self.entries.contains(&entry) {
-                finding.baselined = true;
+                finding.disposition = Disposition::Baselined;
                 matched.insert(entry);
             }
         }

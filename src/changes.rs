@@ -38,7 +38,7 @@ use similar::{Algorithm, DiffOp, capture_diff_slices};
 use crate::baseline::{Baseline, Entry};
 use crate::config::Config;
 use crate::engine::{GateOutcome, Report};
-use crate::finding::Finding;
+use crate::finding::{Disposition, Finding};
 use crate::registry::{Code, Severity};
 use crate::score::{Level, Status, fails_item};
 use crate::walk::discover;
@@ -62,7 +62,7 @@ pub struct ChangeRequest<'a> {
     pub cache_dir: Option<&'a Path>,
 }
 
-/// What a change did, beside the findings it brought (each marked `new`).
+/// What a change did, beside the findings it brought (those still `Disposition::Open`).
 #[derive(Debug, Clone)]
 pub struct Changes {
     /// REF as given.
@@ -212,6 +212,13 @@ fn locate(root: &Path, reference: &str) -> Result<Repository, String> {
     })
 }
 
+/// An audit of the working tree with what the change did: its findings marked
+/// (`Disposition::PreExisting` for the open ones the merge base had), its gate the change's.
+pub struct ChangeReport {
+    pub report: Report,
+    pub changes: Changes,
+}
+
 /// Audits the change: the working tree, marked and gated against its merge base with
 /// `request.reference`. `head_config` is the effective configuration (command-line overrides
 /// and baseline included); `base_config` loads the merge base's configuration, from a root and
@@ -220,7 +227,7 @@ pub fn audit_change(
     request: &ChangeRequest<'_>,
     head_config: &Config,
     base_config: impl FnOnce(&Path, Option<&Path>) -> Result<Config, String>,
-) -> Result<Report, String> {
+) -> Result<ChangeReport, String> {
     if !request.root.is_dir() {
         return Err(format!(
             "cannot audit {}: not a directory",
@@ -228,7 +235,7 @@ pub fn audit_change(
         ));
     }
     let repo = locate(request.root, request.reference)?;
-    let mut head = crate::engine::audit_cached(
+    let head = crate::engine::audit_cached(
         request.root,
         head_config,
         request.threads,
@@ -238,82 +245,14 @@ pub fn audit_change(
             write: true,
         }),
     )?;
-
     let scratch = tempfile::Builder::new()
         .prefix("prodready-merge-base-")
         .tempdir()
         .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
-    // `None`: not given; `Some(None)`: outside the repository; `Some(Some(path))`: inside.
-    let config_path = request.config_file.map(|f| repo.relative(f));
-    let baseline_path = request.baseline_file.map(|f| repo.relative(f));
-    let extra = |path: &str| {
-        [&config_path, &baseline_path]
-            .iter()
-            .any(|p| matches!(p, Some(Some(q)) if q == path))
-    };
-    let tree = repo.git.tree(&repo.merge_base)?;
-    let wanted: Vec<&git::TreeFile> = tree
-        .files
-        .iter()
-        .filter(|f| repo.exported(&f.path) || extra(&f.path))
-        .collect();
-    repo.git.write_files(&wanted, scratch.path())?;
-    let base_root = scratch.path().join(&repo.prefix);
-    std::fs::create_dir_all(&base_root)
-        .map_err(|e| format!("cannot write {}: {e}", base_root.display()))?;
-    let in_base = |path: &str| tree.files.iter().any(|f| f.path == path);
-    // A submodule's files are another repository's, never part of this change: the merge base
-    // is audited with the ones checked out now.
-    for submodule in tree
-        .submodules
-        .iter()
-        .filter_map(|s| s.strip_prefix(&repo.prefix))
-    {
-        copy_tree(&request.root.join(submodule), &base_root.join(submodule))?;
-    }
-
-    // Messages name files of the merge base by their repository path, not the temporary one.
-    let scratch_text = scratch.path().display().to_string();
-    let unscratch = |message: String| {
-        message
-            .replace(&format!("{scratch_text}/"), "")
-            .replace(&scratch_text, ".")
-    };
-    let mut notes = Vec::new();
-    let config_file = match (request.config_file, &config_path) {
-        (Some(file), Some(None)) => Some(file.to_path_buf()),
-        (Some(_), Some(Some(path))) if in_base(path) => Some(scratch.path().join(path)),
-        // Not given, or new in this change: the merge base had its default configuration.
-        _ => None,
-    };
-    let mut config = match base_config(&base_root, config_file.as_deref()) {
-        Ok(config) => config,
-        Err(message) => {
-            notes.push(format!(
-                "the merge base's configuration could not be read ({}); the merge base was audited with this change's configuration",
-                unscratch(message)
-            ));
-            head_config.clone()
-        }
-    };
-    config.baseline = match &baseline_path {
-        None => None,
-        // Outside the repository: not part of the change.
-        Some(None) => head_config.baseline.clone(),
-        Some(Some(path)) if in_base(path) => match Baseline::load(&scratch.path().join(path)) {
-            Ok(baseline) => Some(baseline),
-            Err(message) => {
-                notes.push(format!(
-                    "the merge base's baseline could not be read ({}); every entry counts as added by this change",
-                    unscratch(message)
-                ));
-                Some(Baseline::default())
-            }
-        },
-        Some(Some(_)) => Some(Baseline::default()),
-    };
+    let merge_base = MergeBase::export(&repo, request, scratch.path())?;
+    let (config, mut notes) = merge_base.config(request, head_config, base_config);
     let base = crate::engine::audit_cached(
-        &base_root,
+        &merge_base.root,
         &config,
         request.threads,
         request.cache_dir.map(|dir| crate::cache::CacheUse {
@@ -326,15 +265,195 @@ pub fn audit_change(
         format!(
             "cannot audit the merge base {}: {}",
             short(&repo.merge_base),
-            unscratch(e)
+            merge_base.unscratch(e)
         )
     })?;
+    notes.extend(merge_base.notes);
+    let files = FileChanges::between(request.root, head_config, &merge_base.root, &config);
+    let compared = Compared {
+        head_config,
+        base_config: &config,
+        base: &base,
+        files: &files,
+    };
+    Ok(compared.judge(head, request.reference, &repo.merge_base, notes))
+}
 
-    let files = FileChanges::between(request.root, head_config, &base_root, &config);
-    let matches = mark_new(&mut head.findings, &base.findings, &files);
-    let baseline_added = review_baseline(&mut head, &base, &matches, head_config, &config);
-    let items: Vec<ItemChange> = head
-        .scorecard
+/// The merge base, exported from git's objects into a temporary folder.
+struct MergeBase<'a> {
+    /// The audited folder within the export.
+    root: PathBuf,
+    scratch: &'a Path,
+    /// Every file path of the merge base's tree.
+    tree: Vec<String>,
+    /// `--config` and `--baseline` relative to the repository: `None` not given,
+    /// `Some(None)` outside the repository, `Some(Some(path))` inside.
+    config_path: Option<Option<String>>,
+    baseline_path: Option<Option<String>>,
+    /// What could not be compared as asked.
+    notes: Vec<String>,
+}
+
+impl<'a> MergeBase<'a> {
+    fn export(
+        repo: &Repository,
+        request: &ChangeRequest<'_>,
+        scratch: &'a Path,
+    ) -> Result<MergeBase<'a>, String> {
+        let config_path = request.config_file.map(|f| repo.relative(f));
+        let baseline_path = request.baseline_file.map(|f| repo.relative(f));
+        let extra = |path: &str| {
+            [&config_path, &baseline_path]
+                .iter()
+                .any(|p| matches!(p, Some(Some(q)) if q == path))
+        };
+        let tree = repo.git.tree(&repo.merge_base)?;
+        let wanted: Vec<&git::TreeFile> = tree
+            .files
+            .iter()
+            .filter(|f| repo.exported(&f.path) || extra(&f.path))
+            .collect();
+        repo.git.write_files(&wanted, scratch)?;
+        let root = scratch.join(&repo.prefix);
+        std::fs::create_dir_all(&root)
+            .map_err(|e| format!("cannot write {}: {e}", root.display()))?;
+        // A submodule's files are another repository's, never part of this change: the merge
+        // base is audited with the ones checked out now.
+        for submodule in tree
+            .submodules
+            .iter()
+            .filter_map(|s| s.strip_prefix(&repo.prefix))
+        {
+            copy_tree(&request.root.join(submodule), &root.join(submodule))?;
+        }
+        Ok(MergeBase {
+            root,
+            scratch,
+            tree: tree.files.into_iter().map(|f| f.path).collect(),
+            config_path,
+            baseline_path,
+            notes: Vec::new(),
+        })
+    }
+
+    fn has(&self, path: &str) -> bool {
+        self.tree.iter().any(|f| f == path)
+    }
+
+    /// A message that names files of the merge base by their repository path, not the
+    /// temporary one.
+    fn unscratch(&self, message: String) -> String {
+        let scratch = self.scratch.display().to_string();
+        message
+            .replace(&format!("{scratch}/"), "")
+            .replace(&scratch, ".")
+    }
+
+    /// The merge base's configuration and baseline, with notes on what could not be read.
+    fn config(
+        &self,
+        request: &ChangeRequest<'_>,
+        head_config: &Config,
+        base_config: impl FnOnce(&Path, Option<&Path>) -> Result<Config, String>,
+    ) -> (Config, Vec<String>) {
+        let mut notes = Vec::new();
+        let config_file = match (request.config_file, &self.config_path) {
+            (Some(file), Some(None)) => Some(file.to_path_buf()),
+            (Some(_), Some(Some(path))) if self.has(path) => Some(self.scratch.join(path)),
+            // Not given, or new in this change: the merge base had its default configuration.
+            _ => None,
+        };
+        let mut config = match base_config(&self.root, config_file.as_deref()) {
+            Ok(config) => config,
+            Err(message) => {
+                notes.push(format!(
+                    "the merge base's configuration could not be read ({}); the merge base was audited with this change's configuration",
+                    self.unscratch(message)
+                ));
+                head_config.clone()
+            }
+        };
+        config.baseline = match &self.baseline_path {
+            None => None,
+            // Outside the repository: not part of the change.
+            Some(None) => head_config.baseline.clone(),
+            Some(Some(path)) if self.has(path) => match Baseline::load(&self.scratch.join(path)) {
+                Ok(baseline) => Some(baseline),
+                Err(message) => {
+                    notes.push(format!(
+                            "the merge base's baseline could not be read ({}); every entry counts as added by this change",
+                            self.unscratch(message)
+                        ));
+                    Some(Baseline::default())
+                }
+            },
+            Some(Some(_)) => Some(Baseline::default()),
+        };
+        (config, notes)
+    }
+}
+
+/// The working tree's audit held against the merge base's.
+struct Compared<'a> {
+    head_config: &'a Config,
+    base_config: &'a Config,
+    base: &'a Report,
+    files: &'a FileChanges,
+}
+
+impl Compared<'_> {
+    /// Marks what the change brought, reviews the baseline it may have rewritten, and gates.
+    fn judge(
+        &self,
+        mut head: Report,
+        reference: &str,
+        merge_base: &str,
+        notes: Vec<String>,
+    ) -> ChangeReport {
+        let (mut new, matches) = new_findings(&head.findings, &self.base.findings, self.files);
+        let baseline_added = review_baseline(
+            &mut head,
+            self.base,
+            &matches,
+            &mut new,
+            self.head_config,
+            self.base_config,
+        );
+        for (finding, new) in head.findings.iter_mut().zip(&new) {
+            if !new && finding.disposition == Disposition::Open {
+                finding.disposition = Disposition::PreExisting;
+            }
+        }
+        let items = item_changes(&head, self.base);
+        head.gate = gate(self.head_config, &head, self.base, &items);
+        let count = |disposition: &[Disposition]| {
+            head.findings
+                .iter()
+                .filter(|f| disposition.contains(&f.disposition))
+                .count()
+        };
+        let changes = Changes {
+            reference: reference.to_string(),
+            merge_base: merge_base.to_string(),
+            changed_files: self.files.changed.len(),
+            base_score: self.base.scorecard.score,
+            base_level: self.base.scorecard.level,
+            new_findings: count(&[Disposition::Open]),
+            not_judged: count(&[Disposition::PreExisting, Disposition::Baselined]),
+            items,
+            baseline_added,
+            notes,
+        };
+        ChangeReport {
+            report: head,
+            changes,
+        }
+    }
+}
+
+/// Checklist items whose status differs from the merge base's.
+fn item_changes(head: &Report, base: &Report) -> Vec<ItemChange> {
+    head.scorecard
         .items
         .iter()
         .filter_map(|item| {
@@ -350,27 +469,7 @@ pub fn audit_change(
                 head: item.status,
             })
         })
-        .collect();
-    head.gate = gate(head_config, &head, &base, &items);
-    let reported = |new: bool| {
-        head.findings
-            .iter()
-            .filter(|f| f.suppressed.is_none() && f.new == new)
-            .count()
-    };
-    head.changes = Some(Changes {
-        reference: request.reference.to_string(),
-        merge_base: repo.merge_base.clone(),
-        changed_files: files.changed.len(),
-        base_score: base.scorecard.score,
-        base_level: base.scorecard.level,
-        new_findings: reported(true),
-        not_judged: reported(false),
-        items,
-        baseline_added,
-        notes,
-    });
-    Ok(head)
+        .collect()
 }
 
 /// Copies the regular files of a folder (not in `.git/`, not symbolic links), if it exists.
@@ -568,9 +667,13 @@ impl Context {
     }
 }
 
-/// Marks the findings the change brought (`new`) and returns, for each finding, the merge-base
-/// finding it was matched with.
-fn mark_new(head: &mut [Finding], base: &[Finding], files: &FileChanges) -> Vec<Option<usize>> {
+/// Which findings the change brought, and for each finding the merge-base finding it was
+/// matched with.
+fn new_findings(
+    head: &[Finding],
+    base: &[Finding],
+    files: &FileChanges,
+) -> (Vec<bool>, Vec<Option<usize>>) {
     let mut lines: HashMap<&str, ChangedLines> = HashMap::new();
     let places: Vec<Place> = head
         .iter()
@@ -630,10 +733,10 @@ fn mark_new(head: &mut [Finding], base: &[Finding], files: &FileChanges) -> Vec<
             }
         }
     }
-    for (index, finding) in head.iter_mut().enumerate() {
-        finding.new = matched[index].is_none() && places[index] != Place::Unchanged;
-    }
-    matched
+    let new = (0..head.len())
+        .map(|index| matched[index].is_none() && places[index] != Place::Unchanged)
+        .collect();
+    (new, matched)
 }
 
 /// What the baseline may hide in a change. A new finding is never baselined: the merge base
@@ -646,6 +749,7 @@ fn review_baseline(
     head: &mut Report,
     base: &Report,
     matches: &[Option<usize>],
+    new: &mut [bool],
     head_config: &Config,
     base_config: &Config,
 ) -> Vec<AddedEntry> {
@@ -661,23 +765,24 @@ fn review_baseline(
         _ => Vec::new(),
     };
     for (index, finding) in head.findings.iter_mut().enumerate() {
-        if !finding.baselined {
+        if finding.disposition != Disposition::Baselined {
             continue;
         }
         let entry = Entry::of(finding);
-        let recorded_before = matches[index].is_some_and(|b| base.findings[b].baselined);
+        let recorded_before =
+            matches[index].is_some_and(|b| base.findings[b].disposition == Disposition::Baselined);
         let keep = match added.iter_mut().find(|a| a.entry == entry) {
             Some(added) => {
                 added.honoured = recorded_before;
                 recorded_before
             }
-            None => !finding.new,
+            None => !new[index],
         };
         if keep {
             continue;
         }
-        finding.baselined = false;
-        finding.new = true;
+        finding.disposition = Disposition::Open;
+        new[index] = true;
         if let Some(item) = head
             .scorecard
             .items
@@ -707,12 +812,10 @@ fn gate(config: &Config, head: &Report, base: &Report, items: &[ItemChange]) -> 
         }
     }
     if let Some(floor) = config.gate.fail_on {
-        let judged = |f: &&Finding| fails_item(f) && !f.baselined && f.severity >= floor;
         let count = head
             .findings
             .iter()
-            .filter(|f| f.new)
-            .filter(judged)
+            .filter(|f| f.disposition == Disposition::Open && fails_item(f) && f.severity >= floor)
             .count();
         if count > 0 {
             reasons.push(format!(
@@ -733,10 +836,11 @@ fn gate(config: &Config, head: &Report, base: &Report, items: &[ItemChange]) -> 
                     .items
                     .iter()
                     .find(|i| i.rule.code == change.code)?;
-                let explained = head
-                    .findings
-                    .iter()
-                    .any(|f| f.new && f.rule.code == change.code && fails_item(f));
+                let explained = head.findings.iter().any(|f| {
+                    f.disposition == Disposition::Open
+                        && f.rule.code == change.code
+                        && fails_item(f)
+                });
                 (!explained && item.worst.is_some_and(|w: Severity| w >= floor))
                     .then_some(change.code.as_str())
             })

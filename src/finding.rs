@@ -88,15 +88,26 @@ pub struct Finding {
     /// A credential whose format checksum validates: it keeps its severity and fails its item
     /// even in test code.
     pub verified: bool,
-    /// The allow that suppresses it: it is reported but fails nothing.
-    pub suppressed: Option<Suppression>,
-    /// Recorded in the baseline given to the audit: it still fails its checklist item (the
-    /// score stays honest about the debt) but not the gate.
-    pub baselined: bool,
+    /// What the report and the gate do with it.
+    pub disposition: Disposition,
     /// Set once the finding is final; see `engine::finalise`.
     pub fingerprint: String,
-    /// With `--changed-since`: brought by the change (see `changes`), and judged by the gate.
-    pub new: bool,
+}
+
+/// What the report and the gate do with a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Disposition {
+    /// Reported, and judged by the gate: it fails its checklist item, or is shown at `low` as
+    /// test code.
+    Open,
+    /// An allow suppresses it: reported, but it fails nothing.
+    Suppressed(Suppression),
+    /// Recorded in the baseline given to the audit: it still fails its checklist item (the
+    /// score stays honest about the debt) but not the gate.
+    Baselined,
+    /// With `--changed-since`: open, but the merge base had it already, so the change's gate
+    /// does not judge it (see `changes`). It still fails its checklist item.
+    PreExisting,
 }
 
 impl Finding {
@@ -125,10 +136,8 @@ impl Finding {
             subject: None,
             code_kind: CodeKind::Production,
             verified: false,
-            suppressed: None,
-            baselined: false,
+            disposition: Disposition::Open,
             fingerprint: String::new(),
-            new: false,
         }
     }
 
@@ -158,10 +167,8 @@ impl Finding {
             snippet: None,
             code_kind: CodeKind::Production,
             verified: false,
-            suppressed: None,
-            baselined: false,
+            disposition: Disposition::Open,
             fingerprint: String::new(),
-            new: false,
         }
     }
 
@@ -190,6 +197,14 @@ impl Finding {
     pub fn in_file(mut self, path: &str) -> Finding {
         self.path = Some(path.to_string());
         self
+    }
+
+    /// The allow that suppresses it, if one does.
+    pub fn suppression(&self) -> Option<&Suppression> {
+        match &self.disposition {
+            Disposition::Suppressed(suppression) => Some(suppression),
+            _ => None,
+        }
     }
 
     pub fn fix_text(&self) -> &str {

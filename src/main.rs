@@ -298,7 +298,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         Ok(cache) => cache.map(|c| c.path),
         Err(message) => return error(message),
     };
-    let report = match &args.changed_since {
+    let audited = match &args.changed_since {
         None => {
             let cache = cache.as_deref().map(|dir| prodready::cache::CacheUse {
                 dir,
@@ -306,6 +306,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
                 write: true,
             });
             prodready::engine::audit_cached(&args.path, &config, args.threads, cache)
+                .map(|report| (report, None))
         }
         Some(reference) => changes::audit_change(
             &changes::ChangeRequest {
@@ -322,12 +323,14 @@ fn run_audit(args: AuditArgs) -> ExitCode {
                 apply_overrides(&mut config, &args);
                 Ok(config)
             },
-        ),
+        )
+        .map(|change| (change.report, Some(change.changes))),
     };
-    let report = match report {
-        Ok(report) => report,
+    let (report, changes) = match audited {
+        Ok(audited) => audited,
         Err(message) => return error(message),
     };
+    let changes = changes.as_ref();
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::of(&report.findings);
         if let Err(e) = write_atomically(path, &baseline.render()) {
@@ -355,11 +358,11 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         sarif_include_suppressed: args.sarif_include_suppressed,
     };
     for (format, path) in &args.reports {
-        if let Err(e) = write_atomically(path, &render(*format, &report, &options)) {
+        if let Err(e) = write_atomically(path, &render(*format, &report, changes, &options)) {
             return error(format!("cannot write {}: {e}", path.display()));
         }
     }
-    let text = render(args.format, &report, &options);
+    let text = render(args.format, &report, changes, &options);
     match &args.output {
         Some(path) => {
             if let Err(e) = write_atomically(path, &text) {
@@ -370,6 +373,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
                     "{}",
                     human::render(
                         &report,
+                        changes,
                         &human::HumanOptions {
                             color: false,
                             quiet: true
@@ -418,26 +422,33 @@ struct RenderOptions<'a> {
     sarif_include_suppressed: bool,
 }
 
-fn render(format: Format, report: &Report, options: &RenderOptions<'_>) -> String {
+fn render(
+    format: Format,
+    report: &Report,
+    changes: Option<&changes::Changes>,
+    options: &RenderOptions<'_>,
+) -> String {
     match format {
         Format::Human => human::render(
             report,
+            changes,
             &human::HumanOptions {
                 color: options.color,
                 quiet: options.quiet,
             },
         ),
-        Format::Json => json::render(report),
+        Format::Json => json::render(report, changes),
         Format::Sarif => sarif::render(
             report,
+            changes,
             &sarif::SarifOptions {
                 base: options.base,
                 category: options.sarif_category,
                 include_suppressed: options.sarif_include_suppressed,
             },
         ),
-        Format::Markdown => markdown::render(report, options.base),
-        Format::Github => github::render(report, options.base),
+        Format::Markdown => markdown::render(report, changes, options.base),
+        Format::Github => github::render(report, changes, options.base),
         Format::Junit => junit::render(report, options.base),
         Format::Badge => badge::render(report),
     }

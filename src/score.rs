@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::finding::{CodeKind, Finding};
+use crate::finding::{CodeKind, Disposition, Finding};
 use crate::registry::{Category, Code, Rule, RuleSet, Severity, Subject, registry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -128,7 +128,8 @@ pub struct Scorecard {
 /// Whether a finding fails its checklist item: not suppressed, and in production code (or an
 /// issued credential, which fails wherever it sits).
 pub fn fails_item(finding: &Finding) -> bool {
-    finding.suppressed.is_none() && (finding.code_kind == CodeKind::Production || finding.verified)
+    finding.suppression().is_none()
+        && (finding.code_kind == CodeKind::Production || finding.verified)
 }
 
 fn score_of<'a>(items: impl Iterator<Item = &'a Item>) -> Option<f64> {
@@ -170,10 +171,10 @@ pub fn scorecard(
                 .filter(|f| fails_item(f))
                 .map(|f| f.severity)
                 .max();
-            let suppressed = mine.clone().filter(|f| f.suppressed.is_some()).count();
+            let suppressed = mine.clone().filter(|f| f.suppression().is_some()).count();
             let baselined = mine
                 .clone()
-                .filter(|f| fails_item(f) && f.baselined)
+                .filter(|f| fails_item(f) && f.disposition == Disposition::Baselined)
                 .count();
             let informational = mine.count() - failing;
             let status = if !selected.enabled(rule.code) {

@@ -181,7 +181,7 @@ fn compact(report: &Report) -> String {
         if let Some(fix) = &f.fix {
             let _ = writeln!(out, "  fix: {fix}");
         }
-        if let Some(s) = &f.suppressed {
+        if let Some(s) = f.suppression() {
             let _ = writeln!(
                 out,
                 "  suppressed by {:?} at {}: {}",

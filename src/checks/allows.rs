@@ -10,7 +10,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use crate::checks::{self, Parsed};
 use crate::config::{Config, PathAllow};
 use crate::facts::{self, FileFacts};
-use crate::finding::{Finding, Site, Suppression};
+use crate::finding::{Disposition, Finding, Site, Suppression};
 use crate::registry::{Code, RuleSet, Subject};
 use crate::source::{FileKind, Source};
 use crate::suppress::{Allow, Date};
@@ -141,9 +141,9 @@ pub fn apply(
             }
             if allow.in_force(today) {
                 used = true;
-                finding
-                    .suppressed
-                    .get_or_insert_with(|| suppression(allow, scoped.at()));
+                if finding.disposition == Disposition::Open {
+                    finding.disposition = Disposition::Suppressed(suppression(allow, scoped.at()));
+                }
             } else if let Some(until) = allow.expired(today) {
                 let note = format!("{} at {} expired on {until}", allow.label(), scoped.at());
                 expired_notes[index] = Some(note);
@@ -159,7 +159,7 @@ pub fn apply(
         }
     }
     for (finding, note) in findings.iter_mut().zip(expired_notes) {
-        if let (None, Some(note)) = (&finding.suppressed, note) {
+        if let (Disposition::Open, Some(note)) = (&finding.disposition, note) {
             finding.message = format!("{} ({note})", finding.message);
         }
     }

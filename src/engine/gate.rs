@@ -1,7 +1,7 @@
 //! Stage eight: the gate, from the configuration's floor and severity.
 
 use crate::config::Gate;
-use crate::finding::Finding;
+use crate::finding::{Disposition, Finding};
 use crate::score::{Scorecard, fails_item};
 
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub fn evaluate(gate: &Gate, scorecard: &Scorecard, findings: &[Finding]) -> Gat
     if let Some(floor) = gate.fail_on {
         let count = findings
             .iter()
-            .filter(|f| fails_item(f) && !f.baselined && f.severity >= floor)
+            .filter(|f| f.disposition == Disposition::Open && fails_item(f) && f.severity >= floor)
             .count();
         if count > 0 {
             reasons.push(format!("{count} finding(s) at {floor} severity or above"));

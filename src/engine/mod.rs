@@ -52,8 +52,6 @@ pub struct Report {
     pub gate: GateOutcome,
     /// What the baseline given to the audit matched, if one was.
     pub baseline: Option<BaselineOutcome>,
-    /// With `--changed-since`: what the change did (see `changes`).
-    pub changes: Option<crate::changes::Changes>,
 }
 
 impl Report {
@@ -202,6 +200,5 @@ pub fn audit_cached(
         subjects: present,
         gate,
         baseline,
-        changes: None,
     })
 }

@@ -6,13 +6,14 @@
 
 use std::fmt::Write;
 
+use crate::changes::Changes;
 use crate::engine::Report;
 use crate::report::{Level, anchor, change_headline, headline, open_by_severity};
 
 /// Annotations GitHub shows per level in one step.
 pub const PER_LEVEL: usize = 10;
 
-pub fn render(report: &Report, base: &str) -> String {
+pub fn render(report: &Report, changes: Option<&Changes>, base: &str) -> String {
     let mut out = String::new();
     let mut shown = [0usize; 3];
     let mut left_out = 0;
@@ -52,7 +53,7 @@ pub fn render(report: &Report, base: &str) -> String {
         command(&mut out, command_name(level), &properties, &message);
     }
     let mut summary = format!("prodready: {}", headline(report));
-    if let Some(line) = change_headline(report) {
+    if let Some(line) = change_headline(report, changes) {
         let _ = write!(summary, " · {line}");
     }
     if left_out > 0 {

@@ -9,8 +9,10 @@ use miette::{
     MietteSpanContents, SourceCode, SourceSpan, SpanContents,
 };
 
+use crate::changes::Changes;
 use crate::changes::short;
 use crate::engine::Report;
+use crate::finding::Disposition;
 use crate::finding::{CodeKind, Finding, Snippet, Suppression};
 use crate::registry::Severity;
 use crate::report::change_headline;
@@ -159,15 +161,19 @@ fn score_text(score: Option<f64>) -> String {
     score.map_or_else(|| "-".to_string(), |s| format!("{s:.1}"))
 }
 
-pub fn render(report: &Report, options: &HumanOptions) -> String {
+pub fn render(report: &Report, changes: Option<&Changes>, options: &HumanOptions) -> String {
     let mut out = String::new();
     let card = &report.scorecard;
     let suppressed = report
         .findings
         .iter()
-        .filter(|f| f.suppressed.is_some())
+        .filter(|f| f.suppression().is_some())
         .count();
-    let baselined = report.findings.iter().filter(|f| f.baselined).count();
+    let baselined = report
+        .findings
+        .iter()
+        .filter(|f| f.disposition == Disposition::Baselined)
+        .count();
     let counted = |n: usize, what: &str| {
         if n > 0 {
             format!(" · {n} {what}")
@@ -187,7 +193,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
         counted(baselined, "baselined"),
         counted(suppressed, "suppressed"),
     );
-    let summary = format!("{summary}{}", change_suffix(report));
+    let summary = format!("{summary}{}", change_suffix(report, changes));
     if options.quiet {
         let _ = writeln!(
             out,
@@ -202,7 +208,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
     for finding in report
         .findings
         .iter()
-        .filter(|f| f.suppressed.is_none() && !f.baselined && (report.changes.is_none() || f.new))
+        .filter(|f| f.disposition == Disposition::Open)
     {
         out.push_str(&render_finding(finding, options.color));
         out.push('\n');
@@ -273,7 +279,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
 
     out.push_str(&allowed_summary(report));
     out.push_str(&baseline_summary(report));
-    out.push_str(&change_summary(report));
+    out.push_str(&change_summary(report, changes));
     let _ = writeln!(
         out,
         "\nScore: {}/100{}",
@@ -309,7 +315,7 @@ pub fn render(report: &Report, options: &HumanOptions) -> String {
 fn allowed_summary(report: &Report) -> String {
     let mut by_rule: BTreeMap<(&str, &str), BTreeMap<&Suppression, usize>> = BTreeMap::new();
     for finding in &report.findings {
-        if let Some(suppression) = &finding.suppressed {
+        if let Some(suppression) = finding.suppression() {
             *by_rule
                 .entry((finding.rule.code.as_str(), &finding.rule.name))
                 .or_default()
@@ -348,7 +354,7 @@ fn baseline_summary(report: &Report) -> String {
         return out;
     };
     let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
-    for finding in report.findings.iter().filter(|f| f.baselined) {
+    for finding in (report.findings.iter()).filter(|f| f.disposition == Disposition::Baselined) {
         *by_rule.entry(finding.rule.code.as_str()).or_default() += 1;
     }
     let counts: Vec<String> = by_rule
@@ -386,14 +392,14 @@ fn baseline_summary(report: &Report) -> String {
 }
 
 /// The summary line's account of a change: its new findings and the score since the merge base.
-fn change_suffix(report: &Report) -> String {
-    change_headline(report).map_or_else(String::new, |line| format!(" · {line}"))
+fn change_suffix(report: &Report, changes: Option<&Changes>) -> String {
+    change_headline(report, changes).map_or_else(String::new, |line| format!(" · {line}"))
 }
 
 /// What the change did: files, findings, score, items and baseline entries it added.
-fn change_summary(report: &Report) -> String {
+fn change_summary(report: &Report, changes: Option<&Changes>) -> String {
     let mut out = String::new();
-    let Some(changes) = &report.changes else {
+    let Some(changes) = changes else {
         return out;
     };
     let _ = writeln!(

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::baseline::Entry;
 use crate::engine::Report;
-use crate::finding::{CodeKind, Span, Suppression};
+use crate::finding::{CodeKind, Disposition, Span, Suppression};
 use crate::registry::{Category, Severity};
 use crate::score::{CategoryScore, Level, Status};
 use crate::walk::PathNote;
@@ -153,7 +153,7 @@ fn key<T: Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-pub fn render(report: &Report) -> String {
+pub fn render(report: &Report, changes: Option<&crate::changes::Changes>) -> String {
     let card = &report.scorecard;
     let json = JsonReport {
         schema_version: SCHEMA_VERSION,
@@ -182,9 +182,13 @@ pub fn render(report: &Report) -> String {
             suppressed_findings: report
                 .findings
                 .iter()
-                .filter(|f| f.suppressed.is_some())
+                .filter(|f| f.suppression().is_some())
                 .count(),
-            baselined_findings: report.findings.iter().filter(|f| f.baselined).count(),
+            baselined_findings: report
+                .findings
+                .iter()
+                .filter(|f| f.disposition == Disposition::Baselined)
+                .count(),
         },
         gate: Gate {
             passed: report.gate.passed,
@@ -228,11 +232,11 @@ pub fn render(report: &Report) -> String {
                 fix: f.fix_text(),
                 code_kind: f.code_kind,
                 fails_item: crate::score::fails_item(f),
-                suppressed: f.suppressed.as_ref().map(|s| s.reason.as_str()),
-                suppression: f.suppressed.as_ref(),
-                baselined: f.baselined,
+                suppressed: f.suppression().map(|s| s.reason.as_str()),
+                suppression: f.suppression(),
+                baselined: f.disposition == Disposition::Baselined,
                 fingerprint: &f.fingerprint,
-                new: report.changes.as_ref().map(|_| f.new),
+                new: changes.map(|_| f.disposition == Disposition::Open),
             })
             .collect(),
         baseline: report.baseline.as_ref().map(|b| Baseline {
@@ -240,7 +244,7 @@ pub fn render(report: &Report) -> String {
             matched: b.matched,
             fixed: &b.fixed,
         }),
-        changes: report.changes.as_ref().map(|c| Changes {
+        changes: changes.map(|c| Changes {
             since: &c.reference,
             merge_base: &c.merge_base,
             changed_files: c.changed_files,

@@ -8,7 +8,8 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use crate::engine::Report;
-use crate::report::{State, anchor, state};
+use crate::finding::Disposition;
+use crate::report::anchor;
 use crate::score::{Item, Status};
 
 /// Characters XML 1.0 cannot carry, even escaped, become U+FFFD.
@@ -116,13 +117,15 @@ fn test_case(
             let lines: Vec<String> = report
                 .findings
                 .iter()
-                .filter(|f| {
-                    f.rule.code == rule.code && matches!(state(f), State::Open | State::Baselined)
-                })
+                .filter(|f| f.rule.code == rule.code && f.suppression().is_none())
                 .map(|f| {
                     let anchor = anchor(report, f, base);
                     let line = anchor.span.map_or(1, |s| s.start_line);
-                    let known = if f.baselined { " [baselined]" } else { "" };
+                    let known = if f.disposition == Disposition::Baselined {
+                        " [baselined]"
+                    } else {
+                        ""
+                    };
                     format!(
                         "{}:{line}: {}: {}{known} (fix: {})",
                         anchor.path,

@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use crate::changes::Changes;
 use crate::engine::Report;
 use crate::finding::{CodeKind, Finding};
 use crate::registry::Category;
@@ -121,17 +122,17 @@ fn omitted_note(count: usize) -> String {
     )
 }
 
-pub fn render(report: &Report, base: &str) -> String {
+pub fn render(report: &Report, changes: Option<&Changes>, base: &str) -> String {
     let card = &report.scorecard;
     let mut head = format!("## prodready: {}\n\n", inline(&report.root));
     let _ = writeln!(head, "**{}**", inline(&headline(report)));
-    if let Some(changes) = &report.changes {
+    if let Some(changes) = changes {
         let _ = writeln!(
             head,
             "\nChange since `{}` (merge base `{}`): {}; only its new findings are listed.",
             changes.reference.replace('`', "'"),
             crate::changes::short(&changes.merge_base),
-            inline(&change_headline(report).unwrap_or_default())
+            inline(&change_headline(report, Some(changes)).unwrap_or_default())
         );
     }
     if report.gate.passed {

@@ -9,37 +9,18 @@ pub mod markdown;
 pub mod rules;
 pub mod sarif;
 
+use crate::changes::Changes;
 use crate::engine::Report;
-use crate::finding::{Finding, Span, Suppression};
+use crate::finding::{Disposition, Finding, Span};
 use crate::registry::{Severity, Subject};
 
-/// What a report does with a finding. Formats for CI systems show open findings and leave the
-/// others out (SARIF can keep them, marked, on request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State<'a> {
-    /// Reported: it fails its checklist item, or is shown as test code at low severity.
-    Open,
-    /// An allow (comment, file-wide, configuration or annotation) suppresses it.
-    Suppressed(&'a Suppression),
-    /// Recorded in the baseline (`--baseline`): known debt, not new.
-    Baselined,
-}
-
-pub fn state(finding: &Finding) -> State<'_> {
-    match &finding.suppressed {
-        Some(suppression) => State::Suppressed(suppression),
-        None if finding.baselined => State::Baselined,
-        None => State::Open,
-    }
-}
-
 /// The open findings, most severe first, then in report order. With `--changed-since`, only
-/// those the change brought.
+/// those the change brought (the others are `PreExisting`).
 pub fn open_by_severity(report: &Report) -> Vec<&Finding> {
     let mut open: Vec<&Finding> = report
         .findings
         .iter()
-        .filter(|f| state(f) == State::Open && (report.changes.is_none() || f.new))
+        .filter(|f| f.disposition == Disposition::Open)
         .collect();
     // A stable sort keeps the report's path/line order within a severity.
     open.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -140,8 +121,8 @@ pub fn headline(report: &Report) -> String {
 
 /// With `--changed-since`: `N new findings in this change (M findings elsewhere not judged) ·
 /// score B → H since REF`.
-pub fn change_headline(report: &Report) -> Option<String> {
-    let changes = report.changes.as_ref()?;
+pub fn change_headline(report: &Report, changes: Option<&Changes>) -> Option<String> {
+    let changes = changes?;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     Some(format!(
         "{} in this change ({} elsewhere not judged) · score {} → {} since {}",

@@ -10,10 +10,11 @@ use serde_sarif::sarif::{
     RunAutomationDetails, Sarif, Suppression, Tool, ToolComponent,
 };
 
+use crate::changes::Changes;
 use crate::engine::Report;
-use crate::finding::Finding;
+use crate::finding::{Disposition, Finding};
 use crate::registry::{Category, Rule, Severity, registry};
-use crate::report::{Level, State, anchor, rules::explain, state};
+use crate::report::{Level, anchor, rules::explain};
 use crate::suppress::AllowKind;
 
 pub const SCHEMA_URL: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -32,19 +33,21 @@ pub struct SarifOptions<'a> {
     pub include_suppressed: bool,
 }
 
-pub fn render(report: &Report, options: &SarifOptions<'_>) -> String {
+pub fn render(report: &Report, changes: Option<&Changes>, options: &SarifOptions<'_>) -> String {
     let rules = registry().rules();
     let results: Vec<SarifResult> = report
         .findings
         .iter()
         .filter_map(|finding| {
-            let suppression = match state(finding) {
-                State::Open => None,
-                State::Suppressed(_) | State::Baselined if !options.include_suppressed => {
+            let suppression = match &finding.disposition {
+                Disposition::Open | Disposition::PreExisting => None,
+                Disposition::Suppressed(_) | Disposition::Baselined
+                    if !options.include_suppressed =>
+                {
                     return None;
                 }
                 // An allow in the code is `inSource`; one in prodready.toml is `external`.
-                State::Suppressed(allow) => Some(
+                Disposition::Suppressed(allow) => Some(
                     Suppression::builder()
                         .kind(json!(match allow.kind {
                             AllowKind::Config => "external",
@@ -55,7 +58,7 @@ pub fn render(report: &Report, options: &SarifOptions<'_>) -> String {
                         .justification(allow.reason.clone())
                         .build(),
                 ),
-                State::Baselined => Some(
+                Disposition::Baselined => Some(
                     Suppression::builder()
                         .kind(json!("external"))
                         .justification("recorded in the baseline".to_string())
@@ -66,7 +69,15 @@ pub fn render(report: &Report, options: &SarifOptions<'_>) -> String {
                 .iter()
                 .position(|r| r.code == finding.rule.code)
                 .expect("every finding's rule is in the registry");
-            Some(result(report, finding, index, suppression, options.base))
+            let changed = changes.is_some();
+            Some(result(
+                report,
+                finding,
+                index,
+                suppression,
+                changed,
+                options.base,
+            ))
         })
         .collect();
 
@@ -81,7 +92,7 @@ pub fn render(report: &Report, options: &SarifOptions<'_>) -> String {
         .results(results)
         // Columns count characters, as everywhere in prodready.
         .column_kind(json!("unicodeCodePoints"))
-        .properties(bag(None, run_properties(report)))
+        .properties(bag(None, run_properties(report, changes)))
         .build();
     if let Some(category) = options.category {
         run.automation_details = Some(
@@ -236,6 +247,7 @@ fn result(
     finding: &Finding,
     rule_index: usize,
     suppression: Option<Suppression>,
+    changed: bool,
     base: &str,
 ) -> SarifResult {
     let anchor = anchor(report, finding, base);
@@ -287,13 +299,14 @@ fn result(
         result.suppressions = Some(vec![suppression]);
     }
     // With `--changed-since`: what the change brought, against the merge base.
-    if report.changes.is_some() {
-        result.baseline_state = Some(json!(if finding.new { "new" } else { "unchanged" }));
+    if changed {
+        let new = finding.disposition == Disposition::Open;
+        result.baseline_state = Some(json!(if new { "new" } else { "unchanged" }));
     }
     result
 }
 
-fn run_properties(report: &Report) -> BTreeMap<String, Value> {
+fn run_properties(report: &Report, changes: Option<&Changes>) -> BTreeMap<String, Value> {
     let card = &report.scorecard;
     let checklist: Vec<Value> = card
         .items
@@ -311,7 +324,7 @@ fn run_properties(report: &Report) -> BTreeMap<String, Value> {
         })
         .collect();
     let mut properties = BTreeMap::new();
-    if let Some(changes) = &report.changes {
+    if let Some(changes) = changes {
         properties.insert(
             "changes".to_string(),
             json!({
