@@ -279,54 +279,11 @@ fn run_audit(args: AuditArgs) -> ExitCode {
             args.path.display()
         ));
     }
-    let mut config = match config::load(&args.path, args.config.as_deref()) {
+    let config = match configuration(&args) {
         Ok(config) => config,
-        Err(report) => {
-            eprintln!("{report:?}");
-            return ExitCode::from(EXIT_ERROR);
-        }
+        Err(code) => return code,
     };
-    apply_overrides(&mut config, &args);
-    if let Some(path) = &args.baseline {
-        match Baseline::load(path) {
-            Ok(baseline) => config.baseline = Some(baseline),
-            Err(message) => return error(message),
-        }
-    }
-    let cache = match prodready::cache::choose(args.cache_dir.as_deref(), args.no_cache, &args.path)
-    {
-        Ok(cache) => cache.map(|c| c.path),
-        Err(message) => return error(message),
-    };
-    let audited = match &args.changed_since {
-        None => {
-            let cache = cache.as_deref().map(|dir| prodready::cache::CacheUse {
-                dir,
-                root: &args.path,
-                write: true,
-            });
-            prodready::engine::audit_cached(&args.path, &config, args.threads, cache)
-                .map(|report| (report, None))
-        }
-        Some(reference) => changes::audit_change(
-            &changes::ChangeRequest {
-                root: &args.path,
-                reference,
-                config_file: args.config.as_deref(),
-                baseline_file: args.baseline.as_deref(),
-                threads: args.threads,
-                cache_dir: cache.as_deref(),
-            },
-            &config,
-            |root, file| {
-                let mut config = config::load(root, file).map_err(|e| e.to_string())?;
-                apply_overrides(&mut config, &args);
-                Ok(config)
-            },
-        )
-        .map(|change| (change.report, Some(change.changes))),
-    };
-    let (report, changes) = match audited {
+    let (report, changes) = match audit(&args, &config) {
         Ok(audited) => audited,
         Err(message) => return error(message),
     };
@@ -369,17 +326,11 @@ fn run_audit(args: AuditArgs) -> ExitCode {
                 return error(format!("cannot write {}: {e}", path.display()));
             }
             if !args.quiet {
-                eprint!(
-                    "{}",
-                    human::render(
-                        &report,
-                        changes,
-                        &human::HumanOptions {
-                            color: false,
-                            quiet: true
-                        }
-                    )
-                );
+                let summary = human::HumanOptions {
+                    color: false,
+                    quiet: true,
+                };
+                eprint!("{}", human::render(&report, changes, &summary));
             }
         }
         None => {
@@ -387,6 +338,55 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         }
     }
     ExitCode::from(report.exit_code())
+}
+
+/// The configuration file with the command line's overrides, and the baseline given.
+fn configuration(args: &AuditArgs) -> Result<Config, ExitCode> {
+    let mut config = match config::load(&args.path, args.config.as_deref()) {
+        Ok(config) => config,
+        Err(report) => {
+            eprintln!("{report:?}");
+            return Err(ExitCode::from(EXIT_ERROR));
+        }
+    };
+    apply_overrides(&mut config, args);
+    if let Some(path) = &args.baseline {
+        match Baseline::load(path) {
+            Ok(baseline) => config.baseline = Some(baseline),
+            Err(message) => return Err(error(message)),
+        }
+    }
+    Ok(config)
+}
+
+/// The audit, of the tree or (`--changed-since`) of the change.
+fn audit(args: &AuditArgs, config: &Config) -> Result<(Report, Option<changes::Changes>), String> {
+    let cache = prodready::cache::choose(args.cache_dir.as_deref(), args.no_cache, &args.path)?
+        .map(|c| c.path);
+    let Some(reference) = &args.changed_since else {
+        let cache = cache.as_deref().map(|dir| prodready::cache::CacheUse {
+            dir,
+            root: &args.path,
+            write: true,
+        });
+        return prodready::engine::audit_cached(&args.path, config, args.threads, cache)
+            .map(|report| (report, None));
+    };
+    let request = changes::ChangeRequest {
+        root: &args.path,
+        reference,
+        config_file: args.config.as_deref(),
+        baseline_file: args.baseline.as_deref(),
+        threads: args.threads,
+        cache_dir: cache.as_deref(),
+    };
+    let base_config = |root: &Path, file: Option<&Path>| {
+        let mut config = config::load(root, file).map_err(|e| e.to_string())?;
+        apply_overrides(&mut config, args);
+        Ok(config)
+    };
+    changes::audit_change(&request, config, base_config)
+        .map(|change| (change.report, Some(change.changes)))
 }
 
 /// The command line's overrides of a configuration file.

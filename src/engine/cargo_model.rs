@@ -1,4 +1,4 @@
-//! Stage two: the Cargo model, read from every Cargo.toml and Cargo.lock before any other file,
+//! Stage three: the Cargo model, read from every Cargo.toml and Cargo.lock before any other file,
 //! since per-file checks consult it (which package a file belongs to, renamed crates).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -1,4 +1,4 @@
-//! Stage three, for one file: its text parsed once by the front end its name selects, its
+//! Stage four, for one file: its text parsed once by the front end its name selects, its
 //! facts extracted (`facts`), and the per-file checks run on the parsed form
 //! (`checks::check_file`). A Rust file is parsed only when some tree gate says its tree can
 //! matter.

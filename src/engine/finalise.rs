@@ -1,4 +1,4 @@
-//! Stage six: what is decided project-wide about every finding. Allows, applicability and
+//! Stage seven: what is decided project-wide about every finding. Allows, applicability and
 //! selection, test code and its severity policy, the configuration's severity overrides; then
 //! the order and the fingerprints.
 

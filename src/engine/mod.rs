@@ -111,80 +111,43 @@ pub fn audit_cached(
         return Err(format!("cannot audit {}: not a directory", root.display()));
     }
     let mut phases = crate::timings::Phases::start();
-    let rules = selected_rules(config)?;
-    let rule_set = RuleSet::new(rules.iter().copied());
-    let today = crate::suppress::today()?;
-    let config_allows = allows::config_allows(root, config)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .stack_size(PARSER_STACK)
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| format!("cannot start worker threads: {e}"))?;
+    let plan = Plan::new(root, config, threads)?;
     // The cache file loads while discovery and the Cargo model run.
     let opening =
-        cache.and_then(|how| cache::Cache::start(how, &cache::config_digest(config, &rules)));
-    let threads = pool.current_num_threads();
+        cache.and_then(|how| cache::Cache::start(how, &cache::config_digest(config, &plan.rules)));
+    let threads = plan.pool.current_num_threads();
     let discovery = discover(root, &config.exclude, config.max_file_size, threads);
     let paths: BTreeSet<String> = discovery.files.iter().map(|c| c.path.clone()).collect();
     phases.mark("discovery");
-
-    let cargo = pool.install(|| cargo_model::load(&discovery.files, &paths));
+    let cargo = plan
+        .pool
+        .install(|| cargo_model::load(&discovery.files, &paths));
     phases.mark("cargo model");
     let cache = opening.map(|opening| opening.finish(&cargo.digest()));
     phases.mark("cache load (beyond discovery and the Cargo model)");
-
     let inputs = per_file::Inputs {
         cargo: &cargo,
-        rules: &rule_set,
+        rules: &plan.rule_set,
         file_timeout: config.file_timeout,
     };
-    let outcomes = pool.install(|| per_file::analyse_all(&discovery.files, inputs, cache.as_ref()));
+    let outcomes = plan
+        .pool
+        .install(|| per_file::analyse_all(&discovery.files, inputs, cache.as_ref()));
     let (outcomes, entries): (Vec<_>, Vec<_>) = outcomes.into_iter().unzip();
     // Written while the later stages run; waited for before the audit returns.
     let saving = cache.map(|cache| std::thread::spawn(move || cache.save(entries)));
     let (mut files, mut stats) = stats::collect(&discovery, outcomes);
     phases.mark("per-file phase");
-    let drift_vocabulary = &config.drift_vocabulary;
-    let redone = pool.install(|| {
-        settle::settle(
-            &mut files,
-            &discovery.files,
-            inputs,
-            &paths,
-            drift_vocabulary,
-        )
+    let redone = plan.pool.install(|| {
+        let vocabulary = &config.drift_vocabulary;
+        settle::settle(&mut files, &discovery.files, inputs, &paths, vocabulary)
     });
     stats.not_analysed.extend(redone);
     phases.mark("settling");
-
     let present = subjects(&files, &cargo.project, &paths);
-    let mut findings: Vec<Finding> = files
-        .iter_mut()
-        .flat_map(|f| std::mem::take(&mut f.findings))
-        .collect();
-    let ctx = ProjectContext {
-        files: &files,
-        cargo: &cargo.project,
-        paths: &paths,
-        subjects: &present,
-        rules: &rule_set,
-        drift_vocabulary,
-    };
-    let reasons = checks::check_project(&ctx, &mut findings);
-    stats.finish(reasons, &files);
+    let findings = plan.project_phase(&mut files, &cargo, &paths, &present, &mut stats);
     phases.mark("project phase");
-
-    let allows = Allows {
-        files: &files,
-        config: config_allows,
-        today,
-    };
-    let mut findings = finalise::finalise(findings, &files, &allows, &rule_set, &present, config);
-    let baseline = (config.baseline.as_ref()).map(|b| b.apply(&mut findings, &rule_set));
-    let scorecard = scorecard(&findings, &rule_set, &present, &config.severity, |rule| {
-        offered(rule, config)
-    });
-    let gate = gate::evaluate(&config.gate, &scorecard, &findings);
+    let report = plan.conclude(root, findings, &files, present, stats);
     phases.mark("finalise and score");
     if let Some(saving) = saving {
         // A panic while saving leaves the old cache file in place; the report stands.
@@ -192,13 +155,92 @@ pub fn audit_cached(
     }
     phases.mark("cache save (beyond the later stages)");
     phases.report();
-    Ok(Report {
-        root: root.display().to_string(),
-        findings,
-        scorecard,
-        files: stats,
-        subjects: present,
-        gate,
-        baseline,
-    })
+    Ok(report)
+}
+
+/// What an audit is asked to do, decided before any file is read.
+struct Plan<'a> {
+    config: &'a Config,
+    rules: Vec<&'static crate::registry::Rule>,
+    rule_set: RuleSet,
+    today: crate::suppress::Date,
+    config_allows: Vec<allows::ConfigAllow<'a>>,
+    pool: rayon::ThreadPool,
+}
+
+impl<'a> Plan<'a> {
+    fn new(root: &Path, config: &'a Config, threads: Option<usize>) -> Result<Plan<'a>, String> {
+        let rules = selected_rules(config)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .stack_size(PARSER_STACK)
+            .num_threads(threads.unwrap_or(0))
+            .build()
+            .map_err(|e| format!("cannot start worker threads: {e}"))?;
+        Ok(Plan {
+            config,
+            rule_set: RuleSet::new(rules.iter().copied()),
+            rules,
+            today: crate::suppress::today()?,
+            config_allows: allows::config_allows(root, config)?,
+            pool,
+        })
+    }
+
+    /// Stage six: every file's findings, and the project checks' over every file's facts.
+    fn project_phase(
+        &self,
+        files: &mut [crate::facts::FileFacts],
+        cargo: &cargo_model::CargoModel,
+        paths: &BTreeSet<String>,
+        present: &BTreeMap<Subject, String>,
+        stats: &mut FileStats,
+    ) -> Vec<Finding> {
+        let mut findings: Vec<Finding> = files
+            .iter_mut()
+            .flat_map(|f| std::mem::take(&mut f.findings))
+            .collect();
+        let ctx = ProjectContext {
+            files,
+            cargo: &cargo.project,
+            paths,
+            subjects: present,
+            rules: &self.rule_set,
+            drift_vocabulary: &self.config.drift_vocabulary,
+        };
+        let not_run = checks::check_project(&ctx, &mut findings);
+        stats.finish(not_run, files);
+        findings
+    }
+
+    /// Stages seven and eight: the final findings, the baseline, the score and the gate.
+    fn conclude(
+        self,
+        root: &Path,
+        findings: Vec<Finding>,
+        files: &[crate::facts::FileFacts],
+        subjects: BTreeMap<Subject, String>,
+        stats: FileStats,
+    ) -> Report {
+        let config = self.config;
+        let allows = Allows {
+            files,
+            config: self.config_allows,
+            today: self.today,
+        };
+        let rules = &self.rule_set;
+        let mut findings = finalise::finalise(findings, files, &allows, rules, &subjects, config);
+        let baseline = (config.baseline.as_ref()).map(|b| b.apply(&mut findings, rules));
+        let offered = |rule: &crate::registry::Rule| offered(rule, config);
+        let scorecard = scorecard(&findings, rules, &subjects, &config.severity, offered);
+        let gate = gate::evaluate(&config.gate, &scorecard, &findings);
+        Report {
+            root: root.display().to_string(),
+            findings,
+            scorecard,
+            files: stats,
+            subjects,
+            gate,
+            baseline,
+        }
+    }
 }

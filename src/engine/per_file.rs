@@ -1,4 +1,4 @@
-//! Stage three: every file, in parallel, read and analysed once (`engine::file`), or its facts
+//! Stage four: every file, in parallel, read and analysed once (`engine::file`), or its facts
 //! taken from the cache: when its bytes are those of a cached entry, or, unread, when its
 //! stamp is the one recorded with them.
 

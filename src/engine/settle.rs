@@ -1,4 +1,4 @@
-//! Stage four: what one file's facts mean once every file has been seen. Files whose tree only
+//! Stage five: what one file's facts mean once every file has been seen. Files whose tree only
 //! their logging and load-limiting uses needed are parsed when the project checks' verdict
 //! depends on those uses; files that define a metric name's constant are parsed for it; and
 //! Kubernetes findings that another file withdraws (a PodDisruptionBudget, a LimitRange, an
@@ -99,7 +99,7 @@ fn analyse_pending_uses(
     not_analysed
 }
 
-/// Stage three reads a Rust file's tree only when its text asks for it, but a metric's name may
+/// Stage four reads a Rust file's tree only when its text asks for it, but a metric's name may
 /// come from a constant in any file. So the Rust files not parsed whose text names such a
 /// constant are parsed for their constants alone: the project sees the same constants as if
 /// every file had been parsed. `read` gives a file's text again (rare: only these files).

@@ -16,7 +16,7 @@ use crate::finding::Disposition;
 use crate::finding::{CodeKind, Finding, Snippet, Suppression};
 use crate::registry::Severity;
 use crate::report::change_headline;
-use crate::score::Status;
+use crate::score::{Item, Status};
 use crate::walk::PathNote;
 
 pub struct HumanOptions {
@@ -163,6 +163,39 @@ fn score_text(score: Option<f64>) -> String {
 
 pub fn render(report: &Report, changes: Option<&Changes>, options: &HumanOptions) -> String {
     let mut out = String::new();
+    let summary = summary_line(report, changes);
+    if options.quiet {
+        let _ = writeln!(
+            out,
+            "prodready: {}: {summary}{}",
+            report.root,
+            gate_suffix(report)
+        );
+        return out;
+    }
+    // Baselined findings are known debt: counted below, not shown one by one. A change is
+    // shown only what it brought.
+    for finding in report
+        .findings
+        .iter()
+        .filter(|f| f.disposition == Disposition::Open)
+    {
+        out.push_str(&render_finding(finding, options.color));
+        out.push('\n');
+    }
+    out.push_str(&checklist(report));
+    out.push_str(&allowed_summary(report));
+    out.push_str(&baseline_summary(report));
+    out.push_str(&change_summary(report, changes));
+    out.push_str(&score_and_level(report));
+    out.push_str(&files_summary(report));
+    let _ = writeln!(out, "\n{summary}{}", gate_suffix(report));
+    out
+}
+
+/// `score 8.8/100 · level pilot · 2 of 26 applicable checks pass · 28 finding(s)`, and what a
+/// change did.
+fn summary_line(report: &Report, changes: Option<&Changes>) -> String {
     let card = &report.scorecard;
     let suppressed = report
         .findings
@@ -193,27 +226,13 @@ pub fn render(report: &Report, changes: Option<&Changes>, options: &HumanOptions
         counted(baselined, "baselined"),
         counted(suppressed, "suppressed"),
     );
-    let summary = format!("{summary}{}", change_suffix(report, changes));
-    if options.quiet {
-        let _ = writeln!(
-            out,
-            "prodready: {}: {summary}{}",
-            report.root,
-            gate_suffix(report)
-        );
-        return out;
-    }
-    // Baselined findings are known debt: counted below, not shown one by one. A change is
-    // shown only what it brought.
-    for finding in report
-        .findings
-        .iter()
-        .filter(|f| f.disposition == Disposition::Open)
-    {
-        out.push_str(&render_finding(finding, options.color));
-        out.push('\n');
-    }
+    format!("{summary}{}", change_suffix(report, changes))
+}
 
+/// The checklist by category, an item a line.
+fn checklist(report: &Report) -> String {
+    let card = &report.scorecard;
+    let mut out = String::new();
     let _ = writeln!(out, "Checklist for {}", report.root);
     // Names line up in one column, however long the longest is.
     let name_width = card
@@ -236,35 +255,6 @@ pub fn render(report: &Report, changes: Option<&Changes>, options: &HumanOptions
             .iter()
             .filter(|i| i.rule.category == category.category)
         {
-            let detail = match item.status {
-                Status::Fail => format!(
-                    "{} finding(s){}{}",
-                    item.failing,
-                    if item.baselined > 0 {
-                        format!(" ({} baselined)", item.baselined)
-                    } else {
-                        String::new()
-                    },
-                    if item.informational > 0 {
-                        format!(", {} in test code or suppressed", item.informational)
-                    } else {
-                        String::new()
-                    }
-                ),
-                Status::NotApplicable => match &item.not_audited {
-                    Some(why) => why.clone(),
-                    None => format!("applies when {}", item.rule.applies_when.describe()),
-                },
-                Status::Skipped => "deselected".into(),
-                Status::Waived => format!("{} finding(s) allowed", item.suppressed),
-                Status::Pass if item.informational > 0 => {
-                    format!(
-                        "{} finding(s) in test code or suppressed only",
-                        item.informational
-                    )
-                }
-                Status::Pass => String::new(),
-            };
             let _ = writeln!(
                 out,
                 "  {} {} {:<name_width$} {:<8} {}",
@@ -272,14 +262,50 @@ pub fn render(report: &Report, changes: Option<&Changes>, options: &HumanOptions
                 item.rule.code,
                 item.rule.name,
                 item.severity.as_str(),
-                detail
+                item_detail(item)
             );
         }
     }
+    out
+}
 
-    out.push_str(&allowed_summary(report));
-    out.push_str(&baseline_summary(report));
-    out.push_str(&change_summary(report, changes));
+/// What a checklist line says after the item's name and severity.
+fn item_detail(item: &Item) -> String {
+    match item.status {
+        Status::Fail => format!(
+            "{} finding(s){}{}",
+            item.failing,
+            if item.baselined > 0 {
+                format!(" ({} baselined)", item.baselined)
+            } else {
+                String::new()
+            },
+            if item.informational > 0 {
+                format!(", {} in test code or suppressed", item.informational)
+            } else {
+                String::new()
+            }
+        ),
+        Status::NotApplicable => match &item.not_audited {
+            Some(why) => why.clone(),
+            None => format!("applies when {}", item.rule.applies_when.describe()),
+        },
+        Status::Skipped => "deselected".into(),
+        Status::Waived => format!("{} finding(s) allowed", item.suppressed),
+        Status::Pass if item.informational > 0 => {
+            format!(
+                "{} finding(s) in test code or suppressed only",
+                item.informational
+            )
+        }
+        Status::Pass => String::new(),
+    }
+}
+
+/// The score, the level, and the changes that would raise the score most.
+fn score_and_level(report: &Report) -> String {
+    let card = &report.scorecard;
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "\nScore: {}/100{}",
@@ -305,8 +331,6 @@ pub fn render(report: &Report, changes: Option<&Changes>, options: &HumanOptions
             );
         }
     }
-    out.push_str(&files_summary(report));
-    let _ = writeln!(out, "\n{summary}{}", gate_suffix(report));
     out
 }
 

@@ -165,31 +165,7 @@ pub fn render(report: &Report, changes: Option<&crate::changes::Changes>) -> Str
         score: card.score,
         score_partial: card.partial,
         level: card.level,
-        summary: Summary {
-            applicable: card.applicable(),
-            total: card.items.len(),
-            passed: card.passing(),
-            waived: card.count(Status::Waived),
-            failed: card.count(Status::Fail),
-            not_applicable: card.count(Status::NotApplicable),
-            skipped: card.count(Status::Skipped),
-            findings: report.findings.len(),
-            failing_findings: report
-                .findings
-                .iter()
-                .filter(|f| crate::score::fails_item(f))
-                .count(),
-            suppressed_findings: report
-                .findings
-                .iter()
-                .filter(|f| f.suppression().is_some())
-                .count(),
-            baselined_findings: report
-                .findings
-                .iter()
-                .filter(|f| f.disposition == Disposition::Baselined)
-                .count(),
-        },
+        summary: Summary::of(report),
         gate: Gate {
             passed: report.gate.passed,
             reasons: &report.gate.reasons,
@@ -201,50 +177,91 @@ pub fn render(report: &Report, changes: Option<&crate::changes::Changes>) -> Str
             .map(|(subject, evidence)| (key(subject), evidence.as_str()))
             .collect(),
         categories: &card.categories,
-        checklist: card
-            .items
-            .iter()
-            .map(|item| Item {
-                code: item.rule.code.as_str(),
-                name: &item.rule.name,
-                category: item.rule.category,
-                severity: item.severity,
-                weight: item.weight(),
-                status: item.status,
-                applies_when: item.rule.applies_when.describe(),
-                failing_findings: item.failing,
-                other_findings: item.informational,
-                suppressed_findings: item.suppressed,
-                baselined_findings: item.baselined,
-                not_audited: item.not_audited.as_deref(),
-            })
-            .collect(),
+        checklist: card.items.iter().map(Item::of).collect(),
         findings: report
             .findings
             .iter()
-            .map(|f| Finding {
-                code: f.rule.code.as_str(),
-                name: &f.rule.name,
-                severity: f.severity,
-                path: f.path.as_deref(),
-                span: f.span.as_ref(),
-                message: &f.message,
-                fix: f.fix_text(),
-                code_kind: f.code_kind,
-                fails_item: crate::score::fails_item(f),
-                suppressed: f.suppression().map(|s| s.reason.as_str()),
-                suppression: f.suppression(),
-                baselined: f.disposition == Disposition::Baselined,
-                fingerprint: &f.fingerprint,
-                new: changes.map(|_| f.disposition == Disposition::Open),
-            })
+            .map(|f| Finding::of(f, changes.is_some()))
             .collect(),
         baseline: report.baseline.as_ref().map(|b| Baseline {
             entries: b.entries,
             matched: b.matched,
             fixed: &b.fixed,
         }),
-        changes: changes.map(|c| Changes {
+        changes: changes.map(Changes::of),
+        files: Files::of(&report.files),
+    };
+    let mut text = serde_json::to_string_pretty(&json).expect("the report serialises");
+    text.push('\n');
+    text
+}
+
+impl Summary {
+    fn of(report: &Report) -> Summary {
+        let card = &report.scorecard;
+        let findings = &report.findings;
+        let count =
+            |keep: fn(&&crate::finding::Finding) -> bool| findings.iter().filter(keep).count();
+        Summary {
+            applicable: card.applicable(),
+            total: card.items.len(),
+            passed: card.passing(),
+            waived: card.count(Status::Waived),
+            failed: card.count(Status::Fail),
+            not_applicable: card.count(Status::NotApplicable),
+            skipped: card.count(Status::Skipped),
+            findings: findings.len(),
+            failing_findings: count(|f| crate::score::fails_item(f)),
+            suppressed_findings: count(|f| f.suppression().is_some()),
+            baselined_findings: count(|f| f.disposition == Disposition::Baselined),
+        }
+    }
+}
+
+impl<'a> Item<'a> {
+    fn of(item: &'a crate::score::Item) -> Item<'a> {
+        Item {
+            code: item.rule.code.as_str(),
+            name: &item.rule.name,
+            category: item.rule.category,
+            severity: item.severity,
+            weight: item.weight(),
+            status: item.status,
+            applies_when: item.rule.applies_when.describe(),
+            failing_findings: item.failing,
+            other_findings: item.informational,
+            suppressed_findings: item.suppressed,
+            baselined_findings: item.baselined,
+            not_audited: item.not_audited.as_deref(),
+        }
+    }
+}
+
+impl<'a> Finding<'a> {
+    /// `changed`: the audit is of a change (`--changed-since`), and says which findings are new.
+    fn of(f: &'a crate::finding::Finding, changed: bool) -> Finding<'a> {
+        Finding {
+            code: f.rule.code.as_str(),
+            name: &f.rule.name,
+            severity: f.severity,
+            path: f.path.as_deref(),
+            span: f.span.as_ref(),
+            message: &f.message,
+            fix: f.fix_text(),
+            code_kind: f.code_kind,
+            fails_item: crate::score::fails_item(f),
+            suppressed: f.suppression().map(|s| s.reason.as_str()),
+            suppression: f.suppression(),
+            baselined: f.disposition == Disposition::Baselined,
+            fingerprint: &f.fingerprint,
+            new: changed.then(|| f.disposition == Disposition::Open),
+        }
+    }
+}
+
+impl<'a> Changes<'a> {
+    fn of(c: &'a crate::changes::Changes) -> Changes<'a> {
+        Changes {
             since: &c.reference,
             merge_base: &c.merge_base,
             changed_files: c.changed_files,
@@ -255,36 +272,28 @@ pub fn render(report: &Report, changes: Option<&crate::changes::Changes>) -> Str
             items: &c.items,
             baseline_added: &c.baseline_added,
             notes: &c.notes,
-        }),
-        files: Files {
-            scanned: report.files.scanned,
-            lines: report.files.lines,
-            by_kind: report
-                .files
-                .by_kind
-                .iter()
-                .map(|(k, n)| (key(k), *n))
-                .collect(),
-            skipped_files: report
-                .files
-                .skipped_files
-                .iter()
-                .map(|(k, n)| (key(k), *n))
-                .collect(),
-            skipped_folders: report
-                .files
-                .skipped_dirs
-                .iter()
-                .map(|(k, n)| (key(k), *n))
-                .collect(),
-            skipped: &report.files.skipped,
-            notes: &report.files.notes,
-            not_parsed: &report.files.not_parsed,
-            not_analysed: &report.files.not_analysed,
-            templated: &report.files.templated,
-        },
-    };
-    let mut text = serde_json::to_string_pretty(&json).expect("the report serialises");
-    text.push('\n');
-    text
+        }
+    }
+}
+
+impl<'a> Files<'a> {
+    fn of(files: &'a crate::engine::FileStats) -> Files<'a> {
+        Files {
+            scanned: files.scanned,
+            lines: files.lines,
+            by_kind: counts(&files.by_kind),
+            skipped_files: counts(&files.skipped_files),
+            skipped_folders: counts(&files.skipped_dirs),
+            skipped: &files.skipped,
+            notes: &files.notes,
+            not_parsed: &files.not_parsed,
+            not_analysed: &files.not_analysed,
+            templated: &files.templated,
+        }
+    }
+}
+
+/// Counts by a key, the key as the report spells it.
+fn counts<K: Serialize>(counts: &BTreeMap<K, usize>) -> BTreeMap<String, usize> {
+    counts.iter().map(|(k, n)| (key(k), *n)).collect()
 }
