@@ -1,6 +1,6 @@
 //! The content-hash cache of per-file facts (`docs/cache.md`): a re-audit of a mostly unchanged
 //! repository skips the per-file phase for the files whose bytes did not change. The Cargo model
-//! (phase zero) and the project checks (phase two) always run again, over every file's facts.
+//! and the project checks always run again, over every file's facts.
 //!
 //! One file per prodready version, effective configuration and audited root, in a directory
 //! outside the audited tree: `<dir>/v<format>-<digest>.json`, a map from entry key to a file's
@@ -8,9 +8,9 @@
 //! the entries of this run only; the write removes the other cache files of the folder that no
 //! audit wrote for [`KEEP_UNUSED`]. An entry's key is a BLAKE3 digest of prodready's version,
 //! the cache format, the configuration, the Cargo model (every manifest and lockfile read in
-//! phase zero), the file's path and its bytes.
+//! before the per-file phase), the file's path and its bytes.
 //!
-//! Never cached: a file whose analysis had an incident or failed, a file in which a secret was
+//! Never cached: a file not fully analysed, a file in which a secret was
 //! detected, and a file with a string constant that could be an undetected credential (see
 //! [`cacheable`]). A cache that cannot be read, parsed or written never fails the audit.
 
@@ -172,7 +172,7 @@ pub type Key = String;
 /// What the per-file phase did with the cache for one file. The stamp key, when there is one
 /// (see [`Cache::stamp_key`]), lets the next run find the entry without reading the file.
 pub enum Entry {
-    /// No cache, or a file not cached (failed, secret, incident; binary without a stamp).
+    /// No cache, or a file not cached (not fully analysed, or holding a secret; binary without a stamp).
     None,
     /// Its facts came from the cache: the loaded entry is kept.
     Hit(Key, Option<Key>),
@@ -703,7 +703,7 @@ fn prune(dir: &Path, keep: &Path, now: std::time::SystemTime) -> usize {
 /// detection missed: a run of 16 or more letters and digits with high entropy.
 pub fn not_cacheable(facts: &FileFacts) -> Option<&'static str> {
     if !facts.not_analysed.is_empty() {
-        Some("its analysis had an incident")
+        Some("it was not fully analysed")
     } else if facts.secrets_detected {
         Some("a secret was detected in it")
     } else if facts.metrics.as_ref().is_some_and(|metrics| {

@@ -1,7 +1,7 @@
 //! DEP: deployment configuration — whether the orchestrator can spread load, see a sick
 //! instance, bound it, keep more than one, roll back to a known image and stop it gently.
 //!
-//! Kubernetes manifests and compose files are read in phase one (`facts`) into findings that
+//! Kubernetes manifests and compose files are read in the per-file phase (`facts`) into findings that
 //! the project phase confirms (`check_project`): an HPA elsewhere scales a Deployment, a
 //! kustomization pins a base's image, a LimitRange gives containers their defaults, a Helm
 //! chart makes a file a template. Rust servers are read per file (`shutdown`).

@@ -187,7 +187,7 @@ type TreeGate = fn(&TreeQuery<'_>) -> bool;
 /// The words the tree gates look for, found in one pass over each Rust file.
 type GateWords = fn() -> Vec<String>;
 
-/// The rule families of phase one, in the order they run, with their tree gates.
+/// The rule families of the per-file phase, in the order they run, with their tree gates.
 const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 6] = [
     (
         "deployment",
@@ -296,7 +296,7 @@ impl TreeQuery<'_> {
     }
 }
 
-/// Phase one: checks that need only one file (and the Cargo model). Each family runs on its
+/// The per-file checks: those that need only one file (and the Cargo model). Each family runs on its
 /// own: a panic loses that family's findings for the file, the budget stops the families not
 /// yet run. Returns the diagnostics that make the file's analysis incomplete.
 pub fn check_file(
@@ -305,11 +305,11 @@ pub fn check_file(
     budget: &Budget,
     out: &mut Vec<Finding>,
 ) -> Vec<String> {
-    let mut incidents = Vec::new();
+    let mut not_analysed = Vec::new();
     for (index, (family, check, _, _)) in FILE_FAMILIES.iter().enumerate() {
         if budget.expired() {
             let not_run: Vec<&str> = FILE_FAMILIES[index..].iter().map(|(f, ..)| *f).collect();
-            incidents.push(budget.stopped(&not_run));
+            not_analysed.push(budget.stopped(&not_run));
             break;
         }
         let mut found = Vec::new();
@@ -319,10 +319,10 @@ pub fn check_file(
                 debug_assert_own_codes(family, &found);
                 out.extend(found);
             }
-            Err(incident) => incidents.push(incident),
+            Err(reason) => not_analysed.push(reason),
         }
     }
-    incidents
+    not_analysed
 }
 
 /// What project-level checks read.
@@ -339,7 +339,7 @@ pub struct ProjectContext<'a> {
 
 type ProjectCheck = fn(&ProjectContext<'_>, &mut Vec<Finding>);
 
-/// The rule families of phase two, in the order they run.
+/// The rule families of the project phase, in the order they run.
 const PROJECT_FAMILIES: [(&str, ProjectCheck); 9] = [
     ("drift", drift::check_project),
     ("monitoring", monitoring::check_project),
@@ -352,16 +352,16 @@ const PROJECT_FAMILIES: [(&str, ProjectCheck); 9] = [
     ("timeouts", timeouts::check_project),
 ];
 
-/// Phase two: checks over what every file yielded. A family that panics loses its findings;
-/// the others still run. Returns the diagnostics of the families that panicked.
 /// Whether some project check's verdict depends on the logging and load-limiting uses of files
 /// not parsed yet (`FileFacts::uses_pending`): then the engine parses them.
 pub fn needs_every_use(ctx: &ProjectContext<'_>) -> bool {
     logging::needs_every_use(ctx) || load_shedding::needs_every_use(ctx)
 }
 
+/// The project checks: over what every file yielded. A family that panics loses its findings;
+/// the others still run. Returns why the families that panicked did not run.
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) -> Vec<String> {
-    let mut incidents = Vec::new();
+    let mut not_run = Vec::new();
     for (family, check) in PROJECT_FAMILIES {
         let mut found = Vec::new();
         match guarded(family, "<project>", || check(ctx, &mut found)) {
@@ -369,10 +369,10 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) -> Vec<St
                 debug_assert_own_codes(family, &found);
                 out.extend(found);
             }
-            Err(incident) => incidents.push(incident),
+            Err(reason) => not_run.push(reason),
         }
     }
-    incidents
+    not_run
 }
 
 /// A family reports only its own rules (each rule's TOML names its `family`); the fixture tests

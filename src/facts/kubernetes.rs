@@ -2,7 +2,7 @@
 //! streams, `kind: List`), compose files, and what one file tells about the others (which
 //! workloads an autoscaler scales, which images a kustomization pins).
 //!
-//! A file's DEP findings are built in phase one, while its text is at hand, and decided in the
+//! A file's DEP findings are built in the per-file phase, while its text is at hand, and decided in the
 //! project phase: an HPA in another file, a kustomization's `images`, or a Helm chart around the
 //! file can each change the verdict.
 
@@ -344,7 +344,7 @@ pub fn chart_template_folders(paths: &BTreeSet<String>) -> Vec<String> {
         .collect()
 }
 
-/// Settles what phase one could not know: files under a Helm chart's `templates/` are templated,
+/// Settles what the per-file phase could not know: files under a Helm chart's `templates/` are templated,
 /// and the allow annotations of every file that is audited join its allows.
 pub fn settle(files: &mut [FileFacts], paths: &BTreeSet<String>) {
     let chart_templates = chart_template_folders(paths);
