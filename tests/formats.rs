@@ -306,7 +306,12 @@ fn markdown_and_annotations_stay_within_githubs_limits() {
         findings.len()
     );
     assert!(length <= prodready::report::markdown::LIMIT, "{length}");
-    for rule in prodready::registry::registry().rules() {
+    // Every rule the audit runs by default has its line (preview rules run only on request).
+    let stable = prodready::registry::registry()
+        .rules()
+        .iter()
+        .filter(|r| r.status == prodready::registry::RuleStatus::Stable);
+    for rule in stable {
         assert!(markdown.contains(&format!("| {} {} |", rule.code, rule.name)));
     }
     assert!(markdown.contains("more finding(s), not shown"));

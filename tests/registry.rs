@@ -258,6 +258,7 @@ fn no_check_names_a_rule_by_a_string() {
 }
 
 /// The README's rule table is `prodready rules --format markdown`, between two markers.
+/// `UPDATE_README=1 cargo test --test registry` writes it.
 #[test]
 fn the_readme_lists_every_rule() {
     let readme = std::fs::read_to_string("README.md").unwrap();
@@ -268,8 +269,13 @@ fn the_readme_lists_every_rule() {
         + start.len();
     let to = readme.find(end).expect("README.md has <!-- rules:end -->");
     let table = prodready::report::rules::list_markdown();
-    assert!(
-        readme[from..to] == table,
-        "README.md's rule table is stale: put the output of `prodready rules --format markdown` between the markers"
-    );
+    if readme[from..to] == table {
+        return;
+    }
+    if std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{table}{}", &readme[..from], &readme[to..]);
+        std::fs::write("README.md", updated).unwrap();
+        return;
+    }
+    panic!("README.md's rule table is stale: run `UPDATE_README=1 cargo test --test registry`");
 }

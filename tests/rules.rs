@@ -92,6 +92,8 @@ fn audit_case(code: &str, case: &Path) -> Report {
     select.extend(case_config.select.clone().unwrap_or_default());
     let config = Config {
         select: Some(select),
+        // A rule is tested before it is promoted from preview.
+        preview: true,
         ..case_config
     };
     prodready::audit(root, &config, Some(2)).expect("fixture audits")
