@@ -76,161 +76,42 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 /// read up to the end of the block around its keyword, a stretch that holds the whole loop.
 fn loop_inspects_a_result(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> bool {
     use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
-    struct Open {
-        /// Braces and parentheses (with brackets) open around the keyword.
-        depth: usize,
-        parens: usize,
-        is_for: bool,
-        has_in: bool,
-        /// The body's brace seen (and the header's end with it), when it could be no other.
-        in_body: bool,
-        /// A block-like expression (`match`, `unsafe { .. }`, a closure, a macro) in the
-        /// header: the loop is read to the end of the block around its keyword.
-        unclear: bool,
-        has_range: bool,
-        inspected: bool,
-        counted: bool,
-    }
-    impl Open {
-        /// Whether a token at this nesting is in the loop's header, at the header's own level.
-        fn in_header(&self, depth: usize, parens: usize) -> bool {
-            !self.in_body
-                && !self.unclear
-                && (self.has_in || !self.is_for)
-                && self.depth == depth
-                && self.parens == parens
-        }
-    }
-    let mut open: Vec<Open> = Vec::new();
-    let mut depth = 0usize;
-    let mut parens = 0usize;
-    let mut previous: Option<(TokenKind, &str)> = None;
-    // After a `+` (1), or a `+=` (2): an integer literal next is a count (attributes on it,
-    // `#[attr] 1`, in between: `attribute` counts their open brackets).
-    let mut plus = 0u8;
-    let mut attribute = 0usize;
-    let mut pound = false;
+    let mut loops = OpenLoops::default();
+    let mut count = CountReader::default();
+    let mut previous: Option<crate::words::CodeToken<'_>> = None;
     let mut retry_word: Option<bool> = None;
     let mut names_a_retry = || *retry_word.get_or_insert_with(|| writes_a_retry_word(text));
     for (index, &(kind, piece)) in tokens.iter().enumerate() {
-        let after_plus = std::mem::take(&mut plus);
-        if after_plus > 0 {
-            let in_attribute = match kind {
-                TokenKind::Pound if attribute == 0 => {
-                    pound = true;
-                    true
-                }
-                TokenKind::OpenBracket if pound || attribute > 0 => {
-                    pound = false;
-                    attribute += 1;
-                    true
-                }
-                TokenKind::CloseBracket if attribute > 0 => {
-                    attribute -= 1;
-                    true
-                }
-                _ => attribute > 0,
-            };
-            if in_attribute {
-                plus = after_plus;
-                continue;
-            }
-        }
-        pound = false;
-        // A header holding a block-like expression: its body's brace is not told apart. A
-        // `|` that is no `a || b` may open a closure, a `!` after a name calls a macro.
-        let block_like = match kind {
-            TokenKind::Or => !ends_expression(previous),
-            TokenKind::Bang => {
-                previous.is_some_and(|(kind, piece)| kind == TokenKind::Ident && !is_keyword(piece))
-            }
-            TokenKind::Ident => is_keyword(piece) && !matches!(piece, "in" | "let"),
-            _ => false,
+        let Some(after_plus) = count.take_plus(kind) else {
+            continue;
         };
-        if block_like {
-            open.iter_mut()
-                .filter(|o| o.in_header(depth, parens))
-                .for_each(|o| o.unclear = true);
+        if opens_a_block_like_expression(kind, piece, previous) {
+            loops.make_headers_unclear();
         }
         match kind {
-            TokenKind::OpenBrace => {
-                // A `for` whose block opens before any `in` is no loop.
-                if open
-                    .last()
-                    .is_some_and(|o| o.is_for && !o.has_in && o.depth == depth)
-                {
-                    open.pop();
-                }
-                // The body's brace follows the end of an expression (`0..n {`, `next() {`),
-                // or the `loop` keyword; any other (`in {v} {`, `= {`) leaves the loop unclear.
-                let body =
-                    ends_expression(previous) || previous.is_some_and(|(_, piece)| piece == "loop");
-                for o in open.iter_mut().filter(|o| o.in_header(depth, parens)) {
-                    if body {
-                        o.in_body = true;
-                    } else {
-                        o.unclear = true;
-                    }
-                }
-                depth += 1;
+            TokenKind::OpenBrace => loops.open_brace(previous),
+            TokenKind::CloseBrace => loops.close_brace(),
+            TokenKind::OpenParen | TokenKind::OpenBracket => loops.parens += 1,
+            TokenKind::CloseParen | TokenKind::CloseBracket => {
+                loops.parens = loops.parens.saturating_sub(1);
             }
-            TokenKind::CloseBrace => {
-                depth = depth.saturating_sub(1);
-                // Loops inside the closed block end, and so does the loop whose body it was.
-                open.retain(|o| o.depth < depth || (o.depth == depth && !o.in_body));
+            TokenKind::Dot if previous.is_some_and(|(kind, _)| kind == TokenKind::Dot) => {
+                loops.note_range();
             }
-            TokenKind::OpenParen | TokenKind::OpenBracket => parens += 1,
-            TokenKind::CloseParen | TokenKind::CloseBracket => parens = parens.saturating_sub(1),
-            TokenKind::Dot if previous.is_some_and(|(kind, _)| kind == TokenKind::Dot) => open
-                .iter_mut()
-                .filter(|o| o.is_for && o.has_in && (!o.in_body || o.unclear))
-                .for_each(|o| o.has_range = true),
-            TokenKind::Plus => plus = 1,
-            TokenKind::Eq if after_plus == 1 => plus = 2,
+            TokenKind::Plus => count.plus = 1,
+            TokenKind::Eq if after_plus == 1 => count.plus = 2,
             TokenKind::Literal {
                 kind: LiteralKind::Int { .. },
                 ..
-            } if after_plus > 0 => {
-                for o in open.iter_mut().filter(|o| !o.is_for) {
-                    o.counted = true;
-                    if o.inspected {
-                        return true;
-                    }
-                }
-            }
+            } if after_plus > 0 && loops.count_makes_a_retry() => return true,
             TokenKind::Ident => match piece {
-                "loop" | "while" | "for" => open.push(Open {
-                    depth,
-                    parens,
-                    is_for: piece == "for",
-                    has_in: false,
-                    in_body: false,
-                    unclear: false,
-                    has_range: false,
-                    inspected: false,
-                    counted: false,
-                }),
-                "in" => {
-                    if let Some(o) = open
-                        .last_mut()
-                        .filter(|o| o.is_for && o.depth == depth && o.parens == parens)
-                    {
-                        o.has_in = true;
-                    }
-                }
-                _ if INSPECTIONS.contains(&piece) && inspects(tokens, index) => {
-                    for o in open.iter_mut() {
-                        if o.is_for {
-                            if o.has_range {
-                                return true;
-                            }
-                            continue;
-                        }
-                        o.inspected = true;
-                        if o.counted || names_a_retry() {
-                            return true;
-                        }
-                    }
+                "loop" | "while" | "for" => loops.open_loop(piece),
+                "in" => loops.note_in(),
+                _ if INSPECTIONS.contains(&piece)
+                    && inspects(tokens, index)
+                    && loops.inspection_makes_a_retry(&mut names_a_retry) =>
+                {
+                    return true;
                 }
                 _ => {}
             },
@@ -239,6 +120,212 @@ fn loop_inspects_a_result(text: &str, tokens: &[crate::words::CodeToken<'_>]) ->
         previous = Some((kind, piece));
     }
     false
+}
+
+/// The loops open at a token of `loop_inspects_a_result`, and the nesting it is at.
+#[derive(Default)]
+struct OpenLoops {
+    open: Vec<OpenLoop>,
+    depth: usize,
+    parens: usize,
+}
+
+/// A loop whose keyword was read and whose body has not ended.
+struct OpenLoop {
+    /// Braces and parentheses (with brackets) open around the keyword.
+    depth: usize,
+    parens: usize,
+    is_for: bool,
+    has_in: bool,
+    /// The body's brace seen (and the header's end with it), when it could be no other.
+    in_body: bool,
+    /// A block-like expression (`match`, `unsafe { .. }`, a closure, a macro) in the
+    /// header: the loop is read to the end of the block around its keyword.
+    unclear: bool,
+    has_range: bool,
+    inspected: bool,
+    counted: bool,
+}
+
+impl OpenLoop {
+    /// Whether a token at this nesting is in the loop's header, at the header's own level.
+    fn in_header(&self, depth: usize, parens: usize) -> bool {
+        !self.in_body
+            && !self.unclear
+            && (self.has_in || !self.is_for)
+            && self.depth == depth
+            && self.parens == parens
+    }
+}
+
+impl OpenLoops {
+    fn open_loop(&mut self, keyword: &str) {
+        self.open.push(OpenLoop {
+            depth: self.depth,
+            parens: self.parens,
+            is_for: keyword == "for",
+            has_in: false,
+            in_body: false,
+            unclear: false,
+            has_range: false,
+            inspected: false,
+            counted: false,
+        });
+    }
+
+    /// An `in` at a `for`'s own nesting: its header holds what it loops over.
+    fn note_in(&mut self) {
+        if let Some(o) = self
+            .open
+            .last_mut()
+            .filter(|o| o.is_for && o.depth == self.depth && o.parens == self.parens)
+        {
+            o.has_in = true;
+        }
+    }
+
+    /// A `..`: the range of the `for` loops whose header may hold it.
+    fn note_range(&mut self) {
+        self.open
+            .iter_mut()
+            .filter(|o| o.is_for && o.has_in && (!o.in_body || o.unclear))
+            .for_each(|o| o.has_range = true);
+    }
+
+    fn make_headers_unclear(&mut self) {
+        self.open
+            .iter_mut()
+            .filter(|o| o.in_header(self.depth, self.parens))
+            .for_each(|o| o.unclear = true);
+    }
+
+    fn open_brace(&mut self, previous: Option<crate::words::CodeToken<'_>>) {
+        // A `for` whose block opens before any `in` is no loop.
+        if self
+            .open
+            .last()
+            .is_some_and(|o| o.is_for && !o.has_in && o.depth == self.depth)
+        {
+            self.open.pop();
+        }
+        // The body's brace follows the end of an expression (`0..n {`, `next() {`),
+        // or the `loop` keyword; any other (`in {v} {`, `= {`) leaves the loop unclear.
+        let body = ends_expression(previous) || previous.is_some_and(|(_, piece)| piece == "loop");
+        for o in self
+            .open
+            .iter_mut()
+            .filter(|o| o.in_header(self.depth, self.parens))
+        {
+            if body {
+                o.in_body = true;
+            } else {
+                o.unclear = true;
+            }
+        }
+        self.depth += 1;
+    }
+
+    fn close_brace(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+        // Loops inside the closed block end, and so does the loop whose body it was.
+        let depth = self.depth;
+        self.open
+            .retain(|o| o.depth < depth || (o.depth == depth && !o.in_body));
+    }
+
+    /// A count (`+= 1`) in the open `loop`s and `while`s: whether one of them also inspects.
+    fn count_makes_a_retry(&mut self) -> bool {
+        for o in self.open.iter_mut().filter(|o| !o.is_for) {
+            o.counted = true;
+            if o.inspected {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// An inspection in the open loops: whether one of them is a `for` over a range, or a loop
+    /// that counts or is named a retry.
+    fn inspection_makes_a_retry(&mut self, names_a_retry: &mut impl FnMut() -> bool) -> bool {
+        for o in &mut self.open {
+            if o.is_for {
+                if o.has_range {
+                    return true;
+                }
+                continue;
+            }
+            o.inspected = true;
+            if o.counted || names_a_retry() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Reads a count (`n += 1`, `n = n + 1`): after a `+` (1), or a `+=` (2), an integer literal
+/// next is a count (attributes on it, `#[attr] 1`, in between: `attribute` counts their open
+/// brackets).
+#[derive(Default)]
+struct CountReader {
+    plus: u8,
+    attribute: usize,
+    pound: bool,
+}
+
+impl CountReader {
+    /// Takes the `+` read before this token: `None` when the token belongs to an attribute
+    /// after the `+`, to be skipped (the `+` waits for the token after it).
+    fn take_plus(&mut self, kind: ra_ap_rustc_lexer::TokenKind) -> Option<u8> {
+        let after_plus = std::mem::take(&mut self.plus);
+        if after_plus > 0 && self.in_attribute(kind) {
+            self.plus = after_plus;
+            return None;
+        }
+        self.pound = false;
+        Some(after_plus)
+    }
+
+    /// Whether a token after a `+` belongs to an attribute: a `#`, its brackets, or what they
+    /// hold.
+    fn in_attribute(&mut self, kind: ra_ap_rustc_lexer::TokenKind) -> bool {
+        use ra_ap_rustc_lexer::TokenKind;
+        match kind {
+            TokenKind::Pound if self.attribute == 0 => {
+                self.pound = true;
+                true
+            }
+            TokenKind::OpenBracket if self.pound || self.attribute > 0 => {
+                self.pound = false;
+                self.attribute += 1;
+                true
+            }
+            TokenKind::CloseBracket if self.attribute > 0 => {
+                self.attribute -= 1;
+                true
+            }
+            _ => self.attribute > 0,
+        }
+    }
+}
+
+/// Whether a token may open a block-like expression, which in a loop's header keeps its body's
+/// brace from being told apart. A `|` that is no `a || b` may open a closure, a `!` after a
+/// name calls a macro.
+fn opens_a_block_like_expression(
+    kind: ra_ap_rustc_lexer::TokenKind,
+    piece: &str,
+    previous: Option<crate::words::CodeToken<'_>>,
+) -> bool {
+    use ra_ap_rustc_lexer::TokenKind;
+    match kind {
+        TokenKind::Or => !ends_expression(previous),
+        TokenKind::Bang => {
+            previous.is_some_and(|(kind, piece)| kind == TokenKind::Ident && !is_keyword(piece))
+        }
+        TokenKind::Ident => is_keyword(piece) && !matches!(piece, "in" | "let"),
+        _ => false,
+    }
 }
 
 /// Whether the inspection word at `index` can inspect a result as `loops` reads one: a method
@@ -606,12 +693,14 @@ fn config_retry_without_backoff(
 
 #[cfg(test)]
 mod tests {
+    /// The loop gate on a text.
+    fn gate(text: &str) -> bool {
+        let tokens: Vec<_> = crate::words::code_tokens(text).collect();
+        super::loop_inspects_a_result(text, &tokens)
+    }
+
     #[test]
     fn the_loop_gate_finds_an_inspection_after_a_loop_keyword_in_its_block() {
-        let gate = |text: &str| {
-            let tokens: Vec<_> = crate::words::code_tokens(text).collect();
-            super::loop_inspects_a_result(text, &tokens)
-        };
         assert!(gate(
             "fn retry() { loop { match op() { Ok(v) => return v, Err(_) => {} } } }"
         ));
@@ -622,6 +711,10 @@ mod tests {
         assert!(gate(
             "fn f() { 'retry: loop { let r = op(); if let Ok(v) = r { break 'retry v } } }"
         ));
+    }
+
+    #[test]
+    fn the_loop_gate_passes_over_inspections_outside_a_loop_or_in_a_for_over_a_collection() {
         // The inspection in another function, an `impl .. for`, a `for` over a collection.
         assert!(!gate(
             "fn f() { loop { tick() } }\nfn g() -> Result<(), E> { Ok(()) }"
@@ -641,7 +734,10 @@ mod tests {
         assert!(!gate(
             "fn f(v: &[u8]) -> R { for x in v.chunks(2) { use_(x) } let t = &v[1..]; Ok(t) }"
         ));
-        // `Ok` and `Err` inspect as patterns, not as values built.
+    }
+
+    #[test]
+    fn the_loop_gate_reads_ok_and_err_as_patterns_not_as_values_built() {
         assert!(!gate(
             "fn f() { while let Some(t) = d.next() { n += 1; v = Result::<u8, E>::Ok(t)?; } }"
         ));
@@ -661,6 +757,10 @@ mod tests {
         assert!(gate(
             "fn f() { loop { n += 1; let Ok(v) = op() else { continue }; return v } }"
         ));
+    }
+
+    #[test]
+    fn the_loop_gate_ends_a_loop_with_its_body() {
         // An inspection after the loop's body is not in the loop.
         assert!(!gate(
             "fn f() -> R { for i in 0..n { r[i] = g()?; } Ok(r) }"
@@ -677,7 +777,10 @@ mod tests {
         assert!(gate(
             "fn f() { while let Some(x) = q.pop().await { n += 1; if op(x).is_ok() { break } } }"
         ));
-        // A block in the header: read to the end of the block around the keyword.
+    }
+
+    #[test]
+    fn the_loop_gate_reads_a_header_holding_a_block_to_the_end_of_the_block_around_it() {
         assert!(gate(
             "fn f() { while match s { _ => true } { n += 1; if op().is_ok() { break } } }"
         ));
@@ -693,6 +796,10 @@ mod tests {
             let code = format!("fn f() {{ for i in {header} {{ if op().is_ok() {{ break }} }} }}");
             assert!(gate(&code), "{code}");
         }
+    }
+
+    #[test]
+    fn the_loop_gate_needs_a_loop_that_counts_or_is_named_a_retry() {
         // A loop that neither counts nor is named a retry is no retry loop.
         assert!(!gate(
             "fn f() { loop { match next() { Ok(v) => return v, Err(_) => continue } } }"
