@@ -91,83 +91,27 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 /// the name within the statement (no `;`, `{` or `}` between), or, for a function's parameter
 /// (its value comes from a call), anywhere in the file.
 fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
-    use names::SecretName;
     use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
-    let fits = |kind: SecretName, content: &str| {
-        // What `is_secret_value` refuses, judged only where no escape can change the value.
-        let plain = !content.contains('\\');
-        let refused = plain
-            && (content.trim().contains(char::is_whitespace)
-                || content.contains("://")
-                || (content.contains('.')
-                    && content.bytes().all(|b| b.is_ascii_digit() || b == b'.')));
-        !refused
-            && match kind {
-                SecretName::AnyValue => content.trim().len() >= 4,
-                SecretName::HighEntropyValue => {
-                    content.trim().len() >= names::min_length()
-                        && content.bytes().any(|b| b.is_ascii_digit())
-                }
-            }
-    };
-    // The name waiting for its value; a name just followed by one `:`; the kinds of the typed
-    // names (a set: a file may type a thousand `key: &str` parameters, and each literal is
-    // judged against each kind).
-    let mut pending: Option<SecretName> = None;
-    let mut colon_after: Option<SecretName> = None;
-    let mut typed: BTreeSet<SecretName> = BTreeSet::new();
-    let mut literals: Vec<&str> = Vec::new();
-    // Attributes (`#[link_name = ".."]`, `#[serde(rename = "password")]`) are not code SEC002
-    // reads: their brackets are skipped, with the `#` (and `!`) that may open one.
-    let mut attribute_depth = 0usize;
-    let mut opens_attribute = false;
-    // Inside a function's signature (from `fn` to its body or `;`), and how deep in parentheses.
-    let mut in_signature = false;
-    let mut parens = 0usize;
-    // A macro's tokens are opaque to the syntax tree SEC002 reads, but for the map macros'
-    // (`RustAssignments::visit_macro`): the others are skipped, to this index.
-    let mut skip_to = 0usize;
+    let mut unread = UnreadTokens::default();
+    let mut seen = SecretNames::default();
     for (index, &(kind, piece)) in tokens.iter().enumerate() {
-        if index < skip_to {
+        if unread.skips(tokens, index) {
             continue;
         }
-        if kind == TokenKind::Ident
-            && !MAP_MACROS.contains(&piece)
-            && let Some(end) = macro_body_end(tokens, index)
-        {
-            skip_to = end;
-            continue;
-        }
-        if attribute_depth > 0 {
-            match kind {
-                TokenKind::OpenBracket => attribute_depth += 1,
-                TokenKind::CloseBracket => attribute_depth -= 1,
-                _ => {}
-            }
-            continue;
-        }
-        match kind {
-            TokenKind::Pound => {
-                opens_attribute = true;
-                continue;
-            }
-            TokenKind::Bang if opens_attribute => continue,
-            TokenKind::OpenBracket if opens_attribute => {
-                opens_attribute = false;
-                attribute_depth = 1;
-                continue;
-            }
-            _ => opens_attribute = false,
-        }
-        let after_colon = colon_after.take();
+        let after_colon = seen.colon_after.take();
         if let Some(name) = after_colon
             && kind != TokenKind::Colon
         {
-            typed.insert(name);
+            seen.typed.insert(name);
         }
-        let candidate = match kind {
-            TokenKind::Ident => piece,
-            TokenKind::RawIdent => &piece[2..],
+        match kind {
+            TokenKind::Ident => {
+                if piece == "fn" {
+                    seen.in_signature = true;
+                }
+                seen.read_name(piece);
+            }
+            TokenKind::RawIdent => seen.read_name(&piece[2..]),
             TokenKind::Literal {
                 kind: LiteralKind::Str { .. } | LiteralKind::RawStr { .. },
                 ..
@@ -176,59 +120,158 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
                     .trim_start_matches('r')
                     .trim_matches('#')
                     .trim_matches('"');
-                if pending.is_some_and(|kind| fits(kind, content)) {
+                if seen
+                    .pending
+                    .is_some_and(|kind| could_be_its_value(kind, content))
+                {
                     return true;
                 }
-                literals.push(content);
-                content
+                seen.literals.push(content);
+                seen.read_name(content);
             }
             TokenKind::Semi | TokenKind::OpenBrace | TokenKind::CloseBrace => {
-                pending = None;
-                in_signature &= parens > 0;
-                continue;
+                seen.pending = None;
+                seen.in_signature &= seen.parens > 0;
             }
-            TokenKind::OpenParen => {
-                parens += 1;
-                continue;
-            }
-            TokenKind::CloseParen => {
-                parens = parens.saturating_sub(1);
-                continue;
-            }
+            TokenKind::OpenParen => seen.parens += 1,
+            TokenKind::CloseParen => seen.parens = seen.parens.saturating_sub(1),
             // `name:` in a signature's parentheses is a parameter; `a::b` is a path.
-            TokenKind::Colon => {
-                if after_colon.is_none() && in_signature && parens > 0 {
-                    colon_after = pending;
-                }
-                continue;
+            TokenKind::Colon if after_colon.is_none() && seen.in_signature && seen.parens > 0 => {
+                seen.colon_after = seen.pending;
             }
-            _ => continue,
-        };
-        if piece == "fn" {
-            in_signature = true;
+            _ => {}
         }
-        let known = KNOWN_PARAMETERS
+    }
+    seen.typed.extend(seen.colon_after);
+    seen.typed.iter().any(|&kind| {
+        seen.literals
             .iter()
-            .find(|(method, _)| *method == candidate)
-            .and_then(|(_, params)| params.iter().filter_map(|p| names::classify(p)).min());
-        if let Some(kind) = known.or_else(|| {
-            may_name_a_secret(candidate)
-                .then(|| names::classify(candidate))
-                .flatten()
-        }) {
+            .any(|content| could_be_its_value(kind, content))
+    })
+}
+
+/// Whether a string literal's content could be the value of a secret so named, as far as the
+/// tokens tell: what `is_secret_value` refuses is judged only where no escape can change the
+/// value.
+fn could_be_its_value(kind: SecretName, content: &str) -> bool {
+    let plain = !content.contains('\\');
+    let refused = plain
+        && (content.trim().contains(char::is_whitespace)
+            || content.contains("://")
+            || (content.contains('.') && content.bytes().all(|b| b.is_ascii_digit() || b == b'.')));
+    !refused
+        && match kind {
+            SecretName::AnyValue => content.trim().len() >= 4,
+            SecretName::HighEntropyValue => {
+                content.trim().len() >= names::min_length()
+                    && content.bytes().any(|b| b.is_ascii_digit())
+            }
+        }
+}
+
+/// The tokens `code_may_hold_secret` leaves out, as SEC002 does not read them.
+#[derive(Default)]
+struct UnreadTokens {
+    /// A macro's tokens are opaque to the syntax tree SEC002 reads, but for the map macros'
+    /// (`RustAssignments::visit_macro`): the others are skipped, to this index.
+    skip_to: usize,
+    /// Attributes (`#[link_name = ".."]`, `#[serde(rename = "password")]`) are not code SEC002
+    /// reads: their brackets are skipped, with the `#` (and `!`) that may open one.
+    attribute_depth: usize,
+    opens_attribute: bool,
+}
+
+impl UnreadTokens {
+    fn skips(&mut self, tokens: &[crate::words::CodeToken<'_>], index: usize) -> bool {
+        use ra_ap_rustc_lexer::TokenKind;
+        if index < self.skip_to {
+            return true;
+        }
+        let (kind, piece) = tokens[index];
+        if kind == TokenKind::Ident
+            && !MAP_MACROS.contains(&piece)
+            && let Some(end) = macro_body_end(tokens, index)
+        {
+            self.skip_to = end;
+            return true;
+        }
+        self.skips_attribute(kind)
+    }
+
+    fn skips_attribute(&mut self, kind: ra_ap_rustc_lexer::TokenKind) -> bool {
+        use ra_ap_rustc_lexer::TokenKind;
+        if self.attribute_depth > 0 {
+            match kind {
+                TokenKind::OpenBracket => self.attribute_depth += 1,
+                TokenKind::CloseBracket => self.attribute_depth -= 1,
+                _ => {}
+            }
+            return true;
+        }
+        match kind {
+            TokenKind::Pound => {
+                self.opens_attribute = true;
+                true
+            }
+            TokenKind::Bang if self.opens_attribute => true,
+            TokenKind::OpenBracket if self.opens_attribute => {
+                self.opens_attribute = false;
+                self.attribute_depth = 1;
+                true
+            }
+            _ => {
+                self.opens_attribute = false;
+                false
+            }
+        }
+    }
+}
+
+/// What `code_may_hold_secret` has read of the secrets' names and the literals.
+#[derive(Default)]
+struct SecretNames<'t> {
+    /// The name waiting for its value.
+    pending: Option<SecretName>,
+    /// A name just followed by one `:`.
+    colon_after: Option<SecretName>,
+    /// The kinds of the typed names (a set: a file may type a thousand `key: &str` parameters,
+    /// and each literal is judged against each kind).
+    typed: BTreeSet<SecretName>,
+    literals: Vec<&'t str>,
+    /// Inside a function's signature (from `fn` to its body or `;`), and how deep in
+    /// parentheses.
+    in_signature: bool,
+    parens: usize,
+}
+
+impl SecretNames<'_> {
+    /// A name that calls a secret's waits for its value.
+    fn read_name(&mut self, candidate: &str) {
+        if let Some(kind) = secret_name_kind(candidate) {
             // Two names before one value: keep the weaker demand on it.
-            let any_value = kind == SecretName::AnyValue || pending == Some(SecretName::AnyValue);
-            pending = Some(if any_value {
+            let any_value =
+                kind == SecretName::AnyValue || self.pending == Some(SecretName::AnyValue);
+            self.pending = Some(if any_value {
                 SecretName::AnyValue
             } else {
                 kind
             });
         }
     }
-    typed.extend(colon_after);
-    typed
+}
+
+/// What a name asks of a secret's value, if it names one: a method whose parameters are
+/// secrets (`KNOWN_PARAMETERS`), or a name `names::classify` calls a secret's.
+fn secret_name_kind(candidate: &str) -> Option<SecretName> {
+    let known = KNOWN_PARAMETERS
         .iter()
-        .any(|&kind| literals.iter().any(|content| fits(kind, content)))
+        .find(|(method, _)| *method == candidate)
+        .and_then(|(_, params)| params.iter().filter_map(|p| names::classify(p)).min());
+    known.or_else(|| {
+        may_name_a_secret(candidate)
+            .then(|| names::classify(candidate))
+            .flatten()
+    })
 }
 
 /// Whether a name holds, whatever its case, a fragment every secret name holds (`names` data:
