@@ -78,118 +78,150 @@ impl Pending {
 pub fn recursion_estimate<'t>(
     tokens: impl IntoIterator<Item = crate::words::CodeToken<'t>>,
 ) -> usize {
-    use ra_ap_rustc_lexer::TokenKind;
-    /// One token as proc-macro2 would see it (a lifetime is a `'` and a name).
-    enum Token<'t> {
-        Open(bool),
-        Close,
-        Punct(char),
-        Ident(&'t str),
-        Literal,
-    }
-    // The enclosing levels: what was pending at each, its depth, and whether it is a block.
-    let mut stack: Vec<(Pending, usize, bool)> = Vec::new();
-    let mut pending = Pending::default();
-    let mut base = 0usize;
-    let mut deepest = 0usize;
-    let mut previous: Option<char> = None;
-    // Just after a `{ .. }`: an item, a block statement or an `if` branch ended, unless `else`
-    // or an operator carries the expression on.
-    let mut after_block = false;
+    let mut estimate = RecursionEstimate::default();
     for (kind, piece) in tokens {
-        let lifetime = [Token::Punct('\''), Token::Ident("")];
-        let one: [Token<'t>; 1] = [match kind {
-            TokenKind::OpenParen | TokenKind::OpenBracket => Token::Open(false),
-            TokenKind::OpenBrace => Token::Open(true),
-            TokenKind::CloseParen | TokenKind::CloseBracket | TokenKind::CloseBrace => Token::Close,
-            TokenKind::Ident
-            | TokenKind::RawIdent
-            | TokenKind::UnknownPrefix
-            | TokenKind::InvalidIdent
-            | TokenKind::ForcedKeywordIdent => Token::Ident(piece),
-            TokenKind::Literal { .. } => Token::Literal,
-            TokenKind::Lifetime { .. }
-            | TokenKind::RawLifetime
-            | TokenKind::UnknownPrefixLifetime => {
-                Token::Literal // replaced below by the lifetime's two tokens
-            }
-            _ => Token::Punct(piece.chars().next().unwrap_or(' ')),
-        }];
-        let is_lifetime = matches!(
-            kind,
-            TokenKind::Lifetime { .. } | TokenKind::RawLifetime | TokenKind::UnknownPrefixLifetime
-        );
-        let tokens: &[Token<'t>] = if is_lifetime { &lifetime } else { &one };
-        for token in tokens {
-            if let Token::Close = token {
-                if let Some((outer, outer_base, was_block)) = stack.pop() {
-                    pending = outer;
-                    base = outer_base;
-                    previous = None;
-                    after_block = was_block;
-                }
-                continue;
-            }
-            if std::mem::take(&mut after_block) {
-                let carries_on = match token {
-                    Token::Ident(name) => *name == "else",
-                    Token::Punct(c) => !matches!(c, '#' | ';' | ','),
-                    _ => false,
-                };
-                if !carries_on {
-                    pending = Pending::default();
-                }
-            }
-            let mut punct = None;
-            match *token {
-                Token::Open(is_block) => {
-                    let here = base + pending.depth() + 1;
-                    deepest = deepest.max(here);
-                    stack.push((pending, base, is_block));
-                    base = here;
-                    pending = Pending::default();
-                    previous = None;
-                    continue;
-                }
-                Token::Close => {}
-                Token::Punct(c) => {
-                    punct = Some(c);
-                    match c {
-                        ',' => pending.chain = 0,
-                        ';' => pending = Pending::default(),
-                        '<' => pending.angles += 1,
-                        '>' if matches!(previous, Some('=')) => {
-                            // `=>`: a match arm's pattern is complete.
-                            pending.chain = 0;
-                            pending.angles = 0;
-                        }
-                        '>' if matches!(previous, Some('-')) => pending.chain += 1,
-                        '>' => pending.angles = pending.angles.saturating_sub(1),
-                        // `#!` opens an inner attribute, not a negation.
-                        '!' if matches!(previous, Some('#')) => {}
-                        // Closure bars nest (`|a| |b| ..`); or-patterns (`'a'..='z' | '_'`) do
-                        // not, so a bar ends the chain before it and counts half a level.
-                        '|' => {
-                            pending.bars += 1;
-                            pending.chain = 0;
-                        }
-                        '&' | '!' | '-' | '*' | '+' | '/' | '%' | '^' | '.' | '?' | '@' | '~'
-                        | '=' => pending.chain += 1,
-                        _ => {}
-                    }
-                }
-                Token::Ident(name) => {
-                    if RECURSIVE_KEYWORDS.contains(&name) {
-                        pending.chain += 1;
-                    }
-                }
-                Token::Literal => {}
-            }
-            previous = punct;
-            deepest = deepest.max(base + pending.depth());
+        for token in proc_macro_tokens(kind, piece) {
+            estimate.read(token);
         }
     }
-    deepest
+    estimate.deepest
+}
+
+/// One token as proc-macro2 would see it.
+enum ProcMacroToken<'t> {
+    /// An opening bracket: whether it is a brace.
+    Open(bool),
+    Close,
+    Punct(char),
+    Ident(&'t str),
+    Literal,
+}
+
+/// A lexer token as proc-macro2 would see it: one token, or for a lifetime a `'` and a name.
+fn proc_macro_tokens(
+    kind: ra_ap_rustc_lexer::TokenKind,
+    piece: &str,
+) -> impl Iterator<Item = ProcMacroToken<'_>> {
+    use ra_ap_rustc_lexer::TokenKind;
+    let (first, second) = match kind {
+        TokenKind::OpenParen | TokenKind::OpenBracket => (ProcMacroToken::Open(false), None),
+        TokenKind::OpenBrace => (ProcMacroToken::Open(true), None),
+        TokenKind::CloseParen | TokenKind::CloseBracket | TokenKind::CloseBrace => {
+            (ProcMacroToken::Close, None)
+        }
+        TokenKind::Ident
+        | TokenKind::RawIdent
+        | TokenKind::UnknownPrefix
+        | TokenKind::InvalidIdent
+        | TokenKind::ForcedKeywordIdent => (ProcMacroToken::Ident(piece), None),
+        TokenKind::Literal { .. } => (ProcMacroToken::Literal, None),
+        TokenKind::Lifetime { .. } | TokenKind::RawLifetime | TokenKind::UnknownPrefixLifetime => {
+            (ProcMacroToken::Punct('\''), Some(ProcMacroToken::Ident("")))
+        }
+        _ => (
+            ProcMacroToken::Punct(piece.chars().next().unwrap_or(' ')),
+            None,
+        ),
+    };
+    std::iter::once(first).chain(second)
+}
+
+/// The state of `recursion_estimate` between two tokens.
+#[derive(Default)]
+struct RecursionEstimate {
+    /// The enclosing levels: what was pending at each, its depth, and whether it is a block.
+    stack: Vec<(Pending, usize, bool)>,
+    pending: Pending,
+    base: usize,
+    deepest: usize,
+    previous: Option<char>,
+    /// Just after a `{ .. }`: an item, a block statement or an `if` branch ended, unless `else`
+    /// or an operator carries the expression on.
+    after_block: bool,
+}
+
+impl RecursionEstimate {
+    fn read(&mut self, token: ProcMacroToken<'_>) {
+        if let ProcMacroToken::Close = token {
+            self.close();
+            return;
+        }
+        if std::mem::take(&mut self.after_block) && !carries_on_after_a_block(&token) {
+            self.pending = Pending::default();
+        }
+        match token {
+            ProcMacroToken::Open(is_block) => {
+                self.open(is_block);
+                return;
+            }
+            ProcMacroToken::Punct(c) => self.punct(c),
+            ProcMacroToken::Ident(name) if RECURSIVE_KEYWORDS.contains(&name) => {
+                self.pending.chain += 1;
+            }
+            ProcMacroToken::Ident(_) | ProcMacroToken::Literal | ProcMacroToken::Close => {}
+        }
+        self.previous = match token {
+            ProcMacroToken::Punct(c) => Some(c),
+            _ => None,
+        };
+        self.deepest = self.deepest.max(self.base + self.pending.depth());
+    }
+
+    fn open(&mut self, is_block: bool) {
+        let here = self.base + self.pending.depth() + 1;
+        self.deepest = self.deepest.max(here);
+        self.stack.push((self.pending, self.base, is_block));
+        self.base = here;
+        self.pending = Pending::default();
+        self.previous = None;
+    }
+
+    fn close(&mut self) {
+        if let Some((outer, outer_base, was_block)) = self.stack.pop() {
+            self.pending = outer;
+            self.base = outer_base;
+            self.previous = None;
+            self.after_block = was_block;
+        }
+    }
+
+    fn punct(&mut self, c: char) {
+        let pending = &mut self.pending;
+        match c {
+            ',' => pending.chain = 0,
+            ';' => *pending = Pending::default(),
+            '<' => pending.angles += 1,
+            '>' if matches!(self.previous, Some('=')) => {
+                // `=>`: a match arm's pattern is complete.
+                pending.chain = 0;
+                pending.angles = 0;
+            }
+            '>' if matches!(self.previous, Some('-')) => pending.chain += 1,
+            '>' => pending.angles = pending.angles.saturating_sub(1),
+            // `#!` opens an inner attribute, not a negation.
+            '!' if matches!(self.previous, Some('#')) => {}
+            // Closure bars nest (`|a| |b| ..`); or-patterns (`'a'..='z' | '_'`) do not, so a
+            // bar ends the chain before it and counts half a level.
+            '|' => {
+                pending.bars += 1;
+                pending.chain = 0;
+            }
+            '&' | '!' | '-' | '*' | '+' | '/' | '%' | '^' | '.' | '?' | '@' | '~' | '=' => {
+                pending.chain += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a token just after a `{ .. }` carries the expression on: an `else`, or a
+/// punctuation mark other than `#`, `;` and `,`.
+fn carries_on_after_a_block(token: &ProcMacroToken<'_>) -> bool {
+    match token {
+        ProcMacroToken::Ident(name) => *name == "else",
+        ProcMacroToken::Punct(c) => !matches!(c, '#' | ';' | ','),
+        _ => false,
+    }
 }
 
 /// The text syn parses: a shebang line (`#!/usr/bin/env run-cargo-script`, but not an inner
