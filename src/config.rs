@@ -282,168 +282,230 @@ pub fn file_timeout(seconds: f64) -> Result<Duration, String> {
 }
 
 fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::Report> {
-    let err = |span, message: String, label: &str| value_error(text, path, span, message, label);
-    let selectors =
-        |list: Option<Vec<Spanned<String>>>| -> Result<Option<Vec<String>>, miette::Report> {
-            let Some(list) = list else { return Ok(None) };
-            let mut out = Vec::new();
-            for item in list {
-                if registry().matching(item.get_ref()).is_empty() {
-                    return Err(err(
-                        item.span(),
-                        format!("`{}` matches no rule", item.get_ref()),
-                        "not a rule code, prefix or name (see `prodready rules`)",
-                    ));
-                }
-                out.push(item.into_inner());
-            }
-            Ok(Some(out))
-        };
+    let err = ValueErrors { text, path };
     let mut config = Config {
-        select: selectors(raw.select)?,
-        ignore: selectors(raw.ignore)?.unwrap_or_default(),
+        select: selectors(raw.select, &err)?,
+        ignore: selectors(raw.ignore, &err)?.unwrap_or_default(),
         preview: raw.preview.unwrap_or(false),
         origin: Some(path.to_path_buf()),
         origin_text: Some(text.to_string()),
         ..Config::default()
     };
-    for pattern in raw.drift_vocabulary.unwrap_or_default() {
+    config.drift_vocabulary = drift_vocabulary(raw.drift_vocabulary.unwrap_or_default(), &err)?;
+    if let Some(exclude) = raw.exclude {
+        config.exclude = globs(exclude, "exclude", &err)?;
+    }
+    if let Some(size) = raw.max_file_size {
+        config.max_file_size = max_file_size(&size, &err)?;
+    }
+    if let Some(timeout) = raw.file_timeout {
+        config.file_timeout = file_timeout_setting(&timeout, &err)?;
+    }
+    config.severity = severities(raw.severity.unwrap_or_default(), &err)?;
+    for entry in raw.allow.unwrap_or_default() {
+        config.allows.push(allow_entry(entry, &err)?);
+    }
+    if let Some(gate) = raw.gate {
+        config.gate = validate_gate(gate, &err)?;
+    }
+    Ok(config)
+}
+
+/// Makes the error for a bad value of a configuration file, pointing at the value.
+struct ValueErrors<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl ValueErrors<'_> {
+    fn at(&self, span: std::ops::Range<usize>, message: String, label: &str) -> miette::Report {
+        value_error(self.text, self.path, span, message, label)
+    }
+}
+
+/// `select` or `ignore`: each item must match a rule.
+fn selectors(
+    list: Option<Vec<Spanned<String>>>,
+    err: &ValueErrors<'_>,
+) -> Result<Option<Vec<String>>, miette::Report> {
+    let Some(list) = list else { return Ok(None) };
+    let mut out = Vec::new();
+    for item in list {
+        if registry().matching(item.get_ref()).is_empty() {
+            return Err(err.at(
+                item.span(),
+                format!("`{}` matches no rule", item.get_ref()),
+                "not a rule code, prefix or name (see `prodready rules`)",
+            ));
+        }
+        out.push(item.into_inner());
+    }
+    Ok(Some(out))
+}
+
+fn drift_vocabulary(
+    patterns: Vec<Spanned<String>>,
+    err: &ValueErrors<'_>,
+) -> Result<Vec<String>, miette::Report> {
+    let mut out = Vec::new();
+    for pattern in patterns {
         if let Err(e) = crate::checks::drift::Vocabulary::term(pattern.get_ref()) {
-            return Err(err(
+            return Err(err.at(
                 pattern.span(),
                 format!("bad drift_vocabulary pattern: {e}"),
                 "this pattern",
             ));
         }
-        config.drift_vocabulary.push(pattern.into_inner());
+        out.push(pattern.into_inner());
     }
-    if let Some(exclude) = raw.exclude {
-        for glob in exclude {
-            if let Err(e) = globset::Glob::new(glob.get_ref()) {
-                return Err(err(
-                    glob.span(),
-                    format!("bad exclude glob: {e}"),
-                    "this glob",
-                ));
-            }
-            config.exclude.push(glob.into_inner());
+    Ok(out)
+}
+
+/// The globs of `exclude` or of an `[[allow]]` entry's `paths` (`what`), each valid.
+fn globs(
+    globs: Vec<Spanned<String>>,
+    what: &str,
+    err: &ValueErrors<'_>,
+) -> Result<Vec<String>, miette::Report> {
+    let mut out = Vec::new();
+    for glob in globs {
+        if let Err(e) = globset::Glob::new(glob.get_ref()) {
+            return Err(err.at(glob.span(), format!("bad {what} glob: {e}"), "this glob"));
         }
+        out.push(glob.into_inner());
     }
-    if let Some(size) = raw.max_file_size {
-        let bytes = *size.get_ref();
-        if bytes <= 0 {
-            return Err(err(
-                size.span(),
-                "max_file_size must be a positive number of bytes".into(),
-                "not a positive number",
-            ));
-        }
-        config.max_file_size = bytes as u64;
+    Ok(out)
+}
+
+fn max_file_size(size: &Spanned<i64>, err: &ValueErrors<'_>) -> Result<u64, miette::Report> {
+    let bytes = *size.get_ref();
+    if bytes <= 0 {
+        return Err(err.at(
+            size.span(),
+            "max_file_size must be a positive number of bytes".into(),
+            "not a positive number",
+        ));
     }
-    if let Some(timeout) = raw.file_timeout {
-        let seconds = match timeout.get_ref() {
-            toml::Value::Integer(i) => Some(*i as f64),
-            toml::Value::Float(f) => Some(*f),
-            _ => None,
-        };
-        config.file_timeout = seconds
-            .ok_or_else(|| "not a number".to_string())
-            .and_then(file_timeout)
-            .map_err(|e| {
-                err(
-                    timeout.span(),
-                    format!("file_timeout must be a positive number of seconds: {e}"),
-                    "not a positive number of seconds",
-                )
-            })?;
-    }
-    for (code, level) in raw.severity.unwrap_or_default() {
+    Ok(bytes as u64)
+}
+
+/// `file_timeout`: a positive number of seconds, integer or not.
+fn file_timeout_setting(
+    timeout: &Spanned<toml::Value>,
+    err: &ValueErrors<'_>,
+) -> Result<Duration, miette::Report> {
+    let seconds = match timeout.get_ref() {
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    seconds
+        .ok_or_else(|| "not a number".to_string())
+        .and_then(file_timeout)
+        .map_err(|e| {
+            err.at(
+                timeout.span(),
+                format!("file_timeout must be a positive number of seconds: {e}"),
+                "not a positive number of seconds",
+            )
+        })
+}
+
+/// The `[severity]` table: a severity for each rule named.
+fn severities(
+    table: BTreeMap<Spanned<String>, Spanned<String>>,
+    err: &ValueErrors<'_>,
+) -> Result<BTreeMap<Code, Severity>, miette::Report> {
+    let mut out = BTreeMap::new();
+    for (code, level) in table {
         let Some(rule) = registry().find(code.get_ref()) else {
-            return Err(err(
+            return Err(err.at(
                 code.span(),
                 format!("`{}` is not a rule", code.get_ref()),
                 "unknown rule code or name",
             ));
         };
         let Some(severity) = Severity::parse(level.get_ref()) else {
-            return Err(err(
+            return Err(err.at(
                 level.span(),
                 format!("`{}` is not a severity", level.get_ref()),
                 "expected critical, high, medium or low",
             ));
         };
-        config.severity.insert(rule.code, severity);
+        out.insert(rule.code, severity);
     }
-    for entry in raw.allow.unwrap_or_default() {
-        let range = entry.span();
-        let entry = entry.into_inner();
-        let mut paths = None;
-        for glob in entry.paths.into_iter().flatten() {
-            if let Err(e) = globset::Glob::new(glob.get_ref()) {
-                return Err(err(
-                    glob.span(),
-                    format!("bad allow glob: {e}"),
-                    "this glob",
-                ));
-            }
-            paths.get_or_insert_with(Vec::new).push(glob.into_inner());
-        }
-        if entry.rules.get_ref().is_empty() {
-            return Err(err(
-                entry.rules.span(),
-                "an [[allow]] entry must name its rules".into(),
-                "codes, prefixes or names, as in `select`",
+    Ok(out)
+}
+
+/// An `[[allow]]` entry: its globs valid, its rules named, its `until` a date.
+fn allow_entry(
+    entry: Spanned<RawAllow>,
+    err: &ValueErrors<'_>,
+) -> Result<PathAllow, miette::Report> {
+    let range = entry.span();
+    let entry = entry.into_inner();
+    let paths = globs(entry.paths.unwrap_or_default(), "allow", err)?;
+    if entry.rules.get_ref().is_empty() {
+        return Err(err.at(
+            entry.rules.span(),
+            "an [[allow]] entry must name its rules".into(),
+            "codes, prefixes or names, as in `select`",
+        ));
+    }
+    let until = entry
+        .until
+        .map(|value| until_date(&value, err))
+        .transpose()?;
+    // A missing reason and unknown rules are reported by OPS006, like those of comments.
+    let reason = entry.reason.filter(|r| !r.trim().is_empty());
+    Ok(PathAllow {
+        // No paths, or an empty list of them: the whole project.
+        paths: (!paths.is_empty()).then_some(paths),
+        allow: Allow::config(entry.rules.into_inner(), reason, until, range),
+    })
+}
+
+/// An `[[allow]]` entry's `until`: a TOML date or a string holding one.
+fn until_date(value: &Spanned<toml::Value>, err: &ValueErrors<'_>) -> Result<Date, miette::Report> {
+    let text = match value.get_ref() {
+        toml::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    Date::parse(&text).ok_or_else(|| {
+        err.at(
+            value.span(),
+            format!("until = {text} is not a date"),
+            "expected YYYY-MM-DD",
+        )
+    })
+}
+
+fn validate_gate(gate: RawGate, err: &ValueErrors<'_>) -> Result<Gate, miette::Report> {
+    let mut out = Gate::default();
+    if let Some(score) = gate.fail_under {
+        let value = *score.get_ref();
+        if !(0.0..=100.0).contains(&value) {
+            return Err(err.at(
+                score.span(),
+                format!("fail_under must be between 0 and 100, not {value}"),
+                "out of range",
             ));
         }
-        let until = match entry.until {
-            None => None,
-            Some(value) => {
-                let text = match value.get_ref() {
-                    toml::Value::String(text) => text.clone(),
-                    other => other.to_string(),
-                };
-                Some(Date::parse(&text).ok_or_else(|| {
-                    err(
-                        value.span(),
-                        format!("until = {text} is not a date"),
-                        "expected YYYY-MM-DD",
-                    )
-                })?)
-            }
+        out.fail_under = Some(value);
+    }
+    if let Some(level) = gate.fail_on {
+        out.fail_on = match level.get_ref().as_str() {
+            "none" => None,
+            other => Some(Severity::parse(other).ok_or_else(|| {
+                err.at(
+                    level.span(),
+                    format!("`{other}` is not a severity"),
+                    "expected critical, high, medium, low or none",
+                )
+            })?),
         };
-        // A missing reason and unknown rules are reported by OPS006, like those of comments.
-        let reason = entry.reason.filter(|r| !r.trim().is_empty());
-        config.allows.push(PathAllow {
-            paths,
-            allow: Allow::config(entry.rules.into_inner(), reason, until, range),
-        });
     }
-    if let Some(gate) = raw.gate {
-        if let Some(score) = gate.fail_under {
-            let value = *score.get_ref();
-            if !(0.0..=100.0).contains(&value) {
-                return Err(err(
-                    score.span(),
-                    format!("fail_under must be between 0 and 100, not {value}"),
-                    "out of range",
-                ));
-            }
-            config.gate.fail_under = Some(value);
-        }
-        if let Some(level) = gate.fail_on {
-            config.gate.fail_on = match level.get_ref().as_str() {
-                "none" => None,
-                other => Some(Severity::parse(other).ok_or_else(|| {
-                    err(
-                        level.span(),
-                        format!("`{other}` is not a severity"),
-                        "expected critical, high, medium, low or none",
-                    )
-                })?),
-            };
-        }
-    }
-    Ok(config)
+    Ok(out)
 }
 
 #[cfg(test)]
