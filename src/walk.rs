@@ -154,90 +154,14 @@ fn exclude_set(globs: &[String]) -> GlobSet {
 /// whatever their number.
 pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: usize) -> Discovery {
     let excluded = Arc::new(exclude_set(exclude));
-    let pruned: Arc<Mutex<Vec<(PathBuf, SkipReason)>>> = Arc::default();
+    let pruned: PrunedDirs = Arc::default();
     let mut discovery = Discovery::default();
     let mut visited_dirs: HashMap<PathBuf, VisitedDir> = HashMap::new();
 
     let outer = OuterIgnores::of(root);
     let rules_above_root = !outer.matchers.is_empty();
-    let walker = {
-        let root = root.to_path_buf();
-        let excluded = Arc::clone(&excluded);
-        let pruned = Arc::clone(&pruned);
-        WalkBuilder::new(&root)
-            .hidden(false)
-            .require_git(false)
-            // The walk reads the ignore files inside the root; those of the folders above it
-            // come from `OuterIgnores` (only within the enclosing git work tree), and the
-            // user's global git excludes are never read.
-            .parents(false)
-            .git_global(false)
-            .follow_links(false)
-            .threads(threads)
-            .filter_entry(move |entry| {
-                if entry.depth() == 0 {
-                    return true;
-                }
-                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                let reason = if is_dir
-                    && ALWAYS_SKIPPED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref())
-                {
-                    Some(SkipReason::BuildOrVcsDir)
-                } else if is_dir && excluded.is_match(relative(&root, entry.path())) {
-                    Some(SkipReason::Excluded)
-                } else if outer.ignores(&root, entry.path(), is_dir) {
-                    // Not pruned: counted as gitignored, like what the walk's own rules hide.
-                    return false;
-                } else {
-                    None
-                };
-                if let Some(reason) = reason {
-                    pruned
-                        .lock()
-                        .expect("walk bookkeeping")
-                        .push((entry.path().to_path_buf(), reason));
-                }
-                reason.is_none()
-            })
-            .build_parallel()
-    };
-    // The walk's threads find entries in any order, stat the files (for their size and stamp)
-    // and look in each folder for ignore rules; the entries are then taken in the order of a
-    // sorted depth-first walk.
-    type Found = Result<(ignore::DirEntry, Option<std::fs::Metadata>, bool), ignore::Error>;
-    let found: Mutex<Vec<Found>> = Mutex::default();
-    walker.run(|| {
-        Box::new(|entry| {
-            let item = entry.map(|entry| {
-                let file_type = entry.file_type();
-                let is_file = file_type.is_some_and(|t| t.is_file());
-                let metadata = if is_file { entry.metadata().ok() } else { None };
-                let has_rules =
-                    file_type.is_some_and(|t| t.is_dir()) && has_ignore_rules(entry.path());
-                (entry, metadata, has_rules)
-            });
-            found.lock().expect("walk bookkeeping").push(item);
-            ignore::WalkState::Continue
-        })
-    });
-    let mut found = found.into_inner().expect("walk bookkeeping");
-    // Sorted by components, so that a folder comes right before what it holds: the key is the
-    // components, each ended by a NUL byte (which no component holds, and below every other).
-    let order = |item: &Found| -> Vec<u8> {
-        let path = match item {
-            Ok((entry, ..)) => Some(entry.path()),
-            Err(error) => error_path(error),
-        };
-        let mut key = Vec::new();
-        for component in path.into_iter().flat_map(Path::components) {
-            key.extend_from_slice(component.as_os_str().as_encoded_bytes());
-            key.push(0);
-        }
-        key
-    };
-    found.sort_by_cached_key(order);
-
-    for item in found {
+    let walker = pruning_walker(root, &excluded, &pruned, outer, threads);
+    for item in found_in_walk_order(walker) {
         let (entry, metadata, has_rules) = match item {
             Ok(entry) => entry,
             Err(error) => {
@@ -276,52 +200,14 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
         if let Some(dir) = parent.and_then(|p| visited_dirs.get_mut(p)) {
             dir.seen += 1;
         }
-        let path = relative(root, entry.path());
-        if !file_type.is_file() {
-            *discovery
-                .skipped_files
-                .entry(SkipReason::NotRegular)
-                .or_default() += 1;
-            let why = if file_type.is_symlink() {
-                symlink_reason(root, entry.path())
-            } else {
-                "a special file (FIFO, socket or device): not read".to_string()
-            };
-            discovery.skipped.push(PathNote::new(path, why));
-            continue;
-        }
-        if !excluded.is_empty() && excluded.is_match(&path) {
-            *discovery
-                .skipped_files
-                .entry(SkipReason::Excluded)
-                .or_default() += 1;
-            continue;
-        }
-        let size = metadata.as_ref().map_or(0, |m| m.len());
-        let stamp = metadata.as_ref().and_then(Stamp::of);
-        if size > max_file_size {
-            *discovery
-                .skipped_files
-                .entry(SkipReason::TooLarge)
-                .or_default() += 1;
-            discovery.skipped.push(PathNote::new(
-                path,
-                format!("larger than max_file_size ({size} bytes > {max_file_size})"),
-            ));
-            continue;
-        }
-        if entry.path().to_str().is_none() {
-            discovery.notes.push(PathNote::new(
-                path.clone(),
-                "file name is not valid UTF-8 (shown with U+FFFD)",
-            ));
-        }
-        discovery.files.push(Candidate {
-            path,
-            abs: entry.path().to_path_buf(),
-            size,
-            stamp,
-        });
+        discovery.add_file(
+            root,
+            &entry,
+            file_type,
+            metadata.as_ref(),
+            &excluded,
+            max_file_size,
+        );
     }
 
     let pruned = std::mem::take(&mut *pruned.lock().expect("walk bookkeeping"));
@@ -331,6 +217,158 @@ pub fn discover(root: &Path, exclude: &[String], max_file_size: u64, threads: us
     }
     count_gitignored(root, &visited_dirs, &pruned_paths, threads, &mut discovery);
     discovery
+}
+
+/// The folders the walk did not enter, each with why.
+type PrunedDirs = Arc<Mutex<Vec<(PathBuf, SkipReason)>>>;
+
+/// The walk of `root`: it enters no folder of `ALWAYS_SKIPPED_DIRS` and no excluded folder
+/// (both kept in `pruned`), and hides what the ignore files above the root ignore.
+fn pruning_walker(
+    root: &Path,
+    excluded: &Arc<GlobSet>,
+    pruned: &PrunedDirs,
+    outer: OuterIgnores,
+    threads: usize,
+) -> ignore::WalkParallel {
+    let root = root.to_path_buf();
+    let excluded = Arc::clone(excluded);
+    let pruned = Arc::clone(pruned);
+    WalkBuilder::new(&root)
+        .hidden(false)
+        .require_git(false)
+        // The walk reads the ignore files inside the root; those of the folders above it
+        // come from `OuterIgnores` (only within the enclosing git work tree), and the
+        // user's global git excludes are never read.
+        .parents(false)
+        .git_global(false)
+        .follow_links(false)
+        .threads(threads)
+        .filter_entry(move |entry| {
+            if entry.depth() == 0 {
+                return true;
+            }
+            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+            let reason = if is_dir
+                && ALWAYS_SKIPPED_DIRS.contains(&entry.file_name().to_string_lossy().as_ref())
+            {
+                Some(SkipReason::BuildOrVcsDir)
+            } else if is_dir && excluded.is_match(relative(&root, entry.path())) {
+                Some(SkipReason::Excluded)
+            } else if outer.ignores(&root, entry.path(), is_dir) {
+                // Not pruned: counted as gitignored, like what the walk's own rules hide.
+                return false;
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                pruned
+                    .lock()
+                    .expect("walk bookkeeping")
+                    .push((entry.path().to_path_buf(), reason));
+            }
+            reason.is_none()
+        })
+        .build_parallel()
+}
+
+/// An entry the walk found: with a file's metadata, and for a folder whether it holds ignore
+/// rules.
+type Found = Result<(ignore::DirEntry, Option<std::fs::Metadata>, bool), ignore::Error>;
+
+/// Runs the walk. Its threads find entries in any order, stat the files (for their size and
+/// stamp) and look in each folder for ignore rules; the entries are then taken in the order of
+/// a sorted depth-first walk.
+fn found_in_walk_order(walker: ignore::WalkParallel) -> Vec<Found> {
+    let found: Mutex<Vec<Found>> = Mutex::default();
+    walker.run(|| {
+        Box::new(|entry| {
+            let item = entry.map(|entry| {
+                let file_type = entry.file_type();
+                let is_file = file_type.is_some_and(|t| t.is_file());
+                let metadata = if is_file { entry.metadata().ok() } else { None };
+                let has_rules =
+                    file_type.is_some_and(|t| t.is_dir()) && has_ignore_rules(entry.path());
+                (entry, metadata, has_rules)
+            });
+            found.lock().expect("walk bookkeeping").push(item);
+            ignore::WalkState::Continue
+        })
+    });
+    let mut found = found.into_inner().expect("walk bookkeeping");
+    found.sort_by_cached_key(depth_first_key);
+    found
+}
+
+/// The key that sorts entries by components, so that a folder comes right before what it
+/// holds: the components, each ended by a NUL byte (which no component holds, and below every
+/// other).
+fn depth_first_key(item: &Found) -> Vec<u8> {
+    let path = match item {
+        Ok((entry, ..)) => Some(entry.path()),
+        Err(error) => error_path(error),
+    };
+    let mut key = Vec::new();
+    for component in path.into_iter().flat_map(Path::components) {
+        key.extend_from_slice(component.as_os_str().as_encoded_bytes());
+        key.push(0);
+    }
+    key
+}
+
+impl Discovery {
+    /// Takes a file (anything but a folder) the walk found: to scan, or skipped with why.
+    fn add_file(
+        &mut self,
+        root: &Path,
+        entry: &ignore::DirEntry,
+        file_type: std::fs::FileType,
+        metadata: Option<&std::fs::Metadata>,
+        excluded: &GlobSet,
+        max_file_size: u64,
+    ) {
+        let path = relative(root, entry.path());
+        if !file_type.is_file() {
+            self.count_skipped_file(SkipReason::NotRegular);
+            let why = if file_type.is_symlink() {
+                symlink_reason(root, entry.path())
+            } else {
+                "a special file (FIFO, socket or device): not read".to_string()
+            };
+            self.skipped.push(PathNote::new(path, why));
+            return;
+        }
+        if !excluded.is_empty() && excluded.is_match(&path) {
+            self.count_skipped_file(SkipReason::Excluded);
+            return;
+        }
+        let size = metadata.map_or(0, std::fs::Metadata::len);
+        let stamp = metadata.and_then(Stamp::of);
+        if size > max_file_size {
+            self.count_skipped_file(SkipReason::TooLarge);
+            self.skipped.push(PathNote::new(
+                path,
+                format!("larger than max_file_size ({size} bytes > {max_file_size})"),
+            ));
+            return;
+        }
+        if entry.path().to_str().is_none() {
+            self.notes.push(PathNote::new(
+                path.clone(),
+                "file name is not valid UTF-8 (shown with U+FFFD)",
+            ));
+        }
+        self.files.push(Candidate {
+            path,
+            abs: entry.path().to_path_buf(),
+            size,
+            stamp,
+        });
+    }
+
+    fn count_skipped_file(&mut self, reason: SkipReason) {
+        *self.skipped_files.entry(reason).or_default() += 1;
+    }
 }
 
 /// The error number of a symbolic link loop.
