@@ -98,6 +98,16 @@ impl Item {
     pub fn weight(&self) -> f64 {
         self.severity.weight()
     }
+
+    /// What a failing item costs: the weight of its worst failing finding's severity, never
+    /// more than its own weight. A high item failed only by a low finding loses 2.5 of its
+    /// 7.5 points.
+    pub fn weight_lost(&self) -> f64 {
+        match (self.status, self.worst) {
+            (Status::Fail, Some(worst)) => worst.weight().min(self.weight()),
+            _ => 0.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,19 +142,17 @@ pub fn fails_item(finding: &Finding) -> bool {
         && (finding.code_kind == CodeKind::Production || finding.verified)
 }
 
+/// 100 × the points kept over the points at stake: every applicable item puts its weight at
+/// stake, and a failing one keeps its weight less what it lost.
 fn score_of<'a>(items: impl Iterator<Item = &'a Item>) -> Option<f64> {
-    let (mut passed, mut applicable) = (0.0, 0.0);
+    let (mut kept, mut applicable) = (0.0, 0.0);
     for item in items {
-        match item.status {
-            Status::Pass | Status::Waived => {
-                passed += item.weight();
-                applicable += item.weight();
-            }
-            Status::Fail => applicable += item.weight(),
-            Status::NotApplicable | Status::Skipped => {}
+        if matches!(item.status, Status::Pass | Status::Waived | Status::Fail) {
+            applicable += item.weight();
+            kept += item.weight() - item.weight_lost();
         }
     }
-    (applicable > 0.0).then(|| (1000.0 * passed / applicable).round() / 10.0)
+    (applicable > 0.0).then(|| (1000.0 * kept / applicable).round() / 10.0)
 }
 
 /// The checklist of the rules `offered` (preview rules the user did not opt into have no item).
@@ -292,14 +300,77 @@ impl Scorecard {
             .filter(|i| i.status == Status::Fail)
             .collect();
         failing.sort_by(|a, b| {
-            b.weight()
-                .total_cmp(&a.weight())
+            b.weight_lost()
+                .total_cmp(&a.weight_lost())
                 .then_with(|| a.rule.code.cmp(&b.rule.code))
         });
         failing
             .into_iter()
             .take(n)
-            .map(|i| (i, (1000.0 * i.weight() / total).round() / 10.0))
+            .map(|i| (i, (1000.0 * i.weight_lost() / total).round() / 10.0))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(code: Code, status: Status, worst: Option<Severity>) -> Item {
+        let rule = code.rule();
+        Item {
+            rule,
+            severity: rule.severity,
+            status,
+            failing: usize::from(status == Status::Fail),
+            worst,
+            informational: 0,
+            suppressed: 0,
+            baselined: 0,
+            not_audited: None,
+        }
+    }
+
+    #[test]
+    fn a_failing_item_loses_what_its_worst_finding_weighs() {
+        // RES004 is high (7.5), OPS001 high, SEC001 critical (10).
+        let low_only = item(Code::RES004, Status::Fail, Some(Severity::Low));
+        assert_eq!(low_only.weight_lost(), 2.5);
+        let critical_in_high = item(Code::OPS001, Status::Fail, Some(Severity::Critical));
+        assert_eq!(
+            critical_in_high.weight_lost(),
+            7.5,
+            "never more than its weight"
+        );
+        assert_eq!(item(Code::SEC001, Status::Pass, None).weight_lost(), 0.0);
+        // 7.5 + 7.5 + 10 at stake; kept 5.0 + 0 + 10.
+        let items = [
+            low_only,
+            critical_in_high,
+            item(Code::SEC001, Status::Pass, None),
+        ];
+        assert_eq!(score_of(items.iter()), Some(60.0));
+    }
+
+    #[test]
+    fn the_biggest_loss_is_ranked_first() {
+        let card = Scorecard {
+            items: vec![
+                item(Code::RES004, Status::Fail, Some(Severity::Low)),
+                item(Code::RES007, Status::Fail, Some(Severity::Medium)),
+                item(Code::SEC001, Status::Pass, None),
+            ],
+            score: None,
+            partial: false,
+            level: Level::Hardened,
+            categories: Vec::new(),
+        };
+        let ranked: Vec<(Code, f64)> = card
+            .top_improvements(3)
+            .into_iter()
+            .map(|(i, gain)| (i.rule.code, gain))
+            .collect();
+        // At stake: 7.5 + 5 + 10 = 22.5; RES007 loses 5, RES004 2.5.
+        assert_eq!(ranked, [(Code::RES007, 22.2), (Code::RES004, 11.1)]);
     }
 }

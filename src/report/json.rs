@@ -91,6 +91,8 @@ struct Item<'a> {
     category: Category,
     severity: Severity,
     weight: f64,
+    /// What the item costs the score: 0 unless it fails (see `Item::weight_lost`).
+    weight_lost: f64,
     status: Status,
     applies_when: &'a str,
     failing_findings: usize,
@@ -226,6 +228,7 @@ impl<'a> Item<'a> {
             category: item.rule.category,
             severity: item.severity,
             weight: item.weight(),
+            weight_lost: item.weight_lost(),
             status: item.status,
             applies_when: item.rule.applies_when.describe(),
             failing_findings: item.failing,
