@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use crate::baseline::Baseline;
 use crate::registry::{Code, Severity, registry};
+use crate::roles::{Role, RoleOverride};
 use crate::suppress::{Allow, Date};
 
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 * 1024 * 1024;
@@ -47,6 +48,8 @@ pub struct Config {
     pub drift_vocabulary: Vec<String>,
     /// `[[allow]]` entries: findings allowed by path and rule.
     pub allows: Vec<PathAllow>,
+    /// `[roles]`: files whose role the project sets itself (see `roles`).
+    pub roles: Vec<RoleOverride>,
     /// Findings recorded earlier (`--baseline`): they fail their checklist item but not the gate.
     pub baseline: Option<Baseline>,
     /// Where the configuration was read from, if anywhere.
@@ -86,6 +89,7 @@ impl Default for Config {
             preview: false,
             drift_vocabulary: Vec::new(),
             allows: Vec::new(),
+            roles: Vec::new(),
             baseline: None,
             origin: None,
             origin_text: None,
@@ -106,6 +110,8 @@ struct RawConfig {
     preview: Option<bool>,
     drift_vocabulary: Option<Vec<Spanned<String>>>,
     allow: Option<Vec<Spanned<RawAllow>>>,
+    /// Role names to globs, and the mandatory `reason`.
+    roles: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -308,7 +314,82 @@ fn validate(raw: RawConfig, text: &str, path: &Path) -> Result<Config, miette::R
     if let Some(gate) = raw.gate {
         config.gate = validate_gate(gate, &err)?;
     }
+    if let Some(roles) = raw.roles {
+        config.roles = role_overrides(roles, &err)?;
+    }
     Ok(config)
+}
+
+/// `[roles]`: `ROLE = [globs]` for each role set, with one `reason` for them all.
+fn role_overrides(
+    table: Spanned<toml::Table>,
+    err: &ValueErrors<'_>,
+) -> Result<Vec<RoleOverride>, miette::Report> {
+    let span = table.span();
+    let table = table.into_inner();
+    let reason = match table.get("reason") {
+        Some(toml::Value::String(reason)) if !reason.trim().is_empty() => reason.clone(),
+        _ => {
+            return Err(err.at(
+                span,
+                "[roles] needs a `reason`: why these files are not what their paths say".into(),
+                "add reason = \"...\"",
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for (key, value) in table.iter().filter(|(key, _)| *key != "reason") {
+        let at = key_span(err.text, span.clone(), key);
+        let Some(role) = Role::parse(key) else {
+            let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            return Err(err.at(
+                at,
+                format!("`{key}` is not a role"),
+                &format!("one of: {}", known.join(", ")),
+            ));
+        };
+        let globs = value
+            .as_array()
+            .filter(|a| a.iter().all(toml::Value::is_str));
+        let Some(globs) = globs else {
+            return Err(err.at(
+                at,
+                format!("[roles] {key} must be a list of globs"),
+                "a list of strings",
+            ));
+        };
+        for glob in globs.iter().filter_map(toml::Value::as_str) {
+            if let Err(e) = globset::Glob::new(glob) {
+                return Err(err.at(
+                    at.clone(),
+                    format!("bad [roles] {key} glob `{glob}`: {e}"),
+                    "this list",
+                ));
+            }
+            out.push(RoleOverride {
+                role,
+                glob: glob.to_string(),
+                reason: reason.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Where `key` is written inside the table at `span` (the table's span when it cannot be found).
+fn key_span(text: &str, span: std::ops::Range<usize>, key: &str) -> std::ops::Range<usize> {
+    let within = text.get(span.clone()).unwrap_or_default();
+    within
+        .match_indices(key)
+        .find(|(at, _)| {
+            let before = within[..*at].chars().next_back();
+            let after = within[at + key.len()..].trim_start().chars().next();
+            !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                && after == Some('=')
+        })
+        .map_or(span.clone(), |(at, _)| {
+            span.start + at..span.start + at + key.len()
+        })
 }
 
 /// Makes the error for a bad value of a configuration file, pointing at the value.

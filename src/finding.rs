@@ -5,6 +5,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::{Code, Rule, Severity};
+use crate::roles::Role;
 use crate::source::Source;
 use crate::suppress::AllowKind;
 
@@ -84,10 +85,20 @@ pub struct Finding {
     /// `line_digest`).
     pub line_key: Option<String>,
     pub snippet: Option<Snippet>,
+    /// Whether it is judged as the running service's: `Production` fails its item, `Test` is
+    /// reported at `low` and fails nothing (see `roles::judge`).
     pub code_kind: CodeKind,
+    /// What its file is to the project; `Test` in a `#[cfg(test)]` region. Set when the
+    /// finding is final.
+    #[serde(default)]
+    pub role: Role,
     /// A credential whose format checksum validates: it keeps its severity and fails its item
     /// even in test code.
     pub verified: bool,
+    /// A secret whose value cannot be real (a placeholder, a local host, a CI service
+    /// container's password, a sample the text calls one): demoted in CI, tooling and docs.
+    #[serde(default)]
+    pub sample: bool,
     /// What the report and the gate do with it.
     pub disposition: Disposition,
     /// Set once the finding is final; see `engine::finalise`.
@@ -135,7 +146,9 @@ impl Finding {
             fix: None,
             subject: None,
             code_kind: CodeKind::Production,
+            role: Role::Production,
             verified: false,
+            sample: false,
             disposition: Disposition::Open,
             fingerprint: String::new(),
         }
@@ -166,10 +179,18 @@ impl Finding {
             line_key: None,
             snippet: None,
             code_kind: CodeKind::Production,
+            role: Role::Production,
             verified: false,
+            sample: false,
             disposition: Disposition::Open,
             fingerprint: String::new(),
         }
+    }
+
+    /// Marks a secret whose value cannot be real (see `sample`).
+    pub fn sample(mut self) -> Finding {
+        self.sample = true;
+        self
     }
 
     /// Marks an issued credential (its checksum validates).

@@ -14,6 +14,7 @@ pub mod project;
 pub mod redact;
 pub mod registry;
 pub mod report;
+pub mod roles;
 pub mod score;
 pub mod source;
 pub mod suppress;

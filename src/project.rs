@@ -6,13 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::facts::FileFacts;
 use crate::facts::cargo::{CargoProject, DepKind};
-use crate::finding::CodeKind;
 use crate::registry::Subject;
-
-/// Folders whose content is test or example code, wherever they sit below the audited root.
-const TEST_DIRS: [&str; 6] = [
-    "tests", "test", "benches", "examples", "fixtures", "testdata",
-];
+use crate::roles::{self, Role};
 
 /// Crates whose presence as a (non-dev) dependency makes a project a service.
 const SERVER_FRAMEWORKS: [&str; 8] = [
@@ -138,24 +133,6 @@ pub const CODEOWNERS_PATHS: [&str; 4] = [
     ".gitlab/CODEOWNERS",
 ];
 
-/// Production or test code, by path alone (relative to the audited root): a file under a
-/// test folder, or named as a test (`x_test.go`, `x_test.cc`, `test_x.py`, `x.spec.ts`).
-pub fn path_code_kind(path: &str) -> CodeKind {
-    let mut components = path.split('/');
-    let file = components.next_back().unwrap_or_default();
-    let stem = file.split('.').next().unwrap_or(file);
-    let test_name = stem.ends_with("_test")
-        || stem.ends_with("_tests")
-        || stem.starts_with("test_")
-        || file.contains(".test.")
-        || file.contains(".spec.");
-    if test_name || components.any(|c| TEST_DIRS.contains(&c)) {
-        CodeKind::Test
-    } else {
-        CodeKind::Production
-    }
-}
-
 /// A runbook: one Markdown file, or a folder of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runbook {
@@ -180,7 +157,7 @@ pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
         })
     };
     for path in paths {
-        if !names(path) || path_code_kind(path) == CodeKind::Test {
+        if !names(path) || roles::of_path(path).is_test_like() {
             continue;
         }
         let lower = path.to_ascii_lowercase();
@@ -245,9 +222,10 @@ pub fn subjects(
     if let Some(runbook) = runbooks(paths).first() {
         present.insert(Subject::Runbook, runbook.location.clone());
     }
-    if let Some(file) = files.iter().find(|f| {
-        f.kind == crate::source::FileKind::Rust && f.path_code_kind == CodeKind::Production
-    }) {
+    if let Some(file) = files
+        .iter()
+        .find(|f| f.kind == crate::source::FileKind::Rust && f.role == Role::Production)
+    {
         present.insert(Subject::RustCode, file.path.clone());
     }
     if let Some((client, manifest)) = HTTP_CLIENTS
@@ -274,9 +252,11 @@ pub fn subjects(
             format!("depends on {client} ({manifest})"),
         );
     }
+    // Manifests make the DEP rules apply only where they deploy the service: a compose file in
+    // `dev/` or a CI job's does not.
     let deploy = files
         .iter()
-        .filter(|f| f.path_code_kind == CodeKind::Production)
+        .filter(|f| f.role == Role::Production)
         .filter_map(|f| f.yaml.as_ref().map(|y| (f.path.as_str(), &y.deploy)));
     let kubernetes = deploy
         .clone()
@@ -303,7 +283,7 @@ pub fn subjects(
         present.insert(Subject::Metrics, evidence);
     }
     if let Some(file) = files.iter().find(|f| {
-        f.path_code_kind == CodeKind::Production
+        !f.role.is_test_like()
             && f.prometheus_rules
                 .as_ref()
                 .is_some_and(|r| !r.alerts.is_empty())
@@ -365,7 +345,7 @@ fn model_evidence(cargo: &CargoProject, paths: &BTreeSet<String>) -> Option<Stri
         .find(|p| {
             let lower = p.to_ascii_lowercase();
             MODEL_ARTIFACTS.iter().any(|ext| lower.ends_with(ext))
-                && path_code_kind(p) == CodeKind::Production
+                && !roles::of_path(p).is_test_like()
         })
         .map(|p| format!("model artifact {p}"))
 }
@@ -373,10 +353,7 @@ fn model_evidence(cargo: &CargoProject, paths: &BTreeSet<String>) -> Option<Stri
 /// Why the project emits metrics, if it does: production code that registers one, or a
 /// metrics exporter dependency.
 fn metrics_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String> {
-    for file in files
-        .iter()
-        .filter(|f| f.path_code_kind == CodeKind::Production)
-    {
+    for file in files.iter().filter(|f| !f.role.is_test_like()) {
         let Some(metrics) = &file.metrics else {
             continue;
         };
@@ -406,9 +383,7 @@ fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
             }
         }
     }
-    let production = files
-        .iter()
-        .filter(|f| f.path_code_kind == CodeKind::Production);
+    let production = files.iter().filter(|f| f.role == Role::Production);
     for file in production.clone() {
         if let Some((line, api)) = file.rust.as_ref().and_then(|r| r.server_use.as_ref()) {
             return Some(format!("uses {api} ({}:{line})", file.path));
@@ -491,7 +466,7 @@ mod tests {
         .into();
         let manifest = |path: &str, name: &str| {
             let text = format!("[package]\nname = \"{name}\"\n");
-            Manifest::parse(Source::new(path, text), &files, CodeKind::Production).unwrap()
+            Manifest::parse(Source::new(path, text), &files).unwrap()
         };
         let cargo = CargoProject::new(
             vec![
@@ -512,18 +487,6 @@ mod tests {
         ] {
             assert_eq!(is_binary_source(path, &cargo), binary, "{path}");
         }
-    }
-
-    #[test]
-    fn test_code_is_decided_below_the_root_only() {
-        assert_eq!(path_code_kind("src/main.rs"), CodeKind::Production);
-        assert_eq!(path_code_kind("tests/cli.rs"), CodeKind::Test);
-        assert_eq!(path_code_kind("crates/a/examples/x.rs"), CodeKind::Test);
-        assert_eq!(path_code_kind("fixtures"), CodeKind::Production);
-        assert_eq!(path_code_kind("src/fixtures.rs"), CodeKind::Production);
-        assert_eq!(path_code_kind("crypto/x509/x509_test.cc"), CodeKind::Test);
-        assert_eq!(path_code_kind("web/app.spec.ts"), CodeKind::Test);
-        assert_eq!(path_code_kind("src/latest.rs"), CodeKind::Production);
     }
 
     #[test]

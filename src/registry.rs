@@ -301,6 +301,9 @@ pub struct Rule {
     pub fix: String,
     #[serde(default)]
     pub test_code: TestCodePolicy,
+    /// How its findings in files that are not the service's are judged (see `roles`).
+    #[serde(default)]
+    pub outside_production: crate::roles::OutsideProduction,
     pub docs: Docs,
     #[serde(default)]
     pub references: Vec<String>,

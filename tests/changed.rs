@@ -540,6 +540,8 @@ fn uncommitted_and_untracked_work_counts() {
         repo.read("src/lib.rs"),
         immediate_retry("post_ledger", "post")
     );
+    // A new module, declared by a line the change adds.
+    let lib = format!("mod fresh;\n{lib}");
     repo.write("src/lib.rs", &lib);
     let fresh = immediate_retry("put_ledger", "put");
     repo.write("src/fresh.rs", &fresh);
@@ -609,10 +611,16 @@ fn a_subfolder_of_the_repository_is_compared_with_the_same_subfolder() {
 
 #[test]
 fn file_names_with_spaces_are_compared() {
-    let repo = Repo::new(&[(
-        "src/legacy retry.rs",
-        &immediate_retry("fetch_invoice", "get"),
-    )]);
+    let repo = Repo::new(&[
+        (
+            "src/lib.rs",
+            "#[path = \"legacy retry.rs\"]\nmod legacy;\n#[path = \"new \\\"quoted\\\" file.rs\"]\nmod quoted;\n",
+        ),
+        (
+            "src/legacy retry.rs",
+            &immediate_retry("fetch_invoice", "get"),
+        ),
+    ]);
     let text = format!(
         "{}{}",
         repo.read("src/legacy retry.rs"),
@@ -713,7 +721,7 @@ fn a_submodule_is_not_part_of_the_change() {
         "add",
         "--quiet",
         &url,
-        "vendor/library",
+        "library",
     ]);
     repo.commit("vendor the library");
     repo.git(&["branch", "--force", "main"]);

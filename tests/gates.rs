@@ -159,7 +159,7 @@ fn files_parsed_only_for_their_uses_wait_for_the_project_to_ask() {
     )
     .unwrap();
     // Parsed for its retry loop (a count and an inspected result), where it logs.
-    let main = "fn main() {\n    let mut attempts = 0;\n    loop {\n        attempts += 1;\n        match op() {\n            Ok(()) => break,\n            Err(e) => tracing::warn!(\"failed: {e}\"),\n        }\n        if attempts > 3 { break }\n        std::thread::sleep(std::time::Duration::from_secs(attempts));\n    }\n}\nfn op() -> Result<(), String> { Ok(()) }\n";
+    let main = "mod printer;\nfn main() {\n    let mut attempts = 0;\n    loop {\n        attempts += 1;\n        match op() {\n            Ok(()) => break,\n            Err(e) => tracing::warn!(\"failed: {e}\"),\n        }\n        if attempts > 3 { break }\n        std::thread::sleep(std::time::Duration::from_secs(attempts));\n    }\n}\nfn op() -> Result<(), String> { Ok(()) }\n";
     let printer = "pub fn show(x: u8) {\n    println!(\"{x}\");\n}\n";
     std::fs::write(dir.path().join("src/printer.rs"), printer).unwrap();
     let audit = |parse_everything| timed_audit(dir.path(), parse_everything);

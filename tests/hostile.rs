@@ -55,7 +55,9 @@ fn write(root: &Path, path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) {
     std::fs::write(path, bytes).unwrap();
 }
 
-const HELLO_TOML: &str = "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+/// A package whose `[lib]` names its own path: its other `src/` files (hostile ones among them)
+/// are audited as reachable modules, whatever declares them.
+const HELLO_TOML: &str = "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\npath = \"src/retry.rs\"\n";
 const HELLO_LOCK: &str = "version = 4\n\n[[package]]\nname = \"hello\"\nversion = \"0.1.0\"\n";
 
 /// An ordinary RES001 finding (a constant delay between attempts): it must survive whatever

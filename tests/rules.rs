@@ -8,9 +8,12 @@
 //!   next line);
 //! - every finding of CODE must sit on an `expect` line, unless it is about something missing
 //!   (no line): those are allowed only in a case named `expect-*`;
-//! - a case named `expect-*` must have a finding of CODE, a case named `ok-*` must have none;
+//! - a case named `expect-*` must have a finding of CODE, a case named `ok-*` must have none,
+//!   and a case named `quiet-*` none that fails its item (it may report at `low` what fails
+//!   nothing: a sample password in CI, a retry loop in a build script);
 //! - the case's findings, rendered compactly, are an insta snapshot
-//!   (`tests/snapshots/rules__<CODE>__<case>.snap`).
+//!   (`tests/snapshots/rules__<CODE>__<case>.snap`): code, severity, place, the file's role when
+//!   it is not production, and whether the finding fails nothing.
 
 mod common;
 
@@ -156,6 +159,13 @@ fn check_case(code: &str, case: &Path) -> Result<(), Failed> {
     if name.starts_with("ok-") && !mine.is_empty() {
         problems.push(format!("an ok- case with {} finding(s)", mine.len()));
     }
+    let failing = mine
+        .iter()
+        .filter(|f| prodready::score::fails_item(f))
+        .count();
+    if name.starts_with("quiet-") && failing > 0 {
+        problems.push(format!("a quiet- case with {failing} failing finding(s)"));
+    }
     insta::assert_snapshot!(format!("{code}__{name}"), compact(&report));
     if problems.is_empty() {
         Ok(())
@@ -174,11 +184,16 @@ fn compact(report: &Report) -> String {
             (Some(path), None) => path.clone(),
             (None, _) => "(project)".to_string(),
         };
-        let test = match f.code_kind {
-            prodready::finding::CodeKind::Test => " (test code)",
-            prodready::finding::CodeKind::Production => "",
+        let role = match f.role {
+            prodready::roles::Role::Production => String::new(),
+            role => format!(" [{}]", role.as_str()),
         };
-        let _ = writeln!(out, "{} {}{test} {place}", f.rule.code, f.severity);
+        let quiet = if prodready::score::fails_item(f) {
+            ""
+        } else {
+            " (fails nothing)"
+        };
+        let _ = writeln!(out, "{} {} {place}{role}{quiet}", f.rule.code, f.severity);
         let _ = writeln!(out, "  {}", f.message);
         if let Some(fix) = &f.fix {
             let _ = writeln!(out, "  fix: {fix}");

@@ -14,9 +14,9 @@ use saphyr::MarkedYaml;
 
 use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::kubernetes::{self, DeployFacts, Image, Unless, WorkloadRef};
-use crate::finding::CodeKind;
 use crate::finding::Finding;
 use crate::registry::{Category, Code};
+use crate::roles::Role;
 use crate::source::{Source, file_name};
 
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
@@ -102,7 +102,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     let production = || {
         ctx.files
             .iter()
-            .filter(|f| f.path_code_kind == CodeKind::Production)
+            .filter(|f| f.role == Role::Production)
             .filter_map(|f| f.yaml.as_ref())
             .map(|y| &y.deploy)
     };

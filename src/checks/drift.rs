@@ -11,7 +11,7 @@ use crate::checks::ProjectContext;
 use crate::checks::monitoring::{Watched, production_alerts, production_metrics, short};
 use crate::facts::alerts;
 use crate::finding::Finding;
-use crate::project::{MODEL_ARTIFACTS, model_dependency, path_code_kind};
+use crate::project::{MODEL_ARTIFACTS, model_dependency};
 use crate::registry::{Category, Code};
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
@@ -65,7 +65,7 @@ fn model_without_drift_metric(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) 
     } else if let Some(artifact) = ctx.paths.iter().find(|p| {
         let lower = p.to_ascii_lowercase();
         MODEL_ARTIFACTS.iter().any(|ext| lower.ends_with(ext))
-            && path_code_kind(p) == crate::finding::CodeKind::Production
+            && !crate::roles::of_path(p).is_test_like()
     }) {
         ("ships a model artifact".to_string(), artifact.clone())
     } else {

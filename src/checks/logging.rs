@@ -13,9 +13,10 @@ use crate::checks::monitoring::service_manifest;
 use crate::facts::FileFacts;
 use crate::facts::cargo::DepKind;
 use crate::facts::uses::CodeUses;
-use crate::finding::{CodeKind, Finding, Site};
+use crate::finding::{Finding, Site};
 use crate::project::{depends_on_any, is_build_script, matches_any};
 use crate::registry::Code;
+use crate::roles::Role;
 
 #[derive(Deserialize)]
 struct Data {
@@ -28,9 +29,9 @@ static DATA: LazyLock<Data> = LazyLock::new(|| Code::OBS001.rule().data());
 
 /// Rust files whose code runs in production: not tests, examples, benches or build scripts.
 pub fn production_rust<'a>(ctx: &'a ProjectContext<'_>) -> impl Iterator<Item = &'a FileFacts> {
-    ctx.files.iter().filter(|f| {
-        f.path_code_kind == CodeKind::Production && !is_build_script(&f.path, ctx.cargo)
-    })
+    ctx.files
+        .iter()
+        .filter(|f| f.role == Role::Production && !is_build_script(&f.path, ctx.cargo))
 }
 
 /// Whether OBS001's verdict needs the uses of files not parsed yet (`FileFacts::uses_pending`):

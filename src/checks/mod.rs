@@ -27,8 +27,9 @@ use crate::facts::FileFacts;
 use crate::facts::cargo::{CargoProject, Manifest};
 use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
-use crate::finding::{CodeKind, Finding};
-use crate::registry::{Code, RuleSet, Subject, TestCodePolicy};
+use crate::finding::Finding;
+use crate::registry::{Code, RuleSet, Subject};
+use crate::roles::{Judged, Role};
 use crate::source::{FileKind, Source};
 use crate::words::{CodeToken, FileWords};
 use std::collections::BTreeMap;
@@ -226,7 +227,8 @@ const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 6] = [
 /// `words::FileWords`), its package and the rules that can report in it.
 pub struct TreeQuery<'a> {
     pub ctx: &'a FileContext<'a>,
-    pub code_kind: CodeKind,
+    /// The file's role as far as the per-file analysis knows it.
+    pub role: Role,
     pub words: &'a FileWords<'a>,
 }
 
@@ -241,12 +243,11 @@ impl TreeQuery<'_> {
         self.words.tokens()
     }
 
-    /// Whether a rule can report in this file: selected, and not one that ignores test code in
-    /// a test file.
+    /// Whether a rule can report in this file: selected, and not one whose findings a file of
+    /// this role drops (test code, for a rule that ignores it).
     pub fn live(&self, code: Code) -> bool {
         self.ctx.rules.enabled(code)
-            && !(self.code_kind == CodeKind::Test
-                && code.rule().test_code == TestCodePolicy::Ignore)
+            && crate::roles::judge(code.rule(), self.role, false, false) != Judged::Dropped
     }
 
     /// Whether the code holds the identifier.

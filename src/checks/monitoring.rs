@@ -11,7 +11,7 @@ use crate::facts::FileFacts;
 use crate::facts::alerts::{self, AlertRule, References};
 use crate::facts::cargo::DepKind;
 use crate::facts::metrics::{self, EmittedMetric, Library};
-use crate::finding::{CodeKind, Finding};
+use crate::finding::Finding;
 use crate::project::{METRIC_EXPORTERS, depends_on_any};
 use crate::registry::Code;
 use crate::registry::Subject;
@@ -173,10 +173,7 @@ pub fn production_metrics(files: &[FileFacts]) -> Vec<Metric<'_>> {
         }
     }
     let mut out = Vec::new();
-    for file in files
-        .iter()
-        .filter(|f| f.path_code_kind == CodeKind::Production)
-    {
+    for file in files.iter().filter(|f| !f.role.is_test_like()) {
         let Some(facts) = &file.metrics else {
             continue;
         };
@@ -206,7 +203,7 @@ pub fn production_metrics(files: &[FileFacts]) -> Vec<Metric<'_>> {
 pub fn production_alerts(files: &[FileFacts]) -> impl Iterator<Item = (&FileFacts, &AlertRule)> {
     files
         .iter()
-        .filter(|f| f.path_code_kind == CodeKind::Production)
+        .filter(|f| !f.role.is_test_like())
         .flat_map(|f| {
             f.prometheus_rules
                 .iter()
@@ -258,11 +255,7 @@ const SERIES_SUFFIXES: [&str; 4] = ["_total", "_bucket", "_sum", "_count"];
 
 impl Watched {
     pub fn of(files: &[FileFacts]) -> Watched {
-        let production = || {
-            files
-                .iter()
-                .filter(|f| f.path_code_kind == CodeKind::Production)
-        };
+        let production = || files.iter().filter(|f| !f.role.is_test_like());
         let records: BTreeMap<&str, &References> = production()
             .flat_map(|f| f.prometheus_rules.iter().flat_map(|r| &r.records))
             .map(|r| (r.name.as_str(), &r.references))

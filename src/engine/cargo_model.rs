@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 use crate::checks::{self, Parsed};
 use crate::engine::read::{Text, read_text};
 use crate::facts::{self, cargo::CargoProject, cargo::Lockfile, cargo::Manifest};
-use crate::project::path_code_kind;
 use crate::source::{FileKind, Source};
 use crate::walk::Candidate;
 
@@ -106,7 +105,7 @@ fn parse(
         };
     }
     let source = Source::new(candidate.path.clone(), text.to_string());
-    match Manifest::parse(source, paths, path_code_kind(&candidate.path)) {
+    match Manifest::parse(source, paths) {
         Ok(manifest) => {
             // Manifest lines are shown by project-level findings: mask their secrets.
             let parsed = Parsed {

@@ -10,8 +10,8 @@ use crate::facts::cargo::CargoProject;
 use crate::facts::{
     self, FileFacts, alerts, imports, markdown, metric_crates, metrics, rust, settings, uses, yaml,
 };
-use crate::finding::CodeKind;
 use crate::registry::{Category, Code, RuleSet};
+use crate::roles::{self, Role};
 use crate::source::{FileKind, Source};
 use crate::suppress;
 use crate::timings::{self, Step};
@@ -62,6 +62,7 @@ pub fn analyse(
 ) -> FileFacts {
     let kind = FileKind::of(&source.path);
     let mut facts = FileFacts::new(&source, kind);
+    facts.role = roles::of_file(&source.path, cargo, &source.text);
     let file = FileInput {
         source: &source,
         kind,
@@ -164,10 +165,13 @@ impl FileInput<'_> {
     ) -> Option<(TreeFamilies, Option<usize>)> {
         let gated = too_large.is_none() && tree == Tree::Gated && !parse_every_rust_file();
         let need = if gated {
-            timings::time(Step::TreeGates, || {
-                self.rust_tree_need(facts.path_code_kind)
-            })
+            let (need, modules) =
+                timings::time(Step::TreeGates, || self.rust_tree_need(facts.role));
+            facts.modules = Some(modules);
+            need
         } else {
+            let tokens = crate::words::code_token_list(&self.source.text);
+            facts.modules = Some(rust::declared_modules(&tokens));
             TreeNeed::Now(TreeFamilies::ALL, None)
         };
         facts.uses_pending = need == TreeNeed::Later;
@@ -353,7 +357,8 @@ impl FileInput<'_> {
     /// file that meets none would yield nothing from its tree. Logging and load-limiting uses
     /// alone make it `Later`: the project phase asks for them only when its verdict depends on
     /// them (one logging call anywhere settles OBS001, for one).
-    fn rust_tree_need(&self, code_kind: CodeKind) -> TreeNeed {
+    /// Returns the modules the file declares too, read from the tokens the gates lexed.
+    fn rust_tree_need(&self, role: Role) -> (TreeNeed, Vec<String>) {
         let text = &self.source.text;
         let path = self.source.path.as_str();
         let ctx = self.context(&self.secrets_in_text);
@@ -364,10 +369,10 @@ impl FileInput<'_> {
         let words = FileWords::new(text, &GATE_VOCABULARY, renames);
         let query = TreeQuery {
             ctx: &ctx,
-            code_kind,
+            role,
             words: &words,
         };
-        let production = code_kind == CodeKind::Production;
+        let production = role == Role::Production;
         let reasons: [(&str, &dyn Fn() -> bool); 3] = [
             ("test regions or allow comments", &|| {
                 rust::declares_test_module(text) || text.contains("prodready:")
@@ -400,6 +405,7 @@ impl FileInput<'_> {
                 Some(rust::recursion_estimate(words.tokens().iter().copied())),
             )
         };
+        let modules = rust::declared_modules(words.tokens());
         // With timings on, every reason that holds is noted, not only the first, to see which
         // gates let files through; each gate is asked once.
         let mut needed = false;
@@ -418,7 +424,7 @@ impl FileInput<'_> {
         } else {
             needed = !families.is_empty() || reasons.iter().any(|(_, holds)| holds());
         }
-        if needed {
+        let need = if needed {
             now()
         } else if may_use() {
             if timings::enabled() {
@@ -427,7 +433,8 @@ impl FileInput<'_> {
             TreeNeed::Later
         } else {
             TreeNeed::Never
-        }
+        };
+        (need, modules)
     }
 
     /// The context the check families read, with the secrets detected so far.

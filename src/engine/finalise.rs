@@ -10,8 +10,8 @@ use crate::checks::allows::{self, Allows};
 use crate::config::Config;
 use crate::facts::FileFacts;
 use crate::finding::{CodeKind, Finding};
-use crate::project::path_code_kind;
-use crate::registry::{Code, RuleSet, Severity, Subject, TestCodePolicy};
+use crate::registry::{Code, RuleSet, Severity, Subject};
+use crate::roles::{self, Judged, Overrides, Role, RoleOverride};
 
 pub fn finalise(
     mut findings: Vec<Finding>,
@@ -27,27 +27,30 @@ pub fn finalise(
             .into_iter()
             .filter(|_| rules.enabled(Code::OPS006)),
     );
-    let test_code = TestCode::of(files);
+    let roles = Roles::of(files, &config.roles);
     let mut out: Vec<Finding> = findings
         .into_iter()
         .filter(|f| rules.enabled(f.rule.code) && subjects.contains_key(&f.rule.applies_when))
-        .filter_map(|finding| judge(finding, &test_code, config))
+        .filter_map(|finding| judge(finding, &roles, config))
         .collect();
     out.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     fingerprint(&mut out);
     out
 }
 
-/// Where test code is: files under test paths, files reached through `#[cfg(test)] mod x;`,
-/// and the test regions of Rust files.
-struct TestCode<'a> {
+/// What each file is to the project: its role, and the test regions and test-only modules of
+/// production Rust files.
+struct Roles<'a> {
     by_path: HashMap<&'a str, &'a FileFacts>,
     test_module_files: BTreeSet<&'a str>,
+    /// For the files that were not analysed.
+    overrides: Overrides<'a>,
 }
 
-impl<'a> TestCode<'a> {
-    fn of(files: &'a [FileFacts]) -> TestCode<'a> {
-        TestCode {
+impl<'a> Roles<'a> {
+    fn of(files: &'a [FileFacts], overrides: &'a [RoleOverride]) -> Roles<'a> {
+        Roles {
+            overrides: Overrides::new(overrides),
             by_path: files.iter().map(|f| (f.path.as_str(), f)).collect(),
             test_module_files: files
                 .iter()
@@ -57,26 +60,29 @@ impl<'a> TestCode<'a> {
         }
     }
 
-    fn holds(&self, path: &str, line: usize) -> bool {
-        let in_test_region = self
-            .by_path
-            .get(path)
+    /// The role of a place: its file's, or test code's in a test region or test-only module.
+    fn at(&self, path: &str, line: usize) -> Role {
+        let file = self.by_path.get(path);
+        let role = match file {
+            Some(file) => file.role,
+            None => (self.overrides.find(path)).map_or_else(|| roles::of_path(path), |o| o.role),
+        };
+        let in_test_region = file
             .and_then(|f| f.rust.as_ref())
             .is_some_and(|r| r.is_test_line(line));
-        path_code_kind(path) == CodeKind::Test
-            || self.test_module_files.contains(path)
-            || in_test_region
+        if role == Role::Production && (in_test_region || self.test_module_files.contains(path)) {
+            Role::Test
+        } else {
+            role
+        }
     }
 }
 
-/// A finding's code kind and final severity, or `None` when its rule ignores test code and it
-/// is in test code.
-fn judge(mut finding: Finding, test_code: &TestCode, config: &Config) -> Option<Finding> {
+/// A finding's role, code kind and final severity, or `None` when its file's role drops it.
+fn judge(mut finding: Finding, roles: &Roles, config: &Config) -> Option<Finding> {
     let rule = finding.rule;
-    if let Some(path) = finding.path.as_deref()
-        && test_code.holds(path, finding.line())
-    {
-        finding.code_kind = CodeKind::Test;
+    if let Some(path) = finding.path.as_deref() {
+        finding.role = roles.at(path, finding.line());
     }
     if let Some(&level) = config.severity.get(&rule.code) {
         finding.severity = if finding.severity == rule.severity {
@@ -85,13 +91,13 @@ fn judge(mut finding: Finding, test_code: &TestCode, config: &Config) -> Option<
             finding.severity.min(level)
         };
     }
-    if finding.code_kind == CodeKind::Test {
-        match rule.test_code {
-            TestCodePolicy::Ignore => return None,
-            // An issued credential (its checksum validates) is critical wherever it sits.
-            TestCodePolicy::ReportLow if finding.verified => {}
-            TestCodePolicy::ReportLow => finding.severity = Severity::Low,
+    match roles::judge(rule, finding.role, finding.sample, finding.verified) {
+        Judged::Production => {}
+        Judged::Demoted => {
+            finding.code_kind = CodeKind::Test;
+            finding.severity = Severity::Low;
         }
+        Judged::Dropped => return None,
     }
     Some(finding)
 }

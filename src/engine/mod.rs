@@ -138,11 +138,11 @@ pub fn audit_cached(
     let saving = cache.map(|cache| std::thread::spawn(move || cache.save(entries)));
     let (mut files, mut stats) = stats::collect(&discovery, outcomes);
     phases.mark("per-file phase");
-    let redone = plan.pool.install(|| {
-        let vocabulary = &config.drift_vocabulary;
-        settle::settle(&mut files, &discovery.files, inputs, &paths, vocabulary)
-    });
+    let redone = plan
+        .pool
+        .install(|| settle::settle(&mut files, &discovery.files, inputs, &paths, config));
     stats.not_analysed.extend(redone);
+    stats.count_roles(&files, &config.roles);
     phases.mark("settling");
     let present = subjects(&files, &cargo.project, &paths);
     let findings = plan.project_phase(&mut files, &cargo, &paths, &present, &mut stats);

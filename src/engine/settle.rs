@@ -9,12 +9,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::checks::{self, ProjectContext};
+use crate::config::Config;
 use crate::engine::file::{Tree, timed_parse};
 use crate::engine::per_file::{Inputs, Outcome, analyse_guarded};
 use crate::engine::read::read_text;
+use crate::facts::cargo::{CargoProject, Manifest};
 use crate::facts::{self, FileFacts, metrics, rust};
 use crate::project::subjects;
 use crate::registry::Category;
+use crate::roles::{Overrides, Role};
 use crate::source::{FileKind, Source};
 use crate::walk::{Candidate, PathNote};
 
@@ -24,8 +27,9 @@ pub fn settle(
     candidates: &[Candidate],
     inputs: Inputs<'_>,
     paths: &BTreeSet<String>,
-    drift_vocabulary: &[String],
+    config: &Config,
 ) -> Vec<PathNote> {
+    let drift_vocabulary = &config.drift_vocabulary;
     let candidates: HashMap<&str, &Candidate> =
         candidates.iter().map(|c| (c.path.as_str(), c)).collect();
     let not_analysed = if needs_every_use(files, inputs, paths, drift_vocabulary) {
@@ -40,8 +44,83 @@ pub fn settle(
         };
         read_metric_constants(files, read);
     }
+    // After every analysis: an analysis again decides a file's role anew.
+    settle_roles(files, &inputs.cargo.project, &Overrides::new(&config.roles));
     facts::kubernetes::settle(files, paths);
     not_analysed
+}
+
+/// The roles that only the whole tree tells: a Rust source file that no crate root reaches (its
+/// module is declared by no file of its package), then the configuration's `[roles]`, which
+/// win over everything.
+fn settle_roles(files: &mut [FileFacts], cargo: &CargoProject, overrides: &Overrides<'_>) {
+    let mut declared: HashMap<&str, Option<HashSet<&str>>> = HashMap::new();
+    for file in files.iter().filter(|f| f.kind == FileKind::Rust) {
+        let Some(manifest) = cargo.manifest_for(&file.path) else {
+            continue;
+        };
+        let names = declared
+            .entry(manifest.dir.as_str())
+            .or_insert_with(|| Some(HashSet::new()));
+        match (&file.modules, names.as_mut()) {
+            (Some(modules), Some(names)) => names.extend(modules.iter().map(String::as_str)),
+            // A file whose declarations are unknown could reach any of them.
+            (None, _) => *names = None,
+            (Some(_), None) => {}
+        }
+    }
+    let unreachable: HashSet<String> = files
+        .iter()
+        .filter(|f| f.kind == FileKind::Rust && f.role == Role::Production)
+        .filter(|f| {
+            let Some(manifest) = cargo.manifest_for(&f.path) else {
+                return false;
+            };
+            let names = declared.get(manifest.dir.as_str()).and_then(Option::as_ref);
+            names.is_some_and(|names| !reachable(&f.path, manifest, names))
+        })
+        .map(|f| f.path.clone())
+        .collect();
+    for file in files.iter_mut() {
+        if unreachable.contains(&file.path) {
+            file.role = Role::Unreachable;
+        }
+        if let Some(set) = overrides.find(&file.path) {
+            file.role = set.role;
+        }
+    }
+}
+
+/// Whether a Rust file of a package can be part of one of its crates: a crate root, a file
+/// outside `src/` (whose targets this does not follow), or a module some file declares.
+fn reachable(path: &str, manifest: &Manifest, declared: &HashSet<&str>) -> bool {
+    let Some(package) = &manifest.package else {
+        return true;
+    };
+    let relative = match manifest.dir.as_str() {
+        "" => path,
+        dir => path
+            .strip_prefix(dir)
+            .and_then(|p| p.strip_prefix('/'))
+            .unwrap_or(path),
+    };
+    let Some(in_src) = relative.strip_prefix("src/") else {
+        return true;
+    };
+    if package.custom_targets
+        || matches!(in_src, "lib.rs" | "main.rs")
+        || in_src.starts_with("bin/")
+    {
+        return true;
+    }
+    let file = in_src.rsplit('/').next().unwrap_or(in_src);
+    let stem = file.strip_suffix(".rs").unwrap_or(file);
+    let module = if stem == "mod" {
+        in_src.rsplit('/').nth(1).unwrap_or(stem)
+    } else {
+        stem
+    };
+    declared.contains(module) || declared.contains(file)
 }
 
 /// Whether some file's uses are pending and the project checks' verdict depends on them.

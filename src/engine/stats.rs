@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::engine::per_file::Outcome;
 use crate::facts::FileFacts;
+use crate::roles::{Overrides, Role, RoleOverride};
 use crate::source::FileKind;
 use crate::walk::{Discovery, PathNote, SkipReason};
 
@@ -13,6 +14,10 @@ pub struct FileStats {
     pub scanned: usize,
     pub lines: usize,
     pub by_kind: BTreeMap<FileKind, usize>,
+    /// Files analysed, by role (`roles`).
+    pub by_role: BTreeMap<Role, usize>,
+    /// The configuration's `[roles]` entries, each with how many files it set.
+    pub role_overrides: Vec<(RoleOverride, usize)>,
     pub skipped_files: BTreeMap<SkipReason, usize>,
     pub skipped_dirs: BTreeMap<SkipReason, usize>,
     /// Files not read, each with why: binary, too large, symbolic links and special files.
@@ -60,6 +65,21 @@ pub fn collect(discovery: &Discovery, outcomes: Vec<Outcome>) -> (Vec<FileFacts>
 }
 
 impl FileStats {
+    /// Counts the files by role, and the files each of the configuration's `[roles]` entries set.
+    pub fn count_roles(&mut self, files: &[FileFacts], overrides: &[RoleOverride]) {
+        let compiled = Overrides::new(overrides);
+        let mut used = vec![0; overrides.len()];
+        for file in files {
+            *self.by_role.entry(file.role).or_default() += 1;
+            if let Some(set) = compiled.find(&file.path)
+                && let Some(index) = overrides.iter().position(|o| std::ptr::eq(o, set))
+            {
+                used[index] += 1;
+            }
+        }
+        self.role_overrides = overrides.iter().cloned().zip(used).collect();
+    }
+
     /// Adds what the analysed files say of themselves, and the project checks that could not
     /// run; sorts every list.
     pub fn finish(&mut self, project_checks_not_run: Vec<String>, files: &[FileFacts]) {

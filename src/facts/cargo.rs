@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::finding::CodeKind;
+use crate::roles::{self, Role};
 use crate::source::Source;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,6 +45,12 @@ pub struct Package {
     pub name: String,
     pub has_bin: bool,
     pub has_lib: bool,
+    /// `publish = false` (or `publish = []`): never published, kept for this repository's use.
+    pub unpublished: bool,
+    /// `[package.metadata] cargo-fuzz = true`: a cargo-fuzz package.
+    pub fuzz: bool,
+    /// `[lib]` or `[[bin]]` tables: targets may live at paths of their own choosing.
+    pub custom_targets: bool,
     /// Byte range of the `[package]` header.
     pub span: Range<usize>,
 }
@@ -66,7 +72,9 @@ pub struct Manifest {
     pub package: Option<Package>,
     pub workspace: Option<Workspace>,
     pub dependencies: Vec<Dependency>,
-    pub code_kind: CodeKind,
+    /// What the package is to the project (see `CargoProject::package_role`); set when the
+    /// project is built, from the manifest's path and how the other packages use it.
+    pub role: Role,
     /// Every setting of the manifest, for the rules that read configuration keys (so that the
     /// manifest is parsed once).
     pub settings: Vec<crate::facts::settings::Setting>,
@@ -75,11 +83,7 @@ pub struct Manifest {
 impl Manifest {
     /// Parses a Cargo.toml. `files` is every scanned path, to find implicit targets
     /// (`src/main.rs`, `src/bin/`, `src/lib.rs`).
-    pub fn parse(
-        source: Source,
-        files: &BTreeSet<String>,
-        code_kind: CodeKind,
-    ) -> Result<Manifest, String> {
+    pub fn parse(source: Source, files: &BTreeSet<String>) -> Result<Manifest, String> {
         let table = DeTable::parse(&source.text).map_err(|e| e.message().to_string())?;
         let (package, workspace, dependencies) = extract(table.get_ref(), &source.path, files)?;
         let settings = crate::facts::settings::from_toml(table.get_ref());
@@ -87,13 +91,14 @@ impl Manifest {
             .path
             .rsplit_once('/')
             .map_or(String::new(), |(d, _)| d.to_string());
+        let source_path = source.path.clone();
         Ok(Manifest {
             source,
             dir,
             package,
             workspace,
             dependencies,
-            code_kind,
+            role: roles::of_path(&source_path),
             settings,
         })
     }
@@ -166,10 +171,23 @@ fn extract(root: &DeTable<'_>, path: &str, files: &BTreeSet<String>) -> Result<P
                         .next()
                         .is_some_and(|f| f.starts_with(&bin_dir) && f.ends_with(".rs")));
             let has_lib = get(root, "lib").is_some() || files.contains(&in_dir("src/lib.rs"));
+            let unpublished = get(table, "publish").is_some_and(|v| match v.get_ref() {
+                DeValue::Boolean(publish) => !publish,
+                DeValue::Array(registries) => registries.is_empty(),
+                _ => false,
+            });
+            let fuzz = get(table, "metadata")
+                .and_then(|m| m.get_ref().as_table())
+                .and_then(|m| get(m, "cargo-fuzz"))
+                .and_then(|f| f.get_ref().as_bool())
+                == Some(true);
             Some(Package {
                 name,
                 has_bin: explicit_bins || implicit_bin,
                 has_lib,
+                unpublished,
+                fuzz,
+                custom_targets: explicit_bins || get(root, "lib").is_some(),
                 span: key_span(root, "package").unwrap_or(0..0),
             })
         }
@@ -319,11 +337,65 @@ impl CargoProject {
             .filter(|(_, m)| m.package.is_some())
             .map(|(i, m)| (m.dir.clone(), i))
             .collect();
-        CargoProject {
+        let mut project = CargoProject {
             manifests,
             locks,
             package_dirs,
+        };
+        let roles: Vec<Role> = project
+            .manifests
+            .iter()
+            .map(|m| project.package_role(m))
+            .collect();
+        for (manifest, role) in project.manifests.iter_mut().zip(roles) {
+            manifest.role = role;
         }
+        project
+    }
+
+    /// What a package is to the project, beyond its path: development tooling (an `xtask`),
+    /// test code (a cargo-fuzz package; a library only other packages' dev-dependencies reach;
+    /// an unpublished library named for testing), or production.
+    fn package_role(&self, manifest: &Manifest) -> Role {
+        let Some(package) = &manifest.package else {
+            return manifest.role;
+        };
+        if manifest.role != Role::Production {
+            return manifest.role;
+        }
+        let name = package.name.as_str();
+        if name == "xtask" || name.ends_with("-xtask") || name.ends_with("_xtask") {
+            return Role::Tooling;
+        }
+        let fuzzes = manifest
+            .dependencies
+            .iter()
+            .any(|d| matches!(d.package.as_str(), "libfuzzer-sys" | "afl" | "honggfuzz"));
+        if package.fuzz || fuzzes {
+            return Role::Test;
+        }
+        let test_named = ["test", "mock", "fixture"]
+            .iter()
+            .any(|word| name.to_ascii_lowercase().contains(word));
+        let library = !package.has_bin;
+        if library && ((package.unpublished && test_named) || self.reached_only_by_dev(name)) {
+            return Role::Test;
+        }
+        Role::Production
+    }
+
+    /// Whether some package depends on `name` as a dev-dependency and none otherwise.
+    fn reached_only_by_dev(&self, name: &str) -> bool {
+        let kinds: BTreeSet<DepKind> = self
+            .manifests
+            .iter()
+            .filter(|m| m.package.is_some())
+            .flat_map(|m| m.dependencies.iter().map(move |d| (m, d)))
+            .map(|(m, d)| self.resolve(m, d))
+            .filter(|d| d.package == name)
+            .map(|d| d.kind)
+            .collect();
+        kinds.contains(&DepKind::Dev) && kinds.len() == 1
     }
 
     /// Every manifest, sorted by path.
@@ -421,11 +493,9 @@ impl CargoProject {
         })
     }
 
-    /// Production packages: manifests outside test and example code.
+    /// Production packages: not test, example, tooling or other non-production code.
     pub fn production_manifests(&self) -> impl Iterator<Item = &Manifest> {
-        self.manifests
-            .iter()
-            .filter(|m| m.code_kind == CodeKind::Production)
+        self.manifests.iter().filter(|m| m.role == Role::Production)
     }
 
     /// Resolves a dependency inherited from `[workspace.dependencies]`.
@@ -449,12 +519,8 @@ mod tests {
 
     fn manifest(path: &str, text: &str, files: &[&str]) -> Manifest {
         let files = files.iter().map(|f| f.to_string()).collect();
-        Manifest::parse(
-            Source::new(path, text.to_string()),
-            &files,
-            CodeKind::Production,
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
+        Manifest::parse(Source::new(path, text.to_string()), &files)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -497,12 +563,8 @@ insta = "1"
 
     /// A manifest of production code, parsed from `text` as if read at `path`.
     fn parse(path: &str, text: &str) -> Manifest {
-        Manifest::parse(
-            Source::new(path, text.to_string()),
-            &BTreeSet::new(),
-            CodeKind::Production,
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
+        Manifest::parse(Source::new(path, text.to_string()), &BTreeSet::new())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

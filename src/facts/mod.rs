@@ -14,8 +14,8 @@ pub mod uses;
 pub mod yaml;
 
 use crate::facts::cargo::CargoProject;
-use crate::finding::{CodeKind, Finding, Site};
-use crate::project::path_code_kind;
+use crate::finding::{Finding, Site};
+use crate::roles::{self, Role};
 use crate::source::{FileKind, Source};
 use crate::suppress::Allow;
 
@@ -24,13 +24,19 @@ use crate::suppress::Allow;
 pub struct FileFacts {
     pub path: String,
     pub kind: FileKind,
-    /// Test code by path; `#[cfg(test)]` regions are in `rust`.
-    pub path_code_kind: CodeKind,
+    /// What the file is to the project (`roles`); `#[cfg(test)]` regions are in `rust`. The
+    /// per-file analysis decides it from the path, the package and the text; the settling stage
+    /// adds reachability and the configuration's overrides.
+    pub role: Role,
     pub lines: usize,
     pub findings: Vec<Finding>,
     /// Why the file was not parsed (text-level rules still ran).
     pub not_parsed: Option<String>,
     pub rust: Option<rust::RustFacts>,
+    /// Of a Rust file: the module files it can bring into its crate (`rust::declared_modules`),
+    /// read whether or not it is parsed.
+    #[serde(default)]
+    pub modules: Option<Vec<String>>,
     /// Boxed, as `uses`: most files have neither, and every file's facts are kept to the end.
     pub yaml: Option<Box<yaml::YamlFacts>>,
     pub headings: Option<Vec<markdown::Heading>>,
@@ -61,11 +67,12 @@ impl FileFacts {
         FileFacts {
             path: source.path.clone(),
             kind,
-            path_code_kind: path_code_kind(&source.path),
+            role: roles::of_path(&source.path),
             lines: source.line_count(),
             findings: Vec::new(),
             not_parsed: None,
             rust: None,
+            modules: None,
             yaml: None,
             headings: None,
             metrics: None,

@@ -46,6 +46,52 @@ pub fn declares_test_module(text: &str) -> bool {
     text.contains("cfg(") && TEST_MODULE_DECLARATION.is_match(text)
 }
 
+/// The module files a Rust file can bring into its crate, read from its code tokens: the name of
+/// every `mod name;` (and the file a `#[path = "..."]` before it names), and the file of every
+/// `include!("...")`. Inline modules (`mod name { .. }`) bring no file. Macro bodies are read
+/// too: a `mod` inside `cfg_if!` still counts. A file is unreachable (`roles::Role`) only when
+/// no file of its package declares its name.
+pub fn declared_modules(tokens: &[crate::words::CodeToken<'_>]) -> Vec<String> {
+    use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
+    let string_at = |i: usize| match tokens.get(i) {
+        Some((
+            TokenKind::Literal {
+                kind: LiteralKind::Str { .. },
+                ..
+            },
+            text,
+        )) => Some(text.trim_matches('"').to_string()),
+        _ => None,
+    };
+    let file_name = |path: &String| path.rsplit(['/', '\\']).next().unwrap_or(path).to_string();
+    let mut out = Vec::new();
+    for (i, (kind, text)) in tokens.iter().enumerate() {
+        match (kind, *text) {
+            (TokenKind::Ident, "mod") => {
+                if let (Some((TokenKind::Ident, name)), Some((TokenKind::Semi, _))) =
+                    (tokens.get(i + 1), tokens.get(i + 2))
+                {
+                    out.push(name.trim_start_matches("r#").to_string());
+                }
+            }
+            // `#[path = "x/y.rs"]`
+            (TokenKind::Ident, "path") if matches!(tokens.get(i + 1), Some((TokenKind::Eq, _))) => {
+                out.extend(string_at(i + 2).map(|p| file_name(&p)));
+            }
+            // `include!("x.rs")`
+            (TokenKind::Ident, "include")
+                if matches!(tokens.get(i + 1), Some((TokenKind::Bang, _))) =>
+            {
+                out.extend(string_at(i + 3).map(|p| file_name(&p)));
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Keywords that open a construct syn parses by recursion, or that chain one to the next
 /// (`x as u8 as u16`, `else if`, `return return`, `move |a| move |b|`, `impl Fn() -> impl Fn()`).
 const RECURSIVE_KEYWORDS: [&str; 18] = [

@@ -66,7 +66,7 @@ impl fmt::Display for FindingDiagnostic<'_> {
         let finding = self.finding;
         write!(f, "{}: {}", finding.severity, finding.message)?;
         if finding.code_kind == CodeKind::Test {
-            f.write_str(" (test code)")?;
+            write!(f, " ({})", finding.role.describe())?;
         }
         if self.source.is_none()
             && let Some(path) = &finding.path
@@ -539,6 +539,21 @@ fn files_summary(report: &Report) -> String {
         kinds.join(", "),
         files.lines
     );
+    let roles: Vec<String> = (files.by_role.iter())
+        .map(|(role, n)| format!("{n} {}", role.as_str()))
+        .collect();
+    if !roles.is_empty() {
+        let _ = writeln!(out, "Roles: {}", roles.join(", "));
+    }
+    for (set, n) in &files.role_overrides {
+        let _ = writeln!(
+            out,
+            "Role set by prodready.toml: {} = {} ({n} file(s)): {}",
+            set.glob,
+            set.role.as_str(),
+            set.reason
+        );
+    }
     let skipped: Vec<String> = files
         .skipped_files
         .iter()

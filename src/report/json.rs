@@ -115,6 +115,8 @@ struct Finding<'a> {
     message: &'a str,
     fix: &'a str,
     code_kind: CodeKind,
+    /// What the finding's file is to the project (`roles::Role`).
+    role: crate::roles::Role,
     fails_item: bool,
     /// The reason of the allow that suppresses the finding (as in `suppression`).
     suppressed: Option<&'a str>,
@@ -131,6 +133,10 @@ struct Files<'a> {
     scanned: usize,
     lines: usize,
     by_kind: BTreeMap<String, usize>,
+    by_role: BTreeMap<String, usize>,
+    /// The configuration's `[roles]` entries, each with the files it set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    role_overrides: Vec<RoleOverride<'a>>,
     skipped_files: BTreeMap<String, usize>,
     skipped_folders: BTreeMap<String, usize>,
     /// Files not read, each with why (binary, too large, symbolic links, special files); left
@@ -146,6 +152,14 @@ struct Files<'a> {
     /// Templates that manifest rules did not audit; left out when there are none.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     templated: &'a [String],
+}
+
+#[derive(Serialize)]
+struct RoleOverride<'a> {
+    glob: &'a str,
+    role: crate::roles::Role,
+    reason: &'a str,
+    files: usize,
 }
 
 fn key<T: Serialize>(value: &T) -> String {
@@ -252,6 +266,7 @@ impl<'a> Finding<'a> {
             message: &f.message,
             fix: f.fix_text(),
             code_kind: f.code_kind,
+            role: f.role,
             fails_item: crate::score::fails_item(f),
             suppressed: f.suppression().map(|s| s.reason.as_str()),
             suppression: f.suppression(),
@@ -285,6 +300,17 @@ impl<'a> Files<'a> {
             scanned: files.scanned,
             lines: files.lines,
             by_kind: counts(&files.by_kind),
+            by_role: counts(&files.by_role),
+            role_overrides: files
+                .role_overrides
+                .iter()
+                .map(|(o, files)| RoleOverride {
+                    glob: &o.glob,
+                    role: o.role,
+                    reason: &o.reason,
+                    files: *files,
+                })
+                .collect(),
             skipped_files: counts(&files.skipped_files),
             skipped_folders: counts(&files.skipped_dirs),
             skipped: &files.skipped,

@@ -60,9 +60,9 @@ fn finding_line(report: &Report, finding: &Finding, base: &str) -> String {
         None => anchor.path,
     };
     let test_code = if finding.code_kind == CodeKind::Test {
-        " (test code)"
+        format!(" ({})", finding.role.describe())
     } else {
-        ""
+        String::new()
     };
     format!(
         "- **{}** {} `{}`{test_code}: {} — _fix:_ {}\n",

@@ -292,6 +292,7 @@ fn result(
             BTreeMap::from([
                 ("severity".to_string(), json!(finding.severity)),
                 ("codeKind".to_string(), json!(finding.code_kind)),
+                ("role".to_string(), json!(finding.role)),
             ]),
         ))
         .build();

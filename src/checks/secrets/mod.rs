@@ -39,6 +39,9 @@ pub struct Detection {
     pub verified: bool,
     /// A URL to a local or compose-service host.
     pub local: bool,
+    /// Its value cannot be real: a local host's password, a CI service container's, a sample
+    /// that the text calls one (see `roles::OutsideProduction::SamplesDemoted`).
+    pub sample: bool,
 }
 
 /// A secret-like name followed closely by a string literal, or a function taking a parameter
@@ -356,6 +359,7 @@ pub fn detect_in_text(source: &Source, kind: FileKind) -> Vec<Detection> {
         .scan(&source.text)
         .into_iter()
         .map(|m| Detection {
+            sample: CATALOGUE.patterns[m.pattern].data.samples && called_a_sample(source, &m.range),
             code: Code::SEC001,
             anchor: if source.line_of(m.whole.start) == source.line_of(m.range.start) {
                 m.range.clone()
@@ -443,8 +447,13 @@ pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Fin
                 }
             }
         };
-        out.push(if detection.verified {
+        let finding = if detection.verified {
             finding.verified()
+        } else {
+            finding
+        };
+        out.push(if detection.sample || named_as_sample(&ctx.source.path) {
+            finding.sample()
         } else {
             finding
         });
@@ -580,9 +589,50 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
             what: format!("{} URL for host `{host}`", &caps[1]),
             verified: false,
             local,
+            sample: local,
         });
     }
     out
+}
+
+/// Words that call a value a sample.
+const SAMPLE_WORDS: [&str; 7] = [
+    "example",
+    "sample",
+    "dummy",
+    "test",
+    "fixture",
+    "fake",
+    "placeholder",
+];
+
+/// Whether a file's name or folders call its content a sample (`ci/dummy-gcp-credentials.json`,
+/// `samples/`, `example-keys/`).
+fn named_as_sample(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower
+        .split(['/', '.', '-', '_'])
+        .any(|word| SAMPLE_WORDS.iter().any(|w| word.starts_with(w)))
+}
+
+/// Whether the lines around a value (three above, the value's, one below) call it a sample.
+fn called_a_sample(source: &Source, range: &Range<usize>) -> bool {
+    let line = source.line_of(range.start);
+    let last = source.line_of(range.end).saturating_add(1);
+    (line.saturating_sub(3).max(1)..=last.min(source.line_count())).any(|n| {
+        let text = source.line_text(n).to_ascii_lowercase();
+        SAMPLE_WORDS.iter().any(|w| text.contains(w))
+    })
+}
+
+/// A CI job's service container (`services: postgres: env: POSTGRES_PASSWORD: test`) or a
+/// compose service's environment: the password of a throwaway database the job starts.
+fn in_service_container(setting: &Setting) -> bool {
+    let parents = setting.parent();
+    parents.iter().any(|p| p == "services")
+        && parents
+            .last()
+            .is_some_and(|p| matches!(p.as_str(), "env" | "environment" | "variables"))
 }
 
 /// The value's text without surrounding whitespace and quotes.
@@ -651,6 +701,7 @@ fn setting_assignments(source: &Source, kind: FileKind, settings: &[Setting]) ->
                 what: format!("`{name}`"),
                 verified: false,
                 local: false,
+                sample: in_service_container(setting),
             });
         }
     }
@@ -736,6 +787,7 @@ impl<'a> RustAssignments<'a> {
             what: format!("`{name}`"),
             verified: false,
             local: false,
+            sample: false,
         });
     }
 

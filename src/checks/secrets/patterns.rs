@@ -30,6 +30,10 @@ pub struct PatternData {
     checksum: Option<String>,
     #[serde(default)]
     allow: Vec<String>,
+    /// Values of this format are published as samples (a JWT, a private key in a TLS how-to):
+    /// one is a sample when its path or the lines around it say so (see `roles`).
+    #[serde(default)]
+    pub samples: bool,
     /// Test template; see `fake.rs`.
     pub fake: String,
 }
