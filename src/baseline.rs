@@ -108,15 +108,34 @@ impl Baseline {
         out
     }
 
+    /// The entry that records a finding. A finding about the whole project (`anchored`) is
+    /// matched whatever file it is shown at: by its fingerprint, or by the fingerprint it had
+    /// when it was shown at the entry's file (an entry recorded before it moved).
+    fn entry_for(&self, finding: &Finding) -> Option<&Entry> {
+        let exact = Entry::of(finding);
+        if let Some(entry) = self.entries.get(&exact) {
+            return Some(entry);
+        }
+        if !finding.anchored {
+            return None;
+        }
+        let rule = finding.rule.code.as_str();
+        self.entries.iter().find(|e| {
+            let hash = e.fingerprint.split(':').next().unwrap_or_default();
+            e.rule == rule
+                && (e.fingerprint == finding.fingerprint
+                    || hash == finding.fingerprint_hash(e.path.as_deref()))
+        })
+    }
+
     /// Marks the failing findings it records as baselined. An entry of a rule that did not run
     /// is neither matched nor fixed: a partial audit cannot tell.
     pub fn apply(&self, findings: &mut [Finding], rules: &RuleSet) -> BaselineOutcome {
         let mut matched = BTreeSet::new();
         for finding in findings.iter_mut().filter(|f| fails_item(f)) {
-            let entry = Entry::of(finding);
-            if self.entries.contains(&entry) {
+            if let Some(entry) = self.entry_for(finding) {
                 finding.disposition = Disposition::Baselined;
-                matched.insert(entry);
+                matched.insert(entry.clone());
             }
         }
         BaselineOutcome {
@@ -166,5 +185,34 @@ mod tests {
         let empty = Baseline::default().render();
         assert_eq!(Baseline::parse(&empty).unwrap(), Baseline::default());
         assert!(Baseline::parse("{\"version\": 2, \"findings\": []}").is_err());
+    }
+
+    #[test]
+    fn a_finding_about_the_project_matches_its_entry_wherever_it_is_shown() {
+        // Recorded when OBS002 stood at the migration tool's manifest (its fingerprint then held
+        // that path); now it stands at the service's.
+        let old =
+            Finding::project(Code::OBS002, "metrics", "no metrics").in_file("tool/Cargo.toml");
+        let recorded = Entry {
+            path: Some("tool/Cargo.toml".into()),
+            rule: "OBS002".into(),
+            fingerprint: format!("{}:1", old.fingerprint_hash(Some("tool/Cargo.toml"))),
+        };
+        let baseline = Baseline {
+            entries: [recorded].into_iter().collect(),
+        };
+        let mut moved = Finding::project(Code::OBS002, "metrics", "no metrics")
+            .anchored_at(Some("svc/Cargo.toml"));
+        moved.fingerprint = format!("{}:1", moved.fingerprint_hash(None));
+        let rules = RuleSet::new(crate::registry::registry().rules());
+        let outcome = baseline.apply(std::slice::from_mut(&mut moved), &rules);
+        assert_eq!(moved.disposition, Disposition::Baselined);
+        assert_eq!((outcome.matched, outcome.fixed.len()), (1, 0));
+        // A finding about a file is matched at that file only.
+        let mut elsewhere =
+            Finding::project(Code::OBS002, "metrics", "no metrics").in_file("svc/Cargo.toml");
+        elsewhere.fingerprint = format!("{}:1", elsewhere.fingerprint_hash(Some("svc/Cargo.toml")));
+        baseline.apply(std::slice::from_mut(&mut elsewhere), &rules);
+        assert_eq!(elsewhere.disposition, Disposition::Open);
     }
 }

@@ -622,9 +622,10 @@ fn key(finding: &Finding) -> Key<'_> {
             rule: finding.rule.code,
             line,
         },
+        // A finding about the whole project is the same wherever it is shown.
         _ => Key::Project {
             rule: finding.rule.code,
-            path: finding.path.as_deref(),
+            path: finding.path.as_deref().filter(|_| !finding.anchored),
         },
     }
 }

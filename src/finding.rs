@@ -3,6 +3,7 @@
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::registry::{Code, Rule, Severity};
 use crate::roles::Role;
@@ -81,6 +82,11 @@ pub struct Finding {
     /// For project-level findings: what the finding is about (the missing section, the missing
     /// file). Part of the fingerprint instead of the source line.
     pub subject: Option<String>,
+    /// A project-level finding whose path only shows where it stands (the service's manifest):
+    /// the finding is about the project, so its fingerprint and its match with the merge base
+    /// do not depend on the path.
+    #[serde(default)]
+    pub anchored: bool,
     /// A digest of the whitespace-normalised source line, for the fingerprint (see
     /// `line_digest`).
     pub line_key: Option<String>,
@@ -92,17 +98,30 @@ pub struct Finding {
     /// finding is final.
     #[serde(default)]
     pub role: Role,
-    /// A credential whose format checksum validates: it keeps its severity and fails its item
-    /// even in test code.
-    pub verified: bool,
-    /// A secret whose value cannot be real (a placeholder, a local host, a CI service
-    /// container's password, a sample the text calls one): demoted in CI, tooling and docs.
+    /// What is known of a secret's value: whether it was issued, or cannot be real.
     #[serde(default)]
-    pub sample: bool,
+    pub value: SecretValue,
     /// What the report and the gate do with it.
     pub disposition: Disposition,
     /// Set once the finding is final; see `engine::finalise`.
     pub fingerprint: String,
+}
+
+/// What is known of a secret finding's value (see `roles::judge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SecretValue {
+    /// Nothing: not a secret, or one that may be real.
+    #[default]
+    Unknown,
+    /// Its format's checksum validates: an issued credential. It keeps its severity and fails
+    /// its item anywhere, test code included.
+    Issued,
+    /// The text calls it a sample (`example`, `dummy`, a file so named), or it is a CI job's
+    /// service-container password: it cannot be real where docs, CI and tooling show it.
+    Sample,
+    /// A password for a local host (`localhost`, a compose service): it opens nothing
+    /// anywhere else, so it cannot be a real credential wherever it sits.
+    Local,
 }
 
 /// What the report and the gate do with a finding.
@@ -145,10 +164,10 @@ impl Finding {
             message: message.into(),
             fix: None,
             subject: None,
+            anchored: false,
             code_kind: CodeKind::Production,
             role: Role::Production,
-            verified: false,
-            sample: false,
+            value: SecretValue::Unknown,
             disposition: Disposition::Open,
             fingerprint: String::new(),
         }
@@ -176,26 +195,20 @@ impl Finding {
             message: message.into(),
             fix: None,
             subject: Some(subject.into()),
+            anchored: false,
             line_key: None,
             snippet: None,
             code_kind: CodeKind::Production,
             role: Role::Production,
-            verified: false,
-            sample: false,
+            value: SecretValue::Unknown,
             disposition: Disposition::Open,
             fingerprint: String::new(),
         }
     }
 
-    /// Marks a secret whose value cannot be real (see `sample`).
-    pub fn sample(mut self) -> Finding {
-        self.sample = true;
-        self
-    }
-
-    /// Marks an issued credential (its checksum validates).
-    pub fn verified(mut self) -> Finding {
-        self.verified = true;
+    /// Says what is known of a secret's value.
+    pub fn with_value(mut self, value: SecretValue) -> Finding {
+        self.value = value;
         self
     }
 
@@ -214,9 +227,18 @@ impl Finding {
         self
     }
 
-    /// Anchors a project-level finding to a file (without a line).
+    /// Places a project-level finding about a file (a committed key file, a CODEOWNERS gap) in
+    /// that file (without a line).
     pub fn in_file(mut self, path: &str) -> Finding {
         self.path = Some(path.to_string());
+        self
+    }
+
+    /// Shows a finding about the whole project at a file (the service's manifest), if there is
+    /// one: the file only says where it stands (see `anchored`).
+    pub fn anchored_at(mut self, path: Option<&str>) -> Finding {
+        self.path = path.map(str::to_string);
+        self.anchored = true;
         self
     }
 
@@ -226,6 +248,22 @@ impl Finding {
             Disposition::Suppressed(suppression) => Some(suppression),
             _ => None,
         }
+    }
+
+    /// The hash part of its fingerprint, were it at `path`: a digest of its rule, the path, and
+    /// its line digest (or its subject).
+    pub fn fingerprint_hash(&self, path: Option<&str>) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.rule.code.as_str().as_bytes());
+        hasher.update([0]);
+        hasher.update(path.unwrap_or("").as_bytes());
+        hasher.update([0]);
+        let content = (self.line_key.as_deref())
+            .or(self.subject.as_deref())
+            .unwrap_or("");
+        hasher.update(content.as_bytes());
+        let digest = hasher.finalize();
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn fix_text(&self) -> &str {

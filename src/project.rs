@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::facts::FileFacts;
-use crate::facts::cargo::{CargoProject, DepKind};
+use crate::facts::cargo::{CargoProject, DepKind, Manifest};
 use crate::registry::Subject;
 use crate::roles::{self, Role};
 
@@ -106,7 +106,7 @@ pub const MODEL_CRATES: [&str; 22] = [
 pub const MODEL_ARTIFACTS: [&str; 6] = [".onnx", ".safetensors", ".pt", ".pth", ".gguf", ".ggml"];
 
 /// Crates that export metrics from a process; with them, a service is scraped or pushes.
-pub const METRIC_EXPORTERS: [&str; 16] = [
+pub const METRIC_EXPORTERS: [&str; 15] = [
     "prometheus",
     "prometheus-client",
     "metrics-exporter-prometheus",
@@ -114,7 +114,6 @@ pub const METRIC_EXPORTERS: [&str; 16] = [
     "metrics-exporter-dogstatsd",
     "metrics-exporter-otel",
     "opentelemetry-prometheus",
-    "opentelemetry-otlp",
     "autometrics",
     "axum-prometheus",
     "actix-web-prom",
@@ -142,18 +141,34 @@ pub struct Runbook {
     pub files: Vec<String>,
 }
 
-/// Runbooks in production paths: `RUNBOOK.md`, `OPERATIONS.md`, `runbook(s)/`, `docs/runbook*`,
-/// `docs/operations*`, at any depth (a monorepo keeps one per service).
+/// Words that name a runbook, as a file's stem or a folder's name (a folder's may carry a
+/// suffix: `runbooks-prod`, `operations-guide`).
+const RUNBOOK_WORDS: [&str; 7] = [
+    "runbook",
+    "operations",
+    "troubleshooting",
+    "playbook",
+    "oncall",
+    "on-call",
+    "incident-response",
+];
+
+/// Documents a runbook can be written in: Markdown, MDX, reStructuredText, AsciiDoc.
+const RUNBOOK_FORMATS: [&str; 6] = [".md", ".markdown", ".mdx", ".rst", ".adoc", ".asciidoc"];
+
+/// Runbooks in production paths: `RUNBOOK.md`, `OPERATIONS.md`, `TROUBLESHOOTING.md`, a
+/// `runbook(s)/` folder, `docs/runbook*`, `docs/operations*` (files or folders), at any depth
+/// (a monorepo keeps one per service), in Markdown, MDX, reStructuredText or AsciiDoc.
 pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
     let mut by_location: BTreeMap<String, Vec<String>> = BTreeMap::new();
     // Every runbook's path names one of these, whatever its case: the others are passed over
     // without allocating.
     let names = |path: &str| {
         let bytes = path.as_bytes();
-        [b"runbook".as_slice(), b"operations"].iter().any(|word| {
+        RUNBOOK_WORDS.iter().any(|word| {
             bytes
                 .windows(word.len())
-                .any(|window| window.eq_ignore_ascii_case(word))
+                .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
         })
     };
     for path in paths {
@@ -161,22 +176,21 @@ pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
             continue;
         }
         let lower = path.to_ascii_lowercase();
-        let is_markdown = lower.ends_with(".md") || lower.ends_with(".markdown");
+        let is_document = RUNBOOK_FORMATS.iter().any(|ext| lower.ends_with(ext));
         let parts: Vec<&str> = lower.split('/').collect();
         let file = parts[parts.len() - 1];
         let stem = file.split('.').next().unwrap_or(file);
+        let runbook_word = |name: &str| RUNBOOK_WORDS.iter().any(|w| name.starts_with(w));
         // A runbook folder: `runbook/`, `runbooks/`, or `docs/runbook*/`, `docs/operations*/`.
         let folder = parts[..parts.len() - 1]
             .iter()
             .enumerate()
             .position(|(i, dir)| {
                 matches!(*dir, "runbook" | "runbooks")
-                    || (i > 0
-                        && parts[i - 1] == "docs"
-                        && (dir.starts_with("runbook") || dir.starts_with("operations")))
+                    || (i > 0 && parts[i - 1] == "docs" && runbook_word(dir))
             });
         if let Some(index) = folder {
-            if is_markdown {
+            if is_document {
                 let location = path
                     .split('/')
                     .take(index + 1)
@@ -187,9 +201,8 @@ pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
             continue;
         }
         let in_docs = parts.len() >= 2 && parts[parts.len() - 2] == "docs";
-        let named = matches!(stem, "runbook" | "operations")
-            || (in_docs && (stem.starts_with("runbook") || stem.starts_with("operations")));
-        if is_markdown && named {
+        let named = RUNBOOK_WORDS.contains(&stem) || (in_docs && runbook_word(stem));
+        if is_document && named {
             by_location
                 .entry(path.clone())
                 .or_default()
@@ -365,6 +378,13 @@ fn metrics_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
             ));
         }
     }
+    let by_hand = files
+        .iter()
+        .filter(|f| f.role == Role::Production)
+        .find_map(|f| Some((f.path.as_str(), f.metrics_endpoint?)));
+    if let Some((path, line)) = by_hand {
+        return Some(format!("serves metrics ({path}:{line})"));
+    }
     depends_on_any(cargo, &METRIC_EXPORTERS)
         .map(|(package, manifest)| format!("depends on {package} ({manifest})"))
 }
@@ -414,6 +434,122 @@ fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
         }
     }
     None
+}
+
+/// The production packages that are the service, the likeliest first: those whose own files
+/// serve (a server API in use, a worker loop in a binary), that depend on a server framework,
+/// or binaries built on such a package of the workspace. They are ranked by that evidence, a
+/// binary target, being the workspace's root package, and a name that says server or says tool:
+/// a CLI or a tool beside the service ranks last.
+pub fn service_packages<'a>(files: &[FileFacts], cargo: &'a CargoProject) -> Vec<&'a Manifest> {
+    let serving = serving_packages(files, cargo);
+    let framework = |m: &Manifest| {
+        m.dependencies.iter().any(|d| {
+            let d = cargo.resolve(m, d);
+            d.kind != DepKind::Dev && SERVER_FRAMEWORKS.contains(&d.package.as_str())
+        })
+    };
+    let direct = |m: &Manifest| framework(m) || serving.contains_key(m.source.path.as_str());
+    let mut ranked: Vec<((bool, i32), &Manifest)> = cargo
+        .production_manifests()
+        .filter_map(|m| {
+            let package = m.package.as_ref()?;
+            let built_on = package.has_bin && !direct(m) && builds_on(cargo, m, &direct);
+            if !direct(m) && !built_on {
+                return None;
+            }
+            let name = package.name.to_ascii_lowercase();
+            let says = |words: &[&str]| words.iter().any(|w| name.contains(w));
+            let rank = 3 * i32::from(framework(m))
+                + serving.get(m.source.path.as_str()).copied().unwrap_or(0)
+                + 2 * i32::from(built_on)
+                + 2 * i32::from(m.dir.is_empty())
+                + 2 * i32::from(says(&["server", "service", "gateway", "api", "daemon"]))
+                - 4 * i32::from(says(&TOOL_WORDS));
+            // Only a binary runs: a library ranks after every binary.
+            Some(((package.has_bin, rank), m))
+        })
+        .collect();
+    // A stable sort keeps path order among equals.
+    ranked.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
+    ranked.into_iter().map(|(_, m)| m).collect()
+}
+
+/// Words in a package's name that say it is a tool beside the service.
+const TOOL_WORDS: [&str; 13] = [
+    "cli",
+    "fuzz",
+    "test",
+    "bench",
+    "tool",
+    "example",
+    "bridge",
+    "proxy",
+    "generator",
+    "codegen",
+    "migrat",
+    "xtask",
+    "seed",
+];
+
+/// Packages whose own production files serve, by manifest path: 3 for a server API in use, 1
+/// for a worker loop in a binary.
+fn serving_packages<'a>(files: &[FileFacts], cargo: &'a CargoProject) -> BTreeMap<&'a str, i32> {
+    let mut serving: BTreeMap<&str, i32> = BTreeMap::new();
+    for file in files.iter().filter(|f| f.role == Role::Production) {
+        let Some(rust) = &file.rust else { continue };
+        let evidence = if rust.server_use.is_some() {
+            3
+        } else if rust.worker_loop.is_some() && is_binary_source(&file.path, cargo) {
+            1
+        } else {
+            continue;
+        };
+        if let Some(manifest) = cargo.manifest_for(&file.path) {
+            let best = serving.entry(manifest.source.path.as_str()).or_default();
+            *best = (*best).max(evidence);
+        }
+    }
+    serving
+}
+
+/// Whether a package depends, through the workspace's own packages, on one that `serves`.
+fn builds_on(cargo: &CargoProject, start: &Manifest, serves: &dyn Fn(&Manifest) -> bool) -> bool {
+    let by_name: BTreeMap<&str, &Manifest> = cargo
+        .production_manifests()
+        .filter_map(|m| Some((m.package.as_ref()?.name.as_str(), m)))
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start];
+    while let Some(manifest) = stack.pop() {
+        for dep in &manifest.dependencies {
+            let dep = cargo.resolve(manifest, dep);
+            if dep.kind == DepKind::Dev || !seen.insert(dep.package.as_str()) {
+                continue;
+            }
+            if let Some(&next) = by_name.get(dep.package.as_str()) {
+                if serves(next) {
+                    return true;
+                }
+                stack.push(next);
+            }
+        }
+    }
+    false
+}
+
+/// Where a finding about the whole project stands: the likeliest service package's manifest,
+/// else the workspace root's manifest, else none (the audited folder). Never a library or a
+/// CLI that cannot be the service.
+pub fn service_anchor(files: &[FileFacts], cargo: &CargoProject) -> Option<String> {
+    if let Some(manifest) = service_packages(files, cargo).first() {
+        return Some(manifest.source.path.clone());
+    }
+    cargo
+        .production_manifests()
+        .filter(|m| m.workspace.is_some() || m.dir.is_empty())
+        .min_by_key(|m| m.dir.matches('/').count() + usize::from(!m.dir.is_empty()))
+        .map(|m| m.source.path.clone())
 }
 
 /// A package's build script: `build.rs` beside a production manifest. It runs at compile time,

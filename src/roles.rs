@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::facts::cargo::CargoProject;
+use crate::finding::SecretValue;
 use crate::registry::{Rule, TestCodePolicy};
 
 #[derive(
@@ -175,24 +176,27 @@ pub enum Judged {
     Dropped,
 }
 
-/// How a finding of `rule` in a file of `role` is judged. `sample`: its value cannot be real;
-/// `issued`: its checksum validates (an issued credential fails its item anywhere).
-pub fn judge(rule: &Rule, role: Role, sample: bool, issued: bool) -> Judged {
-    let test_code = || match rule.test_code {
-        TestCodePolicy::Ignore => Judged::Dropped,
-        TestCodePolicy::ReportLow if issued => Judged::Production,
-        TestCodePolicy::ReportLow => Judged::Demoted,
-    };
-    match (role, rule.outside_production) {
-        (Role::Production, _) | (_, OutsideProduction::Keep) => Judged::Production,
-        (Role::Ci | Role::Tooling | Role::Docs, OutsideProduction::SamplesDemoted) => {
-            if sample && !issued {
+/// How a finding of `rule` in a file of `role` is judged, given what is known of its value.
+pub fn judge(rule: &Rule, role: Role, value: SecretValue) -> Judged {
+    let samples = rule.outside_production == OutsideProduction::SamplesDemoted;
+    match (role, rule.outside_production, value) {
+        // An issued credential fails its item anywhere.
+        (_, _, SecretValue::Issued) if rule.test_code == TestCodePolicy::ReportLow => {
+            Judged::Production
+        }
+        (_, _, SecretValue::Local) if samples => Judged::Demoted,
+        (Role::Production, ..) | (_, OutsideProduction::Keep, _) => Judged::Production,
+        (Role::Ci | Role::Tooling | Role::Docs, OutsideProduction::SamplesDemoted, value) => {
+            if value == SecretValue::Sample {
                 Judged::Demoted
             } else {
                 Judged::Production
             }
         }
-        _ => test_code(),
+        _ => match rule.test_code {
+            TestCodePolicy::Ignore => Judged::Dropped,
+            TestCodePolicy::ReportLow => Judged::Demoted,
+        },
     }
 }
 
@@ -210,7 +214,17 @@ const TEST_DIRS: [&str; 10] = [
     "integration_tests",
 ];
 
-const EXAMPLE_DIRS: [&str; 4] = ["examples", "example", "samples", "sample"];
+/// Folders of examples; also any folder whose name starts with `example` or `sample`
+/// (`example_configs`, `examples-k8s`).
+const EXAMPLE_DIRS: [&str; 7] = [
+    "recipes",
+    "cookbook",
+    "tutorial",
+    "tutorials",
+    "demo",
+    "demos",
+    "quickstart",
+];
 const BENCH_DIRS: [&str; 4] = ["benches", "bench", "benchmarks", "benchmark"];
 const VENDOR_DIRS: [&str; 4] = ["vendor", "vendored", "third_party", "third-party"];
 const DOCS_DIRS: [&str; 4] = ["docs", "doc", "documentation", "book"];
@@ -264,9 +278,10 @@ pub fn of_path(path: &str) -> Role {
         Role::Test
     } else if any_dir(&BENCH_DIRS) {
         Role::Bench
-    } else if any_dir(&EXAMPLE_DIRS) || example_file(&lower) {
+    } else if any_dir(&EXAMPLE_DIRS) || dirs.iter().any(|d| example_dir(d)) || example_file(&lower)
+    {
         Role::Example
-    } else if any_dir(&TOOLING_DIRS) || development_file(&lower) || file == "build.rs" {
+    } else if any_dir(&TOOLING_DIRS) || development_file(&lower) || tooling_file(&lower) {
         Role::Tooling
     } else if any_dir(&DOCS_DIRS) || docs_file(&lower) {
         Role::Docs
@@ -307,6 +322,21 @@ fn test_file(file: &str) -> bool {
         || stem.starts_with("test_")
         || file.contains(".test.")
         || file.contains(".spec.")
+}
+
+fn example_dir(dir: &str) -> bool {
+    let lower = dir.to_ascii_lowercase();
+    lower.starts_with("example") || lower.starts_with("sample")
+}
+
+/// Build scripts, shell and task-runner scripts: run by developers and CI, not the service.
+fn tooling_file(lower: &str) -> bool {
+    matches!(
+        lower,
+        "build.rs" | "makefile" | "justfile" | "taskfile.yml" | "taskfile.yaml"
+    ) || [".sh", ".bash", ".zsh", ".ps1", ".bat", ".cmd"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }
 
 /// `config.example.toml`, `.env.example`, `settings.sample`, `.env.template`.
@@ -395,6 +425,9 @@ mod tests {
             ("docker-compose.dev.yml", Role::Tooling),
             ("development.env", Role::Tooling),
             ("scripts/run-tests.sh", Role::Tooling),
+            ("server/run-tests.sh", Role::Tooling),
+            ("example_configs/podman/lldap.container", Role::Example),
+            ("recipes/dpo/notebook.py", Role::Example),
             ("build.rs", Role::Tooling),
             ("xtask/src/main.rs", Role::Tooling),
             ("README.md", Role::Docs),

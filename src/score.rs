@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::finding::{CodeKind, Disposition, Finding};
+use crate::finding::{CodeKind, Disposition, Finding, SecretValue};
 use crate::registry::{Category, Code, Rule, RuleSet, Severity, Subject, registry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -139,7 +139,7 @@ pub struct Scorecard {
 /// issued credential, which fails wherever it sits).
 pub fn fails_item(finding: &Finding) -> bool {
     finding.suppression().is_none()
-        && (finding.code_kind == CodeKind::Production || finding.verified)
+        && (finding.code_kind == CodeKind::Production || finding.value == SecretValue::Issued)
 }
 
 /// 100 × the points kept over the points at stake: every applicable item puts its weight at

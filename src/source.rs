@@ -60,7 +60,7 @@ impl FileKind {
             Some("yml" | "yaml") => FileKind::Yaml,
             Some("toml") => FileKind::Toml,
             Some("json") => FileKind::Json,
-            Some("md" | "markdown") => FileKind::Markdown,
+            Some("md" | "markdown" | "mdx") => FileKind::Markdown,
             _ if lower == "cargo.lock" => FileKind::Toml,
             _ => FileKind::Text,
         }

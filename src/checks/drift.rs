@@ -11,7 +11,7 @@ use crate::checks::ProjectContext;
 use crate::checks::monitoring::{Watched, production_alerts, production_metrics, short};
 use crate::facts::alerts;
 use crate::finding::Finding;
-use crate::project::{MODEL_ARTIFACTS, model_dependency};
+use crate::project::{MODEL_ARTIFACTS, model_dependency, service_anchor};
 use crate::registry::{Category, Code};
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
@@ -77,7 +77,11 @@ fn model_without_drift_metric(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) 
             "drift metric",
             format!("the project {what} but emits no drift or model-quality metric"),
         )
-        .in_file(&anchor),
+        .anchored_at(Some(
+            service_anchor(ctx.files, ctx.cargo)
+                .unwrap_or(anchor)
+                .as_str(),
+        )),
     );
 }
 

@@ -12,7 +12,7 @@ use crate::checks::ProjectContext;
 use crate::checks::logging::production_rust;
 use crate::facts::cargo::DepKind;
 use crate::finding::Finding;
-use crate::project::{NETWORK_CLIENTS, depends_on_any};
+use crate::project::{NETWORK_CLIENTS, depends_on_any, service_anchor};
 use crate::registry::Code;
 use crate::registry::Subject;
 
@@ -44,8 +44,11 @@ fn judged_on_code<'a>(ctx: &ProjectContext<'a>) -> Option<(String, &'a str)> {
     Some((client, manifest))
 }
 
+/// Whether the code limits load (a semaphore, a limit layer, `buffer_unordered(n)`), or the
+/// configuration does (a rate limit or concurrency cap it sets).
 fn code_limits(ctx: &ProjectContext<'_>) -> bool {
     production_rust(ctx).any(|f| f.uses.as_ref().is_some_and(|u| u.limit.is_some()))
+        || (ctx.files.iter()).any(|f| !f.role.is_test_like() && f.limit_setting.is_some())
 }
 
 /// Whether RES009's verdict needs the uses of files not parsed yet (`FileFacts::uses_pending`).
@@ -54,7 +57,7 @@ pub fn needs_every_use(ctx: &ProjectContext<'_>) -> bool {
 }
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
-    let Some((client, manifest)) = judged_on_code(ctx) else {
+    let Some((client, _)) = judged_on_code(ctx) else {
         return;
     };
     if code_limits(ctx) {
@@ -68,7 +71,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
                 "calls out through {client} but nothing limits or sheds load: no rate limiter, concurrency limit, load shedding or circuit breaker"
             ),
         )
-        .in_file(manifest),
+        .anchored_at(service_anchor(ctx.files, ctx.cargo).as_deref()),
     );
 }
 

@@ -9,12 +9,11 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 use crate::checks::ProjectContext;
-use crate::checks::monitoring::service_manifest;
 use crate::facts::FileFacts;
 use crate::facts::cargo::DepKind;
 use crate::facts::uses::CodeUses;
 use crate::finding::{Finding, Site};
-use crate::project::{depends_on_any, is_build_script, matches_any};
+use crate::project::{depends_on_any, is_build_script, matches_any, service_anchor};
 use crate::registry::Code;
 use crate::roles::Role;
 
@@ -56,16 +55,14 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         if in_house_logging(ctx) {
             return;
         }
-        let Some(manifest) = service_manifest(ctx) else {
-            return;
-        };
+        let anchor = service_anchor(ctx.files, ctx.cargo);
         out.push(
             Finding::project(
                 Code::OBS001,
                 "logging",
                 "the service depends on no logging library (tracing, log, slog): it has no structured logs",
             )
-            .in_file(manifest),
+            .anchored_at(anchor.as_deref()),
         );
         return;
     }

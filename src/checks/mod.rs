@@ -27,7 +27,7 @@ use crate::facts::FileFacts;
 use crate::facts::cargo::{CargoProject, Manifest};
 use crate::facts::imports::Imports;
 use crate::facts::settings::Setting;
-use crate::finding::Finding;
+use crate::finding::{Finding, SecretValue};
 use crate::registry::{Code, RuleSet, Subject};
 use crate::roles::{Judged, Role};
 use crate::source::{FileKind, Source};
@@ -247,7 +247,7 @@ impl TreeQuery<'_> {
     /// this role drops (test code, for a rule that ignores it).
     pub fn live(&self, code: Code) -> bool {
         self.ctx.rules.enabled(code)
-            && crate::roles::judge(code.rule(), self.role, false, false) != Judged::Dropped
+            && crate::roles::judge(code.rule(), self.role, SecretValue::Unknown) != Judged::Dropped
     }
 
     /// Whether the code holds the identifier.

@@ -12,9 +12,10 @@ use crate::facts::alerts::{self, AlertRule, References};
 use crate::facts::cargo::DepKind;
 use crate::facts::metrics::{self, EmittedMetric, Library};
 use crate::finding::Finding;
-use crate::project::{METRIC_EXPORTERS, depends_on_any};
+use crate::project::{METRIC_EXPORTERS, depends_on_any, service_anchor};
 use crate::registry::Code;
 use crate::registry::Subject;
+use crate::roles::Role;
 
 pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     if ctx.rules.enabled(Code::OBS002) {
@@ -93,12 +94,12 @@ fn no_metrics(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
-    if in_house.is_some() {
+    // An exporter written by hand: a `/metrics` route that renders the text format.
+    let by_hand =
+        (ctx.files.iter()).any(|f| f.role == Role::Production && f.metrics_endpoint.is_some());
+    if in_house.is_some() || by_hand {
         return;
     }
-    let Some(manifest) = service_manifest(ctx) else {
-        return;
-    };
     let emitted = production_metrics(ctx.files);
     let message = match (&facade, emitted.first()) {
         (Some(facade), _) => format!(
@@ -109,20 +110,8 @@ fn no_metrics(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             "the service exports no metrics: nothing to scrape, nothing to alert on".to_string()
         }
     };
-    out.push(Finding::project(Code::OBS002, "metrics", message).in_file(manifest));
-}
-
-/// The manifest of the service: the first production package with a binary, else the first.
-pub fn service_manifest<'a>(ctx: &'a ProjectContext<'_>) -> Option<&'a str> {
-    let packages = || {
-        ctx.cargo
-            .production_manifests()
-            .filter(|m| m.package.is_some())
-    };
-    packages()
-        .find(|m| m.package.as_ref().is_some_and(|p| p.has_bin))
-        .or_else(|| packages().next())
-        .map(|m| m.source.path.as_str())
+    let anchor = service_anchor(ctx.files, ctx.cargo);
+    out.push(Finding::project(Code::OBS002, "metrics", message).anchored_at(anchor.as_deref()));
 }
 
 /// OBS003: metrics, and not one alerting rule in the repository.
@@ -141,15 +130,10 @@ fn metrics_without_alerts(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             "the project emits metrics ({evidence}) but no alerting rule exists in the repository"
         ),
     };
-    let anchor = emitted
-        .first()
-        .map(|m| m.file.path.as_str())
-        .or_else(|| service_manifest(ctx));
-    let finding = Finding::project(Code::OBS003, "alerting rules", message);
-    out.push(match anchor {
-        Some(path) => finding.in_file(path),
-        None => finding,
-    });
+    let anchor = service_anchor(ctx.files, ctx.cargo);
+    out.push(
+        Finding::project(Code::OBS003, "alerting rules", message).anchored_at(anchor.as_deref()),
+    );
 }
 
 /// A metric registered in production code, with its exported name if it can be known.

@@ -97,13 +97,23 @@ pub fn analyse(
         FileKind::Toml => file.analyse_toml(&mut facts),
         FileKind::Env => {
             let settings = settings::from_env(&source);
+            facts.limit_setting = uses::limit_setting(&source, &settings);
             file.check(&Parsed::with_settings(&settings), &mut facts);
         }
         FileKind::Markdown => {
             facts.headings = Some(markdown::headings(&source));
             file.check(&Parsed::default(), &mut facts);
         }
-        FileKind::Text => file.check(&Parsed::default(), &mut facts),
+        FileKind::Text => {
+            let lower = source.path.to_ascii_lowercase();
+            if [".rst", ".adoc", ".asciidoc"]
+                .iter()
+                .any(|ext| lower.ends_with(ext))
+            {
+                facts.headings = Some(markdown::text_headings(&source));
+            }
+            file.check(&Parsed::default(), &mut facts);
+        }
     }
     finish(&source, known_not_parsed, &mut facts);
     facts
@@ -122,6 +132,22 @@ fn finish(source: &Source, known_not_parsed: Option<String>, facts: &mut FileFac
     facts
         .not_analysed
         .retain(|i| !i.starts_with("analysis stopped") || !std::mem::replace(&mut stopped, true));
+}
+
+/// What a Rust file's code tokens tell, parsed or not: the modules it declares and a metrics
+/// endpoint written by hand.
+struct TokenFacts {
+    modules: Vec<String>,
+    metrics_endpoint: Option<usize>,
+}
+
+impl TokenFacts {
+    fn of(source: &Source, tokens: &[crate::words::CodeToken<'_>]) -> TokenFacts {
+        TokenFacts {
+            modules: rust::declared_modules(tokens),
+            metrics_endpoint: rust::metrics_endpoint(&source.text, tokens),
+        }
+    }
 }
 
 /// What every file's checks share, whatever its kind.
@@ -165,13 +191,15 @@ impl FileInput<'_> {
     ) -> Option<(TreeFamilies, Option<usize>)> {
         let gated = too_large.is_none() && tree == Tree::Gated && !parse_every_rust_file();
         let need = if gated {
-            let (need, modules) =
-                timings::time(Step::TreeGates, || self.rust_tree_need(facts.role));
-            facts.modules = Some(modules);
+            let (need, read) = timings::time(Step::TreeGates, || self.rust_tree_need(facts.role));
+            (facts.modules, facts.metrics_endpoint) = (Some(read.modules), read.metrics_endpoint);
             need
         } else {
-            let tokens = crate::words::code_token_list(&self.source.text);
-            facts.modules = Some(rust::declared_modules(&tokens));
+            let read = TokenFacts::of(
+                self.source,
+                &crate::words::code_token_list(&self.source.text),
+            );
+            (facts.modules, facts.metrics_endpoint) = (Some(read.modules), read.metrics_endpoint);
             TreeNeed::Now(TreeFamilies::ALL, None)
         };
         facts.uses_pending = need == TreeNeed::Later;
@@ -304,6 +332,7 @@ impl FileInput<'_> {
             })
             .unwrap_or_default();
         note_settings_cap(&settings, &mut facts.notes);
+        facts.limit_setting = uses::limit_setting(source, &settings);
         let parsed = Parsed {
             yaml: Some(&documents),
             settings: Some(&settings),
@@ -340,6 +369,7 @@ impl FileInput<'_> {
                     })
                     .unwrap_or_default();
                 note_settings_cap(&settings, &mut facts.notes);
+                facts.limit_setting = uses::limit_setting(source, &settings);
                 self.check(&Parsed::with_settings(&settings), facts);
             }
             Err(error) => {
@@ -357,8 +387,8 @@ impl FileInput<'_> {
     /// file that meets none would yield nothing from its tree. Logging and load-limiting uses
     /// alone make it `Later`: the project phase asks for them only when its verdict depends on
     /// them (one logging call anywhere settles OBS001, for one).
-    /// Returns the modules the file declares too, read from the tokens the gates lexed.
-    fn rust_tree_need(&self, role: Role) -> (TreeNeed, Vec<String>) {
+    /// Returns the facts read from the tokens the gates lexed too.
+    fn rust_tree_need(&self, role: Role) -> (TreeNeed, TokenFacts) {
         let text = &self.source.text;
         let path = self.source.path.as_str();
         let ctx = self.context(&self.secrets_in_text);
@@ -405,7 +435,7 @@ impl FileInput<'_> {
                 Some(rust::recursion_estimate(words.tokens().iter().copied())),
             )
         };
-        let modules = rust::declared_modules(words.tokens());
+        let read = TokenFacts::of(self.source, words.tokens());
         // With timings on, every reason that holds is noted, not only the first, to see which
         // gates let files through; each gate is asked once.
         let mut needed = false;
@@ -434,7 +464,7 @@ impl FileInput<'_> {
         } else {
             TreeNeed::Never
         };
-        (need, modules)
+        (need, read)
     }
 
     /// The context the check families read, with the secrets detected so far.

@@ -2,9 +2,7 @@
 //! selection, test code and its severity policy, the configuration's severity overrides; then
 //! the order and the fingerprints.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::checks::allows::{self, Allows};
 use crate::config::Config;
@@ -27,6 +25,7 @@ pub fn finalise(
             .into_iter()
             .filter(|_| rules.enabled(Code::OPS006)),
     );
+    let findings = merge_one_problem(findings);
     let roles = Roles::of(files, &config.roles);
     let mut out: Vec<Finding> = findings
         .into_iter()
@@ -91,7 +90,7 @@ fn judge(mut finding: Finding, roles: &Roles, config: &Config) -> Option<Finding
             finding.severity.min(level)
         };
     }
-    match roles::judge(rule, finding.role, finding.sample, finding.verified) {
+    match roles::judge(rule, finding.role, finding.value) {
         Judged::Production => {}
         Judged::Demoted => {
             finding.code_kind = CodeKind::Test;
@@ -102,24 +101,31 @@ fn judge(mut finding: Finding, roles: &Roles, config: &Config) -> Option<Finding
     Some(finding)
 }
 
+/// Findings that are one problem, once: the same rule at the same place (a YAML anchor merged
+/// into six services reports one line six times).
+fn merge_one_problem(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut seen = HashSet::new();
+    findings
+        .into_iter()
+        .filter(|f| {
+            let at = f.span.as_ref().map(|s| (s.start_line, s.start_column));
+            f.span.is_none() || seen.insert((f.rule.code, f.path.clone(), at))
+        })
+        .collect()
+}
+
 /// Sets each finding's fingerprint: its rule, file and line digest (or subject), numbered by
-/// occurrence in report order.
+/// occurrence in report order. A finding about the whole project is fingerprinted without the
+/// file it is shown at (`Finding::anchored`).
 fn fingerprint(findings: &mut [Finding]) {
     let mut occurrences: HashMap<String, usize> = HashMap::new();
     for finding in findings {
-        let mut hasher = Sha256::new();
-        hasher.update(finding.rule.code.as_str().as_bytes());
-        hasher.update([0]);
-        hasher.update(finding.path.as_deref().unwrap_or("").as_bytes());
-        hasher.update([0]);
-        let content = finding
-            .line_key
-            .as_deref()
-            .or(finding.subject.as_deref())
-            .unwrap_or("");
-        hasher.update(content.as_bytes());
-        let digest = hasher.finalize();
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let path = if finding.anchored {
+            None
+        } else {
+            finding.path.as_deref()
+        };
+        let hex = finding.fingerprint_hash(path);
         let seen = occurrences.entry(hex.clone()).or_default();
         *seen += 1;
         finding.fingerprint = format!("{hex}:{seen}");

@@ -384,16 +384,17 @@ impl CargoProject {
         Role::Production
     }
 
-    /// Whether some package depends on `name` as a dev-dependency and none otherwise.
+    /// Whether some package depends on `name` as a dev-dependency and none otherwise. (The
+    /// kind is the declaring table's: a dev-dependency inherited from the workspace is still
+    /// one.)
     fn reached_only_by_dev(&self, name: &str) -> bool {
         let kinds: BTreeSet<DepKind> = self
             .manifests
             .iter()
             .filter(|m| m.package.is_some())
             .flat_map(|m| m.dependencies.iter().map(move |d| (m, d)))
-            .map(|(m, d)| self.resolve(m, d))
-            .filter(|d| d.package == name)
-            .map(|d| d.kind)
+            .filter(|(m, d)| self.resolve(m, d).package == name)
+            .map(|(_, d)| d.kind)
             .collect();
         kinds.contains(&DepKind::Dev) && kinds.len() == 1
     }

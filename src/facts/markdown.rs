@@ -38,9 +38,63 @@ pub fn headings(source: &Source) -> Vec<Heading> {
     out
 }
 
+/// The headings of a reStructuredText or AsciiDoc document (for runbooks written in them):
+/// reST titles are a line underlined (or over- and underlined) by one repeated punctuation
+/// character at least as long; AsciiDoc's start with `=` (or `#`) and a space.
+pub fn text_headings(source: &Source) -> Vec<Heading> {
+    let lines: Vec<&str> = source.text.lines().collect();
+    let underline = |line: &str, title: &str| {
+        let line = line.trim_end();
+        let mut chars = line.chars();
+        chars
+            .next()
+            .is_some_and(|c| "=-~^*#+`'\":.".contains(c) && line.chars().all(|d| d == c))
+            && line.chars().count() >= title.trim().chars().count()
+            && !title.trim().is_empty()
+    };
+    let mut out = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let adoc = line
+            .strip_prefix('=')
+            .or_else(|| line.strip_prefix('#'))
+            .map(|rest| rest.trim_start_matches(['=', '#']))
+            .filter(|rest| rest.starts_with(' '));
+        let rst = lines
+            .get(index + 1)
+            .is_some_and(|next| underline(next, line))
+            && !underline(line, "x");
+        let text = match (adoc, rst) {
+            (Some(rest), _) => rest.trim(),
+            (None, true) => line.trim(),
+            (None, false) => continue,
+        };
+        out.push(Heading {
+            line: index + 1,
+            text: text.to_string(),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restructuredtext_and_asciidoc_headings() {
+        let rst = Source::new(
+            "docs/runbook.rst",
+            "Runbook\n=======\n\nRollback\n--------\ntext\n\nshort\n-\n".to_string(),
+        );
+        let texts: Vec<String> = text_headings(&rst).into_iter().map(|h| h.text).collect();
+        assert_eq!(texts, ["Runbook", "Rollback"]);
+        let adoc = Source::new(
+            "docs/runbook.adoc",
+            "= Runbook\n\n== Escalation\ntext ==\n".to_string(),
+        );
+        let texts: Vec<String> = text_headings(&adoc).into_iter().map(|h| h.text).collect();
+        assert_eq!(texts, ["Runbook", "Escalation"]);
+    }
 
     #[test]
     fn atx_and_setext_headings_but_not_code() {

@@ -37,6 +37,14 @@ pub struct FileFacts {
     /// read whether or not it is parsed.
     #[serde(default)]
     pub modules: Option<Vec<String>>,
+    /// Of a Rust file: the line of a Prometheus exporter written by hand
+    /// (`rust::metrics_endpoint`).
+    #[serde(default)]
+    pub metrics_endpoint: Option<usize>,
+    /// Of a configuration file: a setting that limits load (`rate_limit`, `max_concurrency`),
+    /// as `key (path:line)`.
+    #[serde(default)]
+    pub limit_setting: Option<String>,
     /// Boxed, as `uses`: most files have neither, and every file's facts are kept to the end.
     pub yaml: Option<Box<yaml::YamlFacts>>,
     pub headings: Option<Vec<markdown::Heading>>,
@@ -73,6 +81,8 @@ impl FileFacts {
             not_parsed: None,
             rust: None,
             modules: None,
+            metrics_endpoint: None,
+            limit_setting: None,
             yaml: None,
             headings: None,
             metrics: None,

@@ -92,6 +92,31 @@ pub fn declared_modules(tokens: &[crate::words::CodeToken<'_>]) -> Vec<String> {
     out
 }
 
+/// A Prometheus exporter written by hand, read from a Rust file's code tokens: the line of a
+/// `"/metrics"` route, a Prometheus text-format content type (`text/plain; version=0.0.4`), or
+/// the prometheus crate's `TextEncoder`.
+pub fn metrics_endpoint(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> Option<usize> {
+    use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
+    let at = tokens.iter().find(|(kind, piece)| match kind {
+        TokenKind::Literal {
+            kind: LiteralKind::Str { .. },
+            ..
+        } => {
+            let value = piece.trim_matches('"');
+            value == "/metrics" || value.contains("version=0.0.4")
+        }
+        TokenKind::Ident => *piece == "TextEncoder",
+        _ => false,
+    })?;
+    let offset = at.1.as_ptr() as usize - text.as_ptr() as usize;
+    Some(
+        1 + text.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+    )
+}
+
 /// Keywords that open a construct syn parses by recursion, or that chain one to the next
 /// (`x as u8 as u16`, `else if`, `return return`, `move |a| move |b|`, `impl Fn() -> impl Fn()`).
 const RECURSIVE_KEYWORDS: [&str; 18] = [

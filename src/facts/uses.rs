@@ -44,6 +44,26 @@ struct LoggingData {
 struct LimitData {
     limit_paths: Vec<String>,
     limit_methods: Vec<String>,
+    limit_settings: Vec<String>,
+}
+
+/// A configuration setting that limits load (RES009's `limit_settings`, matched on the key's
+/// snake-case form, as a whole key or a key's suffix), as `key (path:line)`.
+pub fn limit_setting(
+    source: &Source,
+    settings: &[crate::facts::settings::Setting],
+) -> Option<String> {
+    settings.iter().find_map(|setting| {
+        let key = crate::words::split(setting.key()).join("_");
+        let limits = LIMITS
+            .limit_settings
+            .iter()
+            .any(|word| key == *word || key.ends_with(&format!("_{word}")));
+        limits.then(|| {
+            let line = source.line_of(setting.key_range.start);
+            format!("{} ({}:{line})", setting.key(), source.path)
+        })
+    })
 }
 
 static LOGGING: LazyLock<LoggingData> = LazyLock::new(|| Code::OBS001.rule().data());

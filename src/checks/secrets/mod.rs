@@ -15,7 +15,7 @@ use syn::visit::{self, Visit};
 
 use super::{FileContext, Parsed, ProjectContext, TreeQuery};
 use crate::facts::settings::{Setting, Value};
-use crate::finding::Finding;
+use crate::finding::{Finding, SecretValue};
 use crate::redact::mask_value;
 use crate::registry::Code;
 use crate::registry::Severity;
@@ -39,8 +39,8 @@ pub struct Detection {
     pub verified: bool,
     /// A URL to a local or compose-service host.
     pub local: bool,
-    /// Its value cannot be real: a local host's password, a CI service container's, a sample
-    /// that the text calls one (see `roles::OutsideProduction::SamplesDemoted`).
+    /// The text calls it a sample, or it is a CI service container's password (see
+    /// `finding::SecretValue::Sample`).
     pub sample: bool,
 }
 
@@ -447,16 +447,16 @@ pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Fin
                 }
             }
         };
-        let finding = if detection.verified {
-            finding.verified()
+        let value = if detection.verified {
+            SecretValue::Issued
+        } else if detection.local {
+            SecretValue::Local
+        } else if detection.sample || named_as_sample(&ctx.source.path) {
+            SecretValue::Sample
         } else {
-            finding
+            SecretValue::Unknown
         };
-        out.push(if detection.sample || named_as_sample(&ctx.source.path) {
-            finding.sample()
-        } else {
-            finding
-        });
+        out.push(finding.with_value(value));
     }
     if ctx.rules.enabled(Code::SEC004) {
         secret_file(ctx, out);
@@ -468,7 +468,14 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         return;
     }
     let data = &*SECRET_FILES;
-    for path in ctx.paths {
+    // A key file whose key SEC001 reports is that one problem.
+    let reported: BTreeSet<&str> = ctx
+        .files
+        .iter()
+        .filter(|f| f.secrets_detected && ctx.rules.enabled(Code::SEC001))
+        .map(|f| f.path.as_str())
+        .collect();
+    for path in ctx.paths.iter().filter(|p| !reported.contains(p.as_str())) {
         let name = path.rsplit('/').next().unwrap_or(path);
         let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
         let what = if data.key_file_names.iter().any(|k| k == name) {
@@ -510,6 +517,10 @@ fn secret_file(ctx: &FileContext<'_>, out: &mut Vec<Finding>) {
         .iter()
         .any(|s| name.ends_with(s.as_str()));
     let message = if is_key_file {
+        // The key itself is SEC001's finding: one problem, one finding.
+        if ctx.rules.enabled(Code::SEC001) && ctx.secrets.iter().any(|d| d.code == Code::SEC001) {
+            return;
+        }
         "a private key file is committed".to_string()
     } else if ctx.kind == FileKind::Env && !is_template && !ctx.secrets.is_empty() {
         format!(
@@ -589,7 +600,7 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
             what: format!("{} URL for host `{host}`", &caps[1]),
             verified: false,
             local,
-            sample: local,
+            sample: false,
         });
     }
     out
@@ -622,6 +633,18 @@ fn called_a_sample(source: &Source, range: &Range<usize>) -> bool {
     (line.saturating_sub(3).max(1)..=last.min(source.line_count())).any(|n| {
         let text = source.line_text(n).to_ascii_lowercase();
         SAMPLE_WORDS.iter().any(|w| text.contains(w))
+    })
+}
+
+/// Whether the lines around a value (two above, its own, two below) name a local host: the
+/// password of a database on the developer's machine or in a compose network.
+fn near_a_local_host(source: &Source, range: &Range<usize>) -> bool {
+    let line = source.line_of(range.start);
+    (line.saturating_sub(2).max(1)..=(line + 2).min(source.line_count())).any(|n| {
+        let text = source.line_text(n);
+        ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .any(|host| text.contains(host))
     })
 }
 
@@ -696,12 +719,12 @@ fn setting_assignments(source: &Source, kind: FileKind, settings: &[Setting]) ->
         if is_secret_value(&name, value, secret_kind, line) {
             out.push(Detection {
                 code: Code::SEC002,
+                sample: in_service_container(setting) || near_a_local_host(source, &range),
                 anchor: range.clone(),
                 secret: range,
                 what: format!("`{name}`"),
                 verified: false,
                 local: false,
-                sample: in_service_container(setting),
             });
         }
     }
@@ -782,12 +805,12 @@ impl<'a> RustAssignments<'a> {
         let secret = range.start + open + 1..range.start + close;
         self.found.push(Detection {
             code: Code::SEC002,
+            sample: near_a_local_host(self.source, &secret),
             anchor: secret.clone(),
             secret,
             what: format!("`{name}`"),
             verified: false,
             local: false,
-            sample: false,
         });
     }
 
