@@ -10,7 +10,7 @@ use crate::registry::Subject;
 use crate::roles::{self, Role};
 
 /// Crates whose presence as a (non-dev) dependency makes a project a service.
-const SERVER_FRAMEWORKS: [&str; 8] = [
+pub const SERVER_FRAMEWORKS: [&str; 8] = [
     "axum",
     "actix-web",
     "warp",

@@ -317,6 +317,18 @@ impl Lockfile {
     }
 }
 
+/// Words in a binary package's name that say it is a tool beside the service.
+const TOOL_NAMES: [&str; 8] = [
+    "cli",
+    "migrat",
+    "tool",
+    "generator",
+    "codegen",
+    "seed",
+    "bench",
+    "example",
+];
+
 /// Every manifest and lock file of the audited tree, and how they relate.
 #[derive(Default)]
 pub struct CargoProject {
@@ -342,61 +354,119 @@ impl CargoProject {
             locks,
             package_dirs,
         };
-        let roles: Vec<Role> = project
-            .manifests
-            .iter()
-            .map(|m| project.package_role(m))
-            .collect();
+        let roles = project.package_roles();
         for (manifest, role) in project.manifests.iter_mut().zip(roles) {
             manifest.role = role;
         }
         project
     }
 
-    /// What a package is to the project, beyond its path: development tooling (an `xtask`),
-    /// test code (a cargo-fuzz package; a library only other packages' dev-dependencies reach;
-    /// an unpublished library named for testing), or production.
-    fn package_role(&self, manifest: &Manifest) -> Role {
+    /// What each package is to the project, beyond its path:
+    /// - development tooling: an `xtask`, or a binary named for a tool (`*-cli`, `*ctl`,
+    ///   `migration-tool`, `openapi-generator`) that no server framework makes a service;
+    /// - test code: a cargo-fuzz package, an unpublished library named for testing;
+    /// - and, settled over the workspace's dependency graph, an unpublished library that only
+    ///   packages of another role depend on (or only dev-dependencies reach) takes their role.
+    ///   A published library has users outside the workspace: it stays production.
+    fn package_roles(&self) -> Vec<Role> {
+        let mut roles: Vec<Role> = self.manifests.iter().map(|m| self.own_role(m)).collect();
+        // A binary named for a tool is the service's companion when some other package serves;
+        // in a project that is only a tool, it is the product.
+        let tools: Vec<bool> = self.manifests.iter().map(|m| self.tool_binary(m)).collect();
+        let served_elsewhere = (self.manifests.iter().zip(&roles).zip(&tools))
+            .any(|((m, role), tool)| *role == Role::Production && !tool && self.serves(m));
+        if served_elsewhere {
+            for (role, tool) in roles.iter_mut().zip(&tools) {
+                if *tool && *role == Role::Production {
+                    *role = Role::Tooling;
+                }
+            }
+        }
+        let index: HashMap<&str, usize> = (self.manifests.iter().enumerate())
+            .filter_map(|(i, m)| Some((m.package.as_ref()?.name.as_str(), i)))
+            .collect();
+        // Who depends on each package, and how.
+        let mut users: Vec<Vec<(usize, DepKind)>> = vec![Vec::new(); self.manifests.len()];
+        for (i, manifest) in self.manifests.iter().enumerate() {
+            for dep in &manifest.dependencies {
+                if let Some(&j) = index.get(self.resolve(manifest, dep).package.as_str()) {
+                    users[j].push((i, dep.kind));
+                }
+            }
+        }
+        loop {
+            let mut changed = false;
+            for j in 0..roles.len() {
+                let library = self.manifests[j]
+                    .package
+                    .as_ref()
+                    .is_some_and(|p| !p.has_bin && p.unpublished);
+                if roles[j] != Role::Production || !library || users[j].is_empty() {
+                    continue;
+                }
+                let used_in: BTreeSet<Role> = users[j]
+                    .iter()
+                    .filter(|(_, kind)| *kind != DepKind::Dev)
+                    .map(|(i, _)| roles[*i])
+                    .collect();
+                let role = if used_in.is_empty() {
+                    Role::Test
+                } else if used_in.contains(&Role::Production) {
+                    continue;
+                } else if used_in.iter().all(|r| r.is_test_like()) {
+                    Role::Test
+                } else {
+                    Role::Tooling
+                };
+                roles[j] = role;
+                changed = true;
+            }
+            if !changed {
+                return roles;
+            }
+        }
+    }
+
+    /// A package's role from itself: its path, its name, its metadata.
+    fn own_role(&self, manifest: &Manifest) -> Role {
         let Some(package) = &manifest.package else {
             return manifest.role;
         };
         if manifest.role != Role::Production {
             return manifest.role;
         }
-        let name = package.name.as_str();
-        if name == "xtask" || name.ends_with("-xtask") || name.ends_with("_xtask") {
-            return Role::Tooling;
-        }
-        let fuzzes = manifest
-            .dependencies
-            .iter()
+        let name = package.name.to_ascii_lowercase();
+        let fuzzes = (manifest.dependencies.iter())
             .any(|d| matches!(d.package.as_str(), "libfuzzer-sys" | "afl" | "honggfuzz"));
         if package.fuzz || fuzzes {
             return Role::Test;
         }
-        let test_named = ["test", "mock", "fixture"]
-            .iter()
-            .any(|word| name.to_ascii_lowercase().contains(word));
-        let library = !package.has_bin;
-        if library && ((package.unpublished && test_named) || self.reached_only_by_dev(name)) {
+        let says = |words: &[&str]| words.iter().any(|w| name.contains(w));
+        if !package.has_bin && package.unpublished && says(&["test", "mock", "fixture"]) {
             return Role::Test;
+        }
+        if name == "xtask" || name.ends_with("xtask") {
+            return Role::Tooling;
         }
         Role::Production
     }
 
-    /// Whether some package depends on `name` as a dev-dependency and none otherwise. (The
-    /// kind is the declaring table's: a dev-dependency inherited from the workspace is still
-    /// one.)
-    fn reached_only_by_dev(&self, name: &str) -> bool {
-        let kinds: BTreeSet<DepKind> = self
-            .manifests
-            .iter()
-            .filter(|m| m.package.is_some())
-            .flat_map(|m| m.dependencies.iter().map(move |d| (m, d)))
-            .filter(|(m, d)| self.resolve(m, d).package == name)
-            .map(|(_, d)| d.kind)
-            .collect();
-        kinds.contains(&DepKind::Dev) && kinds.len() == 1
+    /// A binary package named for a tool: `*-cli`, `*ctl`, `migration-tool`, a generator.
+    fn tool_binary(&self, manifest: &Manifest) -> bool {
+        manifest.package.as_ref().is_some_and(|package| {
+            let name = package.name.to_ascii_lowercase();
+            package.has_bin
+                && (TOOL_NAMES.iter().any(|w| name.contains(w)) || name.ends_with("ctl"))
+        })
+    }
+
+    /// Whether a package depends on a server framework (not as a dev-dependency).
+    fn serves(&self, manifest: &Manifest) -> bool {
+        manifest.dependencies.iter().any(|d| {
+            let d = self.resolve(manifest, d);
+            d.kind != DepKind::Dev
+                && crate::project::SERVER_FRAMEWORKS.contains(&d.package.as_str())
+        })
     }
 
     /// Every manifest, sorted by path.
@@ -649,5 +719,68 @@ insta = "1"
         );
         assert_eq!(project.workspace_root(&project.manifests()[1]), "");
         assert_eq!(project.workspace_root(&project.manifests()[2]), "tools/b");
+    }
+
+    #[test]
+    fn packages_beside_the_service_take_the_role_of_what_uses_them() {
+        let package = |dir: &str, name: &str, extra: &str, bin: bool| {
+            let files: Vec<String> = if bin {
+                vec![format!("{dir}/src/main.rs")]
+            } else {
+                vec![format!("{dir}/src/lib.rs")]
+            };
+            let files: Vec<&str> = files.iter().map(String::as_str).collect();
+            manifest(
+                &format!("{dir}/Cargo.toml"),
+                &format!("[package]\nname = \"{name}\"\n{extra}"),
+                &files,
+            )
+        };
+        let project = CargoProject::new(
+            vec![
+                package(
+                    "server",
+                    "svc",
+                    "[dependencies]\naxum = \"0.8\"\nrunner = { path = \"../runner\" }\n",
+                    true,
+                ),
+                package(
+                    "cli",
+                    "svc-cli",
+                    "[dependencies]\naxum = \"0.8\"\nclient = { path = \"../client\" }\n",
+                    true,
+                ),
+                package("client", "client", "publish = false\n", false),
+                package("runner", "runner", "publish = false\n", false),
+                package("sdk", "sdk", "", false),
+                package(
+                    "harness",
+                    "harness",
+                    "publish = false\n[dependencies]\nsdk = { path = \"../sdk\" }\n",
+                    false,
+                ),
+                package(
+                    "it",
+                    "it",
+                    "publish = false\n[dev-dependencies]\nharness = { path = \"../harness\" }\n",
+                    false,
+                ),
+            ],
+            BTreeMap::new(),
+        );
+        let role = |path: &str| project.manifest_at(path).map(|m| m.role);
+        assert_eq!(role("server/Cargo.toml"), Some(Role::Production));
+        // A CLI beside a service is tooling, and so is what only it uses.
+        assert_eq!(role("cli/Cargo.toml"), Some(Role::Tooling));
+        assert_eq!(role("client/Cargo.toml"), Some(Role::Tooling));
+        // Used by the service: production.
+        assert_eq!(role("runner/Cargo.toml"), Some(Role::Production));
+        // Only a dev-dependency reaches it: test support.
+        assert_eq!(role("harness/Cargo.toml"), Some(Role::Test));
+        // A published library has users outside the workspace.
+        assert_eq!(role("sdk/Cargo.toml"), Some(Role::Production));
+        // Without a service, a tool is the product.
+        let alone = CargoProject::new(vec![package("cli", "svc-cli", "", true)], BTreeMap::new());
+        assert_eq!(alone.manifests()[0].role, Role::Production);
     }
 }
