@@ -235,6 +235,20 @@ pub fn audit_change(
         ));
     }
     let repo = locate(request.root, request.reference)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("prodready-merge-base-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+    let merge_base = MergeBase::export(&repo, request, scratch.path())?;
+    let (config, mut notes) = merge_base.config(request, head_config, base_config);
+    let (head_config, ignored) = without_added_roles(head_config, &config);
+    if ignored > 0 {
+        notes.push(format!(
+            "{ignored} [roles] entr{} added by this change ignored: a change cannot set the role of its own files",
+            if ignored == 1 { "y" } else { "ies" }
+        ));
+    }
+    let head_config = &head_config;
     let head = crate::engine::audit_cached(
         request.root,
         head_config,
@@ -245,12 +259,6 @@ pub fn audit_change(
             write: true,
         }),
     )?;
-    let scratch = tempfile::Builder::new()
-        .prefix("prodready-merge-base-")
-        .tempdir()
-        .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
-    let merge_base = MergeBase::export(&repo, request, scratch.path())?;
-    let (config, mut notes) = merge_base.config(request, head_config, base_config);
     let base = crate::engine::audit_cached(
         &merge_base.root,
         &config,
@@ -277,6 +285,21 @@ pub fn audit_change(
         files: &files,
     };
     Ok(compared.judge(head, request.reference, &repo.merge_base, notes))
+}
+
+/// The working tree's configuration without the `[roles]` entries the merge base's does not
+/// have, and how many it left out: as with baseline entries, a change cannot demote its own
+/// findings by declaring their files CI or tooling.
+fn without_added_roles(head: &Config, base: &Config) -> (Config, usize) {
+    let mut config = head.clone();
+    let known = |o: &crate::roles::RoleOverride| {
+        base.roles
+            .iter()
+            .any(|b| b.role == o.role && b.glob == o.glob)
+    };
+    config.roles.retain(known);
+    let ignored = head.roles.len() - config.roles.len();
+    (config, ignored)
 }
 
 /// The merge base, exported from git's objects into a temporary folder.

@@ -376,15 +376,21 @@ fn role_overrides(
     Ok(out)
 }
 
-/// Where `key` is written inside the table at `span` (the table's span when it cannot be found).
+/// Where `key` is written in the table whose header is at `span` (up to the next table's
+/// header); the header's span when it cannot be found.
 fn key_span(text: &str, span: std::ops::Range<usize>, key: &str) -> std::ops::Range<usize> {
-    let within = text.get(span.clone()).unwrap_or_default();
+    let rest = text.get(span.start..).unwrap_or_default();
+    let end = rest
+        .get(span.len()..)
+        .and_then(|body| body.find("\n["))
+        .map_or(rest.len(), |at| span.len() + at);
+    let within = &rest[..end];
     within
         .match_indices(key)
         .find(|(at, _)| {
             let before = within[..*at].chars().next_back();
             let after = within[at + key.len()..].trim_start().chars().next();
-            !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            before.is_none_or(|c| c == '\n' || c == ' ' || c == '\t' || c == '{' || c == ',')
                 && after == Some('=')
         })
         .map_or(span.clone(), |(at, _)| {

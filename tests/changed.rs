@@ -532,6 +532,34 @@ fn re_recording_moved_baselined_code_is_honoured() {
 }
 
 #[test]
+fn a_change_cannot_set_the_role_of_its_own_files() {
+    let repo = legacy_repo();
+    let lib = format!(
+        "{}{}",
+        repo.read("src/lib.rs"),
+        immediate_retry("post_ledger", "post")
+    );
+    repo.write("src/lib.rs", &lib);
+    // The same change declares the code tooling, which would drop its finding.
+    repo.write(
+        "prodready.toml",
+        "[roles]\ntooling = [\"src\"]\nreason = \"not really\"\n",
+    );
+    repo.commit("add post_ledger, and call it tooling");
+    let (code, report) = audit_change(repo.path(), ".", &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        new_findings(&report),
+        vec![found("RES001", "src/lib.rs", line_of(&lib, "loop {", 2))]
+    );
+    let note = report["changes"]["notes"][0].as_str().unwrap_or_default();
+    assert!(
+        note.contains("1 [roles] entry added by this change ignored"),
+        "{note}"
+    );
+}
+
+#[test]
 fn uncommitted_and_untracked_work_counts() {
     let repo = legacy_repo();
     // Not committed: a modified file and an untracked one.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn prodready(args: &[&str], dir: Option<&Path>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
@@ -248,6 +248,85 @@ fn usage_config_and_io_errors_exit_2() {
         message.contains("3 │ fail_on") || message.contains("3 | fail_on"),
         "miette points at the line: {message}"
     );
+}
+
+#[test]
+fn a_bad_roles_entry_exits_2_pointing_into_the_configuration() {
+    let cases = [
+        (
+            "[roles]\nci = [\"deploy/[ci\"]\nreason = \"pipelines\"\n",
+            "bad [roles] ci",
+            "2 │ ci",
+        ),
+        (
+            "[roles]\npipeline = [\"deploy/ci\"]\nreason = \"pipelines\"\n",
+            "`pipeline` is not",
+            "2 │ pipeline",
+        ),
+        (
+            "[roles]\nci = [\"deploy/ci\"]\n",
+            "[roles] needs a",
+            "1 │ [roles]",
+        ),
+    ];
+    for (config, message, place) in cases {
+        let dir = hello_world();
+        write(dir.path(), &[("prodready.toml", config)]);
+        let output = prodready(&["audit", dir.path().to_str().unwrap()], None);
+        assert_eq!(code(&output), 2, "{config}");
+        let text = stderr(&output);
+        assert!(
+            text.contains("prodready.toml") && text.contains(message),
+            "{text}"
+        );
+        assert!(
+            text.contains(place) || text.contains(&place.replace('│', "|")),
+            "miette points at the entry: {text}"
+        );
+    }
+}
+
+#[test]
+fn roles_set_in_the_configuration_win_and_are_listed() {
+    let dir = hello_world();
+    write(
+        dir.path(),
+        &[
+            ("deploy/ci/seed.env", "DB_PASSWORD=Seed-Pa55-for-ci-only\n"),
+            (
+                "tools/deployer/creds.env",
+                "DB_PASSWORD=Real-Pa55-of-the-deployer\n",
+            ),
+            (
+                "prodready.toml",
+                "[roles]\nci = [\"deploy/ci/**\"]\nproduction = [\"tools/deployer\"]\ntooling = [\"tools\"]\nreason = \"our pipelines; the deployer ships\"\n",
+            ),
+        ],
+    );
+    let output = prodready(
+        &["audit", dir.path().to_str().unwrap(), "--format", "json"],
+        None,
+    );
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let role_of = |path: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path && f["code"] == "SEC002")
+            .map(|f| f["role"].clone())
+    };
+    assert_eq!(role_of("deploy/ci/seed.env"), Some(json!("ci")));
+    // `tools/deployer` is more specific than `tools`: it wins.
+    assert_eq!(
+        role_of("tools/deployer/creds.env"),
+        Some(json!("production"))
+    );
+    let listed = &report["files"]["role_overrides"];
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed:#}");
+    assert_eq!(listed[0]["glob"], "deploy/ci/**");
+    assert_eq!(listed[0]["files"], 1);
+    assert_eq!(listed[0]["reason"], "our pipelines; the deployer ships");
 }
 
 #[test]

@@ -393,8 +393,9 @@ fn join(dir: &str, name: &str) -> String {
 }
 
 /// A cfg that holds only in test builds: `#[cfg(test)]`, `#[cfg(all(test, not(loom)))]`,
-/// `#[cfg(any(test, all(test, unix)))]`; not `#[cfg(any(test, feature = "x"))]` or
-/// `#[cfg(not(test))]`.
+/// `#[cfg(any(test, all(test, unix)))]`, and a feature that only tests enable
+/// (`#[cfg(feature = "test-utils")]`, `#[cfg(any(test, feature = "testing"))]`); not
+/// `#[cfg(any(test, feature = "x"))]` or `#[cfg(not(test))]`.
 pub fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|attr| {
         attr.path().is_ident("cfg")
@@ -414,6 +415,10 @@ fn requires_test(predicate: &syn::Meta) -> bool {
     };
     match predicate {
         syn::Meta::Path(path) => path.is_ident("test"),
+        syn::Meta::NameValue(pair) if pair.path.is_ident("feature") => {
+            matches!(&pair.value, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(name), .. })
+                if test_feature(&name.value()))
+        }
         syn::Meta::List(list) if list.path.is_ident("all") => {
             nested(list).iter().any(requires_test)
         }
@@ -423,6 +428,15 @@ fn requires_test(predicate: &syn::Meta) -> bool {
         }
         _ => false,
     }
+}
+
+/// A feature that only tests enable: `test-utils`, `test_util`, `testing`, `test-support`,
+/// `mocks`.
+fn test_feature(name: &str) -> bool {
+    let words = crate::words::split(name);
+    words
+        .iter()
+        .any(|w| matches!(w.as_str(), "test" | "tests" | "testing" | "mock" | "mocks"))
 }
 
 /// `#[test]`, `#[tokio::test]`, `#[rstest]`, `#[bench]`, ...
@@ -575,6 +589,13 @@ impl<'ast> Visit<'ast> for FactVisitor {
         visit::visit_item_impl(self, item);
     }
 
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        if is_test_fn(&item.attrs) || is_cfg_test(&item.attrs) {
+            self.facts.test_ranges.push(lines(item.span()));
+        }
+        visit::visit_impl_item_fn(self, item);
+    }
+
     fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
         if self.facts.worker_loop.is_none() {
             let mut finder = WaitFinder(false);
@@ -666,6 +687,11 @@ mod tests {
         assert!(f.is_test_line(3) && !f.is_test_line(11));
         let root = facts("src/lib.rs", "#[cfg(test)] mod tests;");
         assert_eq!(root.test_module_files[0], "src/tests.rs");
+        let methods = facts(
+            "src/store.rs",
+            "impl Store {\n    fn real() {}\n    #[cfg(test)]\n    fn for_tests() {}\n    #[cfg(feature = \"test_util\")]\n    fn helper() {}\n}\n",
+        );
+        assert_eq!(methods.test_ranges, vec![(3, 4), (5, 6)]);
     }
 
     #[test]
@@ -705,6 +731,17 @@ mod tests {
     #[test]
     fn test_module_declarations_are_seen_in_text() {
         assert!(declares_test_module("#[cfg(test)]\nmod tests;"));
+        let cfg = |text: &str| {
+            is_cfg_test(
+                &syn::parse_str::<syn::ItemFn>(&format!("{text} fn f() {{}}"))
+                    .unwrap()
+                    .attrs,
+            )
+        };
+        assert!(cfg("#[cfg(feature = \"test-utils\")]"));
+        assert!(cfg("#[cfg(any(test, feature = \"testing\"))]"));
+        assert!(!cfg("#[cfg(any(test, feature = \"metrics\"))]"));
+        assert!(!cfg("#[cfg(feature = \"latest\")]"));
         assert!(declares_test_module(
             "#[cfg(all(test, unix))] pub(crate) mod helpers ;"
         ));

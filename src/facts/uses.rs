@@ -47,18 +47,16 @@ struct LimitData {
     limit_settings: Vec<String>,
 }
 
-/// A configuration setting that limits load (RES009's `limit_settings`, matched on the key's
-/// snake-case form, as a whole key or a key's suffix), as `key (path:line)`.
+/// A configuration setting that limits load (RES009's `limit_settings`, matched as whole words
+/// of the key's snake-case form: `max_concurrent_requests`, `worker_max_tasks`), as
+/// `key (path:line)`.
 pub fn limit_setting(
     source: &Source,
     settings: &[crate::facts::settings::Setting],
 ) -> Option<String> {
     settings.iter().find_map(|setting| {
-        let key = crate::words::split(setting.key()).join("_");
-        let limits = LIMITS
-            .limit_settings
-            .iter()
-            .any(|word| key == *word || key.ends_with(&format!("_{word}")));
+        let key = format!("_{}_", crate::words::split(setting.key()).join("_"));
+        let limits = (LIMITS.limit_settings.iter()).any(|word| key.contains(&format!("_{word}_")));
         limits.then(|| {
             let line = source.line_of(setting.key_range.start);
             format!("{} ({}:{line})", setting.key(), source.path)

@@ -648,11 +648,12 @@ fn near_a_local_host(source: &Source, range: &Range<usize>) -> bool {
     })
 }
 
-/// A CI job's service container (`services: postgres: env: POSTGRES_PASSWORD: test`) or a
-/// compose service's environment: the password of a throwaway database the job starts.
+/// A CI job's service container (`services: postgres: env: POSTGRES_PASSWORD: test`, a
+/// CircleCI job's secondary `docker` image) or a compose service's environment: the password
+/// of a throwaway database the job starts.
 fn in_service_container(setting: &Setting) -> bool {
     let parents = setting.parent();
-    parents.iter().any(|p| p == "services")
+    parents.iter().any(|p| p == "services" || p == "docker")
         && parents
             .last()
             .is_some_and(|p| matches!(p.as_str(), "env" | "environment" | "variables"))
