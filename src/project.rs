@@ -410,6 +410,20 @@ fn service_evidence(files: &[FileFacts], cargo: &CargoProject) -> Option<String>
         }
     }
     for file in production.clone() {
+        let Some(line) = file.rust.as_ref().and_then(|r| r.accept_loop) else {
+            continue;
+        };
+        let binary_package = cargo
+            .manifest_for(&file.path)
+            .is_some_and(|m| m.package.as_ref().is_some_and(|p| p.has_bin));
+        if binary_package {
+            return Some(format!(
+                "accepts connections in a loop ({}:{line})",
+                file.path
+            ));
+        }
+    }
+    for file in production.clone() {
         let Some(line) = file.rust.as_ref().and_then(|r| r.worker_loop) else {
             continue;
         };
@@ -498,7 +512,7 @@ fn serving_packages<'a>(files: &[FileFacts], cargo: &'a CargoProject) -> BTreeMa
     let mut serving: BTreeMap<&str, i32> = BTreeMap::new();
     for file in files.iter().filter(|f| f.role == Role::Production) {
         let Some(rust) = &file.rust else { continue };
-        let evidence = if rust.server_use.is_some() {
+        let evidence = if rust.server_use.is_some() || rust.accept_loop.is_some() {
             3
         } else if rust.worker_loop.is_some() && is_binary_source(&file.path, cargo) {
             1

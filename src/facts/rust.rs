@@ -23,6 +23,10 @@ pub struct RustFacts {
     pub worker_loop: Option<usize>,
     /// A server API in use (tonic or hyper server), with its line.
     pub server_use: Option<(usize, String)>,
+    /// First line of a loop that accepts connections (`listener.accept()`): a server written
+    /// by hand, as a Redis-like store or a proxy is.
+    #[serde(default)]
+    pub accept_loop: Option<usize>,
 }
 
 impl RustFacts {
@@ -485,12 +489,20 @@ const SERVER_PATHS: [&str; 5] = [
 /// The crates of `SERVER_PATHS`, and the keyword of a worker loop.
 pub fn gate_words() -> Vec<String> {
     let crates = SERVER_PATHS.iter().filter_map(|p| p.split("::").next());
-    crates.chain(["loop"]).map(String::from).collect()
+    crates.chain(["loop", "accept"]).map(String::from).collect()
+}
+
+/// Whether a file belongs to a package that has a binary target.
+fn in_a_binary_package(path: &str, cargo: &crate::facts::cargo::CargoProject) -> bool {
+    cargo
+        .manifest_for(path)
+        .is_some_and(|m| m.package.as_ref().is_some_and(|p| p.has_bin))
 }
 
 /// Whether a production file's tree may show that the project is a service: a server API
-/// written by its path (`SERVER_PATHS`, as written, so its crate's name is in the text), or a
-/// `loop` in a binary's source (see `project::service_evidence`).
+/// written by its path (`SERVER_PATHS`, as written, so its crate's name is in the text), a
+/// `loop` in a binary's source, or an `accept` in a binary's package (see
+/// `project::service_evidence`).
 pub fn may_show_service(
     words: &crate::words::FileWords<'_>,
     path: &str,
@@ -501,6 +513,7 @@ pub fn may_show_service(
         .filter_map(|p| p.split("::").next())
         .any(|krate| words.has(krate))
         || (words.has("loop") && crate::project::is_binary_source(path, cargo))
+        || (words.has_method("accept") && in_a_binary_package(path, cargo))
 }
 
 struct FactVisitor {
@@ -513,6 +526,24 @@ impl FactVisitor {
         if self.facts.server_use.is_none() && SERVER_PATHS.iter().any(|p| path.starts_with(p)) {
             self.facts.server_use = Some((span.start().line, path.to_string()));
         }
+    }
+}
+
+/// Whether what `visit` walks calls `.accept()` (a listener taking a connection).
+fn accepts(visit: impl FnOnce(&mut AcceptFinder)) -> bool {
+    let mut finder = AcceptFinder(false);
+    visit(&mut finder);
+    finder.0
+}
+
+struct AcceptFinder(bool);
+
+impl<'ast> Visit<'ast> for AcceptFinder {
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        self.0 |= call.method == "accept" && call.args.is_empty();
+        visit::visit_expr_method_call(self, call);
     }
 }
 
@@ -597,14 +628,30 @@ impl<'ast> Visit<'ast> for FactVisitor {
     }
 
     fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
+        let line = expr.loop_token.span.start().line;
         if self.facts.worker_loop.is_none() {
             let mut finder = WaitFinder(false);
             finder.visit_block(&expr.body);
             if finder.0 {
-                self.facts.worker_loop = Some(expr.loop_token.span.start().line);
+                self.facts.worker_loop = Some(line);
             }
         }
+        if self.facts.accept_loop.is_none() && accepts(|f| f.visit_block(&expr.body)) {
+            self.facts.accept_loop = Some(line);
+        }
         visit::visit_expr_loop(self, expr);
+    }
+
+    fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {
+        if self.facts.accept_loop.is_none()
+            && accepts(|f| {
+                f.visit_expr(&expr.cond);
+                f.visit_block(&expr.body);
+            })
+        {
+            self.facts.accept_loop = Some(expr.while_token.span.start().line);
+        }
+        visit::visit_expr_while(self, expr);
     }
 
     fn visit_use_tree(&mut self, tree: &'ast syn::UseTree) {

@@ -1,13 +1,13 @@
 //! DEP006 in Rust: a server binary awaits its server without a shutdown signal, so SIGTERM
 //! (every deploy, every scale-down) kills it with requests in flight.
 //!
-//! Read in a binary's root file (`src/main.rs`, `src/bin/*`), where `main` decides how the
-//! process ends. A server awaited directly — `axum::serve(listener, app).await`, hyper 0.14's
-//! `Server::bind(&addr).serve(svc).await`, `warp::serve(routes).run(addr).await`, a hyper 1
-//! `serve_connection(..).await` — with no `graceful` method in its chain is reported when the
-//! file shows no signal handling at all. Anything else (a server passed to `select!`, spawned,
-//! returned, or built in another module) is not decided. actix-web and Rocket stop gracefully on
-//! SIGTERM by themselves.
+//! Read in every module of a package that has a binary (the server may start anywhere in it):
+//! a server awaited directly — `axum::serve(listener, app).await`, hyper 0.14's
+//! `Server::bind(&addr).serve(svc).await`, `warp::serve(routes).run(addr).await`, tonic's
+//! `Server::builder()...serve(addr).await`, a hyper 1 `serve_connection(..).await` — or raced in
+//! a `select!` against other work, with no graceful or shutdown method in its chain, is reported
+//! when the file shows no signal handling at all. A server spawned, returned or handed to other
+//! code is not decided. actix-web and Rocket stop gracefully on SIGTERM by themselves.
 
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
@@ -43,7 +43,15 @@ const SERVERS: &[(&str, Option<&str>)] = &[
         "hyper_util::server::conn::auto::Builder::new",
         Some("serve_connection"),
     ),
+    ("tonic::transport::Server::builder", Some("serve")),
+    ("tonic::transport::server::Server::builder", Some("serve")),
 ];
+
+/// Methods whose name says the server stops gracefully: `with_graceful_shutdown`,
+/// `serve_with_shutdown`, `graceful_shutdown`.
+fn stops_gracefully(method: &str) -> bool {
+    method.contains("graceful") || method.contains("shutdown")
+}
 
 /// Words of the file (lower-cased) that show it handles signals or shuts down on purpose:
 /// `tokio::signal`, `shutdown_signal()`, `signal_hook`, the `ctrlc` crate, `GracefulShutdown`.
@@ -57,36 +65,18 @@ pub fn check(ctx: &FileContext<'_>, rust: &RustFile<'_>, out: &mut Vec<Finding>)
     visitor.visit_file(rust.ast);
 }
 
-/// Whether the file can be reported, on its text alone: a binary's root file that says `serve`
-/// and shows no signal handling.
+/// Whether the file can be reported, on its text alone: a file of a package that has a binary,
+/// that says `serve` and shows no signal handling.
 pub fn may_report(ctx: &FileContext<'_>) -> bool {
-    if !is_binary_root(ctx) || !ctx.source.text.contains("serve") {
+    let binary = ctx.manifest.is_some_and(|m| {
+        m.package.as_ref().is_some_and(|p| p.has_bin)
+            && (m.dir.is_empty() || ctx.source.path.starts_with(&format!("{}/", m.dir)))
+    });
+    if !binary || !ctx.source.text.contains("serve") {
         return false;
     }
     let lower = ctx.source.text.to_ascii_lowercase();
     !SIGNAL_WORDS.iter().any(|w| lower.contains(w))
-}
-
-/// `src/main.rs` or a file of `src/bin/` of a package that has a binary.
-fn is_binary_root(ctx: &FileContext<'_>) -> bool {
-    let Some(manifest) = ctx.manifest else {
-        return false;
-    };
-    if !manifest.package.as_ref().is_some_and(|p| p.has_bin) {
-        return false;
-    }
-    let rel = if manifest.dir.is_empty() {
-        ctx.source.path.as_str()
-    } else {
-        match ctx.source.path.strip_prefix(&format!("{}/", manifest.dir)) {
-            Some(rel) => rel,
-            None => return false,
-        }
-    };
-    rel == "src/main.rs"
-        || rel
-            .strip_prefix("src/bin/")
-            .is_some_and(|r| !r.contains('/') || r.ends_with("/main.rs"))
 }
 
 struct Awaits<'a, 'f> {
@@ -113,23 +103,126 @@ impl<'ast> Visit<'ast> for Awaits<'_, '_> {
             && let syn::Expr::Path(func) = &*call.func
         {
             let path = self.rust.imports.resolve(&func.path);
-            let runs = SERVERS
-                .iter()
-                .find(|(root, _)| *root == path)
-                .is_some_and(|(_, then)| {
-                    then.is_none_or(|m| methods.iter().any(|called| called.starts_with(m)))
-                });
-            if runs && !methods.iter().any(|m| m.contains("graceful")) {
+            if runs_abruptly(&path, &methods) {
                 let start = self.ctx.source.span_range(call.span()).start;
                 let end = self.ctx.source.span_range(awaited.await_token.span()).end;
-                self.out.push(Finding::at(
-                    Code::DEP006,
-                    self.ctx.source,
-                    start..end.max(start),
-                    "the server is awaited without a shutdown signal: SIGTERM drops requests in flight",
-                ));
+                self.report(start..end.max(start), "awaited");
             }
         }
         visit::visit_expr_await(self, awaited);
+    }
+
+    /// `tokio::select! { r = axum::serve(l, app) => .., _ = other => .. }`: the server races
+    /// other work, and no branch waits for a signal (the file shows none).
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        if mac
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "select")
+        {
+            let tokens: Vec<proc_macro2::TokenTree> = mac.tokens.clone().into_iter().collect();
+            self.servers_in(&tokens);
+        }
+        visit::visit_macro(self, mac);
+    }
+}
+
+/// Whether a call of `path` followed by `methods` runs a server that stops abruptly.
+fn runs_abruptly(path: &str, methods: &[String]) -> bool {
+    let runs = SERVERS
+        .iter()
+        .find(|(root, _)| *root == path)
+        .is_some_and(|(_, then)| {
+            then.is_none_or(|m| methods.iter().any(|called| called.starts_with(m)))
+        });
+    runs && !methods.iter().any(|m| stops_gracefully(m))
+}
+
+impl Awaits<'_, '_> {
+    fn report(&mut self, range: std::ops::Range<usize>, how: &str) {
+        self.out.push(Finding::at(
+            Code::DEP006,
+            self.ctx.source,
+            range,
+            format!(
+                "the server is {how} without a shutdown signal: SIGTERM drops requests in flight"
+            ),
+        ));
+    }
+
+    /// The servers started in a macro's tokens: a path called (`axum::serve(..)`), then the
+    /// methods chained on it (`.serve(addr)`), up to the end of the expression.
+    fn servers_in(&mut self, tokens: &[proc_macro2::TokenTree]) {
+        use proc_macro2::{Delimiter, TokenTree};
+        let mut i = 0;
+        while i < tokens.len() {
+            if let TokenTree::Group(group) = &tokens[i] {
+                let inner: Vec<TokenTree> = group.stream().into_iter().collect();
+                self.servers_in(&inner);
+                i += 1;
+                continue;
+            }
+            let Some((path, after)) = call_path(tokens, i) else {
+                i += 1;
+                continue;
+            };
+            let Ok(parsed) = syn::parse_str::<syn::Path>(&path) else {
+                i = after;
+                continue;
+            };
+            let resolved = self.rust.imports.resolve(&parsed);
+            let mut methods = Vec::new();
+            let mut j = after;
+            while let (Some(TokenTree::Punct(dot)), Some(TokenTree::Ident(method))) =
+                (tokens.get(j), tokens.get(j + 1))
+            {
+                if dot.as_char() != '.' {
+                    break;
+                }
+                methods.push(method.to_string());
+                j += 2;
+                if let Some(TokenTree::Group(g)) = tokens.get(j)
+                    && g.delimiter() == Delimiter::Parenthesis
+                {
+                    j += 1;
+                }
+            }
+            if runs_abruptly(&resolved, &methods) {
+                let start = self.ctx.source.span_range(tokens[i].span()).start;
+                let end = tokens
+                    .get(j.saturating_sub(1))
+                    .map_or(start, |t| self.ctx.source.span_range(t.span()).end);
+                self.report(start..end.max(start), "raced in `select!`");
+            }
+            i = j.max(i + 1);
+        }
+    }
+}
+
+/// A path written at `start` (`axum::serve`, `Server::builder`) and called: its text, and the
+/// index after its argument list.
+fn call_path(tokens: &[proc_macro2::TokenTree], start: usize) -> Option<(String, usize)> {
+    use proc_macro2::{Delimiter, TokenTree};
+    let TokenTree::Ident(first) = &tokens[start] else {
+        return None;
+    };
+    let mut path = first.to_string();
+    let mut i = start + 1;
+    while let (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)), Some(TokenTree::Ident(next))) =
+        (tokens.get(i), tokens.get(i + 1), tokens.get(i + 2))
+    {
+        if a.as_char() != ':' || b.as_char() != ':' {
+            break;
+        }
+        path.push_str("::");
+        path.push_str(&next.to_string());
+        i += 3;
+    }
+    match tokens.get(i) {
+        Some(TokenTree::Group(args)) if args.delimiter() == Delimiter::Parenthesis => {
+            Some((path, i + 1))
+        }
+        _ => None,
     }
 }
