@@ -277,13 +277,29 @@ pub fn subjects(
     let compose = deploy
         .clone()
         .find_map(|(path, d)| d.compose.map(|line| format!("{path}:{line}")));
+    // A Helm chart judged through its values deploys like plain manifests.
+    let charts = crate::facts::helm::charts(files);
+    let audited_chart = charts
+        .iter()
+        .filter(|c| c.not_audited.is_none())
+        .find(|c| c.templates.iter().any(|(_, t)| !t.workloads.is_empty()))
+        .map(|c| format!("Helm chart `{}` ({})", c.name, c.path));
+    let kubernetes = kubernetes.or(audited_chart);
     if let Some(evidence) = kubernetes.clone().or(compose) {
         present.insert(Subject::DeploymentManifests, evidence);
     }
     if let Some(evidence) = kubernetes {
         present.insert(Subject::KubernetesManifests, evidence);
     }
-    if let Some((path, _)) = deploy.clone().find(|(_, d)| d.templated) {
+    let unaudited_chart = charts
+        .iter()
+        .find(|c| c.not_audited.is_some())
+        .map(|c| c.path);
+    let templated = (deploy.clone())
+        .filter(|(path, _)| !crate::facts::helm::read_through_chart(path, &charts))
+        .find(|(_, d)| d.templated)
+        .map(|(p, _)| p);
+    if let Some(path) = unaudited_chart.or(templated) {
         present.insert(Subject::TemplatedManifests, path.to_string());
     }
     if let Some(evidence) = service_evidence(files, cargo) {

@@ -1118,12 +1118,8 @@ fn templated_manifests_are_listed_and_their_items_say_why_they_are_not_applicabl
         dir.path(),
         &[
             (
-                "chart/Chart.yaml",
-                "apiVersion: v2\nname: api\nversion: 0.1.0\n",
-            ),
-            (
-                "chart/templates/deployment.yaml",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n",
+                "deploy/deployment.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  {{- if .Values.replicas }}\n  replicas: {{ .Values.replicas }}\n  {{- end }}\n",
             ),
             (
                 ".circleci/config.yml",
@@ -1134,7 +1130,7 @@ fn templated_manifests_are_listed_and_their_items_say_why_they_are_not_applicabl
     let report = json(&["audit", dir.path().to_str().unwrap(), "--select", "DEP"]);
     assert_eq!(
         report["files"]["templated"],
-        serde_json::json!(["chart/templates/deployment.yaml"])
+        serde_json::json!(["deploy/deployment.yaml"])
     );
     assert_eq!(
         report["files"]["not_parsed"][0]["path"],

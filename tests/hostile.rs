@@ -220,6 +220,42 @@ fn write_hostile_data(root: &Path) {
     array.push_str(&"0,".repeat(2_000_000));
     array.push_str("]\n");
     write(root, "config/big-array.toml", array);
+    write_hostile_charts(root);
+}
+
+/// Helm charts that cannot be read without rendering: an action left open, values that are not
+/// a mapping, a chart that depends on itself, values that are an alias bomb.
+fn write_hostile_charts(root: &Path) {
+    let deployment = "kind: Deployment\nspec:\n  replicas: {{ .Values.replicaCount }}\n";
+    for chart in ["open", "listed", "itself", "bomb"] {
+        write(
+            root,
+            format!("charts/{chart}/Chart.yaml"),
+            format!("apiVersion: v2\nname: {chart}\nversion: 0.1.0\n"),
+        );
+        write(
+            root,
+            format!("charts/{chart}/templates/deployment.yaml"),
+            deployment,
+        );
+        write(
+            root,
+            format!("charts/{chart}/values.yaml"),
+            "replicaCount: 1\n",
+        );
+    }
+    write(
+        root,
+        "charts/open/templates/deployment.yaml",
+        format!("{deployment}  image: {{{{ .Values.image\n"),
+    );
+    write(root, "charts/listed/values.yaml", "- replicaCount\n- 1\n");
+    write(
+        root,
+        "charts/itself/Chart.yaml",
+        "apiVersion: v2\nname: itself\nversion: 0.1.0\ndependencies:\n  - name: itself\n    repository: file://.\n",
+    );
+    write(root, "charts/bomb/values.yaml", alias_bomb());
 }
 
 /// Links: a loop, and one leading outside the audited folder (never followed).
@@ -362,6 +398,17 @@ fn assert_hostile_files_are_noted(report: &Value) {
     assert_reason(&notes, "src/empty.rs", "empty file");
     assert_reason(&notes, "src/caf\u{fffd}.rs", "file name is not valid UTF-8");
     assert_reason(&notes, "config/big-array.toml", "more than 100000 settings");
+    assert_reason(
+        &notes,
+        "charts/open/Chart.yaml",
+        "do not balance (2 opened, 1 closed)",
+    );
+    assert_reason(
+        &notes,
+        "charts/listed/Chart.yaml",
+        "document is not a mapping",
+    );
+    assert_reason(&notes, "charts/itself/Chart.yaml", "it depends on itself");
 }
 
 fn assert_hostile_files_are_skipped(report: &Value) {

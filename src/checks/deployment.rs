@@ -7,6 +7,7 @@
 //! chart makes a file a template. Rust servers are read per file (`shutdown`).
 
 mod compose;
+mod helm;
 mod manifests;
 mod shutdown;
 
@@ -131,4 +132,5 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
+    helm::check(ctx, out);
 }

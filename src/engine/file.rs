@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 use crate::checks::{self, Budget, FileContext, Parsed, RustFile, TreeFamilies, TreeQuery};
 use crate::facts::cargo::CargoProject;
 use crate::facts::{
-    self, FileFacts, alerts, imports, markdown, metric_crates, metrics, rust, settings, uses, yaml,
+    self, FileFacts, alerts, helm, imports, markdown, metric_crates, metrics, rust, settings, uses,
+    yaml,
 };
 use crate::registry::{Category, Code, RuleSet};
 use crate::roles::{self, Role};
@@ -306,14 +307,18 @@ impl FileInput<'_> {
         let documents = match timed(|| yaml::parse(source)) {
             Ok(documents) => documents,
             Err(reason) => {
-                facts.not_parsed = Some(reason);
                 if self.kind == FileKind::Yaml {
                     facts.yaml = Some(Box::new(yaml::extract_from_text(source)));
+                    facts.helm = helm_file(source, Err(&reason));
                 }
+                facts.not_parsed = Some(reason);
                 self.check_settings_by_line(facts);
                 return;
             }
         };
+        if self.kind == FileKind::Yaml {
+            facts.helm = helm_file(source, Ok(&documents));
+        }
         if self.kind == FileKind::Yaml {
             facts.yaml = self
                 .step("yaml facts", &mut facts.not_analysed, || {
@@ -523,6 +528,34 @@ impl FileInput<'_> {
         let reasons = checks::check_file(&ctx, parsed, self.budget, &mut facts.findings);
         facts.not_analysed.extend(reasons);
     }
+}
+
+/// What a YAML file tells of a Helm chart: a template (its text has actions), values or
+/// `Chart.yaml`. `None` for any other file.
+fn helm_file(
+    source: &Source,
+    documents: Result<&[saphyr::MarkedYaml<'_>], &String>,
+) -> Option<Box<helm::HelmFile>> {
+    let name = crate::source::file_name(&source.path);
+    let mut file = helm::HelmFile::default();
+    // A chart's manifests are read as templates whether or not they have actions.
+    let in_templates = source.path.starts_with("templates/") || source.path.contains("/templates/");
+    if source.text.contains("{{") || in_templates {
+        file.template = Some(helm::template(source));
+    } else if helm::is_values_file(&source.path) {
+        file.values = Some(match documents {
+            Ok(documents) => helm::values(source, documents),
+            Err(reason) => helm::Values {
+                unreadable: Some(format!("it is not YAML ({reason})")),
+                ..helm::Values::default()
+            },
+        });
+    } else if name == "Chart.yaml" {
+        file.chart = Some(helm::chart(documents.unwrap_or_default()));
+    } else {
+        return None;
+    }
+    Some(Box::new(file))
 }
 
 fn note_settings_cap(settings: &[settings::Setting], notes: &mut Vec<String>) {

@@ -87,12 +87,21 @@ impl FileStats {
             self.not_analysed
                 .push(PathNote::new("<project checks>", reason));
         }
+        let charts = crate::facts::helm::charts(files);
+        for chart in &charts {
+            if let Some(reason) = &chart.not_audited {
+                let why = format!("Helm chart `{}` not audited: {reason}", chart.name);
+                self.notes.push(PathNote::new(chart.path, why));
+            }
+        }
         for facts in files {
             self.scanned += 1;
             self.lines += facts.lines;
             *self.by_kind.entry(facts.kind).or_default() += 1;
             if facts.yaml.as_ref().is_some_and(|y| y.deploy.templated) {
-                self.templated.push(facts.path.clone());
+                if !crate::facts::helm::read_through_chart(&facts.path, &charts) {
+                    self.templated.push(facts.path.clone());
+                }
             } else if let Some(reason) = &facts.not_parsed {
                 self.not_parsed
                     .push(PathNote::new(facts.path.clone(), reason.clone()));

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod cargo;
+pub mod helm;
 pub mod imports;
 pub mod kubernetes;
 pub mod markdown;
@@ -47,6 +48,9 @@ pub struct FileFacts {
     pub limit_setting: Option<String>,
     /// Boxed, as `uses`: most files have neither, and every file's facts are kept to the end.
     pub yaml: Option<Box<yaml::YamlFacts>>,
+    /// Of a Helm chart's file: its template, values or `Chart.yaml` (`helm`).
+    #[serde(default)]
+    pub helm: Option<Box<helm::HelmFile>>,
     pub headings: Option<Vec<markdown::Heading>>,
     /// Metrics a Rust file registers (read when OBS or DRF rules run).
     pub metrics: Option<metrics::MetricFacts>,
@@ -84,6 +88,7 @@ impl FileFacts {
             metrics_endpoint: None,
             limit_setting: None,
             yaml: None,
+            helm: None,
             headings: None,
             metrics: None,
             prometheus_rules: None,
