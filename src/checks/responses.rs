@@ -1,10 +1,15 @@
 //! OBS005: an HTTP response judged a success on its status alone, whose raw body is then
-//! returned or stored without being parsed or checked in the same function.
+//! returned or stored, on that success path, without being parsed or checked in the same
+//! function.
 //!
 //! Each function body is walked once with its chain of ancestors, so that every body read and
-//! every later use of the variable holding the body knows where its value goes (its `Fate`).
+//! every later use of the variable holding the body knows where its value goes (its `Fate`),
+//! and every status check records where it steers control flow (`flow`): a body read on a
+//! failure path feeds an error and is never reported.
 //! Anything the walk cannot follow (a closure, a macro, an unknown function) counts as a check:
 //! no finding then. The vocabularies are the rule's `[data]`.
+
+mod flow;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -25,6 +30,9 @@ struct Data {
     body_methods: Vec<String>,
     raise_methods: Vec<String>,
     success_methods: Vec<String>,
+    failure_methods: Vec<String>,
+    diverging_macros: Vec<String>,
+    assert_macros: Vec<String>,
     transparent_methods: Vec<String>,
     constructors: Vec<String>,
     store_methods: Vec<String>,
@@ -87,7 +95,8 @@ impl Functions<'_, '_> {
             imports: self.imports,
             stack: vec![Node::FnBody],
             aliases: HashMap::new(),
-            checks: Vec::new(),
+            regions: Vec::new(),
+            bindings: Vec::new(),
             reads: Vec::new(),
             uses: Vec::new(),
         };
@@ -174,8 +183,11 @@ struct Walk<'a, 'ast> {
     stack: Vec<Node<'ast>>,
     /// `let status = resp.status();`: `status` -> `resp`.
     aliases: HashMap<String, String>,
-    /// Status-only success checks: the response variable and the check's byte offset.
-    checks: Vec<(String, usize)>,
+    /// Where a check steers control flow: the stretches in which a response's status is known.
+    regions: Vec<flow::Region>,
+    /// Every name a `let` binds, with the binding's byte offset (a response shadowed by a new
+    /// one is no longer the checked one).
+    bindings: Vec<(String, usize)>,
     reads: Vec<BodyRead>,
     /// Every use of a plain variable: its name, byte offset and fate.
     uses: Vec<(String, usize, Fate)>,
@@ -386,40 +398,19 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// Status checks and variable uses written inside a macro (`ensure!(resp.status()
-    /// .is_success(), ..)`, `format!("{}", body)`), read from its tokens.
+    /// Variable uses written inside a macro (`format!("{}", body)`), read from its tokens:
+    /// a macro is not followed, so each use counts as a check. (An assertion macro's
+    /// condition is read in `flow`.)
     fn scan_macro(&mut self, tokens: TokenStream) {
-        let mut flat = Vec::new();
-        fn flatten(tokens: TokenStream, out: &mut Vec<TokenTree>) {
-            for token in tokens {
-                match token {
-                    TokenTree::Group(g) => flatten(g.stream(), out),
-                    other => out.push(other),
+        for token in tokens {
+            match token {
+                TokenTree::Group(g) => self.scan_macro(g.stream()),
+                TokenTree::Ident(ident) => {
+                    let offset = self.offset(ident.span());
+                    self.uses.push((ident.to_string(), offset, Fate::Checked));
                 }
+                _ => {}
             }
-        }
-        flatten(tokens, &mut flat);
-        let success = flat.iter().any(|t| match t {
-            TokenTree::Ident(i) => DATA.success_methods.contains(&i.to_string()) || i == "OK",
-            TokenTree::Literal(l) => l.to_string() == "200",
-            _ => false,
-        });
-        for (i, token) in flat.iter().enumerate() {
-            let TokenTree::Ident(ident) = token else {
-                continue;
-            };
-            let offset = self.offset(ident.span());
-            let name = ident.to_string();
-            if let [TokenTree::Punct(dot), TokenTree::Ident(method), ..] = &flat[i + 1..]
-                && dot.as_char() == '.'
-            {
-                let method = method.to_string();
-                if (method == "status" && success) || DATA.raise_methods.contains(&method) {
-                    let root = self.aliases.get(&name).cloned().unwrap_or(name.clone());
-                    self.checks.push((root, offset));
-                }
-            }
-            self.uses.push((name, offset, Fate::Checked));
         }
     }
 
@@ -427,54 +418,12 @@ impl Walk<'_, '_> {
         match expr {
             syn::Expr::MethodCall(m) => {
                 let method = m.method.to_string();
-                let start = self.offset(m.method.span());
-                if DATA.success_methods.contains(&method)
-                    && let Some(root) = self.status_root(&m.receiver)
-                {
-                    self.checks.push((root, start));
-                }
-                if DATA.raise_methods.contains(&method)
-                    && let Some(root) = root_name(&m.receiver)
-                {
-                    self.checks.push((root, start));
-                }
                 if DATA.body_methods.contains(&method) {
                     self.on_body_read(m, method);
                 }
             }
-            syn::Expr::Binary(b) if matches!(b.op, syn::BinOp::Eq(_) | syn::BinOp::Ne(_)) => {
-                let pairs = [(&*b.left, &*b.right), (&*b.right, &*b.left)];
-                if let Some(root) = pairs.iter().find_map(|(status, value)| {
-                    self.is_success_value(value)
-                        .then(|| self.status_root(status))
-                        .flatten()
-                }) {
-                    let start = self.offset(b.span());
-                    self.checks.push((root, start));
-                }
-            }
-            syn::Expr::Match(m) => {
-                if m.arms.iter().any(|arm| self.success_pattern(&arm.pat))
-                    && let Some(root) = self.status_root(&m.expr)
-                {
-                    let start = self.offset(m.span());
-                    self.checks.push((root, start));
-                }
-                if contains_raise(&m.expr) {
-                    let start = self.offset(m.expr.span());
-                    for arm in &m.arms {
-                        for name in pattern_names(&arm.pat) {
-                            self.checks.push((name, start));
-                        }
-                    }
-                }
-            }
-            syn::Expr::Let(l) if contains_raise(&l.expr) => {
-                let start = self.offset(l.expr.span());
-                for name in pattern_names(&l.pat) {
-                    self.checks.push((name, start));
-                }
-            }
+            syn::Expr::If(i) => self.on_if(i),
+            syn::Expr::Match(m) => self.on_match(m),
             syn::Expr::Path(p) if p.qself.is_none() && p.path.segments.len() == 1 => {
                 let name = p.path.segments[0].ident.to_string();
                 let fate = self.fate();
@@ -513,10 +462,11 @@ impl Walk<'_, '_> {
     }
 
     /// Whether a value with this fate, read at `after`, leaves the function raw: returned or
-    /// stored, and never checked on the way.
-    fn escapes(&self, fate: &Fate, after: usize, depth: usize) -> Option<Fate> {
+    /// stored, and never checked on the way. Also where it leaves (`at` when it leaves
+    /// directly, else the use that takes it out).
+    fn escapes(&self, fate: &Fate, after: usize, at: usize, depth: usize) -> Option<(Fate, usize)> {
         match fate {
-            Fate::Returned | Fate::Stored => Some(fate.clone()),
+            Fate::Returned | Fate::Stored => Some((fate.clone(), at)),
             Fate::Checked | Fate::Discarded => None,
             Fate::Bound(_) if depth > 3 => None,
             Fate::Bound(name) => {
@@ -529,7 +479,7 @@ impl Walk<'_, '_> {
                     return None;
                 }
                 uses.iter()
-                    .find_map(|(_, at, f)| self.escapes(f, *at, depth + 1))
+                    .find_map(|(_, at, f)| self.escapes(f, *at, *at, depth + 1))
             }
         }
     }
@@ -537,20 +487,18 @@ impl Walk<'_, '_> {
     fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
         for read in &self.reads {
-            let checked_at = if read.chain_check.is_some() {
-                read.chain_check
-            } else {
-                let root = read.root.as_deref();
-                self.checks
-                    .iter()
-                    .filter(|(name, at)| Some(name.as_str()) == root && *at < read.range.start)
-                    .map(|(_, at)| *at)
-                    .min()
-            };
-            let Some(checked_at) = checked_at else {
+            let Some((fate, leaves_at)) =
+                self.escapes(&read.fate, read.range.end, read.range.start, 0)
+            else {
                 continue;
             };
-            let Some(fate) = self.escapes(&read.fate, read.range.end, 0) else {
+            // The read, or the place its value leaves, must be on the success path of a
+            // status check of the same response.
+            let checked_at = read.chain_check.or_else(|| {
+                let root = read.root.as_deref()?;
+                self.success_check(root, &[read.range.start, leaves_at])
+            });
+            let Some(checked_at) = checked_at else {
                 continue;
             };
             let what = if fate == Fate::Stored {
@@ -564,7 +512,7 @@ impl Walk<'_, '_> {
                 self.ctx.source,
                 read.range.clone(),
                 format!(
-                    "the raw body from `{}()` is {what} unchecked after a status-only success check (line {line}): a 200 carrying a login or error page passes as data",
+                    "the raw body from `{}()` is {what} unchecked on the success path of the status-only check at line {line}: a 200 carrying a login or error page passes as data",
                     read.method
                 ),
             ));
@@ -583,6 +531,9 @@ impl<'ast> Visit<'ast> for Walk<'_, 'ast> {
     }
 
     fn visit_stmt(&mut self, stmt: &'ast syn::Stmt) {
+        if let Some(Node::Block(block)) = self.stack.last() {
+            self.after_stmt(stmt, block);
+        }
         self.stack.push(Node::Stmt(stmt));
         if let syn::Stmt::Macro(m) = stmt {
             self.scan_macro(m.mac.tokens.clone());
@@ -592,19 +543,16 @@ impl<'ast> Visit<'ast> for Walk<'_, 'ast> {
     }
 
     fn visit_local(&mut self, local: &'ast syn::Local) {
-        if let Some(init) = &local.init {
-            if let syn::Pat::Ident(p) = &local.pat
-                && chain_has(&init.expr, &["status", "status_code"])
-                && let Some(root) = root_name(&init.expr)
-            {
-                self.aliases.insert(p.ident.to_string(), root);
-            }
-            if contains_raise(&init.expr) {
-                let start = self.offset(init.expr.span());
-                for name in pattern_names(&local.pat) {
-                    self.checks.push((name, start));
-                }
-            }
+        if let Some(init) = &local.init
+            && let syn::Pat::Ident(p) = &local.pat
+            && chain_has(&init.expr, &["status", "status_code"])
+            && let Some(root) = root_name(&init.expr)
+        {
+            self.aliases.insert(p.ident.to_string(), root);
+        }
+        let start = self.offset(local.span());
+        for name in pattern_names(&local.pat) {
+            self.bindings.push((name, start));
         }
         self.stack.push(Node::Local(local));
         visit::visit_local(self, local);
