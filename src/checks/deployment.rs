@@ -123,6 +123,11 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
                 .any(|name| image.named(name))
         }
         Unless::LimitRange => production().any(|d| d.limit_range),
+        // The image is what runs, whatever the Dockerfile's own role.
+        Unless::DockerfileHealthcheck(paths) => ctx
+            .files
+            .iter()
+            .any(|f| f.dockerfile_healthcheck.is_some() && paths.contains(&f.path)),
     };
     for file in ctx.files {
         let Some(yaml) = &file.yaml else { continue };

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use crate::checks::{self, Budget, FileContext, Parsed, RustFile, TreeFamilies, TreeQuery};
 use crate::facts::cargo::CargoProject;
 use crate::facts::{
-    self, FileFacts, alerts, helm, imports, markdown, metric_crates, metrics, rust, settings, uses,
-    yaml,
+    self, FileFacts, alerts, dockerfile, helm, imports, markdown, metric_crates, metrics, rust,
+    settings, uses, yaml,
 };
 use crate::registry::{Category, Code, RuleSet};
 use crate::roles::{self, Role};
@@ -112,6 +112,9 @@ pub fn analyse(
                 .any(|ext| lower.ends_with(ext))
             {
                 facts.headings = Some(markdown::text_headings(&source));
+            }
+            if dockerfile::is_dockerfile(&source.path) {
+                facts.dockerfile_healthcheck = dockerfile::healthcheck_line(&source.text);
             }
             file.check(&Parsed::default(), &mut facts);
         }

@@ -63,6 +63,9 @@ pub enum Unless {
     ImagePinnedByKustomize(String),
     /// Withdrawn when a LimitRange gives default requests and limits.
     LimitRange,
+    /// Withdrawn when one of these Dockerfiles (paths from the root: the ones a compose
+    /// service's `build` may name) declares a HEALTHCHECK, which the built image carries.
+    DockerfileHealthcheck(Vec<String>),
 }
 
 /// A workload named by kind, name and (if given) namespace.

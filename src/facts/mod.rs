@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod cargo;
+pub mod dockerfile;
 pub mod helm;
 pub mod imports;
 pub mod kubernetes;
@@ -46,6 +47,9 @@ pub struct FileFacts {
     /// as `key (path:line)`.
     #[serde(default)]
     pub limit_setting: Option<String>,
+    /// Of a Dockerfile: the line of its `HEALTHCHECK` (`dockerfile::healthcheck_line`).
+    #[serde(default)]
+    pub dockerfile_healthcheck: Option<usize>,
     /// Boxed, as `uses`: most files have neither, and every file's facts are kept to the end.
     pub yaml: Option<Box<yaml::YamlFacts>>,
     /// Of a Helm chart's file: its template, values or `Chart.yaml` (`helm`).
@@ -87,6 +91,7 @@ impl FileFacts {
             modules: None,
             metrics_endpoint: None,
             limit_setting: None,
+            dockerfile_healthcheck: None,
             yaml: None,
             helm: None,
             headings: None,
