@@ -7,10 +7,12 @@ use serde::Deserialize;
 
 use super::{FileContext, Parsed, ProjectContext};
 use crate::facts::cargo::{Dependency, Manifest};
+use crate::facts::platform;
 use crate::finding::Finding;
 use crate::project::{CODEOWNERS_PATHS, runbooks};
 use crate::registry::Code;
-use crate::registry::{Severity, Subject};
+use crate::registry::Subject;
+use crate::roles::Role;
 
 pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
     if ctx.rules.enabled(Code::OPS002) && CODEOWNERS_PATHS.contains(&ctx.source.path.as_str()) {
@@ -302,19 +304,37 @@ fn runbook_incomplete(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// OPS005: `*` requirements, unpinned git dependencies, binaries and workspaces without a lock.
+/// OPS005: `*` requirements and unpinned git dependencies that no committed lock pins, and
+/// workspaces or packages that build a production binary without a committed lock.
 fn unpinned_dependencies(ctx: &ProjectContext<'_>, manifest: &Manifest, out: &mut Vec<Finding>) {
     let lock = ctx.cargo.lock_for(manifest);
+    // A committed lock keeps the resolved version or commit until `cargo update`: the build
+    // is reproducible.
+    let locked = |package: &str| lock.is_some_and(|l| l.pins(package));
     for dep in manifest.all_dependencies() {
+        // Built from the tree; a dependency only for other operating systems never goes into
+        // a service built for Linux.
+        if dep.path
+            || dep
+                .platform
+                .as_deref()
+                .is_some_and(|p| !platform::may_be_linux(p))
+        {
+            continue;
+        }
         if let Some((version, span)) = &dep.version
             && version.trim() == "*"
+            && !locked(&dep.package)
         {
             out.push(
                 Finding::at(
                     Code::OPS005,
                     &manifest.source,
                     span.clone(),
-                    format!("`{}` accepts any version (`*`)", dep.key),
+                    format!(
+                        "`{}` accepts any version (`*`) and no committed Cargo.lock pins it",
+                        dep.key
+                    ),
                 )
                 .with_fix(format!(
                     "require a version range, e.g. `{} = \"1\"`",
@@ -322,54 +342,62 @@ fn unpinned_dependencies(ctx: &ProjectContext<'_>, manifest: &Manifest, out: &mu
                 )),
             );
         }
-        if dep.git.is_some() && !dep.git_pinned {
-            out.push(unpinned_git(
-                manifest,
-                dep,
-                lock.is_some_and(|l| l.pins_git(&dep.package)),
-            ));
+        if dep.git.is_some() && !dep.git_pinned && !lock.is_some_and(|l| l.pins_git(&dep.package)) {
+            out.push(unpinned_git(manifest, dep));
         }
     }
-    let is_root = ctx.cargo.workspace_root(manifest) == manifest.dir;
-    let needs_lock =
-        manifest.workspace.is_some() || manifest.package.as_ref().is_some_and(|p| p.has_bin);
-    if is_root && needs_lock && !ctx.cargo.locks.contains_key(&manifest.dir) {
-        let (what, span) = match (&manifest.workspace, &manifest.package) {
-            (Some(w), _) => ("workspace", w.span.clone()),
-            (None, Some(p)) => ("binary package", p.span.clone()),
+    if ctx.cargo.workspace_root(manifest) != manifest.dir
+        || ctx.cargo.locks.contains_key(&manifest.dir)
+    {
+        return;
+    }
+    if let Some(message) = lock_needed(ctx, manifest) {
+        let span = match (&manifest.workspace, &manifest.package) {
+            (Some(w), _) => w.span.clone(),
+            (None, Some(p)) => p.span.clone(),
             (None, None) => return,
         };
         out.push(
-            Finding::at(
-                Code::OPS005,
-                &manifest.source,
-                span,
-                format!("{what} without a committed Cargo.lock: every build may resolve different versions"),
-            )
-            .with_fix("run `cargo generate-lockfile` and commit Cargo.lock"),
+            Finding::at(Code::OPS005, &manifest.source, span, message)
+                .with_fix("run `cargo generate-lockfile` and commit Cargo.lock"),
         );
     }
 }
 
-fn unpinned_git(manifest: &Manifest, dep: &Dependency, locked: bool) -> Finding {
-    let finding = Finding::at(
+/// What needs a lock at a workspace root (or a package of its own): a production binary among
+/// its packages. A library's dependents resolve their own versions, so a library (or a
+/// workspace of libraries and examples) without a lock is Cargo's own advice, not a gap.
+fn lock_needed(ctx: &ProjectContext<'_>, root: &Manifest) -> Option<String> {
+    let binary = ctx.cargo.manifests().iter().find(|m| {
+        m.role == Role::Production
+            && m.package.as_ref().is_some_and(|p| p.has_bin)
+            && (m.dir == root.dir || ctx.cargo.workspace_root(m) == root.dir)
+    })?;
+    let resolves = "every build may resolve different versions";
+    Some(match &root.workspace {
+        Some(_) if binary.dir != root.dir => {
+            let name = binary.package.as_ref().map_or("", |p| p.name.as_str());
+            format!("workspace without a committed Cargo.lock builds binary `{name}`: {resolves}")
+        }
+        Some(_) => format!("workspace without a committed Cargo.lock: {resolves}"),
+        None => format!("binary package without a committed Cargo.lock: {resolves}"),
+    })
+}
+
+fn unpinned_git(manifest: &Manifest, dep: &Dependency) -> Finding {
+    Finding::at(
         Code::OPS005,
         &manifest.source,
         dep.span.clone(),
         format!(
-            "git dependency `{}` follows a branch, not a `rev` or `tag`",
+            "git dependency `{}` follows a branch, not a `rev` or `tag`, and no committed Cargo.lock pins its commit",
             dep.key
         ),
     )
     .with_fix(format!(
-        "pin `{}` with `rev = \"<commit>\"` or `tag = \"<tag>\"`",
+        "pin `{}` with `rev = \"<commit>\"` or `tag = \"<tag>\"`, or commit Cargo.lock",
         dep.key
-    ));
-    if locked {
-        finding.with_severity(Severity::Low)
-    } else {
-        finding
-    }
+    ))
 }
 
 #[cfg(test)]

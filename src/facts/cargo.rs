@@ -36,6 +36,9 @@ pub struct Dependency {
     /// `dep.workspace = true`: the declaration lives in `[workspace.dependencies]`.
     pub inherited: bool,
     pub features: Vec<String>,
+    /// The platform of a `[target.<platform>.*dependencies]` table: a `cfg(..)` expression
+    /// or a target triple.
+    pub platform: Option<String>,
     /// Byte range of the declaration's key.
     pub span: Range<usize>,
 }
@@ -213,18 +216,23 @@ fn extract(root: &DeTable<'_>, path: &str, files: &BTreeSet<String>) -> Result<P
         None => None,
     };
     let mut dependencies = Vec::new();
-    collect_dependency_tables(root, &mut dependencies);
+    collect_dependency_tables(root, None, &mut dependencies);
     if let Some(targets) = get(root, "target").and_then(|t| t.get_ref().as_table()) {
-        for (_, target) in targets.iter() {
+        for (platform, target) in targets.iter() {
             if let Some(target) = target.get_ref().as_table() {
-                collect_dependency_tables(target, &mut dependencies);
+                let platform = platform.get_ref().to_string();
+                collect_dependency_tables(target, Some(&platform), &mut dependencies);
             }
         }
     }
     Ok((package, workspace, dependencies))
 }
 
-fn collect_dependency_tables(table: &DeTable<'_>, out: &mut Vec<Dependency>) {
+fn collect_dependency_tables(
+    table: &DeTable<'_>,
+    platform: Option<&str>,
+    out: &mut Vec<Dependency>,
+) {
     for (key, kind) in [
         ("dependencies", DepKind::Normal),
         ("dev-dependencies", DepKind::Dev),
@@ -233,7 +241,14 @@ fn collect_dependency_tables(table: &DeTable<'_>, out: &mut Vec<Dependency>) {
         ("build_dependencies", DepKind::Build),
     ] {
         if let Some(deps) = get(table, key).and_then(|d| d.get_ref().as_table()) {
-            out.extend(dependency_table(deps, kind));
+            out.extend(
+                dependency_table(deps, kind)
+                    .into_iter()
+                    .map(|dep| Dependency {
+                        platform: platform.map(String::from),
+                        ..dep
+                    }),
+            );
         }
     }
 }
@@ -252,6 +267,7 @@ fn dependency_table(table: &DeTable<'_>, kind: DepKind) -> Vec<Dependency> {
             path: false,
             inherited: false,
             features: Vec::new(),
+            platform: None,
             span: key.span(),
         };
         match value.get_ref() {
@@ -306,6 +322,14 @@ impl Lockfile {
                     .as_deref()
                     .is_some_and(|s| s.starts_with("git+") && s.contains('#'))
         })
+    }
+
+    /// Whether the lock resolves a package from a registry or a git source (a version or a
+    /// commit that `cargo build` keeps until `cargo update`).
+    pub fn pins(&self, package: &str) -> bool {
+        self.packages
+            .iter()
+            .any(|p| p.name == package && p.source.is_some())
     }
 
     pub fn versions(&self, package: &str) -> Vec<&str> {

@@ -10,6 +10,7 @@ pub mod imports;
 pub mod kubernetes;
 pub mod markdown;
 pub mod metrics;
+pub mod platform;
 pub mod rust;
 pub mod settings;
 pub mod uses;
