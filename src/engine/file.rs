@@ -541,9 +541,7 @@ fn helm_file(
 ) -> Option<Box<helm::HelmFile>> {
     let name = crate::source::file_name(&source.path);
     let mut file = helm::HelmFile::default();
-    // A chart's manifests are read as templates whether or not they have actions.
-    let in_templates = source.path.starts_with("templates/") || source.path.contains("/templates/");
-    if source.text.contains("{{") || in_templates {
+    if source.text.contains("{{") {
         file.template = Some(helm::template(source));
     } else if helm::is_values_file(&source.path) {
         file.values = Some(match documents {

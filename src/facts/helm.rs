@@ -17,14 +17,12 @@ use crate::source::Source;
 pub const WORKLOAD_KINDS: [&str; 4] = ["Deployment", "StatefulSet", "DaemonSet", "Rollout"];
 
 /// Keys whose literal presence in a template the DEP rules ask about.
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 5] = [
     "livenessProbe",
     "readinessProbe",
     "resources",
     "replicas",
     "image",
-    "sessionAffinity",
-    "affinity",
 ];
 
 /// What one file of a chart says.
@@ -49,7 +47,26 @@ pub struct Template {
     pub opaque_blocks: Vec<String>,
     /// Why it cannot be read without rendering, if it cannot.
     pub unreadable: Option<String>,
+    /// Session affinity it writes literally (`sessionAffinity: ClientIP`, a sticky-cookie
+    /// annotation): each line, and what it is.
+    #[serde(default)]
+    pub sticky: Vec<(Site, String)>,
 }
+
+/// Literal settings that pin clients to one pod: key, value (lowercase, unquoted), what it is.
+const STICKY: [(&str, &str, &str); 3] = [
+    ("sessionAffinity", "clientip", "`sessionAffinity: ClientIP`"),
+    (
+        "nginx.ingress.kubernetes.io/affinity",
+        "cookie",
+        "an ingress-nginx affinity cookie",
+    ),
+    (
+        "traefik.ingress.kubernetes.io/service.sticky.cookie",
+        "true",
+        "a Traefik sticky cookie",
+    ),
+];
 
 /// A `.Values.a.b` read by a template action.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +141,13 @@ pub fn template(source: &Source) -> Template {
             if KEYS.contains(&key.as_str()) {
                 let site = source.site(key_start..key_start + key.len());
                 template.keys.entry(key.clone()).or_insert(site);
+            }
+            let value = trimmed.split_once(':').map_or("", |(_, v)| v);
+            let value = value.split(" #").next().unwrap_or_default().trim();
+            let value = value.trim_matches(['"', '\'']).to_ascii_lowercase();
+            if let Some((_, _, what)) = STICKY.iter().find(|(k, v, _)| *k == key && *v == value) {
+                let site = source.site(key_start..start + line.trim_end().len());
+                template.sticky.push((site, what.to_string()));
             }
             if key == "kind"
                 && let Some(kind) = trimmed["kind:".len()..].split('#').next().map(str::trim)

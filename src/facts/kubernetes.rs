@@ -347,8 +347,9 @@ pub fn chart_template_folders(paths: &BTreeSet<String>) -> Vec<String> {
         .collect()
 }
 
-/// Settles what the per-file phase could not know: files under a Helm chart's `templates/` are templated,
-/// and the allow annotations of every file that is audited join its allows.
+/// Settles what the per-file phase could not know: files with actions under a Helm chart's
+/// `templates/` are templated, and the allow annotations of every file that is audited join
+/// its allows.
 pub fn settle(files: &mut [FileFacts], paths: &BTreeSet<String>) {
     let chart_templates = chart_template_folders(paths);
     let patches: BTreeSet<String> = files
@@ -357,7 +358,9 @@ pub fn settle(files: &mut [FileFacts], paths: &BTreeSet<String>) {
         .flat_map(|y| y.deploy.kustomize_patches.iter().cloned())
         .collect();
     for file in files {
-        let in_chart = chart_templates.iter().any(|t| file.path.starts_with(t));
+        // A chart's file with no template action is a plain manifest, audited as one.
+        let has_actions = file.helm.as_ref().is_some_and(|h| h.template.is_some());
+        let in_chart = has_actions && chart_templates.iter().any(|t| file.path.starts_with(t));
         if patches.contains(&file.path)
             && let Some(yaml) = file.yaml.as_mut()
         {

@@ -14,6 +14,9 @@ pub fn check(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         if chart.not_audited.is_some() {
             continue;
         }
+        if ctx.rules.enabled(Code::DEP001) {
+            sticky_sessions(&chart, out);
+        }
         for (_, template) in &chart.templates {
             for (kind, site) in &template.workloads {
                 let workload = Workload {
@@ -61,9 +64,6 @@ impl Workload<'_> {
         }
         if enabled(Code::DEP005) {
             self.image(out);
-        }
-        if enabled(Code::DEP001) {
-            self.affinity(out);
         }
     }
 
@@ -188,29 +188,51 @@ impl Workload<'_> {
         }
     }
 
-    fn affinity(&self, out: &mut Vec<Finding>) {
-        let sticky = self.chart.values.iter().find(|(path, entry)| {
-            let value = match &entry.value {
-                Value::Scalar(v) => v.to_ascii_lowercase(),
-                _ => return false,
-            };
-            (path.ends_with("sessionAffinity") && value == "clientip")
-                || (path.ends_with("affinity") && path.contains("ingress") && value == "cookie")
-        });
-        if let Some((_, entry)) = sticky {
-            self.report(
-                Code::DEP001,
-                &entry.site,
-                "pins clients to one pod by default (session affinity)".to_string(),
-                out,
-            );
-        }
-    }
-
     fn scalar(&self, path: &str) -> Option<&str> {
         match &self.chart.values.get(path)?.value {
             Value::Scalar(value) => Some(value),
             _ => None,
+        }
+    }
+}
+
+/// DEP001 once per chart: affinity a template writes, and affinity values a template reads.
+fn sticky_sessions(chart: &ChartView<'_>, out: &mut Vec<Finding>) {
+    let report = |site: &Site, what: &str, out: &mut Vec<Finding>| {
+        let message = format!(
+            "Helm chart `{}` pins clients to one pod with {what}",
+            chart.name
+        );
+        out.push(Finding::at_site(Code::DEP001, site.clone(), message));
+    };
+    for (_, template) in &chart.templates {
+        for (site, what) in &template.sticky {
+            report(site, what, out);
+        }
+    }
+    let read = |path: &str| {
+        let refs = chart.templates.iter().flat_map(|(_, t)| &t.refs);
+        refs.clone().any(|r| {
+            path == r.path
+                || path
+                    .strip_prefix(r.path.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    };
+    for (path, entry) in &chart.values {
+        let Value::Scalar(value) = &entry.value else {
+            continue;
+        };
+        let value = value.to_ascii_lowercase();
+        let what = if path.ends_with("sessionAffinity") && value == "clientip" {
+            "`sessionAffinity: ClientIP` by default"
+        } else if path.ends_with("affinity") && path.contains("ingress") && value == "cookie" {
+            "an ingress affinity cookie by default"
+        } else {
+            continue;
+        };
+        if read(path) {
+            report(&entry.site, what, out);
         }
     }
 }
