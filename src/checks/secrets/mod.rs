@@ -648,6 +648,58 @@ fn near_a_local_host(source: &Source, range: &Range<usize>) -> bool {
     })
 }
 
+/// Keys and builder methods that name the host a credential is for.
+const HOST_NAMES: [&str; 7] = [
+    "host", "hostname", "server", "address", "addr", "url", "endpoint",
+];
+
+/// Whether a host setting's value names the local machine (`localhost`, `127.0.0.1:5432`,
+/// `postgres://localhost/db`).
+fn is_local_host(value: &str) -> bool {
+    let value = value.trim().to_ascii_lowercase();
+    let host = value
+        .split_once("://")
+        .map_or(value.as_str(), |(_, rest)| rest);
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(['/', '?']).next().unwrap_or_default();
+    let data = &*LOCAL_HOSTS;
+    data.local_hosts.iter().any(|local| {
+        host == local
+            || host
+                .strip_prefix(local.as_str())
+                .is_some_and(|port| port.starts_with(':'))
+    }) || host.starts_with("127.")
+}
+
+/// Whether a setting's mapping also says which host it is for, and that host is local
+/// (`externalDatabase: {host: localhost, password: ..}`).
+fn beside_a_local_host(setting: &Setting, settings: &[Setting]) -> bool {
+    setting.siblings(settings).any(|s| {
+        HOST_NAMES.contains(&s.key().to_ascii_lowercase().as_str())
+            && matches!(&s.value, Value::Str(v) if is_local_host(v))
+    })
+}
+
+/// Whether a builder chain sets a local host (`.host("localhost")` anywhere in it).
+fn chain_sets_a_local_host(mut call: &syn::ExprMethodCall) -> bool {
+    loop {
+        let method = call.method.to_string().to_ascii_lowercase();
+        let local = HOST_NAMES.contains(&method.as_str())
+            && call
+                .args
+                .first()
+                .and_then(string_literal)
+                .is_some_and(|l| is_local_host(&l.value()));
+        if local {
+            return true;
+        }
+        match &*call.receiver {
+            syn::Expr::MethodCall(inner) => call = inner,
+            _ => return false,
+        }
+    }
+}
+
 /// A CI job's service container (`services: postgres: env: POSTGRES_PASSWORD: test`, a
 /// CircleCI job's secondary `docker` image) or a compose service's environment: the password
 /// of a throwaway database the job starts.
@@ -725,7 +777,7 @@ fn setting_assignments(source: &Source, kind: FileKind, settings: &[Setting]) ->
                 secret: range,
                 what: format!("`{name}`"),
                 verified: false,
-                local: false,
+                local: beside_a_local_host(setting, settings),
             });
         }
     }
@@ -738,6 +790,8 @@ struct RustAssignments<'a> {
     /// Parameter names of the file's own functions and methods, by function name.
     signatures: std::collections::HashMap<String, Vec<String>>,
     found: Vec<Detection>,
+    /// Inside a builder chain that sets a local host: its credentials are for a local database.
+    in_local_chain: bool,
 }
 
 /// Parameter names of well-known builder methods that take secrets.
@@ -772,6 +826,7 @@ impl<'a> RustAssignments<'a> {
             source,
             signatures: signatures.0,
             found: Vec::new(),
+            in_local_chain: false,
         }
     }
 
@@ -811,7 +866,7 @@ impl<'a> RustAssignments<'a> {
             secret,
             what: format!("`{name}`"),
             verified: false,
-            local: false,
+            local: self.in_local_chain,
         });
     }
 
@@ -921,6 +976,9 @@ impl<'ast> Visit<'ast> for RustAssignments<'_> {
     }
 
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        // The outermost call of a chain sees all of it; the flag covers the calls inside.
+        let entered = !self.in_local_chain && chain_sets_a_local_host(call);
+        self.in_local_chain |= entered;
         let method = call.method.to_string();
         let args: Vec<&syn::Expr> = call.args.iter().collect();
         let params: Option<Vec<String>> = KNOWN_PARAMETERS
@@ -935,6 +993,9 @@ impl<'ast> Visit<'ast> for RustAssignments<'_> {
             None => self.arguments(&method, &[], &args),
         }
         visit::visit_expr_method_call(self, call);
+        if entered {
+            self.in_local_chain = false;
+        }
     }
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
