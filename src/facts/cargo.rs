@@ -388,7 +388,7 @@ impl CargoProject {
     /// What each package is to the project, beyond its path:
     /// - development tooling: an `xtask`, or a binary named for a tool (`*-cli`, `*ctl`,
     ///   `migration-tool`, `openapi-generator`) that no server framework makes a service;
-    /// - test code: a cargo-fuzz package, an unpublished library named for testing;
+    /// - test code: a cargo-fuzz package, a library named for testing;
     /// - and, settled over the workspace's dependency graph, an unpublished library that only
     ///   packages of another role depend on (or only dev-dependencies reach) takes their role.
     ///   A published library has users outside the workspace: it stays production.
@@ -465,8 +465,11 @@ impl CargoProject {
         if package.fuzz || fuzzes {
             return Role::Test;
         }
-        let says = |words: &[&str]| words.iter().any(|w| name.contains(w));
-        if !package.has_bin && package.unpublished && says(&["test", "mock", "fixture"]) {
+        // Test support by its name's words (`kanidmd_testkit`, `test-utils`, `mock-server`), not
+        // substrings (`attestation`); published or not, its users run it in their tests.
+        let named_for_tests = (name.split(['-', '_']))
+            .any(|word| ["test", "mock", "fixture"].iter().any(|w| word.starts_with(w)));
+        if !package.has_bin && named_for_tests {
             return Role::Test;
         }
         if name == "xtask" || name.ends_with("xtask") {
