@@ -72,7 +72,7 @@ pub struct Changes {
     /// Audited files added, modified or deleted since the merge base.
     pub changed_files: usize,
     pub base_score: Option<f64>,
-    pub base_level: Level,
+    pub base_level: Option<Level>,
     /// New findings that are reported (not suppressed).
     pub new_findings: usize,
     /// Reported findings that are not new: counted, not judged.

@@ -46,7 +46,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = RulesFormat::Human)]
         format: RulesFormat,
     },
-    /// Show the documentation of a rule, by code (OPS001) or name (missing-ownership).
+    /// Show the documentation of a rule, by code (OPS001) or name (missing-ownership), or of
+    /// the readiness levels (`levels`).
     Explain { rule: String },
     /// Write a commented prodready.toml with every option at its default.
     Init {
@@ -228,6 +229,7 @@ fn main() -> ExitCode {
             };
             print(&text)
         }
+        Command::Explain { rule } if rule == "levels" => print(prodready::score::LEVELS_DOC),
         Command::Explain { rule } => match registry().find(&rule) {
             Some(rule) => print(&rules::explain(rule)),
             None => {
@@ -287,6 +289,14 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         Ok(audited) => audited,
         Err(message) => return error(message),
     };
+    // A key file is found by its name alone: a folder holding one was audited.
+    let found_in_a_file = report.findings.iter().any(|f| f.path.is_some());
+    if report.files.scanned == 0 && !found_in_a_file {
+        return error(format!(
+            "nothing to audit in {}: no Cargo.toml, source or configuration found",
+            args.path.display()
+        ));
+    }
     let changes = changes.as_ref();
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::of(&report.findings);

@@ -34,21 +34,45 @@ impl Status {
     }
 }
 
-/// Cumulative readiness levels: each needs everything the one below needs.
+/// Cumulative readiness levels: each needs a score floor, and that no item fails at or above
+/// a severity. `prodready explain levels` prints `LEVELS_DOC`, the one definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Level {
-    /// A critical item fails.
     Pilot,
-    /// No critical item fails.
     Hardened,
-    /// No critical or high item fails.
     ProductionReady,
-    /// Every applicable item passes.
     Exemplary,
 }
 
+/// The definition of the levels, as `prodready explain levels` prints it.
+pub const LEVELS_DOC: &str = "\
+Readiness levels
+
+The level follows the score and the severity of what fails. A level needs its score floor
+and that no item fails at the severities it lists; the project gets the highest level whose
+conditions it meets.
+
+  pilot              below 50, or a critical item fails
+  hardened           from 50, no critical item fails
+  production-ready   from 80, no critical or high item fails
+  exemplary          from 95, no critical, high or medium item fails
+
+An item fails at the severity of its worst failing finding: a high item failed only by a low
+finding (a localhost credential) counts as low. With rules deselected the score is partial and
+the level is computed from the items that apply. With no applicable item there is no score and
+no level. The report says why in one line, e.g. \"level hardened: score 72.0 (production-ready
+needs 80) and a high item fails: RES004\".
+";
+
 impl Level {
+    const ALL: [Level; 4] = [
+        Level::Pilot,
+        Level::Hardened,
+        Level::ProductionReady,
+        Level::Exemplary,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Pilot => "pilot",
@@ -58,15 +82,79 @@ impl Level {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Level> {
-        [
-            Level::Pilot,
-            Level::Hardened,
-            Level::ProductionReady,
-            Level::Exemplary,
-        ]
-        .into_iter()
-        .find(|l| l.as_str() == text)
+    /// The lowest score the level allows.
+    pub fn floor(self) -> f64 {
+        match self {
+            Level::Pilot => 0.0,
+            Level::Hardened => 50.0,
+            Level::ProductionReady => 80.0,
+            Level::Exemplary => 95.0,
+        }
+    }
+
+    /// The lowest severity at which a failing item rules the level out (`None`: none does).
+    fn blocked_from(self) -> Option<Severity> {
+        match self {
+            Level::Pilot => None,
+            Level::Hardened => Some(Severity::Critical),
+            Level::ProductionReady => Some(Severity::High),
+            Level::Exemplary => Some(Severity::Medium),
+        }
+    }
+
+    fn next(self) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| *l > self)
+    }
+
+    /// The level of a score, given the severity each failing item fails at.
+    pub fn of(score: f64, failing: &[Severity]) -> Level {
+        let worst = failing.iter().max().copied();
+        (Level::ALL.into_iter().rev())
+            .find(|level| score >= level.floor() && !level.blocked_by(worst))
+            .unwrap_or(Level::Pilot)
+    }
+
+    fn blocked_by(self, worst: Option<Severity>) -> bool {
+        self.blocked_from()
+            .zip(worst)
+            .is_some_and(|(from, worst)| worst >= from)
+    }
+}
+
+/// "level hardened: score 72.0 (production-ready needs 80) and a high item fails: RES004".
+fn level_reason(level: Level, score: f64, items: &[Item]) -> String {
+    let reason = format!("level {}: score {score:.1}", level.as_str());
+    let Some(next) = level.next() else {
+        return reason + ", and no critical, high or medium item fails";
+    };
+    let mut why_not = Vec::new();
+    if score < next.floor() {
+        why_not.push(format!("({} needs {})", next.as_str(), next.floor()));
+    }
+    let from = next.blocked_from().unwrap_or(Severity::Critical);
+    let blocking: Vec<&Item> = (items.iter())
+        .filter(|i| i.status == Status::Fail && i.worst.is_some_and(|w| w >= from))
+        .collect();
+    if let Some(worst) = blocking.iter().filter_map(|i| i.worst).max() {
+        let codes: Vec<&str> = (blocking.iter())
+            .filter(|i| i.worst == Some(worst))
+            .map(|i| i.rule.code.as_str())
+            .collect();
+        let fails = if codes.len() == 1 {
+            format!("a {} item fails", worst.as_str())
+        } else {
+            format!("{} {} items fail", codes.len(), worst.as_str())
+        };
+        why_not.push(format!("{fails}: {}", codes.join(", ")));
+    }
+    if why_not.len() == 2 && !why_not[0].starts_with('(') {
+        why_not.swap(0, 1);
+    }
+    match why_not.as_slice() {
+        [shortfall, fails] => format!("{reason} {shortfall} and {fails}"),
+        [only] if only.starts_with('(') => format!("{reason} {only}"),
+        [fails] => format!("{reason}, but {fails}"),
+        _ => reason,
     }
 }
 
@@ -131,7 +219,10 @@ pub struct Scorecard {
     pub score: Option<f64>,
     /// Some items were skipped: the score covers only the selected rules.
     pub partial: bool,
-    pub level: Level,
+    /// `None` with the score.
+    pub level: Option<Level>,
+    /// Why the level is what it is, in one line (`level_reason`).
+    pub level_reason: Option<String>,
     pub categories: Vec<CategoryScore>,
 }
 
@@ -212,20 +303,6 @@ pub fn scorecard(
             }
         })
         .collect();
-    let fails_at = |floor: Severity| {
-        items
-            .iter()
-            .any(|i| i.status == Status::Fail && i.worst.is_some_and(|w| w >= floor))
-    };
-    let level = if fails_at(Severity::Critical) {
-        Level::Pilot
-    } else if fails_at(Severity::High) {
-        Level::Hardened
-    } else if fails_at(Severity::Low) {
-        Level::ProductionReady
-    } else {
-        Level::Exemplary
-    };
     let categories = Category::ALL
         .into_iter()
         .filter_map(|category| {
@@ -249,10 +326,17 @@ pub fn scorecard(
             })
         })
         .collect();
+    let score = score_of(items.iter());
+    let failing: Vec<Severity> = (items.iter())
+        .filter(|i| i.status == Status::Fail)
+        .filter_map(|i| i.worst)
+        .collect();
+    let level = score.map(|score| Level::of(score, &failing));
     Scorecard {
-        score: score_of(items.iter()),
+        score,
         partial: items.iter().any(|i| i.status == Status::Skipped),
         level,
+        level_reason: (score.zip(level)).map(|(score, level)| level_reason(level, score, &items)),
         categories,
         items,
     }
@@ -352,6 +436,69 @@ mod tests {
         assert_eq!(score_of(items.iter()), Some(60.0));
     }
 
+    fn severities(indices: &[usize]) -> Vec<Severity> {
+        let all = [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ];
+        indices.iter().map(|i| all[*i]).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_level_follows_the_score_and_keeps_its_floors(
+            score in 0.0f64..=100.0,
+            more in 0.0f64..=100.0,
+            failing in proptest::collection::vec(0usize..4, 0..6),
+        ) {
+            let failing = severities(&failing);
+            let worst = failing.iter().max().copied();
+            let level = Level::of(score, &failing);
+            proptest::prop_assert!(level <= Level::of((score + more).min(100.0), &failing));
+            proptest::prop_assert!(score >= level.floor() && !level.blocked_by(worst));
+            if let Some(next) = level.next() {
+                proptest::prop_assert!(score < next.floor() || next.blocked_by(worst));
+            }
+        }
+    }
+
+    #[test]
+    fn the_reason_names_what_holds_the_level_back() {
+        let items = [
+            item(Code::RES004, Status::Fail, Some(Severity::High)),
+            item(Code::RES007, Status::Fail, Some(Severity::Low)),
+        ];
+        assert_eq!(
+            level_reason(Level::Hardened, 72.0, &items),
+            "level hardened: score 72.0 (production-ready needs 80) and a high item fails: RES004"
+        );
+        assert_eq!(
+            level_reason(Level::Hardened, 85.0, &items),
+            "level hardened: score 85.0, but a high item fails: RES004"
+        );
+        assert_eq!(
+            level_reason(Level::Pilot, 42.0, &items[1..]),
+            "level pilot: score 42.0 (hardened needs 50)"
+        );
+        let critical = [
+            item(Code::SEC001, Status::Fail, Some(Severity::Critical)),
+            item(Code::SEC002, Status::Fail, Some(Severity::Critical)),
+        ];
+        assert_eq!(
+            level_reason(Level::Pilot, 90.0, &critical),
+            "level pilot: score 90.0, but 2 critical items fail: SEC001, SEC002"
+        );
+        assert_eq!(
+            level_reason(Level::Exemplary, 100.0, &[]),
+            "level exemplary: score 100.0, and no critical, high or medium item fails"
+        );
+        assert_eq!(Level::of(8.8, &[Severity::High]), Level::Pilot);
+        assert_eq!(Level::of(100.0, &[Severity::Low]), Level::Exemplary);
+        assert_eq!(Level::of(96.0, &[Severity::Medium]), Level::ProductionReady);
+    }
+
     #[test]
     fn the_biggest_loss_is_ranked_first() {
         let card = Scorecard {
@@ -362,7 +509,8 @@ mod tests {
             ],
             score: None,
             partial: false,
-            level: Level::Hardened,
+            level: None,
+            level_reason: None,
             categories: Vec::new(),
         };
         let ranked: Vec<(Code, f64)> = card

@@ -422,7 +422,11 @@ fn config_select_ignore_severity_and_gate_apply() {
 #[test]
 fn the_sample_projects_score_as_documented() {
     let pilot = json(&["audit", "fixtures/pilot-service"]);
-    assert_eq!(pilot["level"], "hardened");
+    assert_eq!(pilot["level"], "pilot");
+    assert_eq!(
+        pilot["level_reason"],
+        "level pilot: score 8.8 (hardened needs 50)"
+    );
     let failing: Vec<&str> = pilot["checklist"]
         .as_array()
         .unwrap()
@@ -565,7 +569,7 @@ fn output_paths_that_are_links_or_pipes_are_kept() {
     json_to(&link);
     assert!(is_link(&link));
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
-    assert_eq!(report["level"], "hardened");
+    assert_eq!(report["level"], "pilot");
 
     // A dangling link creates the file it names, and stays a link.
     let dangling = dir.path().join("dangling.json");
@@ -656,7 +660,7 @@ fn output_file_rules_explain_and_init() {
     let output = pilot_json_to(&out);
     assert_eq!(code(&output), 0);
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(report["level"], "hardened");
+    assert_eq!(report["level"], "pilot");
     assert!(
         stderr(&output).contains("score"),
         "a summary line goes to stderr"
@@ -1234,4 +1238,38 @@ fn secrets_never_reach_the_ci_formats() {
         sarif.contains("\"justification\""),
         "the suppressed finding is kept"
     );
+}
+
+#[test]
+fn a_folder_with_nothing_to_audit_is_an_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let binary_only = tempfile::tempdir().unwrap();
+    std::fs::write(
+        binary_only.path().join("logo.png"),
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+    )
+    .unwrap();
+    for dir in [empty.path(), binary_only.path()] {
+        let output = prodready(&["audit", dir.to_str().unwrap()], None);
+        assert_eq!(code(&output), 2, "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("nothing to audit in")
+                && stderr(&output).contains("no Cargo.toml, source or configuration found"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn explain_levels_prints_their_definition() {
+    let output = prodready(&["explain", "levels"], None);
+    assert_eq!(code(&output), 0);
+    let text = stdout(&output);
+    for line in [
+        "pilot              below 50, or a critical item fails",
+        "exemplary          from 95, no critical, high or medium item fails",
+    ] {
+        assert!(text.contains(line), "{text}");
+    }
 }

@@ -467,8 +467,11 @@ impl CargoProject {
         }
         // Test support by its name's words (`kanidmd_testkit`, `test-utils`, `mock-server`), not
         // substrings (`attestation`); published or not, its users run it in their tests.
-        let named_for_tests = (name.split(['-', '_']))
-            .any(|word| ["test", "mock", "fixture"].iter().any(|w| word.starts_with(w)));
+        let named_for_tests = (name.split(['-', '_'])).any(|word| {
+            ["test", "mock", "fixture"]
+                .iter()
+                .any(|w| word.starts_with(w))
+        });
         if !package.has_bin && named_for_tests {
             return Role::Test;
         }

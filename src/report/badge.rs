@@ -27,7 +27,10 @@ fn text_width(text: &str) -> usize {
         + 10
 }
 
-fn color(level: Level) -> &'static str {
+fn color(level: Option<Level>) -> &'static str {
+    let Some(level) = level else {
+        return "#9f9f9f";
+    };
     match level {
         Level::Pilot => "#e05d44",
         Level::Hardened => "#fe7d37",
@@ -38,7 +41,11 @@ fn color(level: Level) -> &'static str {
 
 pub fn render(report: &Report) -> String {
     let card = &report.scorecard;
-    let value = format!("{} · {}", card.level.as_str(), score_text(card.score));
+    let value = format!(
+        "{} · {}",
+        super::level_text(card.level),
+        score_text(card.score)
+    );
     let mut writer = Writer::new(Vec::new());
     write(&mut writer, &value, color(card.level)).expect("writing XML to memory cannot fail");
     let mut text = String::from_utf8(writer.into_inner()).expect("the SVG is UTF-8");

@@ -218,7 +218,7 @@ fn summary_line(report: &Report, changes: Option<&Changes>) -> String {
         "score {}/100{} · level {} · {} of {} applicable checks pass{} · {} finding(s){}{}",
         score_text(card.score),
         if card.partial { " (partial)" } else { "" },
-        card.level.as_str(),
+        super::level_text(card.level),
         card.passing(),
         card.applicable(),
         counted(card.count(Status::Waived), "waived"),
@@ -316,7 +316,8 @@ fn score_and_level(report: &Report) -> String {
             ""
         }
     );
-    let _ = writeln!(out, "Level: {}", card.level.as_str());
+    let reason = card.level_reason.as_deref();
+    let _ = writeln!(out, "{}", reason.unwrap_or("No level: no check applies"));
     let improvements = card.top_improvements(3);
     if !improvements.is_empty() {
         let _ = writeln!(out, "\nTo raise the score most:");
@@ -443,8 +444,8 @@ fn change_summary(report: &Report, changes: Option<&Changes>) -> String {
         "  Score: {} → {} · level {} → {}",
         score_text(changes.base_score),
         score_text(report.scorecard.score),
-        changes.base_level.as_str(),
-        report.scorecard.level.as_str()
+        super::level_text(changes.base_level),
+        super::level_text(report.scorecard.level)
     );
     for item in &changes.items {
         let _ = writeln!(

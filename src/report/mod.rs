@@ -106,6 +106,11 @@ pub fn score_text(score: Option<f64>) -> String {
     score.map_or_else(|| "-".to_string(), |s| format!("{s:.1}"))
 }
 
+/// The level as shown to people, or `-` when there is no score.
+pub fn level_text(level: Option<crate::score::Level>) -> &'static str {
+    level.map_or("-", crate::score::Level::as_str)
+}
+
 /// The one-line headline every summary format leads with.
 pub fn headline(report: &Report) -> String {
     let card = &report.scorecard;
@@ -113,7 +118,7 @@ pub fn headline(report: &Report) -> String {
         "score {}/100{} · level {} · {} of {} applicable checks pass",
         score_text(card.score),
         if card.partial { " (partial)" } else { "" },
-        card.level.as_str(),
+        level_text(card.level),
         card.count(crate::score::Status::Pass),
         card.applicable(),
     )
