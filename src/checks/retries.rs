@@ -565,6 +565,7 @@ struct ConfigData {
     backoff_words: Vec<String>,
     ignore_paths: Vec<String>,
     ignore_keys: Vec<String>,
+    probe_tables: Vec<String>,
 }
 
 static DATA: LazyLock<Data> = LazyLock::new(|| Data {
@@ -652,9 +653,17 @@ fn config_retry_without_backoff(
         let in_retry_table = parent.last().is_some_and(|p| is_retry_table(p));
         let is_count = data.retry_keys.iter().any(|k| key.ends_with(k.as_str()))
             || (in_retry_table && data.attempt_keys.contains(&key));
+        // A count is a whole number (`"0.3"` is a version); a probe's is no retry policy.
+        let in_probe = parent
+            .iter()
+            .any(|p| data.probe_tables.contains(&normalise(p)));
         if !is_count
+            || in_probe
             || data.ignore_keys.contains(&key)
-            || !setting.value.as_number().is_some_and(|n| n > 0.0)
+            || !setting
+                .value
+                .as_number()
+                .is_some_and(|n| n > 0.0 && n.fract() == 0.0)
         {
             continue;
         }
