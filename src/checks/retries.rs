@@ -8,6 +8,8 @@
 mod delay;
 mod loops;
 mod policies;
+mod purpose;
+mod random;
 
 use std::sync::LazyLock;
 
@@ -509,6 +511,13 @@ struct LoopData {
     exit_macros: Vec<String>,
     conditional_exit_macros: Vec<String>,
     iteration_calls: Vec<String>,
+    interactive_calls: Vec<String>,
+    interactive_paths: Vec<String>,
+    panic_catchers: Vec<String>,
+    panic_inspections: Vec<String>,
+    local_calls: Vec<String>,
+    result_adapters: Vec<String>,
+    spin_passes: u64,
     duration_functions: Vec<String>,
     passthrough_methods: Vec<String>,
     tower_policy_trait: String,

@@ -94,6 +94,14 @@ pub(super) struct LoopVars<'a> {
     pub lets: HashMap<String, Vec<&'a Expr>>,
     /// Assignments inside the loop, by place (`d`, `self.delay`).
     pub assigns: HashMap<String, Vec<(AssignKind, &'a Expr)>>,
+    /// Names bound inside the loop (`let`, a pattern): fresh on each pass.
+    pub locals: HashSet<String>,
+    /// Variables of the enclosing code that an assignment at the top of the body sets anew on
+    /// each pass, from something other than themselves (`req = build(&cfg);`).
+    pub rebuilt: HashSet<String>,
+    /// Variables lent mutably to a call (`sample(&mut candidates)`) or advanced by an iteration
+    /// call (`candidates.pop()`), outside the inspected call: they may change between passes.
+    pub mutated: HashSet<String>,
 }
 
 /// The name of a place: `d`, `self.delay`.

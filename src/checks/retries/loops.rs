@@ -5,7 +5,8 @@
 //! a retry-like name. The delay on the failure path decides RES001 and RES003; whether the
 //! failure path can leave at all decides RES002.
 
-use std::collections::HashSet;
+use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::{Span, TokenTree};
 use syn::spanned::Spanned;
@@ -13,6 +14,8 @@ use syn::visit::{self, Visit};
 use syn::{BinOp, Block, Expr, Pat, Stmt};
 
 use super::delay::{AssignKind, Delay, Growth, LoopVars, Tracer, place};
+use super::purpose::{self, Purpose};
+use super::random::RandomSources;
 use super::{Cx, never_gives_up, words};
 use crate::facts::rust::pattern_names;
 use crate::finding::Finding;
@@ -22,6 +25,8 @@ use crate::registry::Severity;
 pub(super) fn check(cx: &Cx<'_>, file: &syn::File, out: &mut Vec<Finding>) {
     let mut visitor = LoopVisitor {
         cx,
+        file,
+        random: OnceCell::new(),
         out,
         fn_names: Vec::new(),
     };
@@ -30,6 +35,9 @@ pub(super) fn check(cx: &Cx<'_>, file: &syn::File, out: &mut Vec<Finding>) {
 
 struct LoopVisitor<'c, 'o> {
     cx: &'c Cx<'c>,
+    file: &'c syn::File,
+    /// The file's random sources, read when a loop first needs them.
+    random: OnceCell<RandomSources>,
     out: &'o mut Vec<Finding>,
     fn_names: Vec<String>,
 }
@@ -55,6 +63,8 @@ impl<'ast> Visit<'ast> for LoopVisitor<'_, '_> {
             body: &l.body,
             header_bounded: false,
             range_vars: Vec::new(),
+            range_loop: false,
+            passes: None,
             while_let_err: None,
         });
         visit::visit_expr_loop(self, l);
@@ -68,6 +78,8 @@ impl<'ast> Visit<'ast> for LoopVisitor<'_, '_> {
             body: &w.body,
             header_bounded: true,
             range_vars: Vec::new(),
+            range_loop: false,
+            passes: None,
             while_let_err: None,
         };
         let recognised = match &*w.cond {
@@ -105,11 +117,29 @@ impl<'ast> Visit<'ast> for LoopVisitor<'_, '_> {
                 body: &f.body,
                 header_bounded: r.end.is_some(),
                 range_vars: pattern_names(&f.pat),
+                range_loop: true,
+                passes: literal_passes(r),
                 while_let_err: None,
             });
         }
         visit::visit_expr_for_loop(self, f);
     }
+}
+
+/// The passes of a range whose bounds are integer literals (`0..10_000`, `1..=5`).
+fn literal_passes(range: &syn::ExprRange) -> Option<u64> {
+    let bound = |e: Option<&Expr>| match e {
+        None => Some(0),
+        Some(Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        })) => n.base10_parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    let start = bound(range.start.as_deref())?;
+    let end = bound(Some(range.end.as_deref()?))?;
+    let inclusive = matches!(range.limits, syn::RangeLimits::Closed(_));
+    Some(end.saturating_sub(start) + u64::from(inclusive))
 }
 
 /// A loop that may be a retry loop.
@@ -121,6 +151,10 @@ struct RetryLoop<'a> {
     /// The header ends the loop: `for` over a closed range, `while cond`.
     header_bounded: bool,
     range_vars: Vec<String>,
+    /// A `for` over a range: its range counts the attempts, named or not (`for _ in 0..3`).
+    range_loop: bool,
+    /// How many passes the range makes, when its bounds are written as numbers.
+    passes: Option<u64>,
     /// The inspected call of `while let Err(_) = call`.
     while_let_err: Option<&'a Expr>,
 }
@@ -145,20 +179,53 @@ enum LoopDelay {
     Unknown,
 }
 
+/// A loop recognised as a retry loop, with what its failure path does.
+struct Recognised<'a> {
+    purpose: Purpose,
+    /// Arguments of the sleeps on the failure path.
+    sleeps: Vec<&'a Expr>,
+    delay: LoopDelay,
+    /// The header or the failure path can end the loop.
+    bounded: bool,
+    jitter_in_text: bool,
+}
+
 impl LoopVisitor<'_, '_> {
     fn analyse(&mut self, parts: RetryLoop<'_>) {
+        let Some(found) = self.recognise(&parts) else {
+            return;
+        };
+        let spins = matches!(found.delay, LoopDelay::None)
+            && parts
+                .passes
+                .is_some_and(|n| n >= self.cx.data.res001.spin_passes);
+        match found.purpose {
+            Purpose::Interactive => {}
+            _ if spins => {}
+            Purpose::Supervisor => self.report_supervisor(&parts, &found.delay),
+            Purpose::Local => self.report_limit(&parts, &found),
+            Purpose::Retry => {
+                self.report(&parts, &found);
+                self.report_limit(&parts, &found);
+            }
+        }
+    }
+
+    /// The loop as a retry loop (the conditions of the module's reference), with its purpose
+    /// and its failure path's delay; `None` when it is none.
+    fn recognise<'a>(&self, parts: &RetryLoop<'a>) -> Option<Recognised<'a>> {
         let cx = self.cx;
         let stmts = &parts.body.stmts;
-        let shape = match parts.while_let_err {
+        let (inspected, success) = match parts.while_let_err {
             Some(inspected) => (!block_exits(cx, stmts)).then(|| (inspected, Success::default())),
             None => find_shape(cx, stmts),
-        };
-        let Some((inspected, success)) = shape else {
-            return;
-        };
-        let vars = collect_vars(parts.body, &parts.range_vars);
-        if !is_repeatable(cx, inspected, &vars, &parts.range_vars) {
-            return;
+        }?;
+        let random = self
+            .random
+            .get_or_init(|| RandomSources::of_file(cx, self.file));
+        let vars = collect_vars(cx, random, parts.body, &parts.range_vars, inspected);
+        if !is_repeatable(cx, random, inspected, &vars, &parts.range_vars) {
+            return None;
         }
         let text = cx.text(parts.whole);
         let data = &cx.data.res001;
@@ -177,72 +244,36 @@ impl LoopVisitor<'_, '_> {
             .iter()
             .any(|e| text.contains(e.as_str()))
         {
-            return;
+            return None;
         }
         let named_retry = data.retry_words.iter().any(|w| text_words.contains(w));
-        let counted = !vars.counters.is_empty() || !parts.range_vars.is_empty();
-        let is_range_loop = parts.header_bounded && !parts.range_vars.is_empty();
-        if !(named_retry || counted || is_range_loop) {
-            return;
+        let counted = !vars.counters.is_empty() || parts.range_loop;
+        if !(named_retry || counted) {
+            return None;
         }
-
-        let mut scan = FailureScan {
-            cx,
-            success: &success,
-            inner_labels: Vec::new(),
-            loop_depth: 0,
-            sleeps: Vec::new(),
-            waits: false,
-            exits: false,
-        };
-        for (index, stmt) in stmts.iter().enumerate() {
-            if success.rest_from.is_some_and(|from| index >= from) {
-                break;
-            }
-            scan.visit_stmt(stmt);
-        }
-        let delay = if scan.waits {
-            LoopDelay::Unknown
-        } else if scan.sleeps.is_empty() {
-            LoopDelay::None
-        } else {
-            let mut tracer = Tracer::new(cx, &vars);
-            let mut joined: Option<Delay> = None;
-            let mut unknown = false;
-            for arg in &scan.sleeps {
-                match tracer.classify(arg) {
-                    Some(d) => joined = Some(joined.map_or(d, |j| j.join(d))),
-                    None => unknown = true,
-                }
-            }
-            match joined {
-                Some(d) if !unknown => LoopDelay::Known(d),
-                _ => LoopDelay::Unknown,
-            }
-        };
-        let bounded = parts.header_bounded || scan.exits;
+        let (sleeps, delay, exits) = failure_delay(cx, stmts, &success, &vars);
         let jitter_in_text = text_words.iter().any(|w| {
             w.contains("jitter")
                 || w == "rand"
                 || w == "fastrand"
                 || cx.data.res003.jitter_calls.contains(w)
         });
-        self.report(&parts, &scan.sleeps, &delay, bounded, jitter_in_text);
+        Some(Recognised {
+            purpose: purpose::of(cx, parts.body, inspected),
+            sleeps,
+            delay,
+            bounded: parts.header_bounded || exits,
+            jitter_in_text,
+        })
     }
 
-    fn report(
-        &mut self,
-        parts: &RetryLoop<'_>,
-        sleeps: &[&Expr],
-        delay: &LoopDelay,
-        bounded: bool,
-        jitter_in_text: bool,
-    ) {
+    /// RES001 and RES003 on a retry loop's delay.
+    fn report(&mut self, parts: &RetryLoop<'_>, found: &Recognised<'_>) {
         let cx = self.cx;
         let source = cx.ctx.source;
         let at = cx.range(parts.keyword);
         if cx.enabled(Code::RES001) {
-            let finding = match delay {
+            let finding = match &found.delay {
                 LoopDelay::None => Some(Finding::at(
                     Code::RES001,
                     source,
@@ -256,7 +287,7 @@ impl LoopVisitor<'_, '_> {
                         at.clone(),
                         format!(
                             "retry loop sleeps a constant {} between attempts",
-                            describe_constant(cx, sleeps)
+                            describe_constant(cx, &found.sleeps)
                         ),
                     )
                     .with_severity(Severity::Medium),
@@ -269,29 +300,14 @@ impl LoopVisitor<'_, '_> {
                 ));
             }
         }
-        let known = match delay {
-            LoopDelay::None => Some(Delay {
-                growth: Growth::Constant,
-                capped: false,
-                jitter: false,
-            }),
-            LoopDelay::Known(d) => Some(*d),
-            LoopDelay::Unknown => None,
+        let Some(known) = found.delay.known() else {
+            return;
         };
-        let Some(known) = known else { return };
-        let exponential = known.growth == Growth::Exponential;
-        if cx.enabled(Code::RES002) && !bounded {
-            let finding = never_gives_up(
-                source,
-                at.clone(),
-                "retry loop",
-                exponential && known.capped,
-            );
-            self.out.push(finding.with_fix(
-                "stop after a maximum number of attempts or a time budget (`for attempt in 1..=5`, `if started.elapsed() > budget { return Err(e) }`)",
-            ));
-        }
-        if cx.enabled(Code::RES003) && exponential && !known.jitter && !jitter_in_text {
+        if cx.enabled(Code::RES003)
+            && known.growth == Growth::Exponential
+            && !known.jitter
+            && !found.jitter_in_text
+        {
             self.out.push(
                 Finding::at(
                     Code::RES003,
@@ -305,6 +321,107 @@ impl LoopVisitor<'_, '_> {
             );
         }
     }
+
+    /// RES002 on a retry loop that never gives up.
+    fn report_limit(&mut self, parts: &RetryLoop<'_>, found: &Recognised<'_>) {
+        let cx = self.cx;
+        let Some(known) = found.delay.known() else {
+            return;
+        };
+        if cx.enabled(Code::RES002) && !found.bounded {
+            let exponential = known.growth == Growth::Exponential;
+            let finding = never_gives_up(
+                cx.ctx.source,
+                cx.range(parts.keyword),
+                "retry loop",
+                exponential && known.capped,
+            );
+            self.out.push(finding.with_fix(
+                "stop after a maximum number of attempts or a time budget (`for attempt in 1..=5`, `if started.elapsed() > budget { return Err(e) }`)",
+            ));
+        }
+    }
+
+    /// RES001 (`low`) on a supervisor that restarts a task after a panic at once: a task that
+    /// panics again at once spins and floods the logs. Restarting for the life of the process
+    /// is what a supervisor is for (no RES002).
+    fn report_supervisor(&mut self, parts: &RetryLoop<'_>, delay: &LoopDelay) {
+        let cx = self.cx;
+        if cx.enabled(Code::RES001) && matches!(delay, LoopDelay::None) {
+            self.out.push(
+                Finding::at(
+                    Code::RES001,
+                    cx.ctx.source,
+                    cx.range(parts.keyword),
+                    "supervisor restarts after a panic with no delay",
+                )
+                .with_severity(Severity::Low)
+                .with_fix(
+                    "sleep a short, growing delay before each restart, so that a task that panics at once does not spin",
+                ),
+            );
+        }
+    }
+}
+
+impl LoopDelay {
+    /// The delay when it is known, no delay being a constant one.
+    fn known(&self) -> Option<Delay> {
+        match self {
+            LoopDelay::None => Some(Delay {
+                growth: Growth::Constant,
+                capped: false,
+                jitter: false,
+            }),
+            LoopDelay::Known(d) => Some(*d),
+            LoopDelay::Unknown => None,
+        }
+    }
+}
+
+/// The sleeps on the failure path (the body without the success path), the delay they make,
+/// and whether the failure path can leave the loop.
+fn failure_delay<'a>(
+    cx: &Cx<'_>,
+    stmts: &'a [Stmt],
+    success: &Success,
+    vars: &LoopVars<'a>,
+) -> (Vec<&'a Expr>, LoopDelay, bool) {
+    let mut scan = FailureScan {
+        cx,
+        success,
+        inner_labels: Vec::new(),
+        loop_depth: 0,
+        sleeps: Vec::new(),
+        waits: false,
+        exits: false,
+    };
+    for (index, stmt) in stmts.iter().enumerate() {
+        if success.rest_from.is_some_and(|from| index >= from) {
+            break;
+        }
+        scan.visit_stmt(stmt);
+    }
+    let delay = if scan.waits {
+        LoopDelay::Unknown
+    } else if scan.sleeps.is_empty() {
+        LoopDelay::None
+    } else {
+        let mut tracer = Tracer::new(cx, vars);
+        let mut joined: Option<Delay> = None;
+        let mut unknown = false;
+        for arg in &scan.sleeps {
+            match tracer.classify(arg) {
+                Some(d) => joined = Some(joined.map_or(d, |j| j.join(d))),
+                None => unknown = true,
+            }
+        }
+        match joined {
+            Some(d) if !unknown => LoopDelay::Known(d),
+            _ => LoopDelay::Unknown,
+        }
+    };
+    (scan.sleeps, delay, scan.exits)
 }
 
 /// A constant delay for a message: `100 ms`, `2 s`, or the constant's name.
@@ -656,67 +773,183 @@ fn match_shape<'a>(
     })
 }
 
-/// The variables of the loop body: counters, `let`s and assignments.
-fn collect_vars<'a>(body: &'a Block, range_vars: &[String]) -> LoopVars<'a> {
-    struct Collector<'a> {
-        vars: LoopVars<'a>,
-    }
-    impl<'a> Visit<'a> for Collector<'a> {
-        fn visit_local(&mut self, local: &'a syn::Local) {
-            if let Some(init) = &local.init {
-                for name in pattern_names(&local.pat) {
-                    self.vars.lets.entry(name).or_default().push(&init.expr);
-                }
-            }
-            visit::visit_local(self, local);
-        }
-        fn visit_expr_assign(&mut self, a: &'a syn::ExprAssign) {
-            if let Some(name) = place(&a.left) {
-                if is_increment_of(&name, &a.right) {
-                    self.vars.counters.insert(name.clone());
-                }
-                self.vars
-                    .assigns
-                    .entry(name)
-                    .or_default()
-                    .push((AssignKind::Set, &a.right));
-            }
-            visit::visit_expr_assign(self, a);
-        }
-        fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
-            let kind = match b.op {
-                BinOp::AddAssign(_) => Some(AssignKind::Add),
-                BinOp::MulAssign(_) => Some(AssignKind::Mul),
-                BinOp::ShlAssign(_) => Some(AssignKind::Shl),
-                BinOp::SubAssign(_)
-                | BinOp::DivAssign(_)
-                | BinOp::RemAssign(_)
-                | BinOp::ShrAssign(_)
-                | BinOp::BitAndAssign(_)
-                | BinOp::BitOrAssign(_)
-                | BinOp::BitXorAssign(_) => Some(AssignKind::Other),
-                _ => None,
-            };
-            if let (Some(kind), Some(name)) = (kind, place(&b.left)) {
-                if matches!(kind, AssignKind::Add) && is_int_literal(&b.right) {
-                    self.vars.counters.insert(name.clone());
-                }
-                self.vars
-                    .assigns
-                    .entry(name)
-                    .or_default()
-                    .push((kind, &b.right));
-            }
-            visit::visit_expr_binary(self, b);
-        }
-        fn visit_item(&mut self, _: &'a syn::Item) {}
-    }
-    let mut collector = Collector {
+/// The variables of the loop body: counters, `let`s and pattern bindings, assignments, and
+/// what the body changes besides the inspected call (`inspected`, not looked into for that).
+fn collect_vars<'a>(
+    cx: &Cx<'_>,
+    random: &RandomSources,
+    body: &'a Block,
+    range_vars: &[String],
+    inspected: &Expr,
+) -> LoopVars<'a> {
+    let mut collector = VarCollector {
+        cx,
+        random,
         vars: LoopVars::default(),
+        inspected: address(inspected),
+        in_inspected: false,
     };
     collector.vars.counters.extend(range_vars.iter().cloned());
     collector.visit_block(body);
-    collector.vars
+    let mut vars = collector.vars;
+    vars.rebuilt = rebuilt_each_pass(body, &vars);
+    vars
+}
+
+/// Collects what `collect_vars` reports.
+struct VarCollector<'a, 'c> {
+    cx: &'c Cx<'c>,
+    random: &'c RandomSources,
+    vars: LoopVars<'a>,
+    inspected: usize,
+    /// Inside the inspected call, whose own borrows and iteration calls change nothing
+    /// between passes.
+    in_inspected: bool,
+}
+
+impl<'a> Visit<'a> for VarCollector<'a, '_> {
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        let entering = address(expr) == self.inspected && !self.in_inspected;
+        self.in_inspected |= entering;
+        visit::visit_expr(self, expr);
+        if entering {
+            self.in_inspected = false;
+        }
+    }
+    fn visit_local(&mut self, local: &'a syn::Local) {
+        if let Some(init) = &local.init {
+            bind_pattern(&local.pat, &init.expr, &mut self.vars.lets);
+        }
+        self.vars.locals.extend(pattern_names(&local.pat));
+        visit::visit_local(self, local);
+    }
+    fn visit_expr_match(&mut self, m: &'a syn::ExprMatch) {
+        for arm in &m.arms {
+            bind_pattern(&arm.pat, &m.expr, &mut self.vars.lets);
+            self.vars.locals.extend(pattern_names(&arm.pat));
+        }
+        visit::visit_expr_match(self, m);
+    }
+    fn visit_expr_let(&mut self, l: &'a syn::ExprLet) {
+        bind_pattern(&l.pat, &l.expr, &mut self.vars.lets);
+        self.vars.locals.extend(pattern_names(&l.pat));
+        visit::visit_expr_let(self, l);
+    }
+    fn visit_expr_reference(&mut self, r: &'a syn::ExprReference) {
+        if r.mutability.is_some()
+            && !self.in_inspected
+            && let Some(name) = place(&r.expr)
+        {
+            self.vars.mutated.insert(name);
+        }
+        visit::visit_expr_reference(self, r);
+    }
+    fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+        let method = m.method.to_string();
+        if !self.in_inspected
+            && self.cx.data.res001.iteration_calls.contains(&method)
+            && let Some(name) = place(&m.receiver)
+        {
+            self.vars.mutated.insert(name);
+        }
+        // `rng.fill(candidate)`: what a random source fills differs on each pass.
+        if !self.in_inspected && self.random.method_is_random(self.cx, m) {
+            self.vars
+                .mutated
+                .extend(m.args.iter().filter_map(|a| place(strip_borrow(a))));
+        }
+        visit::visit_expr_method_call(self, m);
+    }
+    fn visit_expr_assign(&mut self, a: &'a syn::ExprAssign) {
+        if let Some(name) = place(&a.left) {
+            if is_increment_of(&name, &a.right) {
+                self.vars.counters.insert(name.clone());
+            }
+            self.vars
+                .assigns
+                .entry(name)
+                .or_default()
+                .push((AssignKind::Set, &a.right));
+        }
+        visit::visit_expr_assign(self, a);
+    }
+    fn visit_expr_binary(&mut self, b: &'a syn::ExprBinary) {
+        let kind = match b.op {
+            BinOp::AddAssign(_) => Some(AssignKind::Add),
+            BinOp::MulAssign(_) => Some(AssignKind::Mul),
+            BinOp::ShlAssign(_) => Some(AssignKind::Shl),
+            BinOp::SubAssign(_)
+            | BinOp::DivAssign(_)
+            | BinOp::RemAssign(_)
+            | BinOp::ShrAssign(_)
+            | BinOp::BitAndAssign(_)
+            | BinOp::BitOrAssign(_)
+            | BinOp::BitXorAssign(_) => Some(AssignKind::Other),
+            _ => None,
+        };
+        if let (Some(kind), Some(name)) = (kind, place(&b.left)) {
+            if matches!(kind, AssignKind::Add) && is_int_literal(&b.right) {
+                self.vars.counters.insert(name.clone());
+            }
+            self.vars
+                .assigns
+                .entry(name)
+                .or_default()
+                .push((kind, &b.right));
+        }
+        visit::visit_expr_binary(self, b);
+    }
+    fn visit_item(&mut self, _: &'a syn::Item) {}
+}
+
+/// The place a borrow lends (`&mut buf` -> `buf`), or the expression itself.
+fn strip_borrow(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Reference(r) => &r.expr,
+        _ => expr,
+    }
+}
+
+/// Binds the names of a pattern to what they take apart: a tuple pattern to a tuple element by
+/// element (`(Err(e), Some(delay)) = (op(), delays.next())`), any other pattern to the whole
+/// value (`Some(delay) = backoff.next()`).
+fn bind_pattern<'a>(pat: &Pat, value: &'a Expr, lets: &mut HashMap<String, Vec<&'a Expr>>) {
+    match (pat, value) {
+        (Pat::Tuple(p), Expr::Tuple(t)) if p.elems.len() == t.elems.len() => {
+            for (pat, value) in p.elems.iter().zip(&t.elems) {
+                bind_pattern(pat, value, lets);
+            }
+        }
+        (Pat::Paren(p), _) => bind_pattern(&p.pat, value, lets),
+        (_, Expr::Paren(v)) => bind_pattern(pat, &v.expr, lets),
+        _ => {
+            for name in pattern_names(pat) {
+                lets.entry(name).or_default().push(value);
+            }
+        }
+    }
+}
+
+/// Variables of the enclosing code that a statement of the body itself (run on every pass) sets
+/// from something other than themselves, and that nothing else changes but plain assignments:
+/// their value on each pass is made anew, like a `let`'s (`body = payload.to_string();`).
+fn rebuilt_each_pass(body: &Block, vars: &LoopVars<'_>) -> HashSet<String> {
+    body.stmts
+        .iter()
+        .filter_map(|stmt| match stmt {
+            Stmt::Expr(Expr::Assign(a), _) => place(&a.left).filter(|name| {
+                !name.contains('.')
+                    && !vars.locals.contains(name)
+                    && !mentions(&a.right).contains(name)
+                    && vars.assigns.get(name).is_some_and(|all| {
+                        all.iter().all(|(kind, rhs)| {
+                            matches!(kind, AssignKind::Set) && !mentions(rhs).contains(name)
+                        })
+                    })
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 fn is_int_literal(expr: &Expr) -> bool {
@@ -808,6 +1041,7 @@ fn call_names(expr: &Expr) -> Vec<String> {
 /// variable, or a `let` derived from them or from an iteration call).
 fn is_repeatable(
     cx: &Cx<'_>,
+    random: &RandomSources,
     inspected: &Expr,
     vars: &LoopVars<'_>,
     range_vars: &[String],
@@ -821,24 +1055,44 @@ fn is_repeatable(
     {
         return false;
     }
+    // What changes from one pass to the next: the range variable, variables of the enclosing
+    // code that the body changes, and what is derived from them or from an iteration call.
+    // Names bound in the body (and variables rebuilt at its top) are made anew on each pass:
+    // they vary only through what they are made from.
+    let fresh = |name: &String| vars.locals.contains(name) || vars.rebuilt.contains(name);
     let mut varying: HashSet<String> = range_vars.iter().cloned().collect();
-    varying.extend(vars.assigns.keys().filter(|k| !k.contains('.')).cloned());
-    // `let` bindings derived from what varies, to a fixed point.
-    let lets: Vec<(&String, &Expr)> = vars
+    varying.extend(
+        vars.assigns
+            .keys()
+            .chain(&vars.mutated)
+            .filter(|k| !k.contains('.') && !fresh(k))
+            .cloned(),
+    );
+    let sources: Vec<(&String, &Expr)> = vars
         .lets
         .iter()
         .flat_map(|(name, inits)| inits.iter().map(move |init| (name, *init)))
+        .chain(
+            vars.assigns
+                .iter()
+                .filter(|(name, _)| fresh(name))
+                .flat_map(|(name, all)| all.iter().map(move |(_, rhs)| (name, *rhs))),
+        )
         .collect();
+    // To a fixed point.
     loop {
         let before = varying.len();
-        for (name, init) in &lets {
+        for (name, source) in &sources {
             if varying.contains(*name) {
                 continue;
             }
-            let derived = mentions(init).iter().any(|m| varying.contains(m))
-                || call_names(init)
+            let derived = mentions(source)
+                .iter()
+                .any(|m| m != *name && varying.contains(m))
+                || call_names(source)
                     .iter()
-                    .any(|c| data.iteration_calls.contains(c));
+                    .any(|c| data.iteration_calls.contains(c))
+                || random.in_expr(cx, source);
             if derived {
                 varying.insert((*name).clone());
             }
