@@ -425,7 +425,7 @@ fn the_sample_projects_score_as_documented() {
     assert_eq!(pilot["level"], "pilot");
     assert_eq!(
         pilot["level_reason"],
-        "level pilot: score 8.8 (hardened needs 50)"
+        "level pilot: score 10.3 (hardened needs 50)"
     );
     let failing: Vec<&str> = pilot["checklist"]
         .as_array()

@@ -1,5 +1,5 @@
 //! RES: retries — without backoff (RES001), without a limit (RES002), without jitter (RES003),
-//! and configured without backoff (RES008).
+//! configured without backoff (RES008), and deaf to rate limits (RES010).
 //!
 //! Rust code is read in two ways: hand-written retry loops (`loops`, with the delay classified
 //! by `delay`) and retry-crate policies (`policies`). The vocabularies live in the rules'
@@ -10,6 +10,7 @@ mod loops;
 mod policies;
 mod purpose;
 mod random;
+mod rate_limit;
 
 use std::sync::LazyLock;
 
@@ -22,7 +23,7 @@ use crate::finding::Finding;
 use crate::registry::Code;
 
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
-    let rust_rules = [Code::RES001, Code::RES002, Code::RES003];
+    let rust_rules = [Code::RES001, Code::RES002, Code::RES003, Code::RES010];
     if rust_rules.iter().any(|&code| ctx.rules.enabled(code))
         && let Some(rust) = &parsed.rust
     {
@@ -51,7 +52,7 @@ const INSPECTIONS: [&str; 5] = ["Ok", "Err", "is_ok", "is_err", "is_success"];
 /// A retry loop needs a loop keyword and an inspected result inside it; a retry-crate policy
 /// or a tower retry policy needs its path's segments written.
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
-    if ![Code::RES001, Code::RES002, Code::RES003]
+    if ![Code::RES001, Code::RES002, Code::RES003, Code::RES010]
         .into_iter()
         .any(|c| query.live(c))
     {
@@ -494,11 +495,12 @@ impl Cx<'_> {
     }
 }
 
-/// The vocabularies of the family, from the four rules' `[data]`.
+/// The vocabularies of the family's Rust checks, from their rules' `[data]`.
 struct Data {
     res001: LoopData,
     res002: LimitData,
     res003: JitterData,
+    res010: rate_limit::RateLimitData,
 }
 
 #[derive(Deserialize)]
@@ -581,6 +583,7 @@ static DATA: LazyLock<Data> = LazyLock::new(|| Data {
     res001: Code::RES001.rule().data(),
     res002: Code::RES002.rule().data(),
     res003: Code::RES003.rule().data(),
+    res010: Code::RES010.rule().data(),
 });
 
 impl JitterData {

@@ -16,6 +16,7 @@ use syn::{BinOp, Block, Expr, Pat, Stmt};
 use super::delay::{AssignKind, Delay, Growth, LoopVars, Tracer, place};
 use super::purpose::{self, Purpose};
 use super::random::RandomSources;
+use super::rate_limit;
 use super::{Cx, never_gives_up, words};
 use crate::facts::rust::pattern_names;
 use crate::finding::Finding;
@@ -27,6 +28,7 @@ pub(super) fn check(cx: &Cx<'_>, file: &syn::File, out: &mut Vec<Finding>) {
         cx,
         file,
         random: OnceCell::new(),
+        retry_after: OnceCell::new(),
         out,
         fn_names: Vec::new(),
     };
@@ -38,6 +40,8 @@ struct LoopVisitor<'c, 'o> {
     file: &'c syn::File,
     /// The file's random sources, read when a loop first needs them.
     random: OnceCell<RandomSources>,
+    /// Whether the file's code reads `Retry-After`, read when a loop first needs it.
+    retry_after: OnceCell<bool>,
     out: &'o mut Vec<Finding>,
     fn_names: Vec<String>,
 }
@@ -160,12 +164,29 @@ struct RetryLoop<'a> {
 }
 
 /// Where the success path of a retry loop runs; the rest of the body is the failure path.
-#[derive(Default)]
 struct Success {
     /// Addresses of the success branches.
     branches: HashSet<usize>,
     /// The success path continues with the body's statements from this index.
     rest_from: Option<usize>,
+    /// The failure path goes round again on errors beyond transport failures: some retrying
+    /// error arm has no guard, or a guard that checks more than the error's kind
+    /// (`Err(e) if e.is_timeout()` retries only timeouts).
+    any_error: bool,
+    /// Success is decided by a response status (`Ok(r) if r.status().is_success()`,
+    /// `if resp.status().is_success()`), and another response goes round again.
+    on_status: bool,
+}
+
+impl Default for Success {
+    fn default() -> Self {
+        Success {
+            branches: HashSet::new(),
+            rest_from: None,
+            any_error: true,
+            on_status: false,
+        }
+    }
 }
 
 fn address<T>(node: &T) -> usize {
@@ -182,6 +203,8 @@ enum LoopDelay {
 /// A loop recognised as a retry loop, with what its failure path does.
 struct Recognised<'a> {
     purpose: Purpose,
+    /// The inspected call, and what the failure path covers.
+    failures: rate_limit::Failures<'a>,
     /// Arguments of the sleeps on the failure path.
     sleeps: Vec<&'a Expr>,
     delay: LoopDelay,
@@ -207,6 +230,7 @@ impl LoopVisitor<'_, '_> {
             Purpose::Retry => {
                 self.report(&parts, &found);
                 self.report_limit(&parts, &found);
+                self.report_rate_limit(&parts, &found);
             }
         }
     }
@@ -260,6 +284,11 @@ impl LoopVisitor<'_, '_> {
         });
         Some(Recognised {
             purpose: purpose::of(cx, parts.body, inspected),
+            failures: rate_limit::Failures {
+                inspected,
+                any_error: success.any_error,
+                on_status: success.on_status,
+            },
             sleeps,
             delay,
             bounded: parts.header_bounded || exits,
@@ -340,6 +369,34 @@ impl LoopVisitor<'_, '_> {
                 "stop after a maximum number of attempts or a time budget (`for attempt in 1..=5`, `if started.elapsed() > budget { return Err(e) }`)",
             ));
         }
+    }
+
+    /// RES010 on a retry loop that goes round again on a failed HTTP status (429 and 503
+    /// among them) and never reads `Retry-After`. A delay from a helper or a policy object may
+    /// read it: not judged.
+    fn report_rate_limit(&mut self, parts: &RetryLoop<'_>, found: &Recognised<'_>) {
+        let cx = self.cx;
+        if !cx.enabled(Code::RES010)
+            || matches!(found.delay, LoopDelay::Unknown)
+            || !rate_limit::retries_failed_status(cx, parts.body, &found.failures)
+            || rate_limit::names_rate_limits(cx, parts.body)
+            || *self
+                .retry_after
+                .get_or_init(|| rate_limit::reads_retry_after(cx, self.file))
+        {
+            return;
+        }
+        self.out.push(
+            Finding::at(
+                Code::RES010,
+                cx.ctx.source,
+                cx.range(parts.keyword),
+                "retry loop retries failed HTTP responses without reading `Retry-After` (a 429 or 503 says when to come back)",
+            )
+            .with_fix(
+                "on 429 and 503, wait for the server's `Retry-After` (capped) before the next attempt, or give up on 429",
+            ),
+        );
     }
 
     /// RES001 (`low`) on a supervisor that restarts a task after a panic at once: a task that
@@ -682,6 +739,7 @@ fn expr_shape<'a>(
             let then_exits = block_exits(cx, then_branch);
             let then_continues = block_continues(then_branch);
             let otherwise = i.else_branch.as_ref().map(|(_, e)| &**e);
+            let on_status = rate_limit::checks_status(cx, &i.cond);
             let (inspected, success_first) = match &*i.cond {
                 Expr::Let(l) => match pattern_kind(&l.pat) {
                     (PatKind::Ok, _) => (inspected_value(&l.expr, before), true),
@@ -697,13 +755,14 @@ fn expr_shape<'a>(
             };
             let branches = |e: &Expr| Success {
                 branches: HashSet::from([address(e)]),
-                rest_from: None,
+                ..Success::default()
             };
             if success_first {
-                // `if let Ok(v) = op() { return v } [else { .. }]`
+                // `if let Ok(v) = op() { return v } [else { .. }]`, `if resp.status().is_success()`
                 let then_block = Success {
                     branches: HashSet::from([address(&i.then_branch)]),
-                    rest_from: None,
+                    on_status,
+                    ..Success::default()
                 };
                 (then_exits && !failure_leaves(otherwise)).then_some((inspected, then_block))
             } else {
@@ -730,21 +789,35 @@ fn match_shape<'a>(
     rest_exits: bool,
 ) -> Option<(&'a Expr, Success)> {
     let inspected = inspected_value(&m.expr, before);
-    let mut success = Success::default();
+    let mut success = Success {
+        any_error: false,
+        ..Success::default()
+    };
     let mut failures: Vec<&Expr> = Vec::new();
     let mut values: Vec<&Expr> = Vec::new();
     let mut conditional_success = false;
+    let mut status_success = false;
     for arm in &m.arms {
         let (kind, conditional) = pattern_kind(&arm.pat);
+        let retries = !exits(cx, &arm.body);
         match kind {
-            PatKind::Ok if exits(cx, &arm.body) => {
+            PatKind::Ok if !retries => {
                 success.branches.insert(address(&*arm.body));
                 conditional_success |= conditional;
+                status_success |=
+                    matches!(&arm.pat, Pat::Guard(g) if rate_limit::checks_status(cx, &g.guard));
             }
             // `Ok(r) if r.status().is_success() => return r, Ok(r) => ..`: a failure.
-            PatKind::Ok if conditional_success => failures.push(&arm.body),
+            PatKind::Ok if conditional_success => {
+                success.on_status |= status_success && retries;
+                failures.push(&arm.body);
+            }
             PatKind::Ok => values.push(&arm.body),
-            PatKind::Err | PatKind::CatchAll => failures.push(&arm.body),
+            PatKind::Err | PatKind::CatchAll => {
+                success.on_status |= kind == PatKind::CatchAll && status_success && retries;
+                success.any_error |= retries && !rate_limit::transport_only(cx, &arm.pat);
+                failures.push(&arm.body);
+            }
             PatKind::Other => return None,
         }
     }
@@ -768,6 +841,7 @@ fn match_shape<'a>(
             Success {
                 branches,
                 rest_from: Some(index + 1),
+                ..success
             },
         )
     })
