@@ -101,6 +101,11 @@ pub struct Finding {
     /// What is known of a secret's value: whether it was issued, or cannot be real.
     #[serde(default)]
     pub value: SecretValue,
+    /// What it needs from the rest of the project to stand: settled (kept, reworded or
+    /// dropped) once every file has been seen, before the project checks. `None` for a finding
+    /// that stands on its own, which every finding is once settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Box<Condition>>,
     /// What the report and the gate do with it.
     pub disposition: Disposition,
     /// Set once the finding is final; see `engine::finalise`.
@@ -122,6 +127,60 @@ pub enum SecretValue {
     /// A password for a local host (`localhost`, a compose service): it opens nothing
     /// anywhere else, so it cannot be a real credential wherever it sits.
     Local,
+}
+
+/// What a per-file finding needs from other files (see `engine::settle`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    /// Dropped when every call of each of these functions in the project's production code
+    /// runs under a timeout (the functions the finding's unbounded calls are made in).
+    pub unless_callers_bounded: Vec<String>,
+    /// Kept only when the project shows that this optional setting is unset by default; the
+    /// message then ends with where.
+    pub if_unset_by_default: Option<OptionalSetting>,
+}
+
+/// An optional setting code branches on: `if let Some(t) = <setting> { .. } else { .. }`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum OptionalSetting {
+    /// A field of a struct: `self.timeout` (the impl's type), `config.timeout` (the type of the
+    /// `config` parameter or annotated local); `owner` is `None` when the type is not written.
+    Field {
+        owner: Option<String>,
+        field: String,
+    },
+    /// A parameter of a function: its name, and its position among the arguments a call
+    /// writes (a method's receiver is not counted).
+    Param {
+        function: String,
+        index: usize,
+        name: String,
+    },
+}
+
+impl OptionalSetting {
+    /// Its own name: the field's or the parameter's.
+    pub fn name(&self) -> &str {
+        match self {
+            OptionalSetting::Field { field, .. } => field,
+            OptionalSetting::Param { name, .. } => name,
+        }
+    }
+}
+
+impl std::fmt::Display for OptionalSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionalSetting::Field {
+                owner: Some(owner),
+                field,
+            } => write!(f, "`{owner}.{field}`"),
+            OptionalSetting::Field { owner: None, field } => write!(f, "`{field}`"),
+            OptionalSetting::Param { function, name, .. } => {
+                write!(f, "the `{name}` parameter of `{function}`")
+            }
+        }
+    }
 }
 
 /// What the report and the gate do with a finding.
@@ -168,9 +227,16 @@ impl Finding {
             code_kind: CodeKind::Production,
             role: Role::Production,
             value: SecretValue::Unknown,
+            condition: None,
             disposition: Disposition::Open,
             fingerprint: String::new(),
         }
+    }
+
+    /// The finding stands only if the rest of the project says so (see [`Condition`]).
+    pub fn on_condition(mut self, condition: Condition) -> Finding {
+        self.condition = Some(Box::new(condition));
+        self
     }
 
     /// A finding on a whole line of a file.
@@ -201,6 +267,7 @@ impl Finding {
             code_kind: CodeKind::Production,
             role: Role::Production,
             value: SecretValue::Unknown,
+            condition: None,
             disposition: Disposition::Open,
             fingerprint: String::new(),
         }

@@ -7,9 +7,10 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
-use super::flow::{Flow, Root, Sink, Use};
+use super::flow::{Flow, OptionRef, Root, Sink, Use};
 use crate::facts::cargo::{CargoProject, Manifest};
 use crate::facts::imports::Imports;
+use crate::finding::Condition;
 
 /// One client API: its constructors, the calls that set a timeout, the calls that make requests.
 #[derive(Debug, Deserialize)]
@@ -70,6 +71,19 @@ pub struct Family {
     /// Report at each request without a timeout rather than at the constructor.
     #[serde(default)]
     pub report_at_request: bool,
+    /// A connect to a loopback address (`127.0.0.1`, `localhost`, `[::1]`) is not judged: no
+    /// network drops its packets.
+    #[serde(default)]
+    pub quiet_on_loopback: bool,
+    /// A configuration, not a client: it matters only where a call of a crate whose name starts
+    /// with one of these makes a client of it (`aws_sdk_s3::Client::new(&config)`). One used
+    /// otherwise (its region, its credentials) or handed on is not judged.
+    #[serde(default)]
+    pub consumed_by: Vec<String>,
+    /// The message for a builder given some timeouts but no complete group of them; `{set}` is
+    /// replaced by what it sets.
+    #[serde(default)]
+    pub partial_message: Option<String>,
     /// Text whose presence in the file means the timeout may be set in a way this analysis does
     /// not follow (a tower `TimeoutLayer`, a service-level `timeout_config`).
     #[serde(default)]
@@ -88,34 +102,49 @@ enum Stage {
     Sent,
 }
 
+/// A request (or the constructor) that has no timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub range: Range<usize>,
+    /// The function the unbounded call is made in; `None` when the value leaves the analysis
+    /// (returned, handed on) or blocks a thread, where no caller's timeout can help.
+    pub function: Option<String>,
+    /// The call has a timeout when this setting is set: it is made in the branch where it is
+    /// not, or the builder's timeout is set only in the branch where it is.
+    pub unless: Option<OptionRef>,
+}
+
 /// What the analysis concluded about one value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Verdict {
     Timed,
     Unknown,
-    /// No timeout; where (the request without one, or the constructor).
-    Untimed(Vec<Range<usize>>),
+    /// No timeout: where, and the timeout methods a builder was given short of a full group.
+    Untimed(Vec<Place>, BTreeSet<String>),
 }
 
 impl Verdict {
     /// Several paths: one without a timeout is enough; otherwise doubt wins over certainty.
     fn and(self, other: Verdict) -> Verdict {
         match (self, other) {
-            (Verdict::Untimed(mut a), Verdict::Untimed(b)) => {
+            (Verdict::Untimed(mut a, mut set), Verdict::Untimed(b, other)) => {
                 a.extend(b);
-                Verdict::Untimed(a)
+                set.extend(other);
+                Verdict::Untimed(a, set)
             }
-            (untimed @ Verdict::Untimed(_), _) | (_, untimed @ Verdict::Untimed(_)) => untimed,
+            (untimed @ Verdict::Untimed(..), _) | (_, untimed @ Verdict::Untimed(..)) => untimed,
             (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
             _ => Verdict::Timed,
         }
     }
 }
 
-/// A finding: the family, where to report, and the constructor's path.
+/// A finding: the family, where to report, what it says and what it needs from other files.
 pub struct Hit<'a> {
     pub family: &'a Family,
     pub range: Range<usize>,
+    pub message: String,
+    pub condition: Option<Condition>,
 }
 
 /// The major version of a crate the package uses: from the lock file, or else from the
@@ -187,44 +216,56 @@ pub fn judge_family<'a>(
     let mut hits = Vec::new();
     let mut reported = HashSet::new();
     for origin in &flow.uses {
-        let Root::Call { path, range } = &origin.root else {
+        let Root::Call {
+            path,
+            range,
+            loopback,
+        } = &origin.root
+        else {
             continue;
         };
-        let in_list = |list: &[String]| list.iter().any(|e| names(imports, path, e));
-        let stage = if in_list(&family.builders) {
-            Stage::Builder
-        } else if in_list(&family.clients) {
-            Stage::Client
-        } else if in_list(&family.requests) {
-            Stage::Request
-        } else if in_list(&family.sends)
-            || (family.generated_connect && uses_tonic && is_generated_connect(path))
-        {
-            Stage::Sent
-        } else if in_list(&family.streams) {
-            Stage::Stream
-        } else {
+        let Some(stage) = stage_of(family, imports, path, uses_tonic) else {
             continue;
         };
+        if *loopback && family.quiet_on_loopback {
+            continue;
+        }
         let judge = Judge {
             family,
             flow,
-            origin: range.clone(),
+            origin_range: range.clone(),
             visited: Default::default(),
         };
-        let Verdict::Untimed(places) = judge.steps(stage, BTreeSet::new(), origin, 0) else {
+        let Verdict::Untimed(mut places, partial) = judge.steps(stage, BTreeSet::new(), origin, 0)
+        else {
             continue;
         };
-        let places = if family.report_at_request {
-            places
-        } else {
-            vec![range.clone()]
+        // A client made where a timeout setting is not set has one where it is.
+        if let Some(setting) = not_set_timeout(origin) {
+            for place in places.iter_mut().filter(|p| p.unless.is_none()) {
+                place.unless = Some(setting.clone());
+            }
+        }
+        for place in &mut places {
+            place.unless = place.unless.as_ref().map(|s| flow.resolve(s));
+        }
+        let message = match (&family.partial_message, partial.is_empty()) {
+            (Some(template), false) => {
+                let set: Vec<String> = partial.iter().map(|m| format!("`{m}`")).collect();
+                template.replace("{set}", &set.join(" and "))
+            }
+            _ => family.message.clone(),
         };
-        for place in places {
-            if reported.insert((place.start, place.end)) {
+        for (range, places) in report_places(family, range, places) {
+            let Some(condition) = condition_of(&places) else {
+                continue;
+            };
+            if reported.insert((range.start, range.end)) {
                 hits.push(Hit {
                     family,
-                    range: place,
+                    range,
+                    message: message.clone(),
+                    condition,
                 });
             }
         }
@@ -232,11 +273,78 @@ pub fn judge_family<'a>(
     hits
 }
 
+/// The timeout setting a chain is made without: it sits where that setting is not set
+/// (`if let Some(t) = config.timeout { .. } else { <here> }`).
+fn not_set_timeout(chain: &Use) -> Option<OptionRef> {
+    chain
+        .guard
+        .as_ref()
+        .filter(|g| !g.set && g.names_timeout)
+        .map(|g| g.option.clone())
+}
+
+/// What a call of `path` makes, for this family.
+fn stage_of(family: &Family, imports: &Imports, path: &str, uses_tonic: bool) -> Option<Stage> {
+    let in_list = |list: &[String]| list.iter().any(|e| names(imports, path, e));
+    if in_list(&family.builders) {
+        Some(Stage::Builder)
+    } else if in_list(&family.clients) {
+        Some(Stage::Client)
+    } else if in_list(&family.requests) {
+        Some(Stage::Request)
+    } else if in_list(&family.sends)
+        || (family.generated_connect && uses_tonic && is_generated_connect(path))
+    {
+        Some(Stage::Sent)
+    } else if in_list(&family.streams) {
+        Some(Stage::Stream)
+    } else {
+        None
+    }
+}
+
+/// Where findings go: each request, or the constructor for all of them.
+fn report_places(
+    family: &Family,
+    origin: &Range<usize>,
+    places: Vec<Place>,
+) -> Vec<(Range<usize>, Vec<Place>)> {
+    if family.report_at_request {
+        places
+            .into_iter()
+            .map(|p| (p.range.clone(), vec![p]))
+            .collect()
+    } else {
+        vec![(origin.clone(), places)]
+    }
+}
+
+/// What a finding about these places needs from other files: `Some(None)` when it stands on
+/// its own, `None` when it cannot stand (its places depend on different settings).
+fn condition_of(places: &[Place]) -> Option<Option<Condition>> {
+    let functions: Option<BTreeSet<&String>> = places.iter().map(|p| p.function.as_ref()).collect();
+    let unless_callers_bounded: Vec<String> = functions
+        .map(|f| f.into_iter().cloned().collect())
+        .unwrap_or_default();
+    // One place without a setting to wait for is enough to stand without one.
+    let settings: Option<BTreeSet<&OptionRef>> = places.iter().map(|p| p.unless.as_ref()).collect();
+    let if_unset_by_default = match settings {
+        None => None,
+        Some(settings) if settings.len() == 1 => settings.into_iter().next().cloned(),
+        Some(_) => return None,
+    };
+    let condition = Condition {
+        unless_callers_bounded,
+        if_unset_by_default,
+    };
+    Some((condition != Condition::default()).then_some(condition))
+}
+
 struct Judge<'a> {
     family: &'a Family,
     flow: &'a Flow,
     /// The constructor's range: where a finding about the value itself points.
-    origin: Range<usize>,
+    origin_range: Range<usize>,
     visited: std::cell::RefCell<HashSet<Sink>>,
 }
 
@@ -273,18 +381,87 @@ impl Judge<'_> {
                     .flow
                     .calls
                     .iter()
-                    .filter(|(callee, _)| callee == name)
-                    .all(|(_, caller)| caller.as_deref().is_some_and(helper))
+                    .filter(|call| call.callee == *name)
+                    .all(|call| call.caller.as_deref().is_some_and(helper))
         })
     }
 
-    fn untimed_here(&self) -> Verdict {
-        Verdict::Untimed(vec![self.origin.clone()])
+    /// The value itself has no timeout: the finding points at its constructor.
+    fn untimed_here(&self, seen: &BTreeSet<String>) -> Verdict {
+        let place = Place {
+            range: self.origin_range.clone(),
+            function: None,
+            unless: None,
+        };
+        Verdict::Untimed(vec![place], seen.clone())
+    }
+
+    /// A request made without a timeout, in `chain`.
+    fn untimed_request(&self, range: Range<usize>, chain: &Use) -> Verdict {
+        let unless = not_set_timeout(chain);
+        let function = if self.family.blocking {
+            None
+        } else {
+            chain.function.clone()
+        };
+        let place = Place {
+            range,
+            function,
+            unless,
+        };
+        Verdict::Untimed(vec![place], BTreeSet::new())
     }
 
     /// A sink seen for the first time in this judgement (a reassigned builder loops back).
     fn first_visit(&self, sink: &Sink) -> bool {
         self.visited.borrow_mut().insert(sink.clone())
+    }
+
+    /// A finished value of a family without requests (a connection, a configuration).
+    fn finished(&self, chain: &Use, from: usize, seen: &BTreeSet<String>) -> Verdict {
+        if !self.family.consumed_by.is_empty() {
+            return self.consumed(chain, from, seen);
+        }
+        if self.flow.under_timeout(chain) {
+            Verdict::Timed
+        } else {
+            self.untimed_here(seen)
+        }
+    }
+
+    /// A configuration is judged where a client is made of it: a call of a `consumed_by`
+    /// crate, directly or through the locals and fields it is kept in. Used otherwise, or
+    /// handed on, it is not judged.
+    fn consumed(&self, chain: &Use, from: usize, seen: &BTreeSet<String>) -> Verdict {
+        if chain.steps.len() > from {
+            // `config.region()`: a use of the configuration, not a client.
+            return Verdict::Unknown;
+        }
+        let makes_client = |consumer: &Option<String>| {
+            consumer.as_ref().is_some_and(|path| {
+                self.family
+                    .consumed_by
+                    .iter()
+                    .any(|prefix| path.starts_with(prefix.as_str()))
+            })
+        };
+        if makes_client(&chain.consumer) {
+            return self.untimed_here(seen);
+        }
+        if !matches!(
+            chain.sink,
+            Sink::Local(_) | Sink::Field(_) | Sink::Static(_)
+        ) || !self.first_visit(&chain.sink)
+        {
+            return Verdict::Unknown;
+        }
+        self.flow
+            .uses_of(&chain.sink)
+            .map(|next| self.consumed(next, 0, seen))
+            .fold(Verdict::Unknown, |verdict, next| match next {
+                Verdict::Untimed(..) => verdict.and(next),
+                _ => verdict,
+            })
     }
 
     /// Judges a value of `stage` through the steps of `chain` from `from`, then where it goes.
@@ -296,26 +473,18 @@ impl Judge<'_> {
         from: usize,
     ) -> Verdict {
         let under_timeout = self.flow.under_timeout(chain);
-        let mut request = self.origin.clone();
+        let mut request = self.origin_range.clone();
         if stage == Stage::Client && self.family.request_methods.is_empty() {
-            return if under_timeout {
-                Verdict::Timed
-            } else {
-                self.untimed_here()
-            };
+            return self.finished(chain, from, &seen);
         }
-        for step in &chain.steps[from..] {
+        for (index, step) in chain.steps.iter().enumerate().skip(from) {
             match stage {
                 Stage::Builder if self.family.finish.contains(&step.name) => {
                     if self.timed(&seen) {
                         return Verdict::Timed;
                     }
                     if self.family.request_methods.is_empty() {
-                        return if under_timeout {
-                            Verdict::Timed
-                        } else {
-                            self.untimed_here()
-                        };
+                        return self.finished(chain, index + 1, &seen);
                     }
                     stage = Stage::Client;
                 }
@@ -346,7 +515,7 @@ impl Judge<'_> {
                             return if under_timeout {
                                 Verdict::Timed
                             } else {
-                                Verdict::Untimed(vec![request])
+                                self.untimed_request(request, chain)
                             };
                         }
                         stage = Stage::Sent;
@@ -359,6 +528,26 @@ impl Judge<'_> {
                 }
             }
         }
+        // A builder's timeouts short of a full group, for the message.
+        let partial = seen.clone();
+        match self.after_steps(stage, seen, chain, request, under_timeout) {
+            Verdict::Untimed(places, mut set) => {
+                set.extend(partial);
+                Verdict::Untimed(places, set)
+            }
+            verdict => verdict,
+        }
+    }
+
+    /// Where a value goes once its chain's steps are judged.
+    fn after_steps(
+        &self,
+        stage: Stage,
+        seen: BTreeSet<String>,
+        chain: &Use,
+        request: Range<usize>,
+        under_timeout: bool,
+    ) -> Verdict {
         match stage {
             Stage::Builder | Stage::Stream => {
                 if self.timed(&seen) {
@@ -373,12 +562,12 @@ impl Judge<'_> {
                 if under_timeout {
                     Verdict::Timed
                 } else if blocking_now {
-                    Verdict::Untimed(vec![request])
+                    self.untimed_request(request, chain)
                 } else if chain.awaited && !self.family.blocking {
                     if self.in_helper(chain) {
                         Verdict::Unknown
                     } else {
-                        Verdict::Untimed(vec![request])
+                        self.untimed_request(request, chain)
                     }
                 } else {
                     self.request_sink(stage, &chain.sink)
@@ -388,10 +577,13 @@ impl Judge<'_> {
     }
 
     /// A builder (or stream) in a variable, field or static: the timeout methods of every use
-    /// count (`if x { b = b.timeout(t) }`), then each place it is finished is judged.
+    /// count (`if x { b = b.timeout(t) }`), then each place it is finished is judged. A timeout
+    /// set only where an optional setting is `Some` makes the builder's places wait for that
+    /// setting's default (see [`Place::unless`]).
     fn builder_sink(&self, stage: Stage, mut seen: BTreeSet<String>, sink: &Sink) -> Verdict {
         let mut escaped = false;
         let mut finished: Vec<(&Use, usize)> = Vec::new();
+        let mut guarded: BTreeSet<(String, OptionRef)> = BTreeSet::new();
         let mut pending = vec![sink.clone()];
         while let Some(sink) = pending.pop() {
             match sink {
@@ -403,13 +595,21 @@ impl Judge<'_> {
                     }
                     for chain in self.flow.uses_of(&sink) {
                         let mut finish = None;
+                        let set_by = chain.guard.as_ref().filter(|g| g.set);
                         for (index, step) in chain.steps.iter().enumerate() {
                             if stage == Stage::Builder && self.family.finish.contains(&step.name) {
                                 finish = Some(index + 1);
                                 break;
                             }
                             if self.is_timeout(step) {
-                                seen.insert(step.name.clone());
+                                match set_by {
+                                    Some(guard) => {
+                                        guarded.insert((step.name.clone(), guard.option.clone()));
+                                    }
+                                    None => {
+                                        seen.insert(step.name.clone());
+                                    }
+                                }
                             }
                         }
                         match finish {
@@ -428,21 +628,48 @@ impl Judge<'_> {
         if self.timed(&seen) {
             return Verdict::Timed;
         }
+        let mut with_guarded = seen.clone();
+        with_guarded.extend(guarded.iter().map(|(name, _)| name.clone()));
+        let verdict = self.finished_builders(stage, seen, escaped, finished);
+        if !self.timed(&with_guarded) {
+            return verdict;
+        }
+        // Timed only where a setting is set: what has no timeout otherwise waits for it.
+        let settings: BTreeSet<&OptionRef> = guarded.iter().map(|(_, o)| o).collect();
+        match (settings.into_iter().collect::<Vec<_>>().as_slice(), verdict) {
+            ([setting], Verdict::Untimed(mut places, set)) => {
+                for place in places.iter_mut().filter(|p| p.unless.is_none()) {
+                    place.unless = Some((*setting).clone());
+                }
+                Verdict::Untimed(places, set)
+            }
+            (_, Verdict::Untimed(..)) => Verdict::Unknown,
+            (_, verdict) => verdict,
+        }
+    }
+
+    /// The verdict over every place a builder (or stream) kept in a variable is finished.
+    fn finished_builders(
+        &self,
+        stage: Stage,
+        seen: BTreeSet<String>,
+        escaped: bool,
+        finished: Vec<(&Use, usize)>,
+    ) -> Verdict {
         let mut verdict = match (escaped, stage, finished.is_empty()) {
             (true, ..) => Verdict::Unknown,
-            (false, Stage::Stream, _) => self.untimed_here(),
+            (false, Stage::Stream, _) => self.untimed_here(&seen),
             (false, _, true) => Verdict::Unknown,
             (false, _, false) => Verdict::Timed,
         };
         for (chain, index) in finished {
             let client = if self.family.request_methods.is_empty() {
-                if self.flow.under_timeout(chain) {
-                    Verdict::Timed
-                } else {
-                    self.untimed_here()
-                }
+                self.finished(chain, index, &seen)
             } else {
-                self.steps(Stage::Client, BTreeSet::new(), chain, index)
+                match self.steps(Stage::Client, BTreeSet::new(), chain, index) {
+                    Verdict::Untimed(places, _) => Verdict::Untimed(places, seen.clone()),
+                    other => other,
+                }
             };
             verdict = verdict.and(client);
         }
@@ -456,7 +683,7 @@ impl Judge<'_> {
         let unseen = if self.family.report_at_request {
             Verdict::Unknown
         } else {
-            self.untimed_here()
+            self.untimed_here(&BTreeSet::new())
         };
         match sink {
             Sink::Escapes | Sink::Dropped => unseen,
