@@ -38,6 +38,8 @@ struct FlowData {
     timeout_wrappers: Vec<String>,
     /// Calls that race a `select!`'s other futures against a timer.
     timers: Vec<String>,
+    /// Connection-pool traits whose methods the pool runs under its own timeout.
+    pool_managers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +186,7 @@ fn vocabulary() -> Vocabulary<'static> {
         transparent_methods: &HTTP_CLIENTS.flow.transparent_methods,
         timeout_wrappers: &HTTP_CLIENTS.flow.timeout_wrappers,
         timers: &HTTP_CLIENTS.flow.timers,
+        pool_managers: &HTTP_CLIENTS.flow.pool_managers,
     }
 }
 

@@ -167,6 +167,9 @@ pub struct Vocabulary<'a> {
     pub timeout_wrappers: &'a [String],
     /// Calls that race the futures of a `select!` against a timer (`sleep`).
     pub timers: &'a [String],
+    /// Traits whose implementations a connection pool calls under its own timeout
+    /// (`bb8::ManageConnection`: `connect` and `is_valid` run within `connection_timeout`).
+    pub pool_managers: &'a [String],
 }
 
 impl Flow {

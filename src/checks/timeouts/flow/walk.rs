@@ -672,7 +672,14 @@ impl<'ast> Visit<'ast> for Walker<'_> {
 
     fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
         let saved = std::mem::replace(&mut self.self_type, type_name(&item.self_ty));
+        let pooled = item.trait_.as_ref().is_some_and(|implemented| {
+            let path = self.imports.resolve(&implemented.0);
+            self.vocabulary.pool_managers.contains(&path)
+        });
+        let timed = self.in_timeout;
+        self.in_timeout |= pooled;
         visit::visit_item_impl(self, item);
+        self.in_timeout = timed;
         self.self_type = saved;
     }
 
