@@ -103,6 +103,10 @@ struct AuditArgs {
     /// Print only the summary line.
     #[arg(long, short)]
     quiet: bool,
+    /// Print everything in the human report: findings that fail nothing (test, example, CI,
+    /// docs and tooling code), file notes and deselected checks.
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
     /// Seconds one file's analysis may take (default 30, or `file_timeout`): past it, the file
     /// is reported as not fully analysed and the audit goes on.
     #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
@@ -320,6 +324,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
     let options = RenderOptions {
         color,
         quiet: args.quiet,
+        verbose: args.verbose,
         base: &base,
         sarif_category: args.sarif_category.as_deref(),
         sarif_include_suppressed: args.sarif_include_suppressed,
@@ -339,6 +344,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
                 let summary = human::HumanOptions {
                     color: false,
                     quiet: true,
+                    verbose: false,
                 };
                 eprint!("{}", human::render(&report, changes, &summary));
             }
@@ -426,6 +432,7 @@ fn apply_overrides(config: &mut Config, args: &AuditArgs) {
 struct RenderOptions<'a> {
     color: bool,
     quiet: bool,
+    verbose: bool,
     /// The audited folder relative to the working folder (the checkout, in CI).
     base: &'a str,
     sarif_category: Option<&'a str>,
@@ -445,6 +452,7 @@ fn render(
             &human::HumanOptions {
                 color: options.color,
                 quiet: options.quiet,
+                verbose: options.verbose,
             },
         ),
         Format::Json => json::render(report, changes),

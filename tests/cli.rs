@@ -1273,3 +1273,35 @@ fn explain_levels_prints_their_definition() {
         assert!(text.contains(line), "{text}");
     }
 }
+
+#[test]
+fn the_default_human_report_counts_what_fails_nothing_and_verbose_prints_it() {
+    let dir = hello_world();
+    write(
+        dir.path(),
+        &[(
+            "tests/login.rs",
+            "#[test]\nfn logs_in() {\n    let password = \"Kw3p9ZrQv7-fixture\";\n    assert!(!password.is_empty());\n}\n",
+        )],
+    );
+    let root = dir.path().to_str().unwrap();
+    let quiet = stdout(&prodready(&["audit", root, "--color", "never"], None));
+    assert!(
+        quiet.contains("1 finding(s) that fail nothing (--verbose prints them):")
+            && quiet.contains("  SEC002 secret-assignment: 1 (1 test)"),
+        "{quiet}"
+    );
+    assert!(!quiet.contains("tests/login.rs:3"), "{quiet}");
+    let verbose = stdout(&prodready(
+        &["audit", root, "--color", "never", "--verbose"],
+        None,
+    ));
+    assert!(verbose.contains("tests/login.rs:3"), "{verbose}");
+    assert!(!verbose.contains("fail nothing (--verbose"), "{verbose}");
+
+    let selected = stdout(&prodready(&["audit", root, "--select", "SEC"], None));
+    assert!(
+        selected.contains("checks deselected") && !selected.contains("deselected\n"),
+        "{selected}"
+    );
+}

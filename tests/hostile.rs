@@ -330,7 +330,8 @@ fn every_hostile_input_is_diagnosed_and_the_rest_is_audited() {
     let locked = permissions_bind(&root);
     let path = root.to_str().unwrap();
     let output = prodready(&["audit", path, "--format", "json"], &[]);
-    let human = prodready(&["audit", path, "--color", "never"], &[]);
+    let human = prodready(&["audit", path, "--color", "never", "--verbose"], &[]);
+    let quiet_human = prodready(&["audit", path, "--color", "never"], &[]);
     unlock(&root);
     let report: Value = serde_json::from_str(&stdout(&output))
         .unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
@@ -342,7 +343,12 @@ fn every_hostile_input_is_diagnosed_and_the_rest_is_audited() {
     assert_the_locked_folder_is_not_analysed(&report, &output, locked);
     assert!(stderr(&output).is_empty(), "{}", stderr(&output));
 
-    // The human report names the files and their reasons too.
+    // The default human report counts the file notes; --verbose names the files and reasons.
+    let quiet_text = stdout(&quiet_human);
+    assert!(
+        quiet_text.contains("(--verbose lists them)") && !quiet_text.contains("Note: src/bom.rs"),
+        "{quiet_text}"
+    );
     let text = stdout(&human);
     for line in [
         "Not read: src/blob.rs: binary",

@@ -23,6 +23,8 @@ pub struct HumanOptions {
     pub color: bool,
     /// Only the summary line.
     pub quiet: bool,
+    /// Also what fails nothing in full, file notes and deselected items.
+    pub verbose: bool,
 }
 
 /// A snippet that reports its own line numbers (it starts at `first_line` of its file).
@@ -175,20 +177,24 @@ pub fn render(report: &Report, changes: Option<&Changes>, options: &HumanOptions
     }
     // Baselined findings are known debt: counted below, not shown one by one. A change is
     // shown only what it brought.
-    for finding in report
-        .findings
-        .iter()
-        .filter(|f| f.disposition == Disposition::Open)
-    {
-        out.push_str(&render_finding(finding, options.color));
-        out.push('\n');
+    let open = (report.findings.iter()).filter(|f| f.disposition == Disposition::Open);
+    for finding in open.clone() {
+        if options.verbose || crate::score::fails_item(finding) {
+            out.push_str(&render_finding(finding, options.color));
+            out.push('\n');
+        }
     }
-    out.push_str(&checklist(report));
+    if !options.verbose {
+        out.push_str(&failing_nothing(
+            open.filter(|f| !crate::score::fails_item(f)),
+        ));
+    }
+    out.push_str(&checklist(report, options.verbose));
     out.push_str(&allowed_summary(report));
     out.push_str(&baseline_summary(report));
     out.push_str(&change_summary(report, changes));
     out.push_str(&score_and_level(report));
-    out.push_str(&files_summary(report));
+    out.push_str(&files_summary(report, options.verbose));
     let _ = writeln!(out, "\n{summary}{}", gate_suffix(report));
     out
 }
@@ -230,7 +236,7 @@ fn summary_line(report: &Report, changes: Option<&Changes>) -> String {
 }
 
 /// The checklist by category, an item a line.
-fn checklist(report: &Report) -> String {
+fn checklist(report: &Report, verbose: bool) -> String {
     let card = &report.scorecard;
     let mut out = String::new();
     let _ = writeln!(out, "Checklist for {}", report.root);
@@ -241,7 +247,15 @@ fn checklist(report: &Report) -> String {
         .map(|i| i.rule.name.len())
         .max()
         .unwrap_or(0);
+    let shown = |item: &&Item| verbose || item.status != Status::Skipped;
     for category in &card.categories {
+        let mut items = (card.items.iter())
+            .filter(|i| i.rule.category == category.category)
+            .filter(shown)
+            .peekable();
+        if items.peek().is_none() {
+            continue;
+        }
         let _ = writeln!(
             out,
             "\n{} — {} ({} of {} applicable pass)",
@@ -250,11 +264,7 @@ fn checklist(report: &Report) -> String {
             category.passed,
             category.applicable
         );
-        for item in card
-            .items
-            .iter()
-            .filter(|i| i.rule.category == category.category)
-        {
+        for item in items {
             let _ = writeln!(
                 out,
                 "  {} {} {:<name_width$} {:<8} {}",
@@ -266,6 +276,47 @@ fn checklist(report: &Report) -> String {
             );
         }
     }
+    let deselected = card.count(Status::Skipped);
+    if !verbose && deselected > 0 {
+        let _ = writeln!(
+            out,
+            "\n{deselected} checks deselected (--select, --ignore or prodready.toml; --verbose lists them)"
+        );
+    }
+    out
+}
+
+/// Findings that fail nothing (test, example, CI, docs, tooling code, or at a severity that
+/// fails nothing), one line per rule: they are there to read with `--verbose`, not to act on.
+fn failing_nothing<'a>(findings: impl Iterator<Item = &'a Finding>) -> String {
+    let mut by_rule: BTreeMap<&str, (usize, BTreeMap<&str, usize>)> = BTreeMap::new();
+    let mut names = BTreeMap::new();
+    for finding in findings {
+        let (count, roles) = by_rule.entry(finding.rule.code.as_str()).or_default();
+        *count += 1;
+        // A production finding that fails nothing was demoted (a local database's password).
+        let why = match finding.role {
+            crate::roles::Role::Production => "demoted",
+            role => role.as_str(),
+        };
+        *roles.entry(why).or_default() += 1;
+        names.insert(finding.rule.code.as_str(), finding.rule.name.as_str());
+    }
+    if by_rule.is_empty() {
+        return String::new();
+    }
+    let total: usize = by_rule.values().map(|(n, _)| n).sum();
+    let mut out = format!("{total} finding(s) that fail nothing (--verbose prints them):\n");
+    for (code, (count, roles)) in &by_rule {
+        let roles: Vec<String> = roles.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let _ = writeln!(
+            out,
+            "  {code} {}: {count} ({})",
+            names[code],
+            roles.join(", ")
+        );
+    }
+    out.push('\n');
     out
 }
 
@@ -281,7 +332,7 @@ fn item_detail(item: &Item) -> String {
                 String::new()
             },
             if item.informational > 0 {
-                format!(", {} in test code or suppressed", item.informational)
+                format!(", {} more that fail nothing", item.informational)
             } else {
                 String::new()
             }
@@ -293,10 +344,7 @@ fn item_detail(item: &Item) -> String {
         Status::Skipped => "deselected".into(),
         Status::Waived => format!("{} finding(s) allowed", item.suppressed),
         Status::Pass if item.informational > 0 => {
-            format!(
-                "{} finding(s) in test code or suppressed only",
-                item.informational
-            )
+            format!("{} finding(s), all failing nothing", item.informational)
         }
         Status::Pass => String::new(),
     }
@@ -517,7 +565,7 @@ fn list(out: &mut String, label: &str, entries: &[PathNote]) {
     }
 }
 
-fn files_summary(report: &Report) -> String {
+fn files_summary(report: &Report, verbose: bool) -> String {
     let files = &report.files;
     let mut out = String::new();
     let kinds: Vec<String> = files
@@ -573,7 +621,15 @@ fn files_summary(report: &Report) -> String {
         let _ = writeln!(out, "Not audited (templated): {path}");
     }
     list(&mut out, "Not read", &files.skipped);
-    list(&mut out, "Note", &files.notes);
+    if verbose {
+        list(&mut out, "Note", &files.notes);
+    } else if !files.notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "Notes: {} file(s) (--verbose lists them)",
+            files.notes.len()
+        );
+    }
     for PathNote { path, reason } in &files.not_parsed {
         let _ = writeln!(out, "Not parsed (text-level rules only): {path}: {reason}");
     }
