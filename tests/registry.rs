@@ -279,3 +279,55 @@ fn the_readme_lists_every_rule() {
     }
     panic!("README.md's rule table is stale: run `UPDATE_README=1 cargo test --test registry`");
 }
+
+/// Every rule's messages, as its fixture cases render them with sample values, read as
+/// English: no doubled or misplaced article, no doubled space, backticks in pairs, no trailing
+/// full stop. Every rule has at least one message to read.
+#[test]
+fn every_rules_messages_read_well() {
+    let header = Regex::new(r"^([A-Z]{3}[0-9]{3}) (critical|high|medium|low) ").unwrap();
+    let lints = [
+        (Regex::new(r"\bno (a|an|the) ").unwrap(), "an article after `no`"),
+        (
+            Regex::new(r"\b(a|an|the) (a|an|the)\b").unwrap(),
+            "a doubled article",
+        ),
+        (Regex::new(r"\S  +\S").unwrap(), "a doubled space"),
+        (Regex::new(r"[.\s]$").unwrap(), "a trailing full stop or space"),
+    ];
+    let mut seen = BTreeSet::new();
+    let snapshots = std::fs::read_dir("tests/snapshots").unwrap();
+    for entry in snapshots {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("rules__") || !name.ends_with(".snap") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut code = None;
+        for line in text.lines() {
+            if let Some(caps) = header.captures(line) {
+                code = Some(caps[1].to_string());
+                continue;
+            }
+            let (Some(rule), Some(message)) = (code.take(), line.strip_prefix("  ")) else {
+                continue;
+            };
+            for (lint, what) in &lints {
+                assert!(!lint.is_match(message), "{name}: {rule} message has {what}: {message}");
+            }
+            assert!(
+                message.matches('`').count() % 2 == 0,
+                "{name}: {rule} message has an unpaired backtick: {message}"
+            );
+            seen.insert(rule);
+        }
+    }
+    for rule in registry().rules() {
+        assert!(
+            seen.contains(rule.code.as_str()),
+            "{}: no fixture case renders a message",
+            rule.code
+        );
+    }
+}

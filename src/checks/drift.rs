@@ -103,9 +103,9 @@ fn drift_alerts_without_action(
             continue;
         }
         let missing: Vec<&str> = [
-            (!alert.has_for, "a `for:` duration"),
-            (!alert.has_severity, "a severity label"),
-            (!alert.has_runbook, "a runbook_url annotation"),
+            (!alert.has_for, "`for:` duration"),
+            (!alert.has_severity, "severity label"),
+            (!alert.has_runbook, "runbook_url annotation"),
         ]
         .into_iter()
         .filter_map(|(missing, what)| missing.then_some(what))
