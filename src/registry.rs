@@ -292,6 +292,10 @@ pub struct Rule {
     pub family: String,
     pub severity: Severity,
     pub applies_when: Subject,
+    /// The subject whose presence passes the item, when the rule asks for something to exist
+    /// (a CODEOWNERS file, a runbook): its evidence is the item's.
+    #[serde(default)]
+    pub satisfied_by: Option<Subject>,
     pub status: RuleStatus,
     /// The prodready version the rule arrived in (or became stable in).
     pub since: String,

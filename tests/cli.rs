@@ -446,6 +446,14 @@ fn the_sample_projects_score_as_documented() {
     assert_eq!(production["level"], "exemplary");
     assert_eq!(production["score"], 100.0);
     assert_eq!(production["findings"].as_array().unwrap().len(), 0);
+    let evidence = |code: &str| checklist_item(&production, code)["evidence"].clone();
+    assert_eq!(evidence("OPS001"), ".github/CODEOWNERS");
+    assert_eq!(evidence("OPS003"), "RUNBOOK.md");
+    assert_eq!(
+        evidence("SEC001"),
+        "no failing finding in 10 production file(s)"
+    );
+    assert_eq!(production["subjects"]["codeowners"], ".github/CODEOWNERS");
 
     let human = |path: &str| stdout(&prodready(&["audit", path, "--color", "never"], None));
     insta::assert_snapshot!("pilot_service_human", human("fixtures/pilot-service"));

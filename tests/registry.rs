@@ -287,13 +287,19 @@ fn the_readme_lists_every_rule() {
 fn every_rules_messages_read_well() {
     let header = Regex::new(r"^([A-Z]{3}[0-9]{3}) (critical|high|medium|low) ").unwrap();
     let lints = [
-        (Regex::new(r"\bno (a|an|the) ").unwrap(), "an article after `no`"),
+        (
+            Regex::new(r"\bno (a|an|the) ").unwrap(),
+            "an article after `no`",
+        ),
         (
             Regex::new(r"\b(a|an|the) (a|an|the)\b").unwrap(),
             "a doubled article",
         ),
         (Regex::new(r"\S  +\S").unwrap(), "a doubled space"),
-        (Regex::new(r"[.\s]$").unwrap(), "a trailing full stop or space"),
+        (
+            Regex::new(r"[.\s]$").unwrap(),
+            "a trailing full stop or space",
+        ),
     ];
     let mut seen = BTreeSet::new();
     let snapshots = std::fs::read_dir("tests/snapshots").unwrap();
@@ -314,7 +320,10 @@ fn every_rules_messages_read_well() {
                 continue;
             };
             for (lint, what) in &lints {
-                assert!(!lint.is_match(message), "{name}: {rule} message has {what}: {message}");
+                assert!(
+                    !lint.is_match(message),
+                    "{name}: {rule} message has {what}: {message}"
+                );
             }
             assert!(
                 message.matches('`').count() % 2 == 0,

@@ -177,6 +177,11 @@ pub fn render(report: &Report, changes: Option<&Changes>, options: &HumanOptions
     }
     // Baselined findings are known debt: counted below, not shown one by one. A change is
     // shown only what it brought.
+    let _ = writeln!(out, "Profile of {}:", report.root);
+    for (label, evidence) in super::profile(report) {
+        let _ = writeln!(out, "  {label}: {evidence}");
+    }
+    out.push('\n');
     let open = (report.findings.iter()).filter(|f| f.disposition == Disposition::Open);
     for finding in open.clone() {
         if options.verbose || crate::score::fails_item(finding) {
@@ -272,7 +277,10 @@ fn checklist(report: &Report, verbose: bool) -> String {
                 item.rule.code,
                 item.rule.name,
                 item.severity.as_str(),
-                item_detail(item)
+                detail_with_evidence(
+                    item,
+                    verbose.then(|| super::evidence(report, item)).flatten()
+                )
             );
         }
     }
@@ -321,6 +329,15 @@ fn failing_nothing<'a>(findings: impl Iterator<Item = &'a Finding>) -> String {
 }
 
 /// What a checklist line says after the item's name and severity.
+/// The item's detail, after what passed it when that is shown (`--verbose`).
+fn detail_with_evidence(item: &Item, evidence: Option<String>) -> String {
+    match (evidence, item_detail(item)) {
+        (Some(evidence), detail) if detail.is_empty() => evidence,
+        (Some(evidence), detail) => format!("{evidence}; {detail}"),
+        (None, detail) => detail,
+    }
+}
+
 fn item_detail(item: &Item) -> String {
     match item.status {
         Status::Fail => format!(
@@ -337,10 +354,7 @@ fn item_detail(item: &Item) -> String {
                 String::new()
             }
         ),
-        Status::NotApplicable => match &item.not_audited {
-            Some(why) => why.clone(),
-            None => format!("applies when {}", item.rule.applies_when.describe()),
-        },
+        Status::NotApplicable => super::not_applicable(item),
         Status::Skipped => "deselected".into(),
         Status::Waived => format!("{} finding(s) allowed", item.suppressed),
         Status::Pass if item.informational > 0 => {

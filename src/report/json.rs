@@ -103,6 +103,9 @@ struct Item<'a> {
     /// For an `n/a` item: why, when its manifests exist only as templates.
     #[serde(skip_serializing_if = "Option::is_none")]
     not_audited: Option<&'a str>,
+    /// For a passing item: what passed it (`super::evidence`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -195,7 +198,7 @@ pub fn render(report: &Report, changes: Option<&crate::changes::Changes>) -> Str
             .map(|(subject, evidence)| (key(subject), evidence.as_str()))
             .collect(),
         categories: &card.categories,
-        checklist: card.items.iter().map(Item::of).collect(),
+        checklist: card.items.iter().map(|i| Item::of(report, i)).collect(),
         findings: report
             .findings
             .iter()
@@ -237,7 +240,7 @@ impl Summary {
 }
 
 impl<'a> Item<'a> {
-    fn of(item: &'a crate::score::Item) -> Item<'a> {
+    fn of(report: &Report, item: &'a crate::score::Item) -> Item<'a> {
         Item {
             code: item.rule.code.as_str(),
             name: &item.rule.name,
@@ -252,6 +255,7 @@ impl<'a> Item<'a> {
             suppressed_findings: item.suppressed,
             baselined_findings: item.baselined,
             not_audited: item.not_audited.as_deref(),
+            evidence: super::evidence(report, item),
         }
     }
 }

@@ -96,12 +96,17 @@ fn category_head(report: &Report, category: Category) -> String {
             {
                 let mut text = item.failing.to_string();
                 if item.informational > 0 {
-                    let _ = write!(text, " (+{} test code or suppressed)", item.informational);
+                    let _ = write!(text, " (+{} that fail nothing)", item.informational);
+                }
+                if let Some(evidence) = super::evidence(report, item) {
+                    let _ = write!(text, "; {}", inline(&evidence));
                 }
                 text
             }
-            Status::NotApplicable => format!("applies when {}", item.rule.applies_when.describe()),
-            _ => String::new(),
+            Status::NotApplicable => inline(&super::not_applicable(item)),
+            _ => super::evidence(report, item)
+                .map(|e| inline(&e))
+                .unwrap_or_default(),
         };
         let _ = writeln!(
             out,
@@ -151,7 +156,12 @@ pub fn render(report: &Report, changes: Option<&Changes>, base: &str) -> String 
             report.files.not_analysed.len()
         );
     }
-    head.push('\n');
+    head.push_str("\nProfile:");
+    for (label, evidence) in super::profile(report) {
+        let _ = write!(head, " {label}: {};", inline(evidence));
+    }
+    head.pop();
+    head.push_str("\n\n");
 
     let open = open_by_severity(report);
     let categories: Vec<Category> = card.categories.iter().map(|c| c.category).collect();

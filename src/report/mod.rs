@@ -111,6 +111,60 @@ pub fn level_text(level: Option<crate::score::Level>) -> &'static str {
     level.map_or("-", crate::score::Level::as_str)
 }
 
+/// What the audit concluded about the project, which decides what applies: each line a
+/// subject and its evidence, or `none found`.
+pub fn profile(report: &Report) -> Vec<(&'static str, &str)> {
+    [
+        (Subject::Service, "service"),
+        (Subject::Model, "model use"),
+        (Subject::DeploymentManifests, "deployment manifests"),
+        (Subject::TemplatedManifests, "templated manifests"),
+        (Subject::AlertingRules, "alerting rules"),
+        (Subject::Codeowners, "ownership"),
+        (Subject::Runbook, "runbook"),
+    ]
+    .into_iter()
+    .filter(|(subject, _)| {
+        *subject != Subject::TemplatedManifests || report.subjects.contains_key(subject)
+    })
+    .map(|(subject, label)| {
+        let evidence = report.subjects.get(&subject).map(String::as_str);
+        (label, evidence.unwrap_or("none found"))
+    })
+    .collect()
+}
+
+/// What passed an item: the subject its rule asks for (`.github/CODEOWNERS`), or that the
+/// rule found nothing in the production files. `None` unless the item passes.
+pub fn evidence(report: &Report, item: &crate::score::Item) -> Option<String> {
+    use crate::score::Status;
+    if !matches!(item.status, Status::Pass | Status::Waived) {
+        return None;
+    }
+    let satisfied = (item.rule.satisfied_by).and_then(|s| report.subjects.get(&s));
+    Some(match satisfied {
+        Some(evidence) => evidence.clone(),
+        None => {
+            let production = report.files.by_role.get(&crate::roles::Role::Production);
+            format!(
+                "no failing finding in {} production file(s)",
+                production.unwrap_or(&0)
+            )
+        }
+    })
+}
+
+/// Why an `n/a` item does not apply: what it needs, which the profile did not find.
+pub fn not_applicable(item: &crate::score::Item) -> String {
+    match &item.not_audited {
+        Some(why) => why.clone(),
+        None => format!(
+            "applies when {}: not found",
+            item.rule.applies_when.describe()
+        ),
+    }
+}
+
 /// The one-line headline every summary format leads with.
 pub fn headline(report: &Report) -> String {
     let card = &report.scorecard;
