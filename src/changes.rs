@@ -259,7 +259,7 @@ pub fn audit_change(
             write: true,
         }),
     )?;
-    let base = crate::engine::audit_cached(
+    let mut base = crate::engine::audit_cached(
         &merge_base.root,
         &config,
         request.threads,
@@ -276,6 +276,13 @@ pub fn audit_change(
             merge_base.unscratch(e)
         )
     })?;
+    if base.audited_nothing() {
+        // A change that adds the project: nothing to compare with, every finding is new.
+        base.findings.clear();
+        base.scorecard.score = None;
+        base.scorecard.level = None;
+        base.scorecard.level_reason = None;
+    }
     notes.extend(merge_base.notes);
     let files = FileChanges::between(request.root, head_config, &merge_base.root, &config);
     let compared = Compared {

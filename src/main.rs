@@ -293,9 +293,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         Ok(audited) => audited,
         Err(message) => return error(message),
     };
-    // A key file is found by its name alone: a folder holding one was audited.
-    let found_in_a_file = report.findings.iter().any(|f| f.path.is_some());
-    if report.files.scanned == 0 && !found_in_a_file {
+    if report.audited_nothing() {
         return error(format!(
             "nothing to audit in {}: no Cargo.toml, source or configuration found",
             args.path.display()

@@ -899,3 +899,28 @@ fn nothing_the_repository_configures_runs_and_the_index_is_untouched() {
     assert_eq!(std::fs::read(&index).unwrap(), index_before);
     assert_eq!(repo.read("src/lib.rs"), lib);
 }
+
+#[test]
+fn a_change_that_adds_the_project_to_an_empty_merge_base_is_all_new() {
+    let repo = Repo {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    repo.git(&["init", "--quiet"]);
+    std::fs::write(
+        repo.path().join("logo.png"),
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+    )
+    .unwrap();
+    repo.commit("main");
+    repo.git(&["checkout", "--quiet", "-b", "change"]);
+    repo.write("Cargo.toml", MANIFEST);
+    repo.write("src/lib.rs", &immediate_retry("fetch_invoice", "get"));
+    repo.commit("the project");
+
+    let (_, report) = audit_change(repo.path(), ".", &[]);
+    assert_eq!(report["changes"]["base_score"], Value::Null);
+    assert_eq!(report["changes"]["base_level"], Value::Null);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|f| f["new"] == true), "{report:#}");
+}

@@ -55,6 +55,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// The walk found nothing it could audit: no file analysed, and no finding about a file
+    /// (a key file is found by its name alone).
+    pub fn audited_nothing(&self) -> bool {
+        self.files.scanned == 0 && self.findings.iter().all(|f| f.path.is_none())
+    }
+
     /// Some file could not be analysed (in full).
     pub fn incomplete(&self) -> bool {
         !self.files.not_analysed.is_empty()
