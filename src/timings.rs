@@ -60,6 +60,16 @@ pub fn time<T>(step: Step, f: impl FnOnce() -> T) -> T {
     out
 }
 
+static MATCHERS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a matcher built from the project (workspace member globs): built once per project,
+/// never per file, which `tests/speed.rs` checks through this count.
+pub fn project_matcher() {
+    if enabled() {
+        MATCHERS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Counts a Rust file and whether its syntax tree was built.
 pub fn rust_file(bytes: usize, parsed: bool) {
     if !enabled() {
@@ -138,6 +148,10 @@ impl Phases {
                 COUNTS[i].load(Ordering::Relaxed)
             );
         }
+        eprintln!(
+            "project matchers built: {}",
+            MATCHERS.load(Ordering::Relaxed)
+        );
         eprintln!(
             "rust files parsed: {} of {} ({:.1} of {:.1} MB)",
             RUST_PARSED.load(Ordering::Relaxed),

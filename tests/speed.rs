@@ -50,3 +50,42 @@ fn reports_do_not_depend_on_threads_or_timings() {
         }
     }
 }
+
+/// A workspace's member globs are compiled once for the project, not once per file: the count
+/// `PRODREADY_TIMINGS` prints stays at one members and one exclude matcher per workspace however
+/// many files there are.
+#[test]
+fn project_matchers_are_built_once_not_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"crates/*\"]\nexclude = [\"crates/old\"]\n\n[workspace.dependencies]\nreqwest = \"0.12\"\n",
+    );
+    for member in 0..12 {
+        write(
+            &format!("crates/m{member}/Cargo.toml"),
+            &format!(
+                "[package]\nname = \"m{member}\"\nversion = \"0.1.0\"\n\n[dependencies]\nreqwest = {{ workspace = true }}\n"
+            ),
+        );
+        for file in 0..5 {
+            write(
+                &format!("crates/m{member}/src/f{file}.rs"),
+                "pub async fn get(url: &str) -> reqwest::Result<String> {\n    reqwest::get(url).await?.text().await\n}\n",
+            );
+        }
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
+        .args(["audit", "--no-cache", "--format", "json"])
+        .arg(dir.path())
+        .env("PRODREADY_TIMINGS", "1")
+        .output()
+        .expect("prodready runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("project matchers built: 2\n"), "{stderr}");
+}

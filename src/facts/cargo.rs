@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
-use globset::Glob;
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -362,6 +362,8 @@ pub struct CargoProject {
     pub locks: BTreeMap<String, Lockfile>,
     /// The position in `manifests` of each package manifest, by its folder.
     package_dirs: HashMap<String, usize>,
+    /// The workspace root folder of each manifest, in `manifests` order (`workspace_root`).
+    roots: Vec<String>,
 }
 
 impl CargoProject {
@@ -373,10 +375,12 @@ impl CargoProject {
             .filter(|(_, m)| m.package.is_some())
             .map(|(i, m)| (m.dir.clone(), i))
             .collect();
+        let roots = workspace_roots(&manifests);
         let mut project = CargoProject {
             manifests,
             locks,
             package_dirs,
+            roots,
         };
         let roles = project.package_roles();
         for (manifest, role) in project.manifests.iter_mut().zip(roles) {
@@ -520,35 +524,9 @@ impl CargoProject {
     /// The folder of the workspace root a manifest belongs to: the nearest manifest at or above
     /// it with a `[workspace]` whose members match it, or the manifest itself.
     pub fn workspace_root<'a>(&'a self, manifest: &'a Manifest) -> &'a str {
-        for candidate in self.manifests.iter().rev() {
-            let Some(workspace) = &candidate.workspace else {
-                continue;
-            };
-            if candidate.dir == manifest.dir {
-                return &candidate.dir;
-            }
-            let is_ancestor = candidate.dir.is_empty()
-                || manifest.dir.starts_with(&format!("{}/", candidate.dir));
-            if !is_ancestor {
-                continue;
-            }
-            let relative = if candidate.dir.is_empty() {
-                manifest.dir.as_str()
-            } else {
-                &manifest.dir[candidate.dir.len() + 1..]
-            };
-            let matches = |globs: &[String]| {
-                globs.iter().any(|g| {
-                    Glob::new(g.trim_end_matches('/'))
-                        .map(|g| g.compile_matcher().is_match(relative))
-                        .unwrap_or(false)
-                })
-            };
-            if matches(&workspace.members) && !matches(&workspace.exclude) {
-                return &candidate.dir;
-            }
-        }
-        &manifest.dir
+        let index = (self.manifests)
+            .binary_search_by(|m| m.source.path.as_str().cmp(&manifest.source.path));
+        index.map_or(manifest.dir.as_str(), |i| self.roots[i].as_str())
     }
 
     /// The lock file that governs a manifest, if it is in the tree.
@@ -612,6 +590,48 @@ impl CargoProject {
             .and_then(|w| w.dependencies.iter().find(|d| d.key == dep.key))
             .unwrap_or(dep)
     }
+}
+
+/// The workspace root folder of each manifest (see `CargoProject::workspace_root`), with each
+/// workspace's member and exclude globs compiled once.
+fn workspace_roots(manifests: &[Manifest]) -> Vec<String> {
+    let globs = |patterns: &[String]| {
+        crate::timings::project_matcher();
+        let mut set = GlobSetBuilder::new();
+        for pattern in patterns {
+            if let Ok(glob) = Glob::new(pattern.trim_end_matches('/')) {
+                set.add(glob);
+            }
+        }
+        set.build().unwrap_or_else(|_| GlobSet::empty())
+    };
+    let workspaces: Vec<(&str, GlobSet, GlobSet)> = (manifests.iter().rev())
+        .filter_map(|m| {
+            let workspace = m.workspace.as_ref()?;
+            Some((
+                m.dir.as_str(),
+                globs(&workspace.members),
+                globs(&workspace.exclude),
+            ))
+        })
+        .collect();
+    let root = |manifest: &Manifest| {
+        for (dir, members, exclude) in &workspaces {
+            if *dir == manifest.dir {
+                return dir.to_string();
+            }
+            let relative = if dir.is_empty() {
+                Some(manifest.dir.as_str())
+            } else {
+                (manifest.dir.strip_prefix(dir)).and_then(|rest| rest.strip_prefix('/'))
+            };
+            if relative.is_some_and(|r| members.is_match(r) && !exclude.is_match(r)) {
+                return dir.to_string();
+            }
+        }
+        manifest.dir.clone()
+    };
+    manifests.iter().map(root).collect()
 }
 
 #[cfg(test)]
