@@ -53,20 +53,10 @@ pub struct Template {
     pub sticky: Vec<(Site, String)>,
 }
 
-/// Literal settings that pin clients to one pod: key, value (lowercase, unquoted), what it is.
-const STICKY: [(&str, &str, &str); 3] = [
-    ("sessionAffinity", "clientip", "`sessionAffinity: ClientIP`"),
-    (
-        "nginx.ingress.kubernetes.io/affinity",
-        "cookie",
-        "an ingress-nginx affinity cookie",
-    ),
-    (
-        "traefik.ingress.kubernetes.io/service.sticky.cookie",
-        "true",
-        "a Traefik sticky cookie",
-    ),
-];
+/// A literal setting that pins clients to one pod besides the sticky annotations: key, value
+/// (lowercase, unquoted), what it is.
+const SESSION_AFFINITY: (&str, &str, &str) =
+    ("sessionAffinity", "clientip", "`sessionAffinity: ClientIP`");
 
 /// A `.Values.a.b` read by a template action.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,7 +135,10 @@ pub fn template(source: &Source) -> Template {
             let value = trimmed.split_once(':').map_or("", |(_, v)| v);
             let value = value.split(" #").next().unwrap_or_default().trim();
             let value = value.trim_matches(['"', '\'']).to_ascii_lowercase();
-            if let Some((_, _, what)) = STICKY.iter().find(|(k, v, _)| *k == key && *v == value) {
+            let sticky = std::iter::once(&SESSION_AFFINITY)
+                .chain(&super::kubernetes::STICKY_ANNOTATIONS)
+                .find(|(k, v, _)| *k == key && *v == value);
+            if let Some((_, _, what)) = sticky {
                 let site = source.site(key_start..start + line.trim_end().len());
                 template.sticky.push((site, what.to_string()));
             }

@@ -347,6 +347,20 @@ pub fn chart_template_folders(paths: &BTreeSet<String>) -> Vec<String> {
         .collect()
 }
 
+/// Annotations that pin clients to one pod with a cookie: key, value, what it is.
+pub const STICKY_ANNOTATIONS: [(&str, &str, &str); 2] = [
+    (
+        "nginx.ingress.kubernetes.io/affinity",
+        "cookie",
+        "an ingress-nginx affinity cookie",
+    ),
+    (
+        "traefik.ingress.kubernetes.io/service.sticky.cookie",
+        "true",
+        "a Traefik sticky cookie",
+    ),
+];
+
 /// Settles what the per-file phase could not know: files with actions under a Helm chart's
 /// `templates/` are templated, and the allow annotations of every file that is audited join
 /// its allows.

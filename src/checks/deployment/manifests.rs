@@ -151,19 +151,7 @@ impl Rules<'_, '_, '_> {
         let Some(annotations) = resource.get(&["metadata", "annotations"]) else {
             return;
         };
-        let sticky = [
-            (
-                "nginx.ingress.kubernetes.io/affinity",
-                "cookie",
-                "an ingress-nginx affinity cookie",
-            ),
-            (
-                "traefik.ingress.kubernetes.io/service.sticky.cookie",
-                "true",
-                "a Traefik sticky cookie",
-            ),
-        ];
-        for (annotation, sticky_value, what) in sticky {
+        for (annotation, sticky_value, what) in crate::facts::kubernetes::STICKY_ANNOTATIONS {
             if let Some((key, value)) = entry(annotations, annotation)
                 && value.data.as_str() == Some(sticky_value)
             {

@@ -217,8 +217,9 @@ fn carries_reply_or_permit(words: &[String]) -> bool {
         .any(|m| lower.iter().any(|w| w.contains(m.as_str())))
 }
 
-/// An unbounded channel call.
-fn unbounded_call(imports: &Imports, source: &Source, expr: &syn::Expr) -> Option<Made> {
+/// A call of a function by path (`mpsc::unbounded_channel()`, `queue()?`): the call and its
+/// function.
+fn path_call(expr: &syn::Expr) -> Option<(&syn::ExprCall, &syn::ExprPath)> {
     let mut expr = expr;
     while let syn::Expr::Try(inner) = expr {
         expr = &inner.expr;
@@ -229,6 +230,12 @@ fn unbounded_call(imports: &Imports, source: &Source, expr: &syn::Expr) -> Optio
     let syn::Expr::Path(func) = &*call.func else {
         return None;
     };
+    Some((call, func))
+}
+
+/// An unbounded channel call.
+fn unbounded_call(imports: &Imports, source: &Source, expr: &syn::Expr) -> Option<Made> {
+    let (call, func) = path_call(expr)?;
     let path = imports.resolve(&func.path);
     let listed = |list: &[String]| list.iter().any(|p| names(imports, &path, p));
     let severity = if listed(&QUEUES.unbounded) {
@@ -516,16 +523,7 @@ impl ChannelLets<'_, '_> {
         if let Some(made) = unbounded_call(finder.imports, finder.source, init) {
             return Some(made);
         }
-        let mut expr = init;
-        while let syn::Expr::Try(inner) = expr {
-            expr = &inner.expr;
-        }
-        let syn::Expr::Call(call) = expr else {
-            return None;
-        };
-        let syn::Expr::Path(func) = &*call.func else {
-            return None;
-        };
+        let (_, func) = path_call(init)?;
         let name = func.path.segments.last()?.ident.to_string();
         finder.helpers.get(&name).cloned()
     }
