@@ -227,8 +227,18 @@ impl Walker<'_> {
             }
         }
         self.pending = Pending::default();
-        body(self);
+        self.probed(names_a_health_check(&sig.ident.to_string()), body);
         (self.function, self.frames, self.future, self.guard) = saved;
+    }
+
+    /// Walks code that a health probe runs (a `health_check` function, a `Healthcheck`
+    /// subcommand's branch): the prober's own timeout bounds it (Docker's `HEALTHCHECK
+    /// --timeout`, a probe's `timeoutSeconds`), as a timeout wrapper would.
+    fn probed(&mut self, probe: bool, body: impl FnOnce(&mut Self)) {
+        let timed = self.in_timeout;
+        self.in_timeout |= probe;
+        body(self);
+        self.in_timeout = timed;
     }
 
     /// The optional setting an expression reads: `self.timeout`, `config.timeout` (with the
@@ -584,9 +594,12 @@ impl Walker<'_> {
             if let Some(pattern) = pattern {
                 w.bind_pattern(pattern);
             }
-            w.guarded(then_guard, |w| {
-                w.pending = Pending::One(sink.clone());
-                w.visit_block(&expr.then_branch);
+            let probe = pattern.is_some_and(matches_a_health_check);
+            w.probed(probe, |w| {
+                w.guarded(then_guard, |w| {
+                    w.pending = Pending::One(sink.clone());
+                    w.visit_block(&expr.then_branch);
+                });
             });
         });
         if let Some((_, otherwise)) = &expr.else_branch {
@@ -614,7 +627,9 @@ impl Walker<'_> {
                 if let syn::Pat::Guard(guarded) = &arm.pat {
                     w.visit_with(Sink::Escapes, &guarded.guard);
                 }
-                w.guarded(guard, |w| w.visit_pending(pending.clone(), &arm.body));
+                w.probed(matches_a_health_check(&arm.pat), |w| {
+                    w.guarded(guard, |w| w.visit_pending(pending.clone(), &arm.body));
+                });
             });
         }
     }
@@ -632,6 +647,30 @@ impl Walker<'_> {
             },
             _ => Sink::Escapes,
         }
+    }
+}
+
+/// A name for a health check: `health_check`, `HealthCheck`, `run_healthcheck`.
+fn names_a_health_check(name: &str) -> bool {
+    let name = name.to_ascii_lowercase().replace(['_', '-'], "");
+    name.contains("healthcheck")
+}
+
+/// A pattern that matches a health-check command: `Commands::Healthcheck { .. }`,
+/// `Some(Command::HealthCheck(args))`; every case of an or-pattern must.
+fn matches_a_health_check(pat: &syn::Pat) -> bool {
+    let last = |path: &syn::Path| {
+        (path.segments.last()).is_some_and(|s| names_a_health_check(&s.ident.to_string()))
+    };
+    match pat {
+        syn::Pat::Struct(s) => last(&s.path),
+        syn::Pat::TupleStruct(t) => last(&t.path) || t.elems.iter().any(matches_a_health_check),
+        syn::Pat::Path(p) => last(&p.path),
+        syn::Pat::Or(or) => or.cases.iter().all(matches_a_health_check),
+        syn::Pat::Reference(r) => matches_a_health_check(&r.pat),
+        syn::Pat::Paren(p) => matches_a_health_check(&p.pat),
+        syn::Pat::Guard(g) => matches_a_health_check(&g.pat),
+        _ => false,
     }
 }
 
