@@ -68,7 +68,7 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             Code::RES009,
             "load limiting",
             format!(
-                "calls out through {client} but nothing limits or sheds load: no rate limiter, concurrency limit, load shedding or circuit breaker"
+                "the project calls out through {client}, but nothing limits or sheds load: no rate limiter, concurrency limit, load shedding or circuit breaker"
             ),
         )
         .anchored_at(service_anchor(ctx.files, ctx.cargo).as_deref()),

@@ -122,7 +122,7 @@ fn metrics_without_alerts(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     let emitted = production_metrics(ctx.files);
     let message = match emitted.iter().find_map(|m| m.name.as_deref()) {
         Some(name) => format!(
-            "{} metric registration(s) (such as `{}`) but no alerting rule anywhere in the repository",
+            "the project registers {} metric(s) (such as `{}`) but no alerting rule exists in the repository",
             emitted.len(),
             short(name)
         ),
