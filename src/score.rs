@@ -127,34 +127,27 @@ fn level_reason(level: Level, score: f64, items: &[Item]) -> String {
     let Some(next) = level.next() else {
         return reason + ", and no critical, high or medium item fails";
     };
-    let mut why_not = Vec::new();
-    if score < next.floor() {
-        why_not.push(format!("({} needs {})", next.as_str(), next.floor()));
-    }
+    let shortfall =
+        (score < next.floor()).then(|| format!("({} needs {})", next.as_str(), next.floor()));
     let from = next.blocked_from().unwrap_or(Severity::Critical);
     let blocking: Vec<&Item> = (items.iter())
         .filter(|i| i.status == Status::Fail && i.worst.is_some_and(|w| w >= from))
         .collect();
-    if let Some(worst) = blocking.iter().filter_map(|i| i.worst).max() {
+    let fails = blocking.iter().filter_map(|i| i.worst).max().map(|worst| {
         let codes: Vec<&str> = (blocking.iter())
             .filter(|i| i.worst == Some(worst))
             .map(|i| i.rule.code.as_str())
             .collect();
-        let fails = if codes.len() == 1 {
-            format!("a {} item fails", worst.as_str())
-        } else {
-            format!("{} {} items fail", codes.len(), worst.as_str())
-        };
-        why_not.push(format!("{fails}: {}", codes.join(", ")));
-    }
-    if why_not.len() == 2 && !why_not[0].starts_with('(') {
-        why_not.swap(0, 1);
-    }
-    match why_not.as_slice() {
-        [shortfall, fails] => format!("{reason} {shortfall} and {fails}"),
-        [only] if only.starts_with('(') => format!("{reason} {only}"),
-        [fails] => format!("{reason}, but {fails}"),
-        _ => reason,
+        match codes.len() {
+            1 => format!("a {} item fails: {}", worst.as_str(), codes[0]),
+            n => format!("{n} {} items fail: {}", worst.as_str(), codes.join(", ")),
+        }
+    });
+    match (shortfall, fails) {
+        (Some(shortfall), Some(fails)) => format!("{reason} {shortfall} and {fails}"),
+        (Some(shortfall), None) => format!("{reason} {shortfall}"),
+        (None, Some(fails)) => format!("{reason}, but {fails}"),
+        (None, None) => reason,
     }
 }
 
