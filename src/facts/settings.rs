@@ -92,6 +92,23 @@ fn yaml_range(source: &Source, node: &MarkedYaml<'_>) -> Range<usize> {
     start..end.max(start)
 }
 
+/// A scalar value's text. saphyr's span of a quoted scalar runs on over a trailing comment
+/// (`"s3cr3t" # note`): it ends at the closing quote.
+fn scalar_range(source: &Source, node: &MarkedYaml<'_>) -> Range<usize> {
+    let range = yaml_range(source, node);
+    let text = &source.text[range.clone()];
+    let Some(quote) = text.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+        return range;
+    };
+    let mut escaped = false;
+    let close = text.char_indices().skip(1).find(|&(_, c)| {
+        let closes = c == quote && !escaped;
+        escaped = quote == '"' && c == '\\' && !escaped;
+        closes
+    });
+    close.map_or(range.clone(), |(end, _)| range.start..range.start + end + 1)
+}
+
 fn yaml_key(node: &MarkedYaml<'_>) -> Option<String> {
     match &node.data {
         YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
@@ -137,7 +154,7 @@ fn walk_yaml(
                 Scalar::Boolean(b) => Value::Bool(*b),
                 Scalar::Null => Value::Null,
             };
-            let value_range = yaml_range(source, node);
+            let value_range = scalar_range(source, node);
             out.push(Setting {
                 keys: keys.clone(),
                 key_range: key_range.unwrap_or_else(|| value_range.clone()),
@@ -146,7 +163,7 @@ fn walk_yaml(
             });
         }
         YamlData::Representation(text, _, _) => {
-            let value_range = yaml_range(source, node);
+            let value_range = scalar_range(source, node);
             out.push(Setting {
                 keys: keys.clone(),
                 key_range: key_range.unwrap_or_else(|| value_range.clone()),
@@ -333,6 +350,20 @@ pub fn from_env(source: &Source) -> Vec<Setting> {
 mod tests {
     use super::*;
     use saphyr::LoadableYamlNode;
+
+    #[test]
+    fn a_quoted_yaml_value_ends_at_its_closing_quote() {
+        let yaml = Source::new(
+            "a.yaml",
+            "jwt: \"s3\\\"cr3t\" # a note\nkey: 'abc' # another\nplain: abc # third\n".to_string(),
+        );
+        let docs = MarkedYaml::load_from_str(&yaml.text).unwrap();
+        let ranges: Vec<&str> = from_yaml(&yaml, &docs)
+            .iter()
+            .map(|s| &yaml.text[s.value_range.clone()])
+            .collect();
+        assert_eq!(ranges, ["\"s3\\\"cr3t\"", "'abc'", "abc"]);
+    }
 
     #[test]
     fn yaml_json_toml_and_env_flatten_alike() {

@@ -717,20 +717,13 @@ fn unquoted(source: &Source, range: Range<usize>) -> Range<usize> {
     let start = range.start + (raw.len() - raw.trim_start().len());
     let range = start..(range.end - (raw.len() - raw.trim_end().len())).max(start);
     let text = &source.text[range.clone()];
-    // A quoted value ends at its closing quote: a parser's span may run on over a comment
-    // (`"s3cr3t" # note`).
-    let Some(quote) = text.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-        return range;
-    };
-    let mut escaped = false;
-    let close = text.char_indices().skip(1).find(|&(_, c)| {
-        let closes = c == quote && !escaped;
-        escaped = quote == '"' && c == '\\' && !escaped;
-        closes
-    });
-    match close {
-        Some((end, _)) => range.start + 1..range.start + end,
-        None => range,
+    let quoted = text.len() >= 2
+        && ((text.starts_with('"') && text.ends_with('"'))
+            || (text.starts_with('\'') && text.ends_with('\'')));
+    if quoted {
+        range.start + 1..range.end - 1
+    } else {
+        range
     }
 }
 
