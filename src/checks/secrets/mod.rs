@@ -586,12 +586,11 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
         if in_doc_comment || documentation || !HOST.is_match(&host) {
             continue;
         }
-        let local = data.local_hosts.contains(&host)
+        let local = is_loopback(&host)
             || data
                 .local_suffixes
                 .iter()
                 .any(|s| host.ends_with(s.as_str()))
-            || host.starts_with("127.")
             || !host.contains('.');
         out.push(Detection {
             code: Code::SEC003,
@@ -662,13 +661,15 @@ fn is_local_host(value: &str) -> bool {
         .map_or(value.as_str(), |(_, rest)| rest);
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let host = host.split(['/', '?']).next().unwrap_or_default();
-    let data = &*LOCAL_HOSTS;
-    data.local_hosts.iter().any(|local| {
-        host == local
-            || host
-                .strip_prefix(local.as_str())
-                .is_some_and(|port| port.starts_with(':'))
-    }) || host.starts_with("127.")
+    let with_port = |local: &String| {
+        (host.strip_prefix(local.as_str())).is_some_and(|port| port.starts_with(':'))
+    };
+    is_loopback(host) || LOCAL_HOSTS.local_hosts.iter().any(with_port)
+}
+
+/// The local machine by name or address (`localhost`, `127.0.0.1`, `[::1]`), without a port.
+fn is_loopback(host: &str) -> bool {
+    LOCAL_HOSTS.local_hosts.iter().any(|local| local == host) || host.starts_with("127.")
 }
 
 /// Whether a setting's mapping also says which host it is for, and that host is local
