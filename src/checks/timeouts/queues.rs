@@ -495,16 +495,23 @@ impl<'ast> Visit<'ast> for Forwarding<'_> {
 
 /// `source.next().await`, `source.recv().await?`: one item from one of `sources`.
 fn receives_from(expr: &syn::Expr, sources: &[String]) -> bool {
+    received_from(expr).is_some_and(|receiver| {
+        matches!(receiver, syn::Expr::Path(p) if p.path.get_ident().is_some_and(|i| sources.iter().any(|s| i == s)))
+    })
+}
+
+/// What `x.recv().await?` (any receive method, awaited or tried) receives from: `x`.
+fn received_from(expr: &syn::Expr) -> Option<&syn::Expr> {
     let mut expr = expr;
     loop {
         match expr {
             syn::Expr::Await(inner) => expr = &inner.base,
             syn::Expr::Try(inner) => expr = &inner.expr,
             syn::Expr::MethodCall(call) => {
-                return QUEUES.receive_methods.contains(&call.method.to_string())
-                    && matches!(&*call.receiver, syn::Expr::Path(p) if p.path.get_ident().is_some_and(|i| sources.iter().any(|s| i == s)));
+                let receives = QUEUES.receive_methods.contains(&call.method.to_string());
+                return receives.then_some(&*call.receiver);
             }
-            _ => return false,
+            _ => return None,
         }
     }
 }
@@ -630,18 +637,7 @@ impl Drain<'_> {
 
     /// `rx.recv().await`, `rx.next().await`: one item from the receiver.
     fn receives(&self, expr: &syn::Expr) -> bool {
-        let mut expr = expr;
-        loop {
-            match expr {
-                syn::Expr::Await(inner) => expr = &inner.base,
-                syn::Expr::Try(inner) => expr = &inner.expr,
-                syn::Expr::MethodCall(call) => {
-                    return self.is_receiver(&call.receiver)
-                        && QUEUES.receive_methods.contains(&call.method.to_string());
-                }
-                _ => return false,
-            }
-        }
+        received_from(expr).is_some_and(|receiver| self.is_receiver(receiver))
     }
 }
 
