@@ -396,6 +396,13 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
+/// A macro's name without its path (`tokio::select!` gives `select`).
+pub fn macro_name(mac: &syn::Macro) -> String {
+    (mac.path.segments.last())
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default()
+}
+
 /// A cfg that holds only in test builds: `#[cfg(test)]`, `#[cfg(all(test, not(loom)))]`,
 /// `#[cfg(any(test, all(test, unix)))]`, and a feature that only tests enable
 /// (`#[cfg(feature = "test-utils")]`, `#[cfg(any(test, feature = "testing"))]`); not

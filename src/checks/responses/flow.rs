@@ -68,20 +68,14 @@ fn unguarded(pat: &syn::Pat) -> (&syn::Pat, Option<&syn::Expr>) {
     }
 }
 
-fn macro_name(mac: &syn::Macro) -> String {
-    mac.path
-        .segments
-        .last()
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default()
-}
-
 /// Whether an expression never lets control reach what follows it: `return`, `break`,
 /// `continue`, `Err(..)?`, `bail!`/`panic!`-like macros, `process::exit`.
 fn diverging_expr(expr: &syn::Expr) -> bool {
     match expr {
         syn::Expr::Return(_) | syn::Expr::Break(_) | syn::Expr::Continue(_) => true,
-        syn::Expr::Macro(m) => DATA.diverging_macros.contains(&macro_name(&m.mac)),
+        syn::Expr::Macro(m) => DATA
+            .diverging_macros
+            .contains(&crate::facts::rust::macro_name(&m.mac)),
         syn::Expr::Try(t) => matches!(&*t.expr, syn::Expr::Call(c)
             if matches!(&*c.func, syn::Expr::Path(p) if p.path.is_ident("Err"))),
         syn::Expr::Call(c) => matches!(&*c.func, syn::Expr::Path(p)
@@ -94,14 +88,19 @@ fn diverging_expr(expr: &syn::Expr) -> bool {
 fn diverges(block: &syn::Block) -> bool {
     block.stmts.iter().any(|stmt| match stmt {
         syn::Stmt::Expr(expr, _) => diverging_expr(expr),
-        syn::Stmt::Macro(m) => DATA.diverging_macros.contains(&macro_name(&m.mac)),
+        syn::Stmt::Macro(m) => DATA
+            .diverging_macros
+            .contains(&crate::facts::rust::macro_name(&m.mac)),
         _ => false,
     })
 }
 
 /// The condition of an assertion macro (`ensure!(cond, ..)`, `assert!(cond)`).
 fn assertion(mac: &syn::Macro) -> Option<syn::Expr> {
-    if !DATA.assert_macros.contains(&macro_name(mac)) {
+    if !DATA
+        .assert_macros
+        .contains(&crate::facts::rust::macro_name(mac))
+    {
         return None;
     }
     let args = mac

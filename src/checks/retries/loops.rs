@@ -570,14 +570,6 @@ fn is_refutable(pat: &Pat) -> bool {
     }
 }
 
-fn macro_name(mac: &syn::Macro) -> String {
-    mac.path
-        .segments
-        .last()
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default()
-}
-
 /// Whether an expression leaves the loop on every path: `return`, `break`, `panic!`, ...
 fn exits(cx: &Cx<'_>, expr: &Expr) -> bool {
     match expr {
@@ -590,7 +582,11 @@ fn exits(cx: &Cx<'_>, expr: &Expr) -> bool {
                 && block_exits(cx, &i.then_branch.stmts)
         }
         Expr::Match(m) => !m.arms.is_empty() && m.arms.iter().all(|a| exits(cx, &a.body)),
-        Expr::Macro(m) => cx.data.res001.exit_macros.contains(&macro_name(&m.mac)),
+        Expr::Macro(m) => cx
+            .data
+            .res001
+            .exit_macros
+            .contains(&crate::facts::rust::macro_name(&m.mac)),
         Expr::Call(c) => is_process_exit(cx, c),
         _ => false,
     }
@@ -603,7 +599,11 @@ fn is_process_exit(cx: &Cx<'_>, call: &syn::ExprCall) -> bool {
 fn stmt_exits(cx: &Cx<'_>, stmt: &Stmt) -> bool {
     match stmt {
         Stmt::Expr(e, _) => exits(cx, e),
-        Stmt::Macro(m) => cx.data.res001.exit_macros.contains(&macro_name(&m.mac)),
+        Stmt::Macro(m) => cx
+            .data
+            .res001
+            .exit_macros
+            .contains(&crate::facts::rust::macro_name(&m.mac)),
         _ => false,
     }
 }
@@ -1276,7 +1276,7 @@ impl<'a> Visit<'a> for FailureScan<'a, '_> {
     }
 
     fn visit_macro(&mut self, mac: &'a syn::Macro) {
-        let name = macro_name(mac);
+        let name = crate::facts::rust::macro_name(mac);
         let data = &self.cx.data.res001;
         if data.exit_macros.contains(&name) || data.conditional_exit_macros.contains(&name) {
             self.exits = true;

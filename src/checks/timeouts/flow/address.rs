@@ -79,8 +79,8 @@ impl Loopback<'_> {
     /// `format!("127.0.0.1:{port}")`: the literal's host, when it is written before any
     /// placeholder.
     fn format_head(&self, mac: &syn::Macro) -> bool {
-        let name = mac.path.segments.last().map(|s| s.ident.to_string());
-        if !matches!(name.as_deref(), Some("format" | "concat")) {
+        let name = crate::facts::rust::macro_name(mac);
+        if !matches!(name.as_str(), "format" | "concat") {
             return false;
         }
         let Some(proc_macro2::TokenTree::Literal(first)) = mac.tokens.clone().into_iter().next()
