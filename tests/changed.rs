@@ -73,14 +73,21 @@ struct Repo {
 impl Repo {
     /// A repository whose `main` holds the manifest and `files`, and a `change` branch off it.
     fn new(files: &[(&str, &str)]) -> Repo {
+        Repo::branched(|repo| {
+            repo.write("Cargo.toml", MANIFEST);
+            for (path, text) in files {
+                repo.write(path, text);
+            }
+        })
+    }
+
+    /// A repository whose `main` holds what `write_main` writes, and a `change` branch off it.
+    fn branched(write_main: impl FnOnce(&Repo)) -> Repo {
         let repo = Repo {
             dir: tempfile::tempdir().unwrap(),
         };
         repo.git(&["init", "--quiet"]);
-        repo.write("Cargo.toml", MANIFEST);
-        for (path, text) in files {
-            repo.write(path, text);
-        }
+        write_main(&repo);
         repo.commit("main");
         repo.git(&["checkout", "--quiet", "-b", "change"]);
         repo
@@ -902,17 +909,10 @@ fn nothing_the_repository_configures_runs_and_the_index_is_untouched() {
 
 #[test]
 fn a_change_that_adds_the_project_to_an_empty_merge_base_is_all_new() {
-    let repo = Repo {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    repo.git(&["init", "--quiet"]);
-    std::fs::write(
-        repo.path().join("logo.png"),
-        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
-    )
-    .unwrap();
-    repo.commit("main");
-    repo.git(&["checkout", "--quiet", "-b", "change"]);
+    let repo = Repo::branched(|repo| {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        std::fs::write(repo.path().join("logo.png"), png).unwrap();
+    });
     repo.write("Cargo.toml", MANIFEST);
     repo.write("src/lib.rs", &immediate_retry("fetch_invoice", "get"));
     repo.commit("the project");
