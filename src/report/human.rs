@@ -297,32 +297,26 @@ fn checklist(report: &Report, verbose: bool) -> String {
 /// Findings that fail nothing (test, example, CI, docs, tooling code, or at a severity that
 /// fails nothing), one line per rule: they are there to read with `--verbose`, not to act on.
 fn failing_nothing<'a>(findings: impl Iterator<Item = &'a Finding>) -> String {
-    let mut by_rule: BTreeMap<&str, (usize, BTreeMap<&str, usize>)> = BTreeMap::new();
-    let mut names = BTreeMap::new();
+    // By rule (code, name): how many for each reason they fail nothing.
+    let mut by_rule: BTreeMap<(&str, &str), BTreeMap<&str, usize>> = BTreeMap::new();
     for finding in findings {
-        let (count, roles) = by_rule.entry(finding.rule.code.as_str()).or_default();
-        *count += 1;
+        let rule = (finding.rule.code.as_str(), finding.rule.name.as_str());
         // A production finding that fails nothing was demoted (a local database's password).
         let why = match finding.role {
             crate::roles::Role::Production => "demoted",
             role => role.as_str(),
         };
-        *roles.entry(why).or_default() += 1;
-        names.insert(finding.rule.code.as_str(), finding.rule.name.as_str());
+        *by_rule.entry(rule).or_default().entry(why).or_default() += 1;
     }
     if by_rule.is_empty() {
         return String::new();
     }
-    let total: usize = by_rule.values().map(|(n, _)| n).sum();
+    let total: usize = by_rule.values().flat_map(|roles| roles.values()).sum();
     let mut out = format!("{total} finding(s) that fail nothing (--verbose prints them):\n");
-    for (code, (count, roles)) in &by_rule {
+    for ((code, name), roles) in &by_rule {
+        let count: usize = roles.values().sum();
         let roles: Vec<String> = roles.iter().map(|(r, n)| format!("{n} {r}")).collect();
-        let _ = writeln!(
-            out,
-            "  {code} {}: {count} ({})",
-            names[code],
-            roles.join(", ")
-        );
+        let _ = writeln!(out, "  {code} {name}: {count} ({})", roles.join(", "));
     }
     out.push('\n');
     out
