@@ -127,6 +127,9 @@ pub enum SecretValue {
     /// A password for a local host (`localhost`, a compose service): it opens nothing
     /// anywhere else, so it cannot be a real credential wherever it sits.
     Local,
+    /// A regular expression written beside it describes it (`("GitLab PAT",
+    /// "glpat-[0-9a-zA-Z_]{20}", "glpat-…")`): a detector's test data for its own pattern.
+    FormatExample,
 }
 
 /// What a per-file finding needs from other files (see `engine::settle`).

@@ -184,7 +184,7 @@ pub fn judge(rule: &Rule, role: Role, value: SecretValue) -> Judged {
         (_, _, SecretValue::Issued) if rule.test_code == TestCodePolicy::ReportLow => {
             Judged::Production
         }
-        (_, _, SecretValue::Local) if samples => Judged::Demoted,
+        (_, _, SecretValue::Local | SecretValue::FormatExample) if samples => Judged::Demoted,
         (Role::Production, ..) | (_, OutsideProduction::Keep, _) => Judged::Production,
         (Role::Ci | Role::Tooling | Role::Docs, OutsideProduction::SamplesDemoted, value) => {
             if value == SecretValue::Sample {

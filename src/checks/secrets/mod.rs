@@ -42,6 +42,8 @@ pub struct Detection {
     /// The text calls it a sample, or it is a CI service container's password (see
     /// `finding::SecretValue::Sample`).
     pub sample: bool,
+    /// A regular expression beside it describes it (see `finding::SecretValue::FormatExample`).
+    pub format_example: bool,
 }
 
 /// A secret-like name followed closely by a string literal, or a function taking a parameter
@@ -360,6 +362,9 @@ pub fn detect_in_text(source: &Source, kind: FileKind) -> Vec<Detection> {
         .into_iter()
         .map(|m| Detection {
             sample: CATALOGUE.patterns[m.pattern].data.samples && called_a_sample(source, &m.range),
+            format_example: !m.verified
+                && described_beside(source, &m.range)
+                && !called_issued(source, &m.range),
             code: Code::SEC001,
             anchor: if source.line_of(m.whole.start) == source.line_of(m.range.start) {
                 m.range.clone()
@@ -451,6 +456,8 @@ pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Fin
             SecretValue::Issued
         } else if detection.local {
             SecretValue::Local
+        } else if detection.format_example {
+            SecretValue::FormatExample
         } else if detection.sample || named_as_sample(&ctx.source.path) {
             SecretValue::Sample
         } else {
@@ -600,6 +607,7 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
             verified: false,
             local,
             sample: false,
+            format_example: false,
         });
     }
     out
@@ -633,6 +641,57 @@ fn called_a_sample(source: &Source, range: &Range<usize>) -> bool {
         let text = source.line_text(n).to_ascii_lowercase();
         SAMPLE_WORDS.iter().any(|w| text.contains(w))
     })
+}
+
+/// Whether a quoted regular expression on the value's line or the three above describes the
+/// whole value: a secret scanner's pattern table with its test values (`("GitLab PAT",
+/// "glpat-[0-9a-zA-Z_]{20}", "glpat-…")`). A real credential is not written beside the
+/// pattern of its format.
+fn described_beside(source: &Source, range: &Range<usize>) -> bool {
+    let value = &source.text[range.clone()];
+    let line = source.line_of(range.start);
+    (line.saturating_sub(3).max(1)..=line).any(|n| {
+        let text = source.line_text(n);
+        quoted(text).any(|pattern| describes(pattern, value))
+    })
+}
+
+/// Whether the value's own line says it was issued (`// legit, I expired it`, `// a real key,
+/// revoked`) and does not deny it (`// not a real token`).
+fn called_issued(source: &Source, range: &Range<usize>) -> bool {
+    let text = source
+        .line_text(source.line_of(range.start))
+        .to_ascii_lowercase();
+    let words: Vec<&str> = text.split(|c: char| !c.is_ascii_alphabetic()).collect();
+    let said = |list: &[&str]| words.iter().any(|w| list.contains(w));
+    said(&["legit", "real", "expired", "revoked", "rotated"])
+        && !said(&["not", "fake", "dummy", "placeholder", "invented"])
+}
+
+/// The texts between pairs of double quotes on a line, escapes undone (`"\\d"` is `\d`).
+fn quoted(line: &str) -> impl Iterator<Item = String> + '_ {
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(|text| text.replace("\\\\", "\\"))
+}
+
+/// Whether `pattern` is a regular expression (not the value itself written out) that matches
+/// all of `value`.
+fn describes(pattern: String, value: &str) -> bool {
+    const SYNTAX: [char; 6] = ['[', '{', '\\', '+', '*', '?'];
+    if pattern.len() > 200 || !pattern.contains(SYNTAX) {
+        return false;
+    }
+    // Credentials are ASCII: ASCII classes (`\\w{40}` is 1 MB of automaton in Unicode), unless
+    // the pattern needs Unicode to compile.
+    let build = |unicode: bool| {
+        regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .unicode(unicode)
+            .size_limit(1 << 20)
+            .build()
+    };
+    (build(false).or_else(|_| build(true))).is_ok_and(|re| re.is_match(value))
 }
 
 /// Whether the lines around a value (two above, its own, two below) name a local host: the
@@ -774,6 +833,7 @@ fn setting_assignments(source: &Source, kind: FileKind, settings: &[Setting]) ->
             out.push(Detection {
                 code: Code::SEC002,
                 sample: in_service_container(setting) || near_a_local_host(source, &range),
+                format_example: false,
                 anchor: range.clone(),
                 secret: range,
                 what: format!("`{name}`"),
@@ -863,6 +923,7 @@ impl<'a> RustAssignments<'a> {
         self.found.push(Detection {
             code: Code::SEC002,
             sample: near_a_local_host(self.source, &secret),
+            format_example: false,
             anchor: secret.clone(),
             secret,
             what: format!("`{name}`"),
@@ -1070,6 +1131,40 @@ fn flatten(stream: proc_macro2::TokenStream, out: &mut Vec<proc_macro2::TokenTre
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_value_is_a_format_example_only_beside_a_pattern_that_matches_all_of_it() {
+        let value = "pul-0123456789abcdef0123456789abcdef01234567";
+        let judged = |text: String| {
+            let source = crate::source::Source::new("a.rs", text);
+            let at = source.text.find(value).unwrap();
+            let range = at..at + value.len();
+            super::described_beside(&source, &range) && !super::called_issued(&source, &range)
+        };
+        assert!(judged(format!(
+            "(\"Pulumi\", \"pul-[0-9a-f]{{40}}\", \"{value}\"),"
+        )));
+        assert!(judged(format!(
+            "(\n \"Pulumi\",\n \"pul-[0-9a-f]{{40}}\",\n Value(\"{value}\"),\n)"
+        )));
+        // An escaped pattern in a Rust string: `\\w` is `\w`.
+        assert!(judged(format!("(\"pul-\\\\w{{40}}\", \"{value}\")")));
+        // A pattern that matches only part of it, or none; the value written out twice.
+        assert!(!judged(format!("(\"pul-[0-9a-f]{{8}}\", \"{value}\")")));
+        assert!(!judged(format!("(\"ghp_[0-9a-z]{{36}}\", \"{value}\")")));
+        assert!(!judged(format!("(\"{value}\", \"{value}\")")));
+        // Its line says it was issued.
+        assert!(!judged(format!(
+            "(\"pul-[0-9a-f]{{40}}\", \"{value}\"), // legit, expired"
+        )));
+        assert!(judged(format!(
+            "(\"pul-[0-9a-f]{{40}}\", \"{value}\"), // not a real token"
+        )));
+        // A pattern four lines above is another entry's.
+        assert!(!judged(format!(
+            "\"pul-[0-9a-f]{{40}}\"\n\n\n\n\"{value}\""
+        )));
+    }
+
     fn code_may_hold_secret(code: &str) -> bool {
         let tokens: Vec<_> = crate::words::code_tokens(code).collect();
         super::code_may_hold_secret(&tokens)
