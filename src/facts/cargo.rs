@@ -394,8 +394,10 @@ impl CargoProject {
     ///   `migration-tool`, `openapi-generator`) that no server framework makes a service;
     /// - test code: a cargo-fuzz package, a library named for testing;
     /// - and, settled over the workspace's dependency graph, an unpublished library that only
-    ///   packages of another role depend on (or only dev-dependencies reach) takes their role.
-    ///   A published library has users outside the workspace: it stays production.
+    ///   packages of another role depend on (or only dev-dependencies reach) takes their role;
+    ///   an unpublished program that only dev-dependencies reach, and that does not serve while
+    ///   another package does, is test code (a test harness with a command line). A published
+    ///   library has users outside the workspace: it stays production.
     fn package_roles(&self) -> Vec<Role> {
         let mut roles: Vec<Role> = self.manifests.iter().map(|m| self.own_role(m)).collect();
         // A binary named for a tool is the service's companion when some other package serves;
@@ -425,11 +427,10 @@ impl CargoProject {
         loop {
             let mut changed = false;
             for j in 0..roles.len() {
-                let library = self.manifests[j]
-                    .package
-                    .as_ref()
-                    .is_some_and(|p| !p.has_bin && p.unpublished);
-                if roles[j] != Role::Production || !library || users[j].is_empty() {
+                let Some(package) = &self.manifests[j].package else {
+                    continue;
+                };
+                if roles[j] != Role::Production || !package.unpublished || users[j].is_empty() {
                     continue;
                 }
                 let used_in: BTreeSet<Role> = users[j]
@@ -437,6 +438,15 @@ impl CargoProject {
                     .filter(|(_, kind)| *kind != DepKind::Dev)
                     .map(|(i, _)| roles[*i])
                     .collect();
+                if package.has_bin {
+                    // A program whose library only tests reach, beside the service: a test
+                    // harness with a command line (`local-cluster-runner`).
+                    if used_in.is_empty() && served_elsewhere && !self.serves(&self.manifests[j]) {
+                        roles[j] = Role::Test;
+                        changed = true;
+                    }
+                    continue;
+                }
                 let role = if used_in.is_empty() {
                     Role::Test
                 } else if used_in.contains(&Role::Production) {
@@ -812,8 +822,24 @@ insta = "1"
                 package(
                     "it",
                     "it",
-                    "publish = false\n[dev-dependencies]\nharness = { path = \"../harness\" }\n",
+                    concat!(
+                        "publish = false\n[dev-dependencies]\nharness = { path = \"../harness\" }\n",
+                        "cluster-runner = { path = \"../cluster-runner\" }\n",
+                        "gateway = { path = \"../gateway\" }\n",
+                    ),
                     false,
+                ),
+                package(
+                    "cluster-runner",
+                    "cluster-runner",
+                    "publish = false\n[dependencies]\nreqwest = \"0.12\"\n",
+                    true,
+                ),
+                package(
+                    "gateway",
+                    "gateway",
+                    "publish = false\n[dependencies]\naxum = \"0.8\"\n",
+                    true,
                 ),
             ],
             BTreeMap::new(),
@@ -827,6 +853,9 @@ insta = "1"
         assert_eq!(role("runner/Cargo.toml"), Some(Role::Production));
         // Only a dev-dependency reaches it: test support.
         assert_eq!(role("harness/Cargo.toml"), Some(Role::Test));
+        // A program only tests use, beside a service: a test harness; unless it serves.
+        assert_eq!(role("cluster-runner/Cargo.toml"), Some(Role::Test));
+        assert_eq!(role("gateway/Cargo.toml"), Some(Role::Production));
         // A published library has users outside the workspace.
         assert_eq!(role("sdk/Cargo.toml"), Some(Role::Production));
         // Without a service, a tool is the product.
