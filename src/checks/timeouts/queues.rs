@@ -4,9 +4,9 @@
 //! stream of it (`UnboundedReceiverStream::new(rx)`); or when it is the unbounded choice of a
 //! configurable capacity (`None => unbounded_channel()`) that is unset by default. Not judged:
 //! a one-value handoff, a receiver handed to code elsewhere, request/reply or permit-carrying
-//! queues (one item per waiting caller or per permit), and a per-call forwarder: a channel whose
+//! queues (one item per waiting caller or per permit), a per-call forwarder: a channel whose
 //! only producer re-sends the items of a stream the function was given (one streamed response),
-//! which it holds at most. Test code and non-services are the engine's business.
+//! which it holds at most; and a relay, whose only drain hands each item on without waiting. Test code and non-services are the engine's business.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -382,10 +382,13 @@ impl QueueFinder<'_> {
                 receivers: vec![channel.receiver.clone()],
                 loops: 0,
                 drained: false,
+                relayed: false,
                 patterns: Vec::new(),
             };
             drain.visit_block(block);
-            if carries_reply_or_permit(&self.types.open(&drain.patterns))
+            // Drained only by relays: no backlog here.
+            if (drain.relayed && !drain.drained)
+                || carries_reply_or_permit(&self.types.open(&drain.patterns))
                 || channel
                     .sender
                     .as_ref()
@@ -444,6 +447,59 @@ fn per_call_forwarder(block: &syn::Block, sender: &str, params: &[(String, bool)
     // Every use of the sender but its own binding is in such a loop.
     let total = all.0.iter().filter(|i| *i == sender).count();
     forwarding.uses > 0 && forwarding.uses + 1 == total
+}
+
+/// Methods that put one item on a channel.
+const SEND_METHODS: [&str; 5] = [
+    "send",
+    "try_send",
+    "unbounded_send",
+    "send_blocking",
+    "blocking_send",
+];
+
+/// Whether a drain loop's body only hands each item on to another channel without waiting
+/// (`while let Some(m) = rx.recv().await { let _ = out.send(m); }`): a relay, which keeps
+/// no backlog of its own; the queue it feeds is judged where it is made.
+fn relays(body: &syn::Block) -> bool {
+    #[derive(Default)]
+    struct Relay {
+        sends: usize,
+        waits: bool,
+    }
+    impl<'ast> Visit<'ast> for Relay {
+        fn visit_expr(&mut self, expr: &'ast syn::Expr) {
+            match expr {
+                syn::Expr::Await(_)
+                | syn::Expr::Loop(_)
+                | syn::Expr::While(_)
+                | syn::Expr::ForLoop(_)
+                | syn::Expr::Closure(_) => self.waits = true,
+                // A constructor wraps the item (`Ok(msg)`); any other call may wait.
+                syn::Expr::Call(call) => {
+                    let constructor = matches!(&*call.func, syn::Expr::Path(p)
+                    if p.path.segments.last().is_some_and(|s| {
+                        s.ident.to_string().starts_with(|c: char| c.is_ascii_uppercase())
+                    }));
+                    self.waits |= !constructor;
+                    visit::visit_expr(self, expr);
+                }
+                syn::Expr::MethodCall(call) => {
+                    let method = call.method.to_string();
+                    if SEND_METHODS.contains(&method.as_str()) {
+                        self.sends += 1;
+                    } else if !["is_err", "is_ok", "clone"].contains(&method.as_str()) {
+                        self.waits = true;
+                    }
+                    visit::visit_expr(self, expr);
+                }
+                _ => visit::visit_expr(self, expr),
+            }
+        }
+    }
+    let mut relay = Relay::default();
+    relay.visit_block(body);
+    relay.sends > 0 && !relay.waits
 }
 
 /// Every identifier of a syntax tree, macro bodies included.
@@ -591,6 +647,8 @@ struct Drain<'a> {
     receivers: Vec<String>,
     loops: usize,
     drained: bool,
+    /// A `while let` loop receives from it and [`relays`] each item.
+    relayed: bool,
     patterns: Vec<String>,
 }
 
@@ -659,6 +717,10 @@ impl<'ast> Visit<'ast> for Drain<'_> {
             && self.receives(&binding.expr)
         {
             self.note_pattern(&binding.pat);
+            if relays(&expr.body) {
+                self.relayed = true;
+                return;
+            }
         }
         self.in_loop(|d| visit::visit_expr_while(d, expr));
     }
