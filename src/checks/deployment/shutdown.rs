@@ -7,14 +7,28 @@
 //! `Server::builder()...serve(addr).await`, a hyper 1 `serve_connection(..).await` — or raced in
 //! a `select!` against other work, with no graceful or shutdown method in its chain, is reported
 //! when the file shows no signal handling at all. A server spawned, returned or handed to other
-//! code is not decided. actix-web and Rocket stop gracefully on SIGTERM by themselves.
+//! code is not decided, nor one that serves only scrape routes (metrics, health). actix-web and
+//! Rocket stop gracefully on SIGTERM by themselves.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
 use crate::checks::{FileContext, RustFile};
 use crate::finding::Finding;
 use crate::registry::Code;
+
+#[derive(Deserialize)]
+struct ShutdownData {
+    /// Routes whose requests lose nothing when dropped (`/metrics`, `/healthz`).
+    scrape_routes: Vec<String>,
+}
+
+static SHUTDOWN: LazyLock<ShutdownData> = LazyLock::new(|| Code::DEP006.rule().data());
 
 /// Calls that start a server, with a method that must follow for the chain to run it.
 const SERVERS: &[(&str, Option<&str>)] = &[
@@ -61,8 +75,70 @@ pub fn check(ctx: &FileContext<'_>, rust: &RustFile<'_>, out: &mut Vec<Finding>)
     if !may_report(ctx) {
         return;
     }
-    let mut visitor = Awaits { ctx, rust, out };
+    let mut visitor = Awaits {
+        ctx,
+        rust,
+        scrape_only: HashSet::new(),
+        out,
+    };
     visitor.visit_file(rust.ast);
+}
+
+/// The names that a function body binds only to routers that serve only scrape routes.
+fn scrape_only_routers(block: &syn::Block) -> HashSet<String> {
+    let mut routers = Routers::default();
+    routers.visit_block(block);
+    (routers.0.into_iter())
+        .filter_map(|(name, only)| only.then_some(name))
+        .collect()
+}
+
+/// Each name bound to a router (`let app = Router::new().route(..)`), and whether every router
+/// bound to it serves only scrape routes.
+#[derive(Default)]
+struct Routers(HashMap<String, bool>);
+
+impl<'ast> Visit<'ast> for Routers {
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let (syn::Pat::Ident(name), Some(init)) = (&local.pat, &local.init)
+            && let Some(only) = serves_scrapes_only(&init.expr)
+        {
+            *self.0.entry(name.ident.to_string()).or_insert(true) &= only;
+        }
+        visit::visit_local(self, local);
+    }
+}
+
+/// For a router written as one chain from `Router::new()`, whether it serves only scrape
+/// routes: it has a route, and every method is a `.route("/metrics", ..)` of one, or adds state
+/// or a layer.
+fn serves_scrapes_only(expr: &syn::Expr) -> Option<bool> {
+    let (mut only, mut routes) = (true, 0);
+    let mut expr = expr;
+    while let syn::Expr::MethodCall(call) = expr {
+        only &= match call.method.to_string().as_str() {
+            "route" => call.args.first().is_some_and(|route| {
+                routes += 1;
+                matches!(route, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. })
+                    if SHUTDOWN.scrape_routes.contains(&s.value()))
+            }),
+            "with_state" | "layer" | "route_layer" => true,
+            _ => false,
+        };
+        expr = &call.receiver;
+    }
+    let syn::Expr::Call(call) = expr else {
+        return None;
+    };
+    let syn::Expr::Path(func) = &*call.func else {
+        return None;
+    };
+    let segments: Vec<String> = (func.path.segments.iter())
+        .map(|s| s.ident.to_string())
+        .collect();
+    segments
+        .ends_with(&["Router".to_string(), "new".to_string()])
+        .then_some(only && routes > 0)
 }
 
 /// Whether the file can be reported, on its text alone: a file of a package that has a binary,
@@ -82,10 +158,24 @@ pub fn may_report(ctx: &FileContext<'_>) -> bool {
 struct Awaits<'a, 'f> {
     ctx: &'a FileContext<'f>,
     rust: &'a RustFile<'f>,
+    /// The names that the function being read binds to routers serving only scrape routes.
+    scrape_only: HashSet<String>,
     out: &'a mut Vec<Finding>,
 }
 
 impl<'ast> Visit<'ast> for Awaits<'_, '_> {
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        let outer = std::mem::replace(&mut self.scrape_only, scrape_only_routers(&item.block));
+        visit::visit_item_fn(self, item);
+        self.scrape_only = outer;
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        let outer = std::mem::replace(&mut self.scrape_only, scrape_only_routers(&item.block));
+        visit::visit_impl_item_fn(self, item);
+        self.scrape_only = outer;
+    }
+
     fn visit_expr_await(&mut self, awaited: &'ast syn::ExprAwait) {
         let mut methods = Vec::new();
         let mut expr = &*awaited.base;
@@ -103,7 +193,7 @@ impl<'ast> Visit<'ast> for Awaits<'_, '_> {
             && let syn::Expr::Path(func) = &*call.func
         {
             let path = self.rust.imports.resolve(&func.path);
-            if runs_abruptly(&path, &methods) {
+            if runs_abruptly(&path, &methods) && !self.serves_scrapes(&call.args) {
                 let start = self.ctx.source.span_range(call.span()).start;
                 let end = self.ctx.source.span_range(awaited.await_token.span()).end;
                 self.report(start..end.max(start), "awaited");
@@ -140,6 +230,18 @@ fn runs_abruptly(path: &str, methods: &[String]) -> bool {
 }
 
 impl Awaits<'_, '_> {
+    /// Whether a server call is given a router that serves only scrape routes, by name or
+    /// written in the call.
+    fn serves_scrapes(&self, args: &Punctuated<syn::Expr, syn::Token![,]>) -> bool {
+        args.iter().any(|arg| match arg {
+            syn::Expr::Path(p) => p
+                .path
+                .get_ident()
+                .is_some_and(|name| self.scrape_only.contains(&name.to_string())),
+            _ => serves_scrapes_only(arg) == Some(true),
+        })
+    }
+
     fn report(&mut self, range: std::ops::Range<usize>, how: &str) {
         self.out.push(Finding::at(
             Code::DEP006,
@@ -188,7 +290,16 @@ impl Awaits<'_, '_> {
                     j += 1;
                 }
             }
-            if runs_abruptly(&resolved, &methods) {
+            let args = match &tokens[after - 1] {
+                TokenTree::Group(group) => {
+                    use syn::parse::Parser;
+                    Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated
+                        .parse2(group.stream())
+                        .unwrap_or_default()
+                }
+                _ => Punctuated::new(),
+            };
+            if runs_abruptly(&resolved, &methods) && !self.serves_scrapes(&args) {
                 let start = self.ctx.source.span_range(tokens[i].span()).start;
                 let end = tokens
                     .get(j.saturating_sub(1))
