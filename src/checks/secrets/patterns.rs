@@ -59,8 +59,8 @@ pub struct Pattern {
 pub struct Catalogue {
     pub patterns: Vec<Pattern>,
     keywords: AhoCorasick,
-    /// Keyword index -> pattern index.
-    keyword_pattern: Vec<usize>,
+    /// Keyword index -> the patterns that name it (`ghs_` starts two formats).
+    keyword_patterns: Vec<Vec<usize>>,
     placeholder_words: AhoCorasick,
     placeholder_whole: Vec<String>,
     placeholder_regexes: Vec<Regex>,
@@ -69,16 +69,22 @@ pub struct Catalogue {
 
 pub static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
     let data: Data = Code::SEC001.rule().data();
-    let mut keywords = Vec::new();
-    let mut keyword_pattern = Vec::new();
+    let mut keywords: Vec<String> = Vec::new();
+    let mut keyword_patterns: Vec<Vec<usize>> = Vec::new();
     let patterns: Vec<Pattern> = data
         .pattern
         .into_iter()
         .enumerate()
         .map(|(index, p)| {
             for keyword in &p.keywords {
-                keywords.push(keyword.to_ascii_lowercase());
-                keyword_pattern.push(index);
+                let keyword = keyword.to_ascii_lowercase();
+                match keywords.iter().position(|k| *k == keyword) {
+                    Some(at) => keyword_patterns[at].push(index),
+                    None => {
+                        keywords.push(keyword);
+                        keyword_patterns.push(vec![index]);
+                    }
+                }
             }
             Pattern {
                 regex: Regex::new(&p.regex)
@@ -102,7 +108,7 @@ pub static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
     };
     Catalogue {
         keywords: ascii_insensitive(&keywords),
-        keyword_pattern,
+        keyword_patterns,
         patterns,
         placeholder_words: ascii_insensitive(&placeholder.words),
         placeholder_whole: placeholder.whole,
@@ -148,7 +154,9 @@ impl Catalogue {
         // Which keywords occur is all that matters, so a non-overlapping scan (which the
         // automaton's SIMD prefilter accelerates) is enough.
         for hit in self.keywords.find_iter(text) {
-            triggered[self.keyword_pattern[hit.pattern().as_usize()]] = true;
+            for &pattern in &self.keyword_patterns[hit.pattern().as_usize()] {
+                triggered[pattern] = true;
+            }
             any = true;
         }
         if !any {
