@@ -557,10 +557,11 @@ static HOST: LazyLock<Regex> =
 
 static LOCAL_HOSTS: LazyLock<LocalHosts> = LazyLock::new(|| Code::SEC003.rule().data());
 
-/// SEC003: `scheme://user:password@host` with a real password. Rust doc comments and Markdown
-/// show connection-string syntax by example; they are not read.
+/// SEC003: `scheme://user:password@host` with a real password, in any text file. Rust doc
+/// comments show connection-string syntax by example: they are not read; nor are Markdown's
+/// URLs to a local host.
 fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
-    if !source.text.contains("://") || kind == FileKind::Markdown {
+    if !source.text.contains("://") {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -599,6 +600,10 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
                 .iter()
                 .any(|s| host.ends_with(s.as_str()))
             || !host.contains('.');
+        // Documentation shows connection strings for the reader's own machine.
+        if local && kind == FileKind::Markdown {
+            continue;
+        }
         out.push(Detection {
             code: Code::SEC003,
             anchor: password.range(),
@@ -606,7 +611,7 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
             what: format!("{} URL for host `{host}`", &caps[1]),
             verified: false,
             local,
-            sample: false,
+            sample: called_a_sample(source, &password.range()),
             format_example: false,
         });
     }
