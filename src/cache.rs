@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::checks::secrets::patterns::entropy;
 use crate::config::{Config, Gate};
 use crate::facts::FileFacts;
+use crate::redact::entropy;
 use crate::registry::{Rule, registry};
 use crate::walk::Stamp;
 

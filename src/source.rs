@@ -210,10 +210,27 @@ impl Source {
         let _ = self.secret_spans.set(spans);
     }
 
-    /// Source text for display, with every secret masked.
+    /// Source text for display, with every secret masked: those the rules found, and any
+    /// other token on the range's lines that looks like a credential.
     pub fn display(&self, range: Range<usize>) -> String {
-        let secrets = self.secret_spans.get().map_or(&[][..], Vec::as_slice);
-        redact::mask_spans(&self.text, range, secrets)
+        let found = self.secret_spans.get().map_or(&[][..], Vec::as_slice);
+        let lines = self.line_range(self.line_of(range.start)).start
+            ..self.line_range(self.line_of(range.end)).end;
+        let mut secrets = redact::credential_like(&self.text, lines);
+        if secrets.is_empty() {
+            return redact::mask_spans(&self.text, range, found);
+        }
+        secrets.extend(found.iter().cloned());
+        secrets.sort_by_key(|s| (s.start, s.end));
+        // Overlapping spans are one secret: mask their union once.
+        let mut merged: Vec<Range<usize>> = Vec::with_capacity(secrets.len());
+        for span in secrets {
+            match merged.last_mut() {
+                Some(last) if span.start < last.end => last.end = last.end.max(span.end),
+                _ => merged.push(span),
+            }
+        }
+        redact::mask_spans(&self.text, range, &merged)
     }
 
     /// A message about the file (a parser's error) with every secret of the file that it

@@ -1180,6 +1180,8 @@ fn secrets_never_reach_the_ci_formats() {
     use prodready::checks::secrets::fake::expand;
     let token = expand("ghp_{b62:30}{crc}", "ci-formats");
     let password = "Ci-Formats-Pa55word";
+    // A credential in a format no rule knows, on a context line printed beside a finding.
+    let unknown = expand("{b62:32}", "unknown-format");
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -1193,7 +1195,7 @@ fn secrets_never_reach_the_ci_formats() {
             (
                 "src/main.rs",
                 &format!(
-                    "fn main() {{\n    let token = \"{token}\";\n    let db_password = \"{password}\";\n}}\n"
+                    "fn main() {{\n    let upstream = (\"partner\", \"{unknown}\");\n    let token = \"{token}\";\n    let db_password = \"{password}\";\n}}\n"
                 ),
             ),
             (
@@ -1237,7 +1239,16 @@ fn secrets_never_reach_the_ci_formats() {
     for text in &texts {
         assert!(!text.contains(&token[4..]), "token leaked:\n{text}");
         assert!(!text.contains(password), "password leaked:\n{text}");
+        assert!(
+            !text.contains(&unknown[4..]),
+            "context token leaked:\n{text}"
+        );
     }
+    // The context line itself is printed: the comparison above means something.
+    assert!(
+        texts.iter().any(|t| t.contains("let upstream")),
+        "no context line shown"
+    );
     let sarif = &texts[4];
     for code in ["SEC001", "SEC002", "SEC003", "SEC004"] {
         assert!(sarif.contains(&format!("\"ruleId\": \"{code}\"")), "{code}");

@@ -4,7 +4,8 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use super::patterns::{CATALOGUE, entropy};
+use super::patterns::CATALOGUE;
+use crate::redact::entropy;
 use crate::registry::Code;
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@ use base64::Engine;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::redact::entropy;
 use crate::registry::Code;
 
 #[derive(Deserialize)]
@@ -262,24 +263,6 @@ fn is_uuid(text: &str) -> bool {
             8 | 13 | 18 | 23 => *b == b'-',
             _ => b.is_ascii_hexdigit(),
         })
-}
-
-/// Shannon entropy in bits per character.
-pub fn entropy(text: &str) -> f64 {
-    // Ordered, so that the floating-point sum is the same on every run.
-    let mut counts = std::collections::BTreeMap::new();
-    let mut total = 0.0;
-    for c in text.chars() {
-        *counts.entry(c).or_insert(0.0) += 1.0;
-        total += 1.0;
-    }
-    counts
-        .values()
-        .map(|n: &f64| {
-            let p = n / total;
-            -p * p.log2()
-        })
-        .sum()
 }
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
