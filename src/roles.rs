@@ -303,22 +303,30 @@ fn is_ci_path(dirs: &[&str], file: &str) -> bool {
         || file.starts_with("azure-pipelines")
 }
 
-/// `client-integration-tests`, `api_tests`, `test-utils`, `tests-e2e`.
+/// `client-integration-tests`, `api_tests`, `test-utils`, `tests-e2e`, `Svix.Tests`, `spec`.
 fn test_dir_name(dir: &str) -> bool {
     let lower = dir.to_ascii_lowercase();
-    ["-tests", "_tests", "-test", "_test"]
-        .iter()
-        .any(|suffix| lower.ends_with(suffix))
+    matches!(lower.as_str(), "spec" | "specs" | "__tests__")
+        || ["-tests", "_tests", "-test", "_test", ".tests", ".test"]
+            .iter()
+            .any(|suffix| lower.ends_with(suffix))
         || ["test-", "test_", "tests-", "tests_"]
             .iter()
             .any(|prefix| lower.starts_with(prefix))
 }
 
-/// `x_test.go`, `x_tests.rs`, `test_x.py`, `x.test.ts`, `x.spec.ts`.
+/// `x_test.go`, `x_tests.rs`, `test_x.py`, `x.test.ts`, `x.spec.ts`, `x_spec.rb`,
+/// `WebhookTest.cs`, `ClientTests.java`.
 fn test_file(file: &str) -> bool {
     let stem = file.split('.').next().unwrap_or(file);
+    let camel_test = ["Test", "Tests"].iter().any(|suffix| {
+        stem.strip_suffix(suffix)
+            .is_some_and(|head| head.ends_with(|c: char| c.is_ascii_lowercase()))
+    });
     stem.ends_with("_test")
         || stem.ends_with("_tests")
+        || stem.ends_with("_spec")
+        || camel_test
         || stem.starts_with("test_")
         || file.contains(".test.")
         || file.contains(".spec.")
@@ -446,6 +454,10 @@ mod tests {
             ("crates/a/examples/x.rs", Role::Example),
             ("crypto/x509/x509_test.cc", Role::Test),
             ("web/app.spec.ts", Role::Test),
+            ("ruby/spec/webhook_spec.rb", Role::Test),
+            ("csharp/Svix.Tests/WebhookTest.cs", Role::Test),
+            ("src/main/java/ClientTests.java", Role::Test),
+            ("src/Contest.java", Role::Production),
         ];
         for (path, role) in cases {
             assert_eq!(of_path(path), role, "{path}");

@@ -4,6 +4,7 @@
 pub mod fake;
 mod names;
 pub mod patterns;
+mod text;
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -398,6 +399,7 @@ pub fn detect_in_structure(
         visitor.visit_file(rust.ast);
         found.extend(visitor.found);
     }
+    found.extend(text::assignments(source, kind));
     found.sort_by_key(|d| (d.secret.start, d.code));
     found
 }

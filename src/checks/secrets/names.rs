@@ -99,14 +99,38 @@ pub fn min_length() -> usize {
     DATA.min_length
 }
 
+/// Whether `word` is one or more of `words` run together (`miniopassword` from `MINIO_ROOT_
+/// PASSWORD`, `lemmylemmy` from `lemmy_alpha`): a value made of its own name, or its user's.
+pub fn spelled_from(word: &str, words: &[String]) -> bool {
+    let word = word.to_ascii_lowercase();
+    // ends[i]: the first i bytes are whole words.
+    let mut ends = vec![false; word.len() + 1];
+    ends[0] = true;
+    for i in 0..word.len() {
+        if !ends[i] {
+            continue;
+        }
+        for w in words.iter().filter(|w| w.len() >= 2) {
+            if word[i..].starts_with(w.as_str()) {
+                ends[i + w.len()] = true;
+            }
+        }
+    }
+    ends[word.len()]
+}
+
 /// Whether `value`, assigned to `name` (a name of this kind) on `line`, is a real secret.
 pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) -> bool {
     let data = &*DATA;
     let value = value.trim();
     // `X_AMZ_CREDENTIAL = "X-Amz-Credential"`: the value spells the name; it is a label.
-    let value_words = crate::words::split(value);
+    // One-letter and number words are left out: escapes (`"test_password\n"`,
+    // `"password\000"`).
+    let value_words: Vec<String> = (crate::words::split(value).into_iter())
+        .filter(|w| w.len() > 1 && !w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
     let name_words = crate::words::split(name);
-    if !value_words.is_empty() && value_words.iter().all(|w| name_words.contains(w)) {
+    if !value_words.is_empty() && value_words.iter().all(|w| spelled_from(w, &name_words)) {
         return false;
     }
     let spaces = value.chars().filter(|c| c.is_whitespace()).count();
