@@ -28,11 +28,11 @@ time_one() { # prints wall seconds of "$@", output discarded, any exit code acce
 ours=(); theirs=()
 for ((i = 1; i <= runs; i++)); do
     if ((i % 2)); then
-        ours+=("$(time_one "$prodready" audit "$corpus" --select SEC --format json --output /tmp/prodready-sec.json --quiet)")
+        ours+=("$(time_one "$prodready" audit "$corpus" --select SEC --no-cache --format json --output /tmp/prodready-sec.json --quiet)")
         theirs+=("$(time_one "$ripsecrets" "$corpus")")
     else
         theirs+=("$(time_one "$ripsecrets" "$corpus")")
-        ours+=("$(time_one "$prodready" audit "$corpus" --select SEC --format json --output /tmp/prodready-sec.json --quiet)")
+        ours+=("$(time_one "$prodready" audit "$corpus" --select SEC --no-cache --format json --output /tmp/prodready-sec.json --quiet)")
     fi
 done
 python3 - "${ours[*]}" "${theirs[*]}" <<'PY'

@@ -108,14 +108,15 @@ fn looks_random(token: &str, min_len: usize, min_entropy: f64) -> bool {
 
 /// `text[range]` with every part that overlaps a secret span replaced by its mask. A secret
 /// that straddles the range's edge is masked whole, so a partial view can never reveal it.
+/// `secrets` are sorted by start and do not overlap.
 pub fn mask_spans(text: &str, range: Range<usize>, secrets: &[Range<usize>]) -> String {
     let mut out = String::with_capacity(range.len());
     let mut cursor = range.start;
-    let mut overlapping: Vec<&Range<usize>> = secrets
+    let first = secrets.partition_point(|s| s.end <= range.start);
+    let overlapping = secrets[first..]
         .iter()
-        .filter(|s| s.start < range.end && s.end > range.start)
-        .collect();
-    overlapping.sort_by_key(|s| s.start);
+        .take_while(|s| s.start < range.end)
+        .filter(|s| s.end > range.start);
     for secret in overlapping {
         if secret.start > cursor {
             out.push_str(&text[cursor..secret.start]);

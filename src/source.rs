@@ -205,7 +205,10 @@ impl Source {
     }
 
     /// Records where the secrets are. Called once, by detection, before any finding is made.
-    pub fn set_secret_spans(&self, spans: Vec<Range<usize>>) {
+    pub fn set_secret_spans(&self, mut spans: Vec<Range<usize>>) {
+        spans.sort_by_key(|s| (s.start, s.end));
+        // Overlapping spans are one secret: mask their union once.
+        let spans = merge_overlapping(spans);
         // A second call would mean a check ran before detection; keep the first, complete set.
         let _ = self.secret_spans.set(spans);
     }
@@ -222,15 +225,7 @@ impl Source {
         }
         secrets.extend(found.iter().cloned());
         secrets.sort_by_key(|s| (s.start, s.end));
-        // Overlapping spans are one secret: mask their union once.
-        let mut merged: Vec<Range<usize>> = Vec::with_capacity(secrets.len());
-        for span in secrets {
-            match merged.last_mut() {
-                Some(last) if span.start < last.end => last.end = last.end.max(span.end),
-                _ => merged.push(span),
-            }
-        }
-        redact::mask_spans(&self.text, range, &merged)
+        redact::mask_spans(&self.text, range, &merge_overlapping(secrets))
     }
 
     /// A message about the file (a parser's error) with every secret of the file that it
@@ -287,6 +282,18 @@ impl Source {
             label: label_start..label_end,
         }
     }
+}
+
+/// Sorted spans with each run of overlapping ones replaced by their union.
+fn merge_overlapping(sorted: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(sorted.len());
+    for span in sorted {
+        match merged.last_mut() {
+            Some(last) if span.start < last.end => last.end = last.end.max(span.end),
+            _ => merged.push(span),
+        }
+    }
+    merged
 }
 
 #[cfg(test)]

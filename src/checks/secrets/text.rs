@@ -69,53 +69,24 @@ pub fn assignments(source: &Source, kind: FileKind) -> Vec<Detection> {
         .rsplit_once('.')
         .is_some_and(|(_, ext)| CODE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()));
     let fenced = (kind == FileKind::Markdown).then(|| fenced_lines(source));
-    let in_scope = |at: usize| {
-        let line = source.line_of(at);
-        source.line_range(line).len() <= LONGEST_LINE
-            && fenced
-                .as_ref()
-                .is_none_or(|blocks| blocks.contains_key(&line))
-    };
-    // In a programming language, a bare value is an expression.
-    let in_code = |at: usize| match &fenced {
-        Some(blocks) => blocks.get(&source.line_of(at)).copied().unwrap_or(false),
-        None => code,
-    };
+    // Only lines that hold a secret name's fragment can assign a secret.
+    let mut lines: Vec<usize> = (FRAGMENTS.find_iter(text))
+        .map(|hit| source.line_of(hit.start()))
+        .collect();
+    lines.dedup();
     let mut out = Vec::new();
-    for caps in ASSIGNMENT.captures_iter(text) {
-        let (name, value) = (
-            caps.name("name").expect("group"),
-            caps.name("value").expect("group"),
-        );
-        let quoted = is_quoted(value.as_str());
-        if &caps["op"] == "=="
-            || (in_code(value.start()) && !quoted)
-            || (!quoted && !ends_its_line(source, value.end()))
-            || (&caps["op"] == ":" && !starts_an_entry(source, name.start()))
-        {
-            continue;
-        }
-        let name = name.as_str();
-        push(source, name, value.range(), &in_scope, &mut out);
-    }
-    for caps in DOCKER_ENV.captures_iter(text) {
-        push(
-            source,
-            &caps["name"],
-            caps.name("value").expect("group").range(),
-            &in_scope,
-            &mut out,
-        );
-    }
-    for caps in XML_ELEMENT.captures_iter(text) {
-        if caps["name"] == caps["close"] {
-            push(
-                source,
-                &caps["name"],
-                caps.name("value").expect("group").range(),
-                &in_scope,
-                &mut out,
-            );
+    for line in lines {
+        let range = source.line_range(line);
+        // In a programming language, a bare value is an expression.
+        let in_code = match &fenced {
+            None => code,
+            Some(blocks) => match blocks.get(&line) {
+                Some(&in_code) => in_code,
+                None => continue,
+            },
+        };
+        if range.len() <= LONGEST_LINE {
+            line_assignments(source, range.start, &text[range], in_code, &mut out);
         }
     }
     out.sort_by_key(|d| d.secret.start);
@@ -123,14 +94,52 @@ pub fn assignments(source: &Source, kind: FileKind) -> Vec<Detection> {
     out
 }
 
-/// Adds a detection when `name` is a secret's and the value at `range` is a real one.
-fn push(
+/// The assignments on one line, which starts at byte `start` of the file.
+fn line_assignments(
     source: &Source,
-    name: &str,
-    range: Range<usize>,
-    in_scope: &impl Fn(usize) -> bool,
+    start: usize,
+    line: &str,
+    in_code: bool,
     out: &mut Vec<Detection>,
 ) {
+    let at = |m: regex::Match<'_>| start + m.start()..start + m.end();
+    for caps in ASSIGNMENT.captures_iter(line) {
+        let (name, value) = (
+            caps.name("name").expect("group"),
+            caps.name("value").expect("group"),
+        );
+        let quoted = is_quoted(value.as_str());
+        if &caps["op"] == "=="
+            || (in_code && !quoted)
+            || (!quoted && !ends_its_line(source, start + value.end()))
+            || (&caps["op"] == ":" && !starts_an_entry(source, start + name.start()))
+        {
+            continue;
+        }
+        push(source, name.as_str(), at(value), out);
+    }
+    if let Some(caps) = DOCKER_ENV.captures(line) {
+        push(
+            source,
+            &caps["name"],
+            at(caps.name("value").expect("group")),
+            out,
+        );
+    }
+    for caps in XML_ELEMENT.captures_iter(line) {
+        if caps["name"] == caps["close"] {
+            push(
+                source,
+                &caps["name"],
+                at(caps.name("value").expect("group")),
+                out,
+            );
+        }
+    }
+}
+
+/// Adds a detection when `name` is a secret's and the value at `range` is a real one.
+fn push(source: &Source, name: &str, range: Range<usize>, out: &mut Vec<Detection>) {
     let name = name.trim_start_matches('-');
     let Some(kind) = classify(name) else {
         return;
@@ -139,7 +148,6 @@ fn push(
     let value = &source.text[range.clone()];
     let line = source.line_text(source.line_of(range.start));
     if range.is_empty()
-        || !in_scope(range.start)
         || value.starts_with(['$', '%', '{', '@', '&', '*'])
         || value.contains(['(', '[', '{', '<'])
         || !is_secret_value(name, value, kind, line)
@@ -198,6 +206,9 @@ fn made_of_user_name(source: &Source, range: &Range<usize>, value: &str) -> bool
 /// Whether the Markdown code block holding `at` is introduced as a sample: the lines just
 /// above its fence say `example`, `sample`, ...
 fn introduced_as_sample(source: &Source, at: usize) -> bool {
+    if FileKind::of(&source.path) != FileKind::Markdown {
+        return false;
+    }
     let line = source.line_of(at);
     let Some(fence) = (1..line).rev().find(|&n| {
         let text = source.line_text(n).trim_start();
@@ -205,8 +216,7 @@ fn introduced_as_sample(source: &Source, at: usize) -> bool {
     }) else {
         return false;
     };
-    FileKind::of(&source.path) == FileKind::Markdown
-        && called_a_sample(source, &source.line_range(fence))
+    called_a_sample(source, &source.line_range(fence))
 }
 
 fn is_quoted(value: &str) -> bool {
