@@ -80,6 +80,15 @@ os.symlink(outside, os.path.join(root, "linked-dir"))
 w("locked/inner.rs", retry)
 os.chmod(os.path.join(root, "locked"), 0)
 w(b"src/caf\xe9.rs", "pub fn g() {}\n")
+# Issue 24: secrets at scale. A 50 MB single line, a file that is all base64, and 100,000
+# `password=` lines (each a finding, each masked).
+import base64, random
+rng = random.Random(24)
+alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 =:\""
+w("secrets/one-line.txt", "".join(rng.choice(alphabet) for _ in range(50_000_000)))
+w("secrets/all-base64.txt", base64.b64encode(rng.randbytes(3_000_000)).decode())
+word = lambda: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
+w("secrets/passwords.ini", "".join(f"password={word()}\n" for _ in range(100_000)))
 PY
 
 echo "hostile tree: $(du -sh "$root" 2>/dev/null | cut -f1) in $(find "$root" 2>/dev/null | wc -l) entries"
@@ -103,6 +112,18 @@ for key in ["skipped", "notes", "not_parsed", "not_analysed"]:
     print(f"{key}: {len(f.get(key, []))}")
 codes = sorted({x["code"] + " " + (x["path"] or "") for x in r["findings"]})
 print("findings:", ", ".join(codes))
+passwords = sum(1 for x in r["findings"] if x["path"] == "secrets/passwords.ini")
+cut = [n for n in f.get("not_analysed", []) if n["path"].startswith("secrets/")]
+print(f"secrets/passwords.ini: {passwords} findings; secrets files cut off by the budget: {len(cut)}")
+PY
+# Every password is masked: none of the file's values appears in the report.
+python3 - "$root/secrets/passwords.ini" "$work/report.json" <<'PY'
+import re, sys
+values = {line.split("=", 1)[1] for line in open(sys.argv[1]).read().splitlines()}
+shown = set(re.findall(r"(?<![a-z0-9])[a-z0-9]{12}(?![a-z0-9])", open(sys.argv[2]).read()))
+leaked = len(values & shown)
+print(f"passwords printed raw: {leaked}")
+sys.exit(1 if leaked else 0)
 PY
 if [ "$rss_kb" -ge $((1024 * 1024)) ]; then
     echo "bench: peak RSS ${rss_mb} MiB is over the 1 GB budget" >&2
