@@ -111,15 +111,19 @@ fn loopback_host(text: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Every identifier a syntax tree is written with.
+#[derive(Default)]
+struct Idents(Vec<String>);
+
+impl<'ast> syn::visit::Visit<'ast> for Idents {
+    fn visit_ident(&mut self, ident: &'ast proc_macro2::Ident) {
+        self.0.push(ident.to_string());
+    }
+}
+
 /// The identifiers a type is written with.
 pub fn type_words(ty: &syn::Type) -> Vec<String> {
-    struct Idents(Vec<String>);
-    impl<'ast> syn::visit::Visit<'ast> for Idents {
-        fn visit_ident(&mut self, ident: &'ast proc_macro2::Ident) {
-            self.0.push(ident.to_string());
-        }
-    }
-    let mut idents = Idents(Vec::new());
+    let mut idents = Idents::default();
     syn::visit::Visit::visit_type(&mut idents, ty);
     idents.0
 }
@@ -155,15 +159,9 @@ pub fn pattern_names(pat: &syn::Pat) -> Vec<(String, Option<&syn::Type>)> {
 /// The names a pattern binds and the paths it matches (`Some(Job::Run { reply, .. })` gives
 /// `reply`, `Job`, `Run`, `Some`).
 pub fn pattern_words(pat: &syn::Pat) -> Vec<String> {
-    struct Words(Vec<String>);
-    impl<'ast> syn::visit::Visit<'ast> for Words {
-        fn visit_ident(&mut self, ident: &'ast proc_macro2::Ident) {
-            self.0.push(ident.to_string());
-        }
-    }
-    let mut words = Words(Vec::new());
-    syn::visit::Visit::visit_pat(&mut words, pat);
-    words.0
+    let mut idents = Idents::default();
+    syn::visit::Visit::visit_pat(&mut idents, pat);
+    idents.0
 }
 
 fn collect<'p>(
