@@ -77,16 +77,18 @@ pub fn assignments(source: &Source, kind: FileKind) -> Vec<Detection> {
     let mut out = Vec::new();
     for line in lines {
         let range = source.line_range(line);
-        // In a programming language, a bare value is an expression.
-        let in_code = match &fenced {
-            None => code,
+        let block = match &fenced {
+            None => Block {
+                code,
+                sample: false,
+            },
             Some(blocks) => match blocks.get(&line) {
-                Some(&in_code) => in_code,
+                Some(&block) => block,
                 None => continue,
             },
         };
         if range.len() <= LONGEST_LINE {
-            line_assignments(source, range.start, &text[range], in_code, &mut out);
+            line_assignments(source, range.start, &text[range], block, &mut out);
         }
     }
     out.sort_by_key(|d| d.secret.start);
@@ -94,12 +96,20 @@ pub fn assignments(source: &Source, kind: FileKind) -> Vec<Detection> {
     out
 }
 
+/// What a line is part of: a programming language (where a bare value is an expression), and
+/// whether its text is introduced as a sample (a Markdown block under "for example").
+#[derive(Clone, Copy)]
+struct Block {
+    code: bool,
+    sample: bool,
+}
+
 /// The assignments on one line, which starts at byte `start` of the file.
 fn line_assignments(
     source: &Source,
     start: usize,
     line: &str,
-    in_code: bool,
+    block: Block,
     out: &mut Vec<Detection>,
 ) {
     let at = |m: regex::Match<'_>| start + m.start()..start + m.end();
@@ -110,19 +120,20 @@ fn line_assignments(
         );
         let quoted = is_quoted(value.as_str());
         if &caps["op"] == "=="
-            || (in_code && !quoted)
+            || (block.code && !quoted)
             || (!quoted && !ends_its_line(source, start + value.end()))
             || (&caps["op"] == ":" && !starts_an_entry(source, start + name.start()))
         {
             continue;
         }
-        push(source, name.as_str(), at(value), out);
+        push(source, name.as_str(), at(value), block, out);
     }
     if let Some(caps) = DOCKER_ENV.captures(line) {
         push(
             source,
             &caps["name"],
             at(caps.name("value").expect("group")),
+            block,
             out,
         );
     }
@@ -132,6 +143,7 @@ fn line_assignments(
                 source,
                 &caps["name"],
                 at(caps.name("value").expect("group")),
+                block,
                 out,
             );
         }
@@ -139,7 +151,7 @@ fn line_assignments(
 }
 
 /// Adds a detection when `name` is a secret's and the value at `range` is a real one.
-fn push(source: &Source, name: &str, range: Range<usize>, out: &mut Vec<Detection>) {
+fn push(source: &Source, name: &str, range: Range<usize>, block: Block, out: &mut Vec<Detection>) {
     let name = name.trim_start_matches('-');
     let Some(kind) = classify(name) else {
         return;
@@ -157,9 +169,9 @@ fn push(source: &Source, name: &str, range: Range<usize>, out: &mut Vec<Detectio
     }
     out.push(Detection {
         code: Code::SEC002,
-        sample: called_a_sample(source, &range)
-            || near_a_local_host(source, &range)
-            || introduced_as_sample(source, range.start),
+        sample: block.sample
+            || called_a_sample(source, &range)
+            || near_a_local_host(source, &range),
         format_example: false,
         anchor: range.clone(),
         secret: range,
@@ -201,22 +213,6 @@ fn made_of_user_name(source: &Source, range: &Range<usize>, value: &str) -> bool
         USER.captures(source.line_text(n))
             .is_some_and(|caps| super::names::spelled_from(value, &crate::words::split(&caps[1])))
     })
-}
-
-/// Whether the Markdown code block holding `at` is introduced as a sample: the lines just
-/// above its fence say `example`, `sample`, ...
-fn introduced_as_sample(source: &Source, at: usize) -> bool {
-    if FileKind::of(&source.path) != FileKind::Markdown {
-        return false;
-    }
-    let line = source.line_of(at);
-    let Some(fence) = (1..line).rev().find(|&n| {
-        let text = source.line_text(n).trim_start();
-        text.starts_with("```") || text.starts_with("~~~")
-    }) else {
-        return false;
-    };
-    called_a_sample(source, &source.line_range(fence))
 }
 
 fn is_quoted(value: &str) -> bool {
@@ -263,11 +259,12 @@ const CODE_LANGUAGES: [&str; 24] = [
     "tf",
 ];
 
-/// The lines inside Markdown's fenced code blocks (between ``` or ~~~ fences), each with
-/// whether its block is in a programming language.
-fn fenced_lines(source: &Source) -> std::collections::BTreeMap<usize, bool> {
+/// The lines inside Markdown's fenced code blocks (between ``` or ~~~ fences), each with its
+/// block: in a programming language or not, introduced as a sample or not (the lines just
+/// above its fence say `example`, `sample`, ...).
+fn fenced_lines(source: &Source) -> std::collections::BTreeMap<usize, Block> {
     let mut lines = std::collections::BTreeMap::new();
-    let mut fence: Option<(&str, bool)> = None;
+    let mut fence: Option<(&str, Block)> = None;
     for line in 1..=source.line_count() {
         let text = source.line_text(line).trim_start();
         let marker = ["```", "~~~"].into_iter().find(|m| text.starts_with(m));
@@ -275,11 +272,15 @@ fn fenced_lines(source: &Source) -> std::collections::BTreeMap<usize, bool> {
             (None, Some(m)) => {
                 let info = text.trim_start_matches(m).trim().to_ascii_lowercase();
                 let language = info.split([' ', ',', '{']).next().unwrap_or_default();
-                fence = Some((m, CODE_LANGUAGES.contains(&language)));
+                let block = Block {
+                    code: CODE_LANGUAGES.contains(&language),
+                    sample: called_a_sample(source, &source.line_range(line)),
+                };
+                fence = Some((m, block));
             }
             (Some((open, _)), Some(m)) if open == m => fence = None,
-            (Some((_, code)), _) => {
-                lines.insert(line, code);
+            (Some((_, block)), _) => {
+                lines.insert(line, block);
             }
             (None, None) => {}
         }
