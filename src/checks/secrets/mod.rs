@@ -47,6 +47,22 @@ pub struct Detection {
     pub format_example: bool,
 }
 
+impl Detection {
+    /// SEC002: the literal at `range` assigned to the secret name `name`.
+    fn assignment(name: &str, range: Range<usize>, sample: bool, local: bool) -> Detection {
+        Detection {
+            code: Code::SEC002,
+            anchor: range.clone(),
+            secret: range,
+            what: format!("`{name}`"),
+            verified: false,
+            local,
+            sample,
+            format_example: false,
+        }
+    }
+}
+
 /// A secret-like name followed closely by a string literal, or a function taking a parameter
 /// so named: the only Rust texts in which SEC002 can find something.
 static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
@@ -840,16 +856,9 @@ fn setting_assignments(source: &Source, kind: FileKind, settings: &[Setting]) ->
         };
         let line = source.line_text(source.line_of(range.start));
         if is_secret_value(&name, value, secret_kind, line) {
-            out.push(Detection {
-                code: Code::SEC002,
-                sample: in_service_container(setting) || near_a_local_host(source, &range),
-                format_example: false,
-                anchor: range.clone(),
-                secret: range,
-                what: format!("`{name}`"),
-                verified: false,
-                local: beside_a_local_host(setting, settings),
-            });
+            let sample = in_service_container(setting) || near_a_local_host(source, &range);
+            let local = beside_a_local_host(setting, settings);
+            out.push(Detection::assignment(&name, range, sample, local));
         }
     }
     out
@@ -930,16 +939,13 @@ impl<'a> RustAssignments<'a> {
             return;
         }
         let secret = range.start + open + 1..range.start + close;
-        self.found.push(Detection {
-            code: Code::SEC002,
-            sample: near_a_local_host(self.source, &secret),
-            format_example: false,
-            anchor: secret.clone(),
+        let sample = near_a_local_host(self.source, &secret);
+        (self.found).push(Detection::assignment(
+            name,
             secret,
-            what: format!("`{name}`"),
-            verified: false,
-            local: self.in_local_chain,
-        });
+            sample,
+            self.in_local_chain,
+        ));
     }
 
     /// Arguments bound to parameter names; and for key/value calls (`.env("API_TOKEN", "..")`,

@@ -14,7 +14,6 @@ use regex::Regex;
 
 use super::names::{classify, is_secret_value};
 use super::{Detection, called_a_sample, near_a_local_host};
-use crate::registry::Code;
 use crate::source::{FileKind, Source};
 
 /// `name <op> value` anywhere on a line: after a line start or a separator, an optional
@@ -167,18 +166,9 @@ fn push(source: &Source, name: &str, range: Range<usize>, block: Block, out: &mu
     {
         return;
     }
-    out.push(Detection {
-        code: Code::SEC002,
-        sample: block.sample
-            || called_a_sample(source, &range)
-            || near_a_local_host(source, &range),
-        format_example: false,
-        anchor: range.clone(),
-        secret: range,
-        what: format!("`{name}`"),
-        verified: false,
-        local: false,
-    });
+    let sample =
+        block.sample || called_a_sample(source, &range) || near_a_local_host(source, &range);
+    out.push(Detection::assignment(name, range, sample, false));
 }
 
 /// Whether only a comment or a shell separator follows a bare value on its line: `KEY=value`
