@@ -216,16 +216,22 @@ impl Source {
     /// Source text for display, with every secret masked: those the rules found, and any
     /// other token on the range's lines that looks like a credential.
     pub fn display(&self, range: Range<usize>) -> String {
+        redact::mask_spans(&self.text, range.clone(), &self.secrets_on(range))
+    }
+
+    /// The spans to mask on the lines of `range`: the secrets the rules found, and any other
+    /// token there that looks like a credential; sorted, overlaps merged.
+    fn secrets_on(&self, range: Range<usize>) -> std::borrow::Cow<'_, [Range<usize>]> {
         let found = self.secret_spans.get().map_or(&[][..], Vec::as_slice);
         let lines = self.line_range(self.line_of(range.start)).start
             ..self.line_range(self.line_of(range.end)).end;
         let mut secrets = redact::credential_like(&self.text, lines);
         if secrets.is_empty() {
-            return redact::mask_spans(&self.text, range, found);
+            return std::borrow::Cow::Borrowed(found);
         }
         secrets.extend(found.iter().cloned());
         secrets.sort_by_key(|s| (s.start, s.end));
-        redact::mask_spans(&self.text, range, &merge_overlapping(secrets))
+        std::borrow::Cow::Owned(merge_overlapping(secrets))
     }
 
     /// A message about the file (a parser's error) with every secret of the file that it
@@ -270,9 +276,12 @@ impl Source {
         // Masking changes lengths: measure the label in the masked text.
         let label_from = span.bytes.start.clamp(start, end);
         let label_to = span.bytes.end.clamp(label_from, end);
-        let before = self.display(start..label_from);
-        let label = self.display(label_from..label_to);
-        let after = self.display(label_to..end);
+        // One look for secrets over the lines shown, for all three parts.
+        let secrets = self.secrets_on(start..end);
+        let shown = |range: Range<usize>| redact::mask_spans(&self.text, range, &secrets);
+        let before = shown(start..label_from);
+        let label = shown(label_from..label_to);
+        let after = shown(label_to..end);
         let label_start = before.len();
         let label_end = label_start + label.len();
         let text = before + &label + &after;
