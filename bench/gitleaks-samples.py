@@ -10,7 +10,10 @@ gitleaks does, writes each sample to its own file and audits them all in one run
 pattern ids covering the same credential format; a pattern is "claimed" when its id is in
 rules/SEC001-hardcoded-secret.toml. Per claimed format it prints:
 
-  true samples found (any SEC001/SEC002/SEC003 finding in the sample's file) -> recall;
+  true samples found (any SEC001/SEC002/SEC003 finding in the sample's file) -> recall; a true
+  sample of a format whose TOML entry names a `checksum` (bech32, github-crc32), and whose
+  secrets all fail that checksum (checked here, independently of prodready), is no credential
+  of the format: it is listed and counted apart, not in recall;
   false samples flagged (any SEC finding in the file) -> FP rate, counting only false samples
   that no other gitleaks rule would report (its keywords, regex and entropy threshold, from
   config/gitleaks.toml; `--regex-only`: its regex alone), since some rules' false samples are
@@ -41,6 +44,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 
 GITLEAKS_COMMIT = "b58d3f102cf3a2c84cb7f923d05c25c9b1aed84b"
 RULES_DIR = "cmd/generate/config/rules/"
@@ -900,9 +904,59 @@ def read_mapping(path):
 
 
 def claimed_patterns(path):
+    """The SEC001 pattern ids of the TOML, each with its `checksum` kind (or None)."""
     with open(path, "rb") as f:
         data = tomllib.load(f)
-    return {p["id"] for p in data.get("data", {}).get("pattern", [])}
+    return {p["id"]: p.get("checksum") for p in data.get("data", {}).get("pattern", [])}
+
+
+BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def bech32_valid(value):
+    """BIP-173: a bech32 string (one case) whose checksum validates."""
+    if value != value.lower() and value != value.upper():
+        return False
+    value = value.lower()
+    hrp, sep, data = value.rpartition("1")
+    if not sep or not hrp or len(data) < 6 or any(c not in BECH32_CHARSET for c in data):
+        return False
+    check = 1
+    generators = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    for v in [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + [
+            BECH32_CHARSET.index(c) for c in data]:
+        top = check >> 25
+        check = (check & 0x1FFFFFF) << 5 ^ v
+        for i, g in enumerate(generators):
+            if top >> i & 1:
+                check ^= g
+    return check == 1
+
+
+def github_crc32_valid(value):
+    """prefix_ + 30 characters + the base62 CRC32 of those 30 (6 characters)."""
+    body = value.rsplit("_", 1)[-1]
+    if len(body) != 36:
+        return False
+    n, digits = zlib.crc32(body[:30].encode()), ""
+    for _ in range(6):
+        n, r = divmod(n, 62)
+        digits = BASE62[r] + digits
+    return digits == body[30:]
+
+
+CHECKSUMS = {"bech32": bech32_valid, "github-crc32": github_crc32_valid}
+
+
+def fails_checksum(kind, text, rule):
+    """The sample's secrets (by the gitleaks rule's regex) all fail the format's checksum: no
+    credential of that format is in it (however it is spelled)."""
+    valid = CHECKSUMS.get(kind)
+    if valid is None or rule is None:
+        return False
+    secrets = list(rule.secrets(text))
+    return bool(secrets) and not any(valid(s) for s in secrets)
 
 
 def binary_patterns(binary):
@@ -1086,7 +1140,8 @@ def main():
                "in_binary": None if in_binary is None else pid in in_binary,
                "gitleaks_rules": sorted(gids),
                "tp": 0, "found": 0, "fp": 0, "flagged": 0, "fp_excluded": 0,
-               "generated_skipped": 0, "missed": [], "flagged_samples": [], "unparsed": []}
+               "tp_bad_checksum": 0, "generated_skipped": 0, "missed": [], "bad_checksum": [],
+               "flagged_samples": [], "unparsed": []}
         for gid in sorted(gids):
             entry = stats.get(gid)
             if entry is None:
@@ -1095,6 +1150,13 @@ def main():
             row["generated_skipped"] += entry["generated_tp"] + entry["generated_fp"]
             rx = regexes.get(gid)
             for s in entry["tp"]:
+                if fails_checksum(claimed.get(pid), s["text"], rx):
+                    row["tp_bad_checksum"] += 1
+                    row["bad_checksum"].append({"rule": gid, "sample": f"tp-{s['n']}",
+                                                "label": s["label"], "go_line": s["go_line"],
+                                                "masked": mask(s["text"], rx),
+                                                "found": s["found"]})
+                    continue
                 row["tp"] += 1
                 if s["found"]:
                     row["found"] += 1
@@ -1119,7 +1181,8 @@ def main():
     claimed_rows = [r for r in rows if r["claimed"]]
     open_rows = [r for r in rows if not r["claimed"]]
     totals = {key: sum(r[key] for r in claimed_rows)
-              for key in ("tp", "found", "fp", "flagged", "fp_excluded", "generated_skipped")}
+              for key in ("tp", "found", "fp", "flagged", "fp_excluded", "tp_bad_checksum",
+                          "generated_skipped")}
     totals["recall"] = totals["found"] / totals["tp"] if totals["tp"] else None
     totals["fp_rate"] = totals["flagged"] / totals["fp"] if totals["fp"] else None
     # Formats the TOML claims but the binary measured does not carry (an older build).
@@ -1165,7 +1228,9 @@ def main():
     elif in_binary is None:
         print(f"(could not list the binary's patterns with `rules --format json`)")
     print(f"({totals['fp_excluded']} false samples of mapped rules excluded as another rule's; "
-          f"{totals['generated_skipped']} run-time samples of mapped rules skipped)")
+          f"{totals['tp_bad_checksum']} true samples excluded because their format's checksum "
+          f"fails (listed below); {totals['generated_skipped']} run-time samples of mapped "
+          f"rules skipped)")
 
     def listing(title, rows_, key, extra=lambda s: ""):
         groups = []  # consecutive samples of one rule, one Go line and one secret: one line
@@ -1197,6 +1262,8 @@ def main():
                   f"(rules/{stats[rule]['file']}:{line}){more}")
 
     listing("Missed true samples", claimed_rows, "missed")
+    listing("True samples whose format checksum fails (not counted; found = reported anyway)",
+            claimed_rows, "bad_checksum", lambda s: " found" if s["found"] else "")
     listing("Flagged false samples", claimed_rows, "flagged_samples",
             lambda s: " " + ",".join(s["codes"]))
 

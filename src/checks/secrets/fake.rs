@@ -46,6 +46,10 @@ pub fn expand(template: &str, seed: &str) -> String {
             out.push_str(&base62_crc32(&last_segment));
             continue;
         }
+        if let Some(bytes) = spec.strip_prefix("bech32key:").and_then(|n| n.parse().ok()) {
+            out.push_str(&bech32_data(&out, bytes, seed));
+            continue;
+        }
         let parsed = spec
             .split_once(':')
             .and_then(|(class, n)| Some((alphabet(class)?, n.parse::<usize>().ok()?)));
@@ -70,6 +74,25 @@ pub fn expand(template: &str, seed: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// `bytes` random bytes in upper-case bech32 with their checksum, for the human-readable part
+/// that `before` ends with (`AGE-SECRET-KEY-1`: the part, then the separator `1`).
+fn bech32_data(before: &str, bytes: usize, seed: &str) -> String {
+    let word = before
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .next()
+        .unwrap_or_default();
+    let hrp = word.strip_suffix('1').unwrap_or(word);
+    let data: Vec<u8> = (0u32..)
+        .flat_map(|n| Sha256::digest(format!("{seed}/bech32/{n}").as_bytes()))
+        .take(bytes)
+        .collect();
+    let encoded = bech32::Hrp::parse(hrp)
+        .ok()
+        .and_then(|hrp| bech32::encode_upper::<bech32::Bech32>(hrp, &data).ok())
+        .unwrap_or_default();
+    encoded.get(hrp.len() + 1..).unwrap_or_default().to_string()
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub struct Detection {
     pub anchor: Range<usize>,
     /// What it is: the format's description, or the name it is assigned to.
     pub what: String,
+    /// The vendor's page on revoking a credential of its format (SEC001).
+    pub vendor_docs: Option<&'static str>,
     /// A checksum validated: an issued credential, critical even in test code.
     pub verified: bool,
     /// A URL to a local or compose-service host.
@@ -55,6 +57,7 @@ impl Detection {
             anchor: range.clone(),
             secret: range,
             what: format!("`{name}`"),
+            vendor_docs: None,
             verified: false,
             local,
             sample,
@@ -390,6 +393,7 @@ pub fn detect_in_text(source: &Source, kind: FileKind) -> Vec<Detection> {
             },
             secret: m.range,
             what: CATALOGUE.patterns[m.pattern].data.description.clone(),
+            vendor_docs: Some(CATALOGUE.patterns[m.pattern].data.docs.as_str()),
             verified: m.verified,
             local: false,
         })
@@ -447,12 +451,20 @@ pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Fin
         let value = &ctx.source.text[detection.secret.clone()];
         let shown = mask_value(value);
         let finding = match detection.code {
-            Code::SEC001 => Finding::at(
-                Code::SEC001,
-                ctx.source,
-                detection.anchor.clone(),
-                format!("{} committed: {shown}", detection.what),
-            ),
+            Code::SEC001 => {
+                let finding = Finding::at(
+                    Code::SEC001,
+                    ctx.source,
+                    detection.anchor.clone(),
+                    format!("{} committed: {shown}", detection.what),
+                );
+                match detection.vendor_docs {
+                    Some(docs) => finding.with_fix(format!(
+                        "revoke it (see {docs}), remove it from the code and its history, and load it from a secret store or the environment"
+                    )),
+                    None => finding,
+                }
+            }
             Code::SEC002 => Finding::at(
                 Code::SEC002,
                 ctx.source,
@@ -630,6 +642,7 @@ fn url_credentials(source: &Source, kind: FileKind) -> Vec<Detection> {
             anchor: password.range(),
             secret: password.range(),
             what: format!("{} URL for host `{host}`", &caps[1]),
+            vendor_docs: None,
             verified: false,
             local,
             sample: called_a_sample(source, &password.range()),

@@ -23,12 +23,14 @@ struct Data {
 pub struct PatternData {
     pub id: String,
     pub description: String,
+    /// The vendor's page on managing and revoking this kind of credential.
+    pub docs: String,
     regex: String,
     #[serde(default = "first_group")]
     group: usize,
     keywords: Vec<String>,
     entropy: Option<f64>,
-    checksum: Option<String>,
+    checksum: Option<Checksum>,
     #[serde(default)]
     allow: Vec<String>,
     /// Values of this format are published as samples (a JWT, a private key in a TLS how-to):
@@ -37,6 +39,17 @@ pub struct PatternData {
     pub samples: bool,
     /// Test template; see `fake.rs`.
     pub fake: String,
+}
+
+/// A checksum a format carries: a value whose checksum fails is not a credential of the format.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum Checksum {
+    /// The last 6 characters are the base62 CRC32 of the 30 before them (GitHub, npm).
+    GithubCrc32,
+    /// A bech32 string (`hrp` `1` data checksum), as age keys are. Validity only rules out
+    /// what is not a key: every key generator writes a valid one, issued or not.
+    Bech32,
 }
 
 fn first_group() -> usize {
@@ -203,9 +216,11 @@ impl Catalogue {
         if pattern.data.id == "jwt" && !is_jwt(value) {
             return None;
         }
-        match pattern.data.checksum.as_deref() {
-            Some("github-crc32") => valid_github_checksum(value).then_some(true),
-            _ => Some(false),
+        match pattern.data.checksum {
+            Some(Checksum::GithubCrc32) => valid_github_checksum(value).then_some(true),
+            // Anyone's key generator writes a valid one: valid is no sign of an issued key.
+            Some(Checksum::Bech32) => valid_bech32(value).then_some(false),
+            None => Some(false),
         }
     }
 
@@ -286,6 +301,11 @@ pub fn valid_github_checksum(token: &str) -> bool {
     rest.len() == 36 && rest.is_ascii() && base62_crc32(&rest[..30]) == rest[30..]
 }
 
+/// A bech32 string whose checksum validates (upper or lower case, not mixed).
+pub fn valid_bech32(value: &str) -> bool {
+    bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(value).is_ok()
+}
+
 /// A JWT's header decodes to JSON naming its algorithm.
 fn is_jwt(value: &str) -> bool {
     let header = value.split('.').next().unwrap_or_default();
@@ -302,7 +322,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_pattern_finds_its_fake_and_ignores_a_placeholder() {
+    fn every_pattern_links_its_vendor_docs_and_finds_its_fake_and_ignores_a_placeholder() {
         let catalogue = &*CATALOGUE;
         assert!(
             catalogue.patterns.len() >= 40,
@@ -310,6 +330,12 @@ mod tests {
             catalogue.patterns.len()
         );
         for (index, pattern) in catalogue.patterns.iter().enumerate() {
+            let docs = &pattern.data.docs;
+            assert!(
+                docs.starts_with("https://") && !docs.contains(char::is_whitespace),
+                "{}: its vendor docs link is not an https URL: {docs}",
+                pattern.data.id
+            );
             let value = fake::expand(&pattern.data.fake, &pattern.data.id);
             let text = format!("config = \"{value}\"\n");
             let found = catalogue.scan(&text);
@@ -339,6 +365,19 @@ mod tests {
             "npm_{b62:30}{crc}",
             "n"
         )));
+    }
+
+    #[test]
+    fn an_age_key_is_one_whose_bech32_checksum_validates() {
+        let good = fake::expand("AGE-SECRET-KEY-1{bech32key:32}", "a");
+        assert_eq!(good.len(), 74);
+        let found = CATALOGUE.scan(&good);
+        assert!(found.len() == 1 && !found[0].verified, "{good}");
+        // One character changed: the right shape, the wrong checksum.
+        let mut bad = good.clone();
+        bad.replace_range(40..41, if &good[40..41] == "Q" { "P" } else { "Q" });
+        assert!(CATALOGUE.scan(&bad).is_empty());
+        assert!(valid_bech32(&good.to_ascii_lowercase()));
     }
 
     #[test]
