@@ -73,6 +73,9 @@ pub fn code_token_list(text: &str) -> Vec<CodeToken<'_>> {
 pub struct Vocabulary {
     /// foldhash, not std's SipHash: every identifier of every Rust file is looked up here.
     ids: foldhash::HashMap<String, usize>,
+    /// Every word, searched for in a text's bytes before it is lexed: an identifier is written
+    /// with its bytes, so a text in which no word occurs holds none of them as code.
+    bytes: aho_corasick::AhoCorasick,
 }
 
 /// Which words of a [`Vocabulary`] one text holds.
@@ -96,12 +99,24 @@ impl Vocabulary {
             let next = ids.len();
             ids.entry(word).or_insert(next);
         }
-        Vocabulary { ids }
+        let bytes = aho_corasick::AhoCorasick::new(ids.keys()).expect("vocabulary automaton");
+        Vocabulary { ids, bytes }
     }
 
-    /// The words of the vocabulary that the code of `text` holds.
+    /// Whether any word occurs in the text's bytes (in code, a comment, a string or inside a
+    /// longer word): when none does, the code holds none, and lexing can be skipped.
+    pub fn occurs_in(&self, text: &str) -> bool {
+        self.bytes.is_match(text)
+    }
+
+    /// The words of the vocabulary that the code of `text` holds. A text in which no word
+    /// occurs (`occurs_in`) is not lexed.
     pub fn scan<'v>(&'v self, text: &'v str) -> Present<'v> {
-        self.scan_tokens(text, code_tokens(text))
+        if self.occurs_in(text) {
+            self.scan_tokens(text, code_tokens(text))
+        } else {
+            self.scan_tokens(text, std::iter::empty())
+        }
     }
 
     /// The words of the vocabulary that the code of `text` holds, read from its code tokens
@@ -321,6 +336,7 @@ mod tests {
         let text =
             "use tokio::sync::Semaphore as Gate;\nfn login() { info !(\"x\"); let info = 1; }";
         let present = vocabulary.scan(text);
+        assert!(vocabulary.occurs_in(text) && !vocabulary.occurs_in("fn main() {}"));
         assert!(!present.has("log"), "`log` only inside `login`");
         assert!(present.has("info") && present.has_macro("info"));
         assert!(present.has_path("tokio::sync::Semaphore", &[]));

@@ -146,10 +146,11 @@ struct TokenFacts {
 }
 
 impl TokenFacts {
-    fn of(source: &Source, tokens: &[crate::words::CodeToken<'_>]) -> TokenFacts {
+    fn of(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> TokenFacts {
+        let (modules, metrics_endpoint) = rust::token_facts(text, tokens);
         TokenFacts {
-            modules: rust::declared_modules(tokens),
-            metrics_endpoint: rust::metrics_endpoint(&source.text, tokens),
+            modules,
+            metrics_endpoint,
         }
     }
 }
@@ -199,10 +200,8 @@ impl FileInput<'_> {
             (facts.modules, facts.metrics_endpoint) = (Some(read.modules), read.metrics_endpoint);
             need
         } else {
-            let read = TokenFacts::of(
-                self.source,
-                &crate::words::code_token_list(&self.source.text),
-            );
+            let text = &self.source.text;
+            let read = TokenFacts::of(text, &crate::words::code_token_list(text));
             (facts.modules, facts.metrics_endpoint) = (Some(read.modules), read.metrics_endpoint);
             TreeNeed::Now(TreeFamilies::ALL, None)
         };
@@ -443,7 +442,7 @@ impl FileInput<'_> {
                 Some(rust::recursion_estimate(words.tokens().iter().copied())),
             )
         };
-        let read = TokenFacts::of(self.source, words.tokens());
+        let read = TokenFacts::of(text, words.tokens());
         // With timings on, every reason that holds is noted, not only the first, to see which
         // gates let files through; each gate is asked once.
         let mut needed = false;

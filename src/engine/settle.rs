@@ -200,6 +200,9 @@ fn read_metric_constants(files: &mut [FileFacts], read: impl Fn(&str) -> Option<
             let Some(text) = read(&facts.path) else {
                 return;
             };
+            if !vocabulary.occurs_in(&text) {
+                return;
+            }
             // Lexed once: for the words, then for the nesting estimate of a file to parse.
             let tokens = crate::words::code_token_list(&text);
             let present = vocabulary.scan_tokens(&text, tokens.iter().copied());

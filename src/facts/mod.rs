@@ -36,12 +36,12 @@ pub struct FileFacts {
     /// Why the file was not parsed (text-level rules still ran).
     pub not_parsed: Option<String>,
     pub rust: Option<rust::RustFacts>,
-    /// Of a Rust file: the module files it can bring into its crate (`rust::declared_modules`),
+    /// Of a Rust file: the module files it can bring into its crate (`rust::token_facts`),
     /// read whether or not it is parsed.
     #[serde(default)]
     pub modules: Option<Vec<String>>,
     /// Of a Rust file: the line of a Prometheus exporter written by hand
-    /// (`rust::metrics_endpoint`).
+    /// (`rust::token_facts`).
     #[serde(default)]
     pub metrics_endpoint: Option<usize>,
     /// Of a configuration file: a setting that limits load (`rate_limit`, `max_concurrency`),

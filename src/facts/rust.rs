@@ -50,75 +50,72 @@ pub fn declares_test_module(text: &str) -> bool {
     text.contains("cfg(") && TEST_MODULE_DECLARATION.is_match(text)
 }
 
-/// The module files a Rust file can bring into its crate, read from its code tokens: the name of
-/// every `mod name;` (and the file a `#[path = "..."]` before it names), and the file of every
-/// `include!("...")`. Inline modules (`mod name { .. }`) bring no file. Macro bodies are read
-/// too: a `mod` inside `cfg_if!` still counts. A file is unreachable (`roles::Role`) only when
-/// no file of its package declares its name.
-pub fn declared_modules(tokens: &[crate::words::CodeToken<'_>]) -> Vec<String> {
+/// What a Rust file's code tokens say about its place in the project, in one pass:
+///
+/// - the module files the file can bring into its crate: the name of every `mod name;` (and the
+///   file a `#[path = "..."]` before it names), and the file of every `include!("...")`, sorted,
+///   once each. Inline modules (`mod name { .. }`) bring no file. Macro bodies are read too: a
+///   `mod` inside `cfg_if!` still counts. A file is unreachable (`roles::Role`) only when no
+///   file of its package declares its name.
+/// - a Prometheus exporter written by hand: the line of the first `"/metrics"` route,
+///   Prometheus text-format content type (`text/plain; version=0.0.4`) or use of the
+///   prometheus crate's `TextEncoder`.
+///
+/// `tokens` are the code tokens of `text` (`words::code_tokens`).
+pub fn token_facts(
+    text: &str,
+    tokens: &[crate::words::CodeToken<'_>],
+) -> (Vec<String>, Option<usize>) {
     use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
-    let string_at = |i: usize| match tokens.get(i) {
-        Some((
+    let ident = |at: Option<usize>, word: &str| {
+        at.and_then(|i| tokens.get(i))
+            .is_some_and(|&(k, p)| k == TokenKind::Ident && p == word)
+    };
+    let kind_at = |at: Option<usize>| at.and_then(|i| tokens.get(i)).map(|&(k, _)| k);
+    let file_name = |path: &str| path.rsplit(['/', '\\']).next().unwrap_or(path).to_string();
+    let mut modules = Vec::new();
+    let mut exporter = None;
+    for (i, &(kind, piece)) in tokens.iter().enumerate() {
+        let back = |n: usize| i.checked_sub(n);
+        let string = match kind {
             TokenKind::Literal {
                 kind: LiteralKind::Str { .. },
                 ..
-            },
-            text,
-        )) => Some(text.trim_matches('"').to_string()),
-        _ => None,
-    };
-    let file_name = |path: &String| path.rsplit(['/', '\\']).next().unwrap_or(path).to_string();
-    let mut out = Vec::new();
-    for (i, (kind, text)) in tokens.iter().enumerate() {
-        match (kind, *text) {
-            (TokenKind::Ident, "mod") => {
-                if let (Some((TokenKind::Ident, name)), Some((TokenKind::Semi, _))) =
-                    (tokens.get(i + 1), tokens.get(i + 2))
+            } => Some(piece.trim_matches('"')),
+            TokenKind::Semi => {
+                // `mod name;`, `mod r#name;`
+                if let Some((TokenKind::Ident | TokenKind::RawIdent, name)) =
+                    back(1).map(|b| tokens[b])
+                    && ident(back(2), "mod")
                 {
-                    out.push(name.trim_start_matches("r#").to_string());
+                    modules.push(name.trim_start_matches("r#").to_string());
                 }
+                continue;
             }
-            // `#[path = "x/y.rs"]`
-            (TokenKind::Ident, "path") if matches!(tokens.get(i + 1), Some((TokenKind::Eq, _))) => {
-                out.extend(string_at(i + 2).map(|p| file_name(&p)));
+            TokenKind::Ident if piece == "TextEncoder" => {
+                exporter = exporter.or(Some(piece));
+                continue;
             }
-            // `include!("x.rs")`
-            (TokenKind::Ident, "include")
-                if matches!(tokens.get(i + 1), Some((TokenKind::Bang, _))) =>
-            {
-                out.extend(string_at(i + 3).map(|p| file_name(&p)));
-            }
-            _ => {}
+            _ => continue,
+        };
+        let Some(value) = string else { continue };
+        // `#[path = "x/y.rs"]`, `include!("x.rs")`
+        if (kind_at(back(1)) == Some(TokenKind::Eq) && ident(back(2), "path"))
+            || (kind_at(back(2)) == Some(TokenKind::Bang) && ident(back(3), "include"))
+        {
+            modules.push(file_name(value));
+        }
+        if value == "/metrics" || value.contains("version=0.0.4") {
+            exporter = exporter.or(Some(piece));
         }
     }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// A Prometheus exporter written by hand, read from a Rust file's code tokens: the line of a
-/// `"/metrics"` route, a Prometheus text-format content type (`text/plain; version=0.0.4`), or
-/// the prometheus crate's `TextEncoder`.
-pub fn metrics_endpoint(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> Option<usize> {
-    use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
-    let at = tokens.iter().find(|(kind, piece)| match kind {
-        TokenKind::Literal {
-            kind: LiteralKind::Str { .. },
-            ..
-        } => {
-            let value = piece.trim_matches('"');
-            value == "/metrics" || value.contains("version=0.0.4")
-        }
-        TokenKind::Ident => *piece == "TextEncoder",
-        _ => false,
-    })?;
-    let offset = at.1.as_ptr() as usize - text.as_ptr() as usize;
-    Some(
-        1 + text.as_bytes()[..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count(),
-    )
+    modules.sort();
+    modules.dedup();
+    let line = exporter.map(|piece| {
+        let offset = piece.as_ptr() as usize - text.as_ptr() as usize;
+        1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..offset]).count()
+    });
+    (modules, line)
 }
 
 /// Keywords that open a construct syn parses by recursion, or that chain one to the next
@@ -722,6 +719,46 @@ pub fn pattern_names(pat: &syn::Pat) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn token_facts_of(text: &str) -> (Vec<String>, Option<usize>) {
+        token_facts(text, &crate::words::code_token_list(text))
+    }
+
+    #[test]
+    fn token_scan_reads_module_files_and_a_metrics_route() {
+        let text = r#"
+mod config;
+pub(crate) mod r#async;
+mod inline { fn f() {} }
+// mod commented;
+cfg_if::cfg_if! { if #[cfg(unix)] { mod unix; } }
+#[path = "platform/linux_impl.rs"]
+mod platform;
+include!(concat!("x", "y"));
+include!("generated/table.rs");
+mod config;
+const DOC: &str = "mod quoted;";
+fn route() -> &'static str {
+    "/metrics"
+}
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+"#;
+        let (modules, metrics) = token_facts_of(text);
+        assert_eq!(
+            modules,
+            [
+                "async",
+                "config",
+                "linux_impl.rs",
+                "platform",
+                "table.rs",
+                "unix"
+            ]
+        );
+        assert_eq!(metrics, Some(14), "the first exporter token's line");
+        assert_eq!(token_facts_of("let e = TextEncoder::new();").1, Some(1));
+        assert_eq!(token_facts_of("// \"/metrics\"\nfn f() {}"), (vec![], None));
+    }
 
     fn facts(path: &str, text: &str) -> RustFacts {
         extract(path, &parse(path, text).unwrap())

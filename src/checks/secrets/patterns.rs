@@ -3,7 +3,7 @@
 //! regex. Also the value tests shared by every SEC rule: entropy, checksums, placeholders.
 
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use base64::Engine;
@@ -66,8 +66,18 @@ struct PlaceholderData {
 
 pub struct Pattern {
     pub data: PatternData,
-    regex: Regex,
+    /// Compiled when the pattern's keyword first occurs: most audits need a few of them.
+    regex: OnceLock<Regex>,
     allow: Vec<Regex>,
+}
+
+impl Pattern {
+    fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| {
+            Regex::new(&self.data.regex)
+                .unwrap_or_else(|e| panic!("SEC001 pattern {}: {e}", self.data.id))
+        })
+    }
 }
 
 pub struct Catalogue {
@@ -101,8 +111,7 @@ pub static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
                 }
             }
             Pattern {
-                regex: Regex::new(&p.regex)
-                    .unwrap_or_else(|e| panic!("SEC001 pattern {}: {e}", p.id)),
+                regex: OnceLock::new(),
                 allow: p
                     .allow
                     .iter()
@@ -181,7 +190,7 @@ impl Catalogue {
             if !triggered[index] {
                 continue;
             }
-            for caps in pattern.regex.captures_iter(text) {
+            for caps in pattern.regex().captures_iter(text) {
                 let Some(secret) = caps.get(pattern.data.group) else {
                     continue;
                 };
@@ -336,6 +345,8 @@ mod tests {
                 "{}: its vendor docs link is not an https URL: {docs}",
                 pattern.data.id
             );
+            // Compiled lazily in an audit: every one must compile.
+            pattern.regex();
             let value = fake::expand(&pattern.data.fake, &pattern.data.id);
             let text = format!("config = \"{value}\"\n");
             let found = catalogue.scan(&text);
