@@ -8,7 +8,10 @@
 #           vendors the pinned corpus if it is not there yet)
 # Environment: THREADS (default: nproc) is the thread count of the main rows; BENCH_SCALING=0
 # skips the scaling rows (1/4, 1/2 of the corpus, one thread); BENCH_RIPSECRETS=0 skips ripsecrets
-# (by far the slowest row: minutes per run on the full corpus).
+# on the whole corpus (by far the slowest row: minutes per run), not on the 28 MB subset;
+# BENCH_WORKSPACES=0 skips the workspace rows (the subset, generated workspaces of 10, 40 and 160
+# members); BENCH_FIELD=DIR adds a row per service workspace in DIR (the field set's trees, as
+# bench/field/materialise.py writes them).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +38,12 @@ fi
 corpus=$(cd "$corpus" && pwd)
 threads=${THREADS:-$(nproc)}
 scaling=${BENCH_SCALING:-1}
+workspaces=${BENCH_WORKSPACES:-1}
+field=${BENCH_FIELD:-}
+if [ -n "$field" ] && [ ! -d "$field" ]; then
+    echo "bench: BENCH_FIELD '$field' is not a directory" >&2
+    exit 2
+fi
 
 for tool in python3 cargo; do
     if ! command -v "$tool" >/dev/null 2>&1; then
@@ -70,8 +79,8 @@ fi
 # ripsecrets: installed with `cargo install --locked` into $RIPSECRETS_ROOT (as bench/secrets.sh).
 rs_root=${RIPSECRETS_ROOT:-$HOME/.cache/prodready-bench/ripsecrets}
 ripsecrets=""
-if [ "${BENCH_RIPSECRETS:-1}" = 0 ]; then
-    echo "bench: BENCH_RIPSECRETS=0: skipping the ripsecrets peer" >&2
+if [ "${BENCH_RIPSECRETS:-1}" = 0 ] && [ "$workspaces" = 0 ]; then
+    echo "bench: BENCH_RIPSECRETS=0 BENCH_WORKSPACES=0: skipping the ripsecrets peer" >&2
 elif command -v ripsecrets >/dev/null 2>&1; then
     ripsecrets=$(command -v ripsecrets)
 elif [ -x "$rs_root/bin/ripsecrets" ]; then
@@ -128,6 +137,16 @@ if [ "$scaling" = 1 ]; then
     mirror "$corpus" "$work/quarter" 4
     mirror "$corpus" "$work/half" 2
 fi
+# name<TAB>tree of every row that does not read the corpus mirror, for the report.
+row_trees="$work/row-trees.tsv"
+: >"$row_trees"
+if [ "$workspaces" = 1 ]; then
+    echo "bench: the 28 MB subset (bench/subset.sh) and generated workspaces (bench/gen-workspace.py)" >&2
+    bash "$repo/bench/subset.sh" "$corpus" "$work/subset" >/dev/null
+    for n in 10 40 160; do
+        python3 "$repo/bench/gen-workspace.py" "$n" "$work/ws$n"
+    done
+fi
 # The file the warm-cache row edits: the largest .rs file under 1 MiB (a larger one could pass
 # max_file_size and be skipped, which would measure nothing), the name sorting first on a tie.
 edited=$(cd "$tree" && find . -type f -name '*.rs' -size -1024k -printf '%s %p\n' | sort -k1,1nr -k2 | sed -n 1p | cut -d' ' -f2-)
@@ -174,8 +193,30 @@ cold() { # cold NAME ROOT OUTPUT [ARGS...] -> a command line
 add "cat floor" "find \"\$TREE\" -type f -name '*.rs' -print0 | xargs -0 cat > /dev/null"
 add "audit" "$(cold cache-cold '$TREE' '$OUT/audit.json' --threads '$THREADS')"
 add "syn-parse all" "\"\$SYNPARSE\" \"\$TREE\" \"\$THREADS\" > \"\$OUT/syn-parse.txt\""
-if [ -n "$ripsecrets" ]; then
+if [ -n "$ripsecrets" ] && [ "${BENCH_RIPSECRETS:-1}" != 0 ]; then
     add "ripsecrets" "\"\$RIPSECRETS\" \"\$TREE\" > /dev/null"
+fi
+if [ "$workspaces" = 1 ]; then
+    add "audit subset" "$(cold cache-subset '$WORK/subset' '$OUT/subset.json' --threads '$THREADS')"
+    add "audit subset --select SEC" \
+        "$(cold cache-subset-sec '$WORK/subset' '$OUT/subset-sec.json' --threads '$THREADS' --select SEC)"
+    printf 'audit subset\t%s\naudit subset --select SEC\t%s\n' "$work/subset" "$work/subset" >>"$row_trees"
+    if [ -n "$ripsecrets" ]; then
+        add "ripsecrets subset" "\"\$RIPSECRETS\" \"\$WORK/subset\" > /dev/null"
+        printf 'ripsecrets subset\t%s\n' "$work/subset" >>"$row_trees"
+    fi
+    for n in 10 40 160; do
+        add "audit workspace N=$n" "$(cold "cache-ws$n" "\$WORK/ws$n" "\$OUT/ws$n.json" --threads '$THREADS')"
+        printf 'audit workspace N=%s\t%s\n' "$n" "$work/ws$n" >>"$row_trees"
+    done
+fi
+if [ -n "$field" ]; then
+    for dir in "$field"/*/; do
+        [ -f "$dir/Cargo.toml" ] || continue
+        name=$(basename "$dir")
+        add "audit field $name" "$(cold "cache-field-$name" "$dir" "\$OUT/field-$name.json" --threads '$THREADS')"
+        printf 'audit field %s\t%s\n' "$name" "$dir" >>"$row_trees"
+    done
 fi
 if [ "$has_cache" = 1 ]; then
     add "audit warm, 1 file changed" "$(audit '$TREE' '$OUT/warm.json' --threads '$THREADS' --cache-dir '$WORK/cache-warm')"
@@ -186,9 +227,10 @@ if [ "$scaling" = 1 ]; then
     add "audit 1 thread" "$(cold cache-one-thread '$TREE' '$OUT/one-thread.json' --threads 1)"
 fi
 
-# Runs one command once; appends "name<TAB>wall<TAB>rss_kb" to the samples.
+# Runs one command once; appends "name<TAB>wall<TAB>rss_kb<TAB>cpu" to the samples (cpu: user +
+# system seconds of the command and its children, from GNU time).
 measure() {
-    local name=$1 cmd=$2 rc=0 start end rss="" errf="$work/stderr"
+    local name=$1 cmd=$2 rc=0 start end rss="" cpu="" errf="$work/stderr"
     if [ "$name" = "audit warm, 1 file changed" ]; then
         edit_one_file
     fi
@@ -201,6 +243,7 @@ measure() {
     end=$(date +%s.%N)
     if [ -n "$gnu_time" ] && [ -s "$work/time" ]; then
         rss=$(sed -n 's/^[[:space:]]*Maximum resident set size (kbytes): //p' "$work/time")
+        cpu=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ { t += $2 } END { printf "%.3f", t }' "$work/time")
     fi
     case $name in
         audit*)
@@ -215,7 +258,7 @@ measure() {
                     ;;
             esac
             ;;
-        ripsecrets) ;; # exits 1 when it finds secrets
+        ripsecrets*) ;; # exits 1 when it finds secrets
         *)
             if [ "$rc" != 0 ]; then
                 echo "bench: FAILED: '$name' exited with status $rc" >&2
@@ -224,7 +267,7 @@ measure() {
             fi
             ;;
     esac
-    printf '%s\t%s\t%s\n' "$name" "$(python3 -c "print(f'{$end - $start:.3f}')")" "$rss" >>"$samples"
+    printf '%s\t%s\t%s\t%s\n' "$name" "$(python3 -c "print(f'{$end - $start:.3f}')")" "$rss" "$cpu" >>"$samples"
 }
 
 echo "bench: corpus $corpus ($threads thread(s) for the main rows)" >&2
@@ -296,17 +339,20 @@ echo "machine: $(nproc) CPU(s), $(uname -sr); load average at the end: $(cut -d'
 echo "prodready $("$prodready" --version 2>/dev/null || echo '?'); main rows on $threads thread(s)"
 echo "syn-parse reference: $(cat "$out/syn-parse.txt")"
 echo
-python3 - "$samples" "$tree" "$work" "$out/audit.json" "$scaling" "$threads" "${names[@]}" <<'PY'
+python3 - "$samples" "$tree" "$work" "$out/audit.json" "$scaling" "$threads" "$row_trees" "${names[@]}" <<'PY'
 import json, os, statistics, sys
-path, tree, work, audit_json, scaling, threads, names = (
-    sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1", sys.argv[6], sys.argv[7:])
-wall, rss = {n: [] for n in names}, {n: [] for n in names}
+path, tree, work, audit_json, scaling, threads, row_trees, names = (
+    sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1", sys.argv[6],
+    sys.argv[7], sys.argv[8:])
+wall, rss, cpu = {n: [] for n in names}, {n: [] for n in names}, {n: [] for n in names}
 with open(path) as f:
     for line in f:
-        name, w, r = line.rstrip("\n").split("\t")
+        name, w, r, c = line.rstrip("\n").split("\t")
         wall[name].append(float(w))
         if r.strip().isdigit():
             rss[name].append(int(r) / 1024)
+        if c.strip():
+            cpu[name].append(float(c))
 
 def size(root):
     files = total = 0
@@ -321,25 +367,31 @@ def size(root):
 trees = {"audit": tree, "syn-parse all": tree, "ripsecrets": tree, "cat floor": tree,
          "audit warm, 1 file changed": tree, "audit 1 thread": tree,
          "audit 1/4 corpus": os.path.join(work, "quarter"), "audit 1/2 corpus": os.path.join(work, "half")}
+with open(row_trees) as f:
+    trees.update(line.rstrip("\n").split("\t", 1) for line in f if line.strip())
 sizes = {t: size(t) for t in set(trees[n] for n in names)}
 med = {n: statistics.median(wall[n]) for n in names}
+med_cpu = {n: statistics.median(cpu[n]) for n in names if cpu[n]}
 rows = []
 for n in names:
     files, total = sizes[trees[n]]
     m = med[n]
     med_rss = f"{statistics.median(rss[n]):.1f}" if rss[n] else "n/a"
-    rows.append((n, f"{m:.3f}", f"{min(wall[n]):.3f}", f"{max(wall[n]):.3f}",
+    rows.append((n, f"{m:.3f}", f"{med_cpu[n]:.3f}" if n in med_cpu else "n/a",
+                 f"{min(wall[n]):.3f}", f"{max(wall[n]):.3f}",
                  f"{total / 1e6 / m:.1f}" if m > 0 else "n/a",
                  f"{files / m:.0f}" if m > 0 else "n/a", med_rss, f"{total / 1e6:.0f}",
                  str(len(wall[n]))))
-head = ("command", "median s", "min s", "max s", "MB/s", "files/s", "peak RSS MB", "tree MB", "runs")
+head = ("command", "median s", "cpu s", "min s", "max s", "MB/s", "files/s", "peak RSS MB",
+        "tree MB", "runs")
 widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
 fmt = lambda r: "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
 print(fmt(head))
 print("  ".join("-" * w for w in widths))
 for r in rows:
     print(fmt(r))
-print("(MB/s and files/s over every file of the tree, whatever its kind)")
+print("(median s: wall time; cpu s: median user + system time; MB/s and files/s over every file")
+print(" of the tree, whatever its kind, on the wall time)")
 print()
 
 def target(label, value, ok, goal):
@@ -348,6 +400,22 @@ def target(label, value, ok, goal):
 print("targets (ratios of medians from this run):")
 a = med["audit"]
 target("audit / syn-parse all", f"{a / med['syn-parse all']:.2f}x", a / med["syn-parse all"] <= 0.75, "<= 0.75x")
+if "audit" in med_cpu and "syn-parse all" in med_cpu:
+    r = med_cpu["audit"] / med_cpu["syn-parse all"]
+    target("audit / syn-parse all, CPU time", f"{r:.2f}x", r <= 0.25, "<= 0.25x")
+if "ripsecrets subset" in med:
+    for row, goal in (("audit subset", 20), ("audit subset --select SEC", 40)):
+        r = med["ripsecrets subset"] / med[row]
+        target(f"ripsecrets / {row}", f"{r:.1f}x", r >= goal, f">= {goal}x")
+corpus_rate = sizes[tree][1] / 1e6 / a
+for n in names:
+    if n.startswith("audit workspace") or n.startswith("audit field"):
+        rate = sizes[trees[n]][1] / 1e6 / med[n]
+        target(f"{n} MB/s vs corpus", f"{rate / corpus_rate:.2f}x", rate >= corpus_rate / 2,
+               ">= 0.5x")
+if "audit workspace N=40" in med and "audit workspace N=160" in med:
+    r = med["audit workspace N=160"] / med["audit workspace N=40"]
+    target("workspace N=160 / N=40", f"{r:.2f}x", r <= 4.5, "<= 4.5x")
 if "ripsecrets" in med:
     target("ripsecrets / audit", f"{med['ripsecrets'] / a:.1f}x", med["ripsecrets"] / a >= 20, ">= 20x")
 if "audit warm, 1 file changed" in med:
@@ -366,6 +434,13 @@ if scaling and rss["audit"] and rss["audit 1/4 corpus"] and rss["audit 1/2 corpu
         files, total = sizes[trees[n]]
         print(f"  {n:<20} {total / 1e6:7.0f} MB {files:7d} files  {med[n]:8.3f} s  "
               f"{statistics.median(rss[n]):7.1f} MB RSS")
+ws = [f"audit workspace N={n}" for n in (10, 40, 160) if f"audit workspace N={n}" in med]
+if ws:
+    print("\ngrowth with workspace members (median wall, median CPU):")
+    for n in ws:
+        files, total = sizes[trees[n]]
+        print(f"  {n:<24} {total / 1e6:7.1f} MB {files:7d} files  {med[n]:8.3f} s  "
+              f"{med_cpu.get(n, float('nan')):8.3f} s CPU")
 print("\nper-run wall seconds:")
 for n in names:
     print(f"  {n}: " + ", ".join(f"{w:.3f}" for w in wall[n]))
