@@ -38,6 +38,8 @@ static RUST_FILES: AtomicU64 = AtomicU64::new(0);
 static RUST_PARSED: AtomicU64 = AtomicU64::new(0);
 static RUST_BYTES: AtomicU64 = AtomicU64::new(0);
 static RUST_PARSED_BYTES: AtomicU64 = AtomicU64::new(0);
+static RUST_LEXED: AtomicU64 = AtomicU64::new(0);
+static RUST_LEXED_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// Whether `PRODREADY_TIMINGS` is set to something other than `0` or empty.
 pub fn enabled() -> bool {
@@ -81,6 +83,14 @@ pub fn rust_file(bytes: usize, parsed: bool) {
     if parsed {
         RUST_PARSED.fetch_add(1, Ordering::Relaxed);
         RUST_PARSED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Counts a Rust file the tree gates lexed (`words::FileWords::tokens`).
+pub fn rust_lexed(bytes: usize) {
+    if enabled() {
+        RUST_LEXED.fetch_add(1, Ordering::Relaxed);
+        RUST_LEXED_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 }
 
@@ -151,6 +161,12 @@ impl Phases {
         eprintln!(
             "project matchers built: {}",
             MATCHERS.load(Ordering::Relaxed)
+        );
+        eprintln!(
+            "rust files lexed by the tree gates: {} of {} ({:.1} MB)",
+            RUST_LEXED.load(Ordering::Relaxed),
+            RUST_FILES.load(Ordering::Relaxed),
+            RUST_LEXED_BYTES.load(Ordering::Relaxed) as f64 / 1e6,
         );
         eprintln!(
             "rust files parsed: {} of {} ({:.1} of {:.1} MB)",

@@ -37,6 +37,8 @@ pub fn lowercases_into_ascii(text: &str) -> bool {
     text.contains('\u{212A}')
 }
 
+use std::cell::OnceCell;
+
 /// A code token of a Rust text: its kind and its text.
 pub type CodeToken<'t> = (ra_ap_rustc_lexer::TokenKind, &'t str);
 
@@ -233,11 +235,15 @@ impl Present<'_> {
     }
 }
 
-/// What a Rust file's text says before any parse, for the tree gates: its code tokens (lexed
-/// once), which words of the gate vocabulary its code holds, and its package's crate renames.
+/// What a Rust file's text says before any parse, for the tree gates: which words of the gate
+/// vocabulary its code holds, its code tokens, and its package's crate renames. The text is
+/// lexed at most once, and only when asked: for the words only when one occurs in its bytes
+/// (`Vocabulary::occurs_in`), for the tokens only when a gate reads them.
 pub struct FileWords<'a> {
-    tokens: Vec<CodeToken<'a>>,
-    present: Present<'a>,
+    text: &'a str,
+    vocabulary: &'a Vocabulary,
+    tokens: OnceCell<Vec<CodeToken<'a>>>,
+    present: OnceCell<Present<'a>>,
     renames: Vec<(String, String)>,
 }
 
@@ -248,43 +254,58 @@ impl<'a> FileWords<'a> {
         vocabulary: &'a Vocabulary,
         renames: Vec<(String, String)>,
     ) -> FileWords<'a> {
-        let tokens = code_token_list(text);
         FileWords {
-            present: vocabulary.scan_tokens(text, tokens.iter().copied()),
-            tokens,
+            text,
+            vocabulary,
+            tokens: OnceCell::new(),
+            present: OnceCell::new(),
             renames,
         }
     }
 
     /// The file's code tokens (`code_tokens`).
     pub fn tokens(&self) -> &[CodeToken<'a>] {
-        &self.tokens
+        self.tokens.get_or_init(|| {
+            crate::timings::rust_lexed(self.text.len());
+            code_token_list(self.text)
+        })
+    }
+
+    fn present(&self) -> &Present<'a> {
+        self.present.get_or_init(|| {
+            if self.vocabulary.occurs_in(self.text) {
+                let tokens = self.tokens().iter().copied();
+                self.vocabulary.scan_tokens(self.text, tokens)
+            } else {
+                self.vocabulary.scan_tokens(self.text, std::iter::empty())
+            }
+        })
     }
 
     /// Whether the code holds the identifier.
     pub fn has(&self, word: &str) -> bool {
-        self.present.has(word)
+        self.present().has(word)
     }
 
     /// Whether the code calls a macro of that name.
     pub fn has_macro(&self, name: &str) -> bool {
-        self.present.has_macro(name)
+        self.present().has_macro(name)
     }
 
     /// Whether the code calls a method or reads a field of that name.
     pub fn has_member(&self, name: &str) -> bool {
-        self.present.has_member(name)
+        self.present().has_member(name)
     }
 
     /// Whether the code calls a method of that name.
     pub fn has_method(&self, name: &str) -> bool {
-        self.present.has_method(name)
+        self.present().has_method(name)
     }
 
     /// Whether every segment of the path is written in the code (its crate also through a
     /// renamed dependency of the file's package).
     pub fn has_path(&self, path: &str) -> bool {
-        self.present.has_path(path, &self.renames)
+        self.present().has_path(path, &self.renames)
     }
 }
 

@@ -140,6 +140,7 @@ fn finish(source: &Source, known_not_parsed: Option<String>, facts: &mut FileFac
 
 /// What a Rust file's code tokens tell, parsed or not: the modules it declares and a metrics
 /// endpoint written by hand.
+#[derive(Default)]
 struct TokenFacts {
     modules: Vec<String>,
     metrics_endpoint: Option<usize>,
@@ -442,7 +443,11 @@ impl FileInput<'_> {
                 Some(rust::recursion_estimate(words.tokens().iter().copied())),
             )
         };
-        let read = TokenFacts::of(text, words.tokens());
+        let read = if rust::token_facts_possible(text) {
+            TokenFacts::of(text, words.tokens())
+        } else {
+            TokenFacts::default()
+        };
         // With timings on, every reason that holds is noted, not only the first, to see which
         // gates let files through; each gate is asked once.
         let mut needed = false;

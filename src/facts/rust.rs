@@ -118,6 +118,31 @@ pub fn token_facts(
     (modules, line)
 }
 
+/// Whether `token_facts` can find anything in a text: the words its tokens are made of occur in
+/// the bytes (`mod`, `path` and `include` as whole ASCII words, since a token of that
+/// identifier has no ASCII letter, digit or `_` beside it). When not, the text need not be lexed
+/// for them.
+pub fn token_facts_possible(text: &str) -> bool {
+    static WORDS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::new([
+            "mod",
+            "path",
+            "include",
+            "TextEncoder",
+            "/metrics",
+            "version=0.0.4",
+        ])
+        .expect("token facts automaton")
+    });
+    let bytes = text.as_bytes();
+    let ident = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    WORDS.find_overlapping_iter(text).any(|m| {
+        m.pattern().as_usize() >= 3
+            || !(ident(m.start().checked_sub(1).and_then(|i| bytes.get(i)))
+                || ident(bytes.get(m.end())))
+    })
+}
+
 /// Keywords that open a construct syn parses by recursion, or that chain one to the next
 /// (`x as u8 as u16`, `else if`, `return return`, `move |a| move |b|`, `impl Fn() -> impl Fn()`).
 const RECURSIVE_KEYWORDS: [&str; 18] = [
@@ -758,6 +783,28 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
         assert_eq!(metrics, Some(14), "the first exporter token's line");
         assert_eq!(token_facts_of("let e = TextEncoder::new();").1, Some(1));
         assert_eq!(token_facts_of("// \"/metrics\"\nfn f() {}"), (vec![], None));
+    }
+
+    #[test]
+    fn token_facts_are_looked_for_only_where_their_words_occur() {
+        let texts = [
+            "mod a;",
+            "pub(crate)mod b;",
+            "#[path=\"x.rs\"] mod c;",
+            "include!(\"t.rs\");",
+            "fn m() -> &'static str { \"/metrics\" }",
+            "let e = prometheus::TextEncoder::new();",
+            "mod\u{00e9}t;",
+            "let model = modify(mode); // modules, paths, includes",
+            "fn f() { let filepath = included; }",
+        ];
+        for text in texts {
+            let facts = token_facts_of(text);
+            let found = !facts.0.is_empty() || facts.1.is_some();
+            assert!(!found || token_facts_possible(text), "{text}");
+        }
+        assert!(!token_facts_possible(texts[7]) && !token_facts_possible(texts[8]));
+        assert!(token_facts_possible(texts[0]) && token_facts_possible(texts[4]));
     }
 
     fn facts(path: &str, text: &str) -> RustFacts {
