@@ -59,16 +59,32 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     let mut functions = Functions {
         ctx,
         imports: rust.imports,
+        current: Vec::new(),
+        returned: Vec::new(),
+        unchecked_calls: HashMap::new(),
         out,
     };
     functions.visit_file(rust.ast);
+    // A body a function returns is checked by its callers when the file calls it and every call
+    // parses, inspects or passes on the value (`serde_json::from_str(&call_api(..)?)`).
+    for (function, finding) in std::mem::take(&mut functions.returned) {
+        let checked_by_callers = functions
+            .unchecked_calls
+            .get(&function)
+            .is_some_and(|unchecked| !unchecked.contains(&true));
+        if !checked_by_callers {
+            functions.out.push(finding);
+        }
+    }
 }
 
 /// A finding needs a status read (`.status()`, `.status`, `.status_code`, in code or in a
 /// macro's tokens) and a body read (a method call).
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     query.live(Code::OBS005)
-        && (query.has_member("status") || query.has_member("status_code"))
+        && (query.has_member("status")
+            || query.has_member("status_code")
+            || DATA.raise_methods.iter().any(|m| query.has_method(m)))
         && DATA.body_methods.iter().any(|m| query.has_method(m))
 }
 
@@ -76,15 +92,24 @@ pub fn gate_words() -> Vec<String> {
     let words = ["status", "status_code"].map(String::from);
     words
         .into_iter()
+        .chain(DATA.raise_methods.iter().cloned())
         .chain(DATA.success_methods.iter().cloned())
         .chain(DATA.body_methods.iter().cloned())
         .collect()
 }
 
-/// Finds every function body and judges it on its own.
+/// Finds every function body and judges it on its own; a body returned raw waits for the calls
+/// of its function in the file (see `check_file`).
 struct Functions<'a, 'o> {
     ctx: &'a FileContext<'a>,
     imports: &'a Imports,
+    /// The names of the functions being visited, innermost last.
+    current: Vec<String>,
+    /// Findings of a body returned raw, with the name of the function that returns it.
+    returned: Vec<(String, Finding)>,
+    /// By the name of the function or method called: whether each call's value goes unchecked
+    /// in its caller (returned, stored or dropped).
+    unchecked_calls: HashMap<String, Vec<bool>>,
     out: &'o mut Vec<Finding>,
 }
 
@@ -99,28 +124,45 @@ impl Functions<'_, '_> {
             bindings: Vec::new(),
             reads: Vec::new(),
             uses: Vec::new(),
+            calls: Vec::new(),
         };
         walk.visit_block(body);
-        for finding in walk.findings() {
-            self.out.push(finding);
+        for (name, unchecked) in walk.call_fates() {
+            self.unchecked_calls
+                .entry(name)
+                .or_default()
+                .push(unchecked);
+        }
+        let function = self.current.last().cloned().unwrap_or_default();
+        for (fate, finding) in walk.findings() {
+            match fate {
+                Fate::Returned => self.returned.push((function.clone(), finding)),
+                _ => self.out.push(finding),
+            }
         }
     }
 }
 
 impl<'ast> Visit<'ast> for Functions<'_, '_> {
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.current.push(item.sig.ident.to_string());
         self.judge(&item.block);
         visit::visit_item_fn(self, item);
+        self.current.pop();
     }
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        self.current.push(item.sig.ident.to_string());
         self.judge(&item.block);
         visit::visit_impl_item_fn(self, item);
+        self.current.pop();
     }
     fn visit_trait_item_fn(&mut self, item: &'ast syn::TraitItemFn) {
+        self.current.push(item.sig.ident.to_string());
         if let Some(body) = &item.default {
             self.judge(body);
         }
         visit::visit_trait_item_fn(self, item);
+        self.current.pop();
     }
 }
 
@@ -191,6 +233,8 @@ struct Walk<'a, 'ast> {
     reads: Vec<BodyRead>,
     /// Every use of a plain variable: its name, byte offset and fate.
     uses: Vec<(String, usize, Fate)>,
+    /// Every call of a function or method by name: the name, the call's span and its fate.
+    calls: Vec<(String, std::ops::Range<usize>, Fate)>,
 }
 
 /// The variable at the root of a receiver chain (`resp` in `resp.body_mut().read_to_string()`).
@@ -321,6 +365,7 @@ impl Walk<'_, '_> {
                         Fate::Discarded
                     }
                     syn::Pat::Ident(p) => Fate::Bound(p.ident.to_string()),
+                    syn::Pat::Wild(_) => Fate::Discarded,
                     syn::Pat::Type(t) => match &*t.pat {
                         syn::Pat::Ident(p) => Fate::Bound(p.ident.to_string()),
                         _ => Fate::Checked,
@@ -420,6 +465,15 @@ impl Walk<'_, '_> {
                 let method = m.method.to_string();
                 if DATA.body_methods.contains(&method) {
                     self.on_body_read(m, method);
+                } else {
+                    self.on_call(method, expr);
+                }
+            }
+            syn::Expr::Call(call) => {
+                if let syn::Expr::Path(func) = &*call.func
+                    && let Some(last) = func.path.segments.last()
+                {
+                    self.on_call(last.ident.to_string(), expr);
                 }
             }
             syn::Expr::If(i) => self.on_if(i),
@@ -433,6 +487,22 @@ impl Walk<'_, '_> {
             syn::Expr::Macro(m) => self.scan_macro(m.mac.tokens.clone()),
             _ => {}
         }
+    }
+
+    fn on_call(&mut self, name: String, call: &syn::Expr) {
+        let range = self.ctx.source.span_range(call.span());
+        let fate = self.fate();
+        self.calls.push((name, range, fate));
+    }
+
+    /// Each call's callee and whether its value goes unchecked here: dropped, or leaving the
+    /// function raw.
+    fn call_fates(&self) -> impl Iterator<Item = (String, bool)> + '_ {
+        self.calls.iter().map(|(name, range, fate)| {
+            let unchecked =
+                *fate == Fate::Discarded || self.escapes(fate, range.end, range.start, 0).is_some();
+            (name.clone(), unchecked)
+        })
     }
 
     fn on_body_read(&mut self, call: &syn::ExprMethodCall, method: String) {
@@ -484,7 +554,8 @@ impl Walk<'_, '_> {
         }
     }
 
-    fn findings(&self) -> Vec<Finding> {
+    /// Each finding with how the body leaves the function (returned or stored).
+    fn findings(&self) -> Vec<(Fate, Finding)> {
         let mut out = Vec::new();
         for read in &self.reads {
             let Some((fate, leaves_at)) =
@@ -507,7 +578,7 @@ impl Walk<'_, '_> {
                 "returned"
             };
             let line = self.ctx.source.line_of(checked_at);
-            out.push(Finding::at(
+            let finding = Finding::at(
                 Code::OBS005,
                 self.ctx.source,
                 read.range.clone(),
@@ -515,7 +586,8 @@ impl Walk<'_, '_> {
                     "the raw body from `{}()` is {what} unchecked on the success path of the status-only check at line {line}: a 200 carrying a login or error page passes as data",
                     read.method
                 ),
-            ));
+            );
+            out.push((fate, finding));
         }
         out
     }
