@@ -666,11 +666,13 @@ fn config_retry_without_backoff(
         let is_count = data.retry_keys.iter().any(|k| key.ends_with(k.as_str()))
             || (in_retry_table && data.attempt_keys.contains(&key));
         // A count is a whole number (`"0.3"` is a version); a probe's is no retry policy.
-        let in_probe = parent
-            .iter()
-            .any(|p| data.probe_tables.contains(&normalise(p)));
+        let in_probe = || {
+            parent
+                .iter()
+                .any(|p| data.probe_tables.contains(&normalise(p)))
+        };
         if !is_count
-            || in_probe
+            || in_probe()
             || data.ignore_keys.contains(&key)
             || !setting
                 .value

@@ -54,9 +54,14 @@ pub fn limit_setting(
     source: &Source,
     settings: &[crate::facts::settings::Setting],
 ) -> Option<String> {
+    static WORDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        (LIMITS.limit_settings.iter())
+            .map(|w| format!("_{w}_"))
+            .collect()
+    });
     settings.iter().find_map(|setting| {
         let key = format!("_{}_", crate::words::split(setting.key()).join("_"));
-        let limits = (LIMITS.limit_settings.iter()).any(|word| key.contains(&format!("_{word}_")));
+        let limits = WORDS.iter().any(|word| key.contains(word.as_str()));
         limits.then(|| {
             let line = source.line_of(setting.key_range.start);
             format!("{} ({}:{line})", setting.key(), source.path)
