@@ -443,6 +443,37 @@ fn reported(detections: &[Detection]) -> Vec<&Detection> {
     kept
 }
 
+/// The finding a detection makes, its value shown masked (`shown`): at the whole key block for
+/// SEC001 (whose fix links the vendor's revocation page), at the value otherwise; a password in
+/// a URL to a local host is `low`.
+fn finding_of(ctx: &FileContext<'_>, detection: &Detection, shown: &str) -> Finding {
+    let what = &detection.what;
+    let (range, message) = match detection.code {
+        Code::SEC001 => (
+            detection.anchor.clone(),
+            format!("{what} committed: {shown}"),
+        ),
+        Code::SEC002 => (
+            detection.secret.clone(),
+            format!("{what} is assigned a literal secret: {shown}"),
+        ),
+        _ => (
+            detection.secret.clone(),
+            format!("{what} carries a password: {shown}"),
+        ),
+    };
+    let mut finding = Finding::at(detection.code, ctx.source, range, message);
+    if let Some(docs) = detection.vendor_docs {
+        finding = finding.with_fix(format!(
+            "revoke it (see {docs}), remove it from the code and its history, and load it from a secret store or the environment"
+        ));
+    }
+    if detection.code == Code::SEC003 && detection.local {
+        finding = finding.with_severity(Severity::Low);
+    }
+    finding
+}
+
 pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
     for detection in reported(ctx.secrets) {
         if !ctx.rules.enabled(detection.code) {
@@ -450,41 +481,7 @@ pub fn check_file(ctx: &FileContext<'_>, _parsed: &Parsed<'_>, out: &mut Vec<Fin
         }
         let value = &ctx.source.text[detection.secret.clone()];
         let shown = mask_value(value);
-        let finding = match detection.code {
-            Code::SEC001 => {
-                let finding = Finding::at(
-                    Code::SEC001,
-                    ctx.source,
-                    detection.anchor.clone(),
-                    format!("{} committed: {shown}", detection.what),
-                );
-                match detection.vendor_docs {
-                    Some(docs) => finding.with_fix(format!(
-                        "revoke it (see {docs}), remove it from the code and its history, and load it from a secret store or the environment"
-                    )),
-                    None => finding,
-                }
-            }
-            Code::SEC002 => Finding::at(
-                Code::SEC002,
-                ctx.source,
-                detection.secret.clone(),
-                format!("{} is assigned a literal secret: {shown}", detection.what),
-            ),
-            _ => {
-                let finding = Finding::at(
-                    Code::SEC003,
-                    ctx.source,
-                    detection.secret.clone(),
-                    format!("{} carries a password: {shown}", detection.what),
-                );
-                if detection.local {
-                    finding.with_severity(Severity::Low)
-                } else {
-                    finding
-                }
-            }
-        };
+        let finding = finding_of(ctx, detection, &shown);
         let value = if detection.verified {
             SecretValue::Issued
         } else if detection.local {
