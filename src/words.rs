@@ -111,11 +111,21 @@ impl Vocabulary {
         self.bytes.is_match(text)
     }
 
-    /// The words of the vocabulary that the code of `text` holds. A text in which no word
-    /// occurs (`occurs_in`) is not lexed.
+    /// The words of the vocabulary that the code of `text` holds.
     pub fn scan<'v>(&'v self, text: &'v str) -> Present<'v> {
+        self.scan_lexing(text, || code_tokens(text))
+    }
+
+    /// The words of the vocabulary that the code of `text` holds, read from the code tokens
+    /// `lex` gives: called only when a word occurs in the text's bytes (`occurs_in`), so a text
+    /// without any is not lexed.
+    pub fn scan_lexing<'v, I: IntoIterator<Item = CodeToken<'v>>>(
+        &'v self,
+        text: &'v str,
+        lex: impl FnOnce() -> I,
+    ) -> Present<'v> {
         if self.occurs_in(text) {
-            self.scan_tokens(text, code_tokens(text))
+            self.scan_tokens(text, lex())
         } else {
             self.scan_tokens(text, std::iter::empty())
         }
@@ -273,12 +283,7 @@ impl<'a> FileWords<'a> {
 
     fn present(&self) -> &Present<'a> {
         self.present.get_or_init(|| {
-            if self.vocabulary.occurs_in(self.text) {
-                let tokens = self.tokens().iter().copied();
-                self.vocabulary.scan_tokens(self.text, tokens)
-            } else {
-                self.vocabulary.scan_tokens(self.text, std::iter::empty())
-            }
+            (self.vocabulary).scan_lexing(self.text, || self.tokens().iter().copied())
         })
     }
 

@@ -59,7 +59,6 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     let mut functions = Functions {
         ctx,
         imports: rust.imports,
-        current: Vec::new(),
         returned: Vec::new(),
         unchecked_calls: HashMap::new(),
         out,
@@ -103,8 +102,6 @@ pub fn gate_words() -> Vec<String> {
 struct Functions<'a, 'o> {
     ctx: &'a FileContext<'a>,
     imports: &'a Imports,
-    /// The names of the functions being visited, innermost last.
-    current: Vec<String>,
     /// Findings of a body returned raw, with the name of the function that returns it.
     returned: Vec<(String, Finding)>,
     /// By the name of the function or method called: whether each call's value goes unchecked
@@ -114,7 +111,8 @@ struct Functions<'a, 'o> {
 }
 
 impl Functions<'_, '_> {
-    fn judge(&mut self, body: &syn::Block) {
+    /// Judges the body of the function `name`.
+    fn judge(&mut self, name: &syn::Ident, body: &syn::Block) {
         let mut walk = Walk {
             ctx: self.ctx,
             imports: self.imports,
@@ -133,10 +131,9 @@ impl Functions<'_, '_> {
                 .or_default()
                 .push(unchecked);
         }
-        let function = self.current.last().cloned().unwrap_or_default();
         for (fate, finding) in walk.findings() {
             match fate {
-                Fate::Returned => self.returned.push((function.clone(), finding)),
+                Fate::Returned => self.returned.push((name.to_string(), finding)),
                 _ => self.out.push(finding),
             }
         }
@@ -145,24 +142,18 @@ impl Functions<'_, '_> {
 
 impl<'ast> Visit<'ast> for Functions<'_, '_> {
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
-        self.current.push(item.sig.ident.to_string());
-        self.judge(&item.block);
+        self.judge(&item.sig.ident, &item.block);
         visit::visit_item_fn(self, item);
-        self.current.pop();
     }
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
-        self.current.push(item.sig.ident.to_string());
-        self.judge(&item.block);
+        self.judge(&item.sig.ident, &item.block);
         visit::visit_impl_item_fn(self, item);
-        self.current.pop();
     }
     fn visit_trait_item_fn(&mut self, item: &'ast syn::TraitItemFn) {
-        self.current.push(item.sig.ident.to_string());
         if let Some(body) = &item.default {
-            self.judge(body);
+            self.judge(&item.sig.ident, body);
         }
         visit::visit_trait_item_fn(self, item);
-        self.current.pop();
     }
 }
 

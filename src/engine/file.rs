@@ -138,24 +138,6 @@ fn finish(source: &Source, known_not_parsed: Option<String>, facts: &mut FileFac
         .retain(|i| !i.starts_with("analysis stopped") || !std::mem::replace(&mut stopped, true));
 }
 
-/// What a Rust file's code tokens tell, parsed or not: the modules it declares and a metrics
-/// endpoint written by hand.
-#[derive(Default)]
-struct TokenFacts {
-    modules: Vec<String>,
-    metrics_endpoint: Option<usize>,
-}
-
-impl TokenFacts {
-    fn of(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> TokenFacts {
-        let (modules, metrics_endpoint) = rust::token_facts(text, tokens);
-        TokenFacts {
-            modules,
-            metrics_endpoint,
-        }
-    }
-}
-
 /// What every file's checks share, whatever its kind.
 struct FileInput<'a> {
     source: &'a Source,
@@ -202,7 +184,8 @@ impl FileInput<'_> {
             need
         } else {
             let text = &self.source.text;
-            let read = TokenFacts::of(text, &crate::words::code_token_list(text));
+            let tokens = crate::words::code_token_list(text);
+            let read = rust::token_facts(text, || &tokens);
             (facts.modules, facts.metrics_endpoint) = (Some(read.modules), read.metrics_endpoint);
             TreeNeed::Now(TreeFamilies::ALL, None)
         };
@@ -396,7 +379,7 @@ impl FileInput<'_> {
     /// alone make it `Later`: the project phase asks for them only when its verdict depends on
     /// them (one logging call anywhere settles OBS001, for one).
     /// Returns the facts read from the tokens the gates lexed too.
-    fn rust_tree_need(&self, role: Role) -> (TreeNeed, TokenFacts) {
+    fn rust_tree_need(&self, role: Role) -> (TreeNeed, rust::TokenFacts) {
         let text = &self.source.text;
         let path = self.source.path.as_str();
         let ctx = self.context(&self.secrets_in_text);
@@ -443,11 +426,7 @@ impl FileInput<'_> {
                 Some(rust::recursion_estimate(words.tokens().iter().copied())),
             )
         };
-        let read = if rust::token_facts_possible(text) {
-            TokenFacts::of(text, words.tokens())
-        } else {
-            TokenFacts::default()
-        };
+        let read = rust::token_facts(text, || words.tokens());
         // With timings on, every reason that holds is noted, not only the first, to see which
         // gates let files through; each gate is asked once.
         let mut needed = false;

@@ -50,6 +50,15 @@ pub fn declares_test_module(text: &str) -> bool {
     text.contains("cfg(") && TEST_MODULE_DECLARATION.is_match(text)
 }
 
+/// What a Rust file's code tokens say about its place in the project (`token_facts`).
+#[derive(Debug, Default, PartialEq)]
+pub struct TokenFacts {
+    /// The module files it can bring into its crate.
+    pub modules: Vec<String>,
+    /// The line of a Prometheus exporter written by hand.
+    pub metrics_endpoint: Option<usize>,
+}
+
 /// What a Rust file's code tokens say about its place in the project, in one pass:
 ///
 /// - the module files the file can bring into its crate: the name of every `mod name;` (and the
@@ -61,11 +70,20 @@ pub fn declares_test_module(text: &str) -> bool {
 ///   Prometheus text-format content type (`text/plain; version=0.0.4`) or use of the
 ///   prometheus crate's `TextEncoder`.
 ///
-/// `tokens` are the code tokens of `text` (`words::code_tokens`).
-pub fn token_facts(
+/// `tokens` gives the code tokens of `text` (`words::code_tokens`); it is called only when the
+/// words these facts are made of occur in the text's bytes, so a text without them is not lexed.
+pub fn token_facts<'t>(
     text: &str,
-    tokens: &[crate::words::CodeToken<'_>],
-) -> (Vec<String>, Option<usize>) {
+    tokens: impl FnOnce() -> &'t [crate::words::CodeToken<'t>],
+) -> TokenFacts {
+    if token_facts_possible(text) {
+        read_token_facts(text, tokens())
+    } else {
+        TokenFacts::default()
+    }
+}
+
+fn read_token_facts(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> TokenFacts {
     use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
     let ident = |at: Option<usize>, word: &str| {
         at.and_then(|i| tokens.get(i))
@@ -111,18 +129,20 @@ pub fn token_facts(
     }
     modules.sort();
     modules.dedup();
-    let line = exporter.map(|piece| {
+    let metrics_endpoint = exporter.map(|piece| {
         let offset = piece.as_ptr() as usize - text.as_ptr() as usize;
         1 + memchr::memchr_iter(b'\n', &text.as_bytes()[..offset]).count()
     });
-    (modules, line)
+    TokenFacts {
+        modules,
+        metrics_endpoint,
+    }
 }
 
 /// Whether `token_facts` can find anything in a text: the words its tokens are made of occur in
 /// the bytes (`mod`, `path` and `include` as whole ASCII words, since a token of that
-/// identifier has no ASCII letter, digit or `_` beside it). When not, the text need not be lexed
-/// for them.
-pub fn token_facts_possible(text: &str) -> bool {
+/// identifier has no ASCII letter, digit or `_` beside it).
+fn token_facts_possible(text: &str) -> bool {
     static WORDS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
         aho_corasick::AhoCorasick::new([
             "mod",
@@ -745,8 +765,8 @@ pub fn pattern_names(pat: &syn::Pat) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn token_facts_of(text: &str) -> (Vec<String>, Option<usize>) {
-        token_facts(text, &crate::words::code_token_list(text))
+    fn token_facts_of(text: &str) -> TokenFacts {
+        read_token_facts(text, &crate::words::code_token_list(text))
     }
 
     #[test]
@@ -768,7 +788,10 @@ fn route() -> &'static str {
 }
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 "#;
-        let (modules, metrics) = token_facts_of(text);
+        let TokenFacts {
+            modules,
+            metrics_endpoint: metrics,
+        } = token_facts_of(text);
         assert_eq!(
             modules,
             [
@@ -781,8 +804,12 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
             ]
         );
         assert_eq!(metrics, Some(14), "the first exporter token's line");
-        assert_eq!(token_facts_of("let e = TextEncoder::new();").1, Some(1));
-        assert_eq!(token_facts_of("// \"/metrics\"\nfn f() {}"), (vec![], None));
+        let encoder = token_facts_of("let e = TextEncoder::new();");
+        assert_eq!(encoder.metrics_endpoint, Some(1));
+        assert_eq!(
+            token_facts_of("// \"/metrics\"\nfn f() {}"),
+            TokenFacts::default()
+        );
     }
 
     #[test]
@@ -799,9 +826,12 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
             "fn f() { let filepath = included; }",
         ];
         for text in texts {
-            let facts = token_facts_of(text);
-            let found = !facts.0.is_empty() || facts.1.is_some();
-            assert!(!found || token_facts_possible(text), "{text}");
+            let tokens = crate::words::code_token_list(text);
+            assert_eq!(
+                token_facts(text, || &tokens),
+                token_facts_of(text),
+                "{text}"
+            );
         }
         assert!(!token_facts_possible(texts[7]) && !token_facts_possible(texts[8]));
         assert!(token_facts_possible(texts[0]) && token_facts_possible(texts[4]));

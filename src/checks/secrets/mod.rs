@@ -812,15 +812,18 @@ fn unquoted(source: &Source, range: Range<usize>) -> Range<usize> {
     let raw = &source.text[range.clone()];
     let start = range.start + (raw.len() - raw.trim_start().len());
     let range = start..(range.end - (raw.len() - raw.trim_end().len())).max(start);
-    let text = &source.text[range.clone()];
-    let quoted = text.len() >= 2
-        && ((text.starts_with('"') && text.ends_with('"'))
-            || (text.starts_with('\'') && text.ends_with('\'')));
-    if quoted {
+    if is_quoted(&source.text[range.clone()]) {
         range.start + 1..range.end - 1
     } else {
         range
     }
+}
+
+/// Whether a value is written between a pair of double or single quotes.
+fn is_quoted(value: &str) -> bool {
+    value.len() >= 2
+        && ((value.starts_with('"') && value.ends_with('"'))
+            || (value.starts_with('\'') && value.ends_with('\'')))
 }
 
 /// SEC002 in configuration: secret-named keys with literal values, Kubernetes `env` entries

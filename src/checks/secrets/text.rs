@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::names::{classify, is_secret_value};
-use super::{Detection, called_a_sample, near_a_local_host};
+use super::{Detection, called_a_sample, is_quoted, near_a_local_host, unquoted};
 use crate::source::{FileKind, Source};
 
 /// `name <op> value` anywhere on a line: after a line start or a separator, an optional
@@ -127,25 +127,13 @@ fn line_assignments(
         }
         push(source, name.as_str(), at(value), block, out);
     }
-    if let Some(caps) = DOCKER_ENV.captures(line) {
-        push(
-            source,
-            &caps["name"],
-            at(caps.name("value").expect("group")),
-            block,
-            out,
-        );
-    }
-    for caps in XML_ELEMENT.captures_iter(line) {
-        if caps["name"] == caps["close"] {
-            push(
-                source,
-                &caps["name"],
-                at(caps.name("value").expect("group")),
-                block,
-                out,
-            );
-        }
+    // `ENV NAME value`, `<name>value</name>`: a name and a value, nothing to rule out.
+    let elements = XML_ELEMENT
+        .captures_iter(line)
+        .filter(|caps| caps["name"] == caps["close"]);
+    for caps in DOCKER_ENV.captures(line).into_iter().chain(elements) {
+        let value = at(caps.name("value").expect("group"));
+        push(source, &caps["name"], value, block, out);
     }
 }
 
@@ -155,7 +143,7 @@ fn push(source: &Source, name: &str, range: Range<usize>, block: Block, out: &mu
     let Some(kind) = classify(name) else {
         return;
     };
-    let range = unquote(source, range);
+    let range = unquoted(source, range);
     let value = &source.text[range.clone()];
     let line = source.line_text(source.line_of(range.start));
     if range.is_empty()
@@ -203,21 +191,6 @@ fn made_of_user_name(source: &Source, range: &Range<usize>, value: &str) -> bool
         USER.captures(source.line_text(n))
             .is_some_and(|caps| super::names::spelled_from(value, &crate::words::split(&caps[1])))
     })
-}
-
-fn is_quoted(value: &str) -> bool {
-    value.len() >= 2
-        && ((value.starts_with('"') && value.ends_with('"'))
-            || (value.starts_with('\'') && value.ends_with('\'')))
-}
-
-/// A value's range without its quotes.
-fn unquote(source: &Source, range: Range<usize>) -> Range<usize> {
-    if is_quoted(&source.text[range.clone()]) {
-        range.start + 1..range.end - 1
-    } else {
-        range
-    }
 }
 
 /// Languages of Markdown code blocks (the fence's info string) whose bare values are
