@@ -227,7 +227,7 @@ pub fn judge_family<'a>(
         let Some(stage) = stage_of(family, imports, path, uses_tonic) else {
             continue;
         };
-        if *loopback && family.quiet_on_loopback {
+        if (*loopback && family.quiet_on_loopback) || origin.unheld {
             continue;
         }
         let judge = Judge {

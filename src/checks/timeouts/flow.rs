@@ -111,6 +111,10 @@ pub struct Use {
     pub sink: Sink,
     /// The chain sits inside the arguments of a timeout wrapper (`tokio::time::timeout`).
     pub in_timeout: bool,
+    /// The chain is in code no request of the service waits on: what a health probe runs,
+    /// background reporting (usage telemetry, update checks). A client made there is not
+    /// judged: what it serves tolerates a hang.
+    pub unheld: bool,
     /// The enclosing function's name.
     pub function: Option<String>,
     /// The local that holds the `async` block the chain is in (`let f = async { .. };`).

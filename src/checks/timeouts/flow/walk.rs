@@ -24,6 +24,7 @@ pub fn walk(
         pending: Pending::default(),
         consumer: None,
         in_timeout: false,
+        unheld: false,
         function: None,
         self_type: None,
         frames: Vec::new(),
@@ -67,6 +68,8 @@ struct Walker<'a> {
     /// The call the next visited expression is a direct argument of.
     consumer: Option<String>,
     in_timeout: bool,
+    /// In code no request of the service waits on (see [`Walker::probed`]).
+    unheld: bool,
     function: Option<String>,
     /// The type of the `impl` block being walked.
     self_type: Option<String>,
@@ -207,7 +210,12 @@ impl Walker<'_> {
         self.frames.pop();
     }
 
-    fn in_function(&mut self, sig: &syn::Signature, body: impl FnOnce(&mut Self)) {
+    fn in_function(
+        &mut self,
+        sig: &syn::Signature,
+        attrs: &[syn::Attribute],
+        body: impl FnOnce(&mut Self),
+    ) {
         let saved = (
             self.function.replace(sig.ident.to_string()),
             std::mem::take(&mut self.frames),
@@ -227,18 +235,22 @@ impl Walker<'_> {
             }
         }
         self.pending = Pending::default();
-        self.probed(names_a_health_check(&sig.ident.to_string()), body);
+        let name = sig.ident.to_string();
+        let unheld = names_a_health_check(&name) || reports_in_background(&name, attrs);
+        self.probed(unheld, body);
         (self.function, self.frames, self.future, self.guard) = saved;
     }
 
-    /// Walks code that a health probe runs (a `health_check` function, a `Healthcheck`
-    /// subcommand's branch): the prober's own timeout bounds it (Docker's `HEALTHCHECK
-    /// --timeout`, a probe's `timeoutSeconds`), as a timeout wrapper would.
+    /// Walks code that no request of the service waits on, as if a timeout wrapped it: what a
+    /// health probe runs (a `health_check` function, a `Healthcheck` subcommand's branch),
+    /// which the prober's own timeout bounds (Docker's `HEALTHCHECK --timeout`, a probe's
+    /// `timeoutSeconds`), and background reporting (see [`reports_in_background`]).
     fn probed(&mut self, probe: bool, body: impl FnOnce(&mut Self)) {
-        let timed = self.in_timeout;
+        let saved = (self.in_timeout, self.unheld);
         self.in_timeout |= probe;
+        self.unheld |= probe;
         body(self);
-        self.in_timeout = timed;
+        (self.in_timeout, self.unheld) = saved;
     }
 
     /// The optional setting an expression reads: `self.timeout`, `config.timeout` (with the
@@ -336,6 +348,7 @@ impl Walker<'_> {
             awaited,
             sink,
             in_timeout: self.in_timeout,
+            unheld: self.unheld,
             function: self.function.clone(),
             future: self.future,
             consumer,
@@ -656,6 +669,46 @@ fn names_a_health_check(name: &str) -> bool {
     name.contains("healthcheck")
 }
 
+/// Code that only reports about the service: usage telemetry, analytics events, update
+/// checks. Its hang stalls that report (a detached task, a periodic ping), never a request
+/// the service serves, so no timeout is asked of it. Told by the item's name, its doc comment
+/// (`/// Sends usage data to ..`) or the Cargo feature it is compiled under
+/// (`#[cfg(feature = "check-update")]`).
+fn reports_in_background(name: &str, attrs: &[syn::Attribute]) -> bool {
+    const WORDS: [&str; 8] = [
+        "telemetry",
+        "analytics",
+        "usagedata",
+        "usagestats",
+        "usagereport",
+        "phonehome",
+        "checkupdate",
+        "updatecheck",
+    ];
+    let names = |text: &str| {
+        let squeezed: String = (text.chars())
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        WORDS.iter().any(|word| squeezed.contains(word))
+    };
+    names(name)
+        || attrs.iter().any(|attr| {
+            let said = match &attr.meta {
+                syn::Meta::NameValue(doc) if doc.path.is_ident("doc") => match &doc.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(text),
+                        ..
+                    }) => text.value(),
+                    _ => String::new(),
+                },
+                syn::Meta::List(cfg) if cfg.path.is_ident("cfg") => cfg.tokens.to_string(),
+                _ => String::new(),
+            };
+            names(&said)
+        })
+}
+
 /// A pattern that matches a health-check command: `Commands::Healthcheck { .. }`,
 /// `Some(Command::HealthCheck(args))`; every case of an or-pattern must.
 fn matches_a_health_check(pat: &syn::Pat) -> bool {
@@ -715,26 +768,28 @@ impl<'ast> Visit<'ast> for Walker<'_> {
             let path = self.imports.resolve(&implemented.0);
             self.vocabulary.pool_managers.contains(&path)
         });
+        let reporting =
+            (self.self_type.as_deref()).is_some_and(|t| reports_in_background(t, &item.attrs));
         let timed = self.in_timeout;
         self.in_timeout |= pooled;
-        visit::visit_item_impl(self, item);
+        self.probed(reporting, |w| visit::visit_item_impl(w, item));
         self.in_timeout = timed;
         self.self_type = saved;
     }
 
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
-        self.in_function(&item.sig, |w| w.visit_block(&item.block));
+        self.in_function(&item.sig, &item.attrs, |w| w.visit_block(&item.block));
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
         if !crate::facts::rust::is_cfg_test(&item.attrs) {
-            self.in_function(&item.sig, |w| w.visit_block(&item.block));
+            self.in_function(&item.sig, &item.attrs, |w| w.visit_block(&item.block));
         }
     }
 
     fn visit_trait_item_fn(&mut self, item: &'ast syn::TraitItemFn) {
         if let Some(block) = &item.default {
-            self.in_function(&item.sig, |w| w.visit_block(block));
+            self.in_function(&item.sig, &item.attrs, |w| w.visit_block(block));
         }
     }
 
