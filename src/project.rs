@@ -215,6 +215,48 @@ pub fn runbooks(paths: &BTreeSet<String>) -> Vec<Runbook> {
         .collect()
 }
 
+/// A record of what changed and when, outside test code: a changelog (the root's first),
+/// release tool configuration (a root file or a Cargo.toml table), or CI that publishes
+/// releases (a version-tag or release trigger, a step that writes release notes).
+fn change_record_evidence(
+    files: &[FileFacts],
+    cargo: &CargoProject,
+    paths: &BTreeSet<String>,
+) -> Option<String> {
+    use crate::facts::releases;
+    let kept = |path: &&String| {
+        let role = roles::of_path(path);
+        !role.is_test_like() && role != Role::Vendored
+    };
+    let changelog = (paths.iter().filter(kept))
+        .filter(|p| releases::is_change_record(p))
+        .min_by_key(|p| (p.matches('/').count(), p.as_str()));
+    let tool_file = || {
+        releases::RELEASE_TOOL_FILES
+            .iter()
+            .find(|f| paths.contains(**f))
+            .map(|f| f.to_string())
+    };
+    let tool_table = || {
+        cargo.production_manifests().find_map(|m| {
+            let table = releases::RELEASE_TOOL_TABLES.iter().find(|table| {
+                (m.settings.iter()).any(|s| s.keys.len() > 3 && s.keys[..3] == table[..])
+            })?;
+            Some(format!("[{}] in {}", table.join("."), m.source.path))
+        })
+    };
+    let workflow = || {
+        files.iter().find_map(|f| {
+            let line = f.release_step?;
+            Some(format!("releases published by {}:{line}", f.path))
+        })
+    };
+    (changelog.cloned())
+        .or_else(tool_file)
+        .or_else(tool_table)
+        .or_else(workflow)
+}
+
 /// The subjects present in the project, each with the evidence that shows it.
 pub fn subjects(
     files: &[FileFacts],
@@ -234,6 +276,9 @@ pub fn subjects(
     }
     if let Some(runbook) = runbooks(paths).first() {
         present.insert(Subject::Runbook, runbook.location.clone());
+    }
+    if let Some(evidence) = change_record_evidence(files, cargo, paths) {
+        present.insert(Subject::ChangeRecord, evidence);
     }
     if let Some(file) = files
         .iter()

@@ -189,6 +189,9 @@ pub enum Subject {
     Codeowners,
     /// A runbook exists.
     Runbook,
+    /// A record of what changed and when: a changelog, release tool configuration, or a CI
+    /// step that publishes release notes.
+    ChangeRecord,
     /// Production Rust source exists.
     RustCode,
     /// A production package depends on an HTTP client crate (reqwest, ureq, hyper-util,
@@ -223,6 +226,7 @@ impl Subject {
             Subject::Service => "the project is a service",
             Subject::Codeowners => "a CODEOWNERS file exists",
             Subject::Runbook => "a runbook exists",
+            Subject::ChangeRecord => "a record of changes exists",
             Subject::RustCode => "the project has production Rust code",
             Subject::HttpClient => "an HTTP client crate is a dependency",
             Subject::Binary => "a package has a binary target",

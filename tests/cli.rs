@@ -368,6 +368,7 @@ fn select_and_ignore_skip_items_and_mark_the_score_partial() {
             ("OPS004", "n/a"),
             ("OPS005", "fail"),
             ("OPS006", "pass"),
+            ("OPS007", "fail"),
             ("SEC001", "skipped"),
             ("SEC002", "skipped"),
             ("SEC003", "skipped"),
@@ -425,7 +426,7 @@ fn the_sample_projects_score_as_documented() {
     assert_eq!(pilot["level"], "pilot");
     assert_eq!(
         pilot["level_reason"],
-        "level pilot: score 10.3 (hardened needs 50)"
+        "level pilot: score 10.2 (hardened needs 50)"
     );
     let failing: Vec<&str> = pilot["checklist"]
         .as_array()
@@ -438,8 +439,9 @@ fn the_sample_projects_score_as_documented() {
         failing,
         [
             "DEP001", "DEP002", "DEP003", "DEP004", "DEP005", "DEP006", "OBS001", "OBS002",
-            "OBS005", "OPS001", "OPS003", "OPS005", "RES001", "RES002", "RES003", "RES004",
-            "RES005", "RES006", "RES007", "RES008", "RES009", "SEC002", "SEC003", "SEC004"
+            "OBS005", "OPS001", "OPS003", "OPS005", "OPS007", "RES001", "RES002", "RES003",
+            "RES004", "RES005", "RES006", "RES007", "RES008", "RES009", "SEC002", "SEC003",
+            "SEC004"
         ]
     );
     let production = json(&["audit", "fixtures/production-service"]);
@@ -449,6 +451,7 @@ fn the_sample_projects_score_as_documented() {
     let evidence = |code: &str| checklist_item(&production, code)["evidence"].clone();
     assert_eq!(evidence("OPS001"), ".github/CODEOWNERS");
     assert_eq!(evidence("OPS003"), "RUNBOOK.md");
+    assert_eq!(evidence("OPS007"), "CHANGELOG.md");
     assert_eq!(
         evidence("SEC001"),
         "no failing finding in 10 production file(s)"

@@ -6,7 +6,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::{FileContext, Parsed, ProjectContext};
-use crate::facts::cargo::{Dependency, Manifest};
+use crate::facts::cargo::{CargoProject, Dependency, Manifest};
 use crate::facts::platform;
 use crate::finding::Finding;
 use crate::project::{CODEOWNERS_PATHS, runbooks};
@@ -35,6 +35,85 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             unpinned_dependencies(ctx, manifest, out);
         }
     }
+    if ctx.rules.enabled(Code::OPS007) {
+        change_record(ctx, out);
+    }
+}
+
+/// OPS007: a service with no record of what changed, or a changelog whose newest released
+/// entry is older than the version beside it.
+fn change_record(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    let Some(evidence) = ctx.subjects.get(&Subject::Service) else {
+        return;
+    };
+    if !ctx.subjects.contains_key(&Subject::ChangeRecord) {
+        out.push(Finding::project(
+            Code::OPS007,
+            "change-record",
+            format!(
+                "no record of what changed and when: no changelog, release tool or release notes \
+                 (it is a service: {evidence})"
+            ),
+        ));
+    }
+    for file in ctx.files.iter().filter(|f| !f.role.is_test_like()) {
+        let Some(entry) = &file.changelog else {
+            continue;
+        };
+        let dir = file.path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let Some((version, manifest)) = released_version(ctx.cargo, dir) else {
+            continue;
+        };
+        let Ok(recorded) = semver::Version::parse(&entry.version) else {
+            continue;
+        };
+        if recorded < version {
+            out.push(
+                Finding::at_site(
+                    Code::OPS007,
+                    entry.site.clone(),
+                    format!(
+                        "the newest entry is {recorded}, but {manifest} says {version}: what \
+                         {version} changed is not recorded"
+                    ),
+                )
+                .with_fix(format!("add an entry for {version} above this one")),
+            );
+        }
+    }
+}
+
+/// The released version of the Cargo.toml in `dir` (its own, or its workspace's through
+/// `version.workspace = true`), with the manifest that writes it. A pre-release is work in
+/// progress, not a release: `None`.
+fn released_version(cargo: &CargoProject, dir: &str) -> Option<(semver::Version, String)> {
+    let path = if dir.is_empty() {
+        "Cargo.toml".to_string()
+    } else {
+        format!("{dir}/Cargo.toml")
+    };
+    let manifest = cargo.manifest_at(&path)?;
+    let setting = |manifest: &Manifest, keys: &[&str]| {
+        (manifest.settings.iter())
+            .find(|s| s.keys == keys)
+            .map(|s| s.value.text())
+    };
+    let inherited =
+        setting(manifest, &["package", "version", "workspace"]).as_deref() == Some("true");
+    let (text, written_in) = if inherited || manifest.package.is_none() {
+        let root = cargo.manifest_at(&match cargo.workspace_root(manifest) {
+            "" => "Cargo.toml".to_string(),
+            root => format!("{root}/Cargo.toml"),
+        })?;
+        (setting(root, &["workspace", "package", "version"])?, root)
+    } else {
+        (setting(manifest, &["package", "version"])?, manifest)
+    };
+    let version = semver::Version::parse(&text).ok()?;
+    version
+        .pre
+        .is_empty()
+        .then(|| (version, written_in.source.path.clone()))
 }
 
 /// OPS001: no CODEOWNERS, no OWNERS, no Backstage owner.

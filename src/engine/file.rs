@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use crate::checks::{self, Budget, FileContext, Parsed, RustFile, TreeFamilies, TreeQuery};
 use crate::facts::cargo::CargoProject;
 use crate::facts::{
-    self, FileFacts, alerts, dockerfile, helm, imports, markdown, metric_crates, metrics, rust,
-    settings, uses, yaml,
+    self, FileFacts, alerts, dockerfile, helm, imports, markdown, metric_crates, metrics, releases,
+    rust, settings, uses, yaml,
 };
 use crate::registry::{Category, Code, RuleSet};
 use crate::roles::{self, Role};
@@ -91,7 +91,10 @@ pub fn analyse(
         FileKind::Json if name == ".cargo-checksum.json" => {
             file.check(&Parsed::default(), &mut facts);
         }
-        FileKind::Yaml | FileKind::Json => file.analyse_yaml_or_json(&mut facts),
+        FileKind::Yaml | FileKind::Json => {
+            facts.release_step = releases::release_step(&source.path, &source.text);
+            file.analyse_yaml_or_json(&mut facts);
+        }
         FileKind::Toml if crate::source::is_cargo_manifest_or_lock(&source.path) => {
             file.analyse_manifest(&mut facts);
         }
@@ -103,6 +106,7 @@ pub fn analyse(
         }
         FileKind::Markdown => {
             facts.headings = Some(markdown::headings(&source));
+            facts.changelog = changelog(&source, facts.headings.as_deref());
             file.check(&Parsed::default(), &mut facts);
         }
         FileKind::Text => {
@@ -112,6 +116,7 @@ pub fn analyse(
                 .any(|ext| lower.ends_with(ext))
             {
                 facts.headings = Some(markdown::text_headings(&source));
+                facts.changelog = changelog(&source, facts.headings.as_deref());
             }
             if dockerfile::is_dockerfile(&source.path) {
                 facts.dockerfile_healthcheck = dockerfile::healthcheck_line(&source.text);
@@ -125,6 +130,15 @@ pub fn analyse(
 
 /// What is said last about a file's analysis: why it was not parsed (masked), and the budget's
 /// stop once.
+/// The newest released entry of a changelog document.
+fn changelog(
+    source: &Source,
+    headings: Option<&[markdown::Heading]>,
+) -> Option<releases::Changelog> {
+    let headings = headings.filter(|_| releases::is_changelog_document(&source.path))?;
+    releases::newest_entry(source, headings)
+}
+
 fn finish(source: &Source, known_not_parsed: Option<String>, facts: &mut FileFacts) {
     if known_not_parsed.is_some() {
         facts.not_parsed = known_not_parsed;

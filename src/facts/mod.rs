@@ -11,6 +11,7 @@ pub mod kubernetes;
 pub mod markdown;
 pub mod metrics;
 pub mod platform;
+pub mod releases;
 pub mod rust;
 pub mod settings;
 pub mod uses;
@@ -57,6 +58,12 @@ pub struct FileFacts {
     #[serde(default)]
     pub helm: Option<Box<helm::HelmFile>>,
     pub headings: Option<Vec<markdown::Heading>>,
+    /// Of a changelog: its newest released entry (`releases::newest_entry`).
+    #[serde(default)]
+    pub changelog: Option<releases::Changelog>,
+    /// Of a CI configuration file: the line that shows it publishes releases (`releases::release_step`).
+    #[serde(default)]
+    pub release_step: Option<usize>,
     /// Metrics a Rust file registers (read when OBS or DRF rules run).
     pub metrics: Option<metrics::MetricFacts>,
     /// Alerting and recording rules of a Prometheus rule file.
@@ -96,6 +103,8 @@ impl FileFacts {
             yaml: None,
             helm: None,
             headings: None,
+            changelog: None,
+            release_step: None,
             metrics: None,
             prometheus_rules: None,
             uses: None,

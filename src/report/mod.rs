@@ -122,6 +122,7 @@ pub fn profile(report: &Report) -> Vec<(&'static str, &str)> {
         (Subject::AlertingRules, "alerting rules"),
         (Subject::Codeowners, "ownership"),
         (Subject::Runbook, "runbook"),
+        (Subject::ChangeRecord, "change record"),
     ]
     .into_iter()
     .filter(|(subject, _)| {
