@@ -257,6 +257,48 @@ fn change_record_evidence(
         .or_else(workflow)
 }
 
+/// The deployment subjects: manifests that deploy the service, Kubernetes ones, and templated
+/// ones this audit does not read.
+fn deployment_subjects(files: &[FileFacts], present: &mut BTreeMap<Subject, String>) {
+    // Manifests make the DEP rules apply only where they deploy the service: a compose file in
+    // `dev/` or a CI job's does not.
+    let deploy = files
+        .iter()
+        .filter(|f| f.role == Role::Production)
+        .filter_map(|f| f.yaml.as_ref().map(|y| (f.path.as_str(), &y.deploy)));
+    let kubernetes = deploy
+        .clone()
+        .find_map(|(path, d)| d.kubernetes.map(|line| format!("{path}:{line}")));
+    let compose = deploy
+        .clone()
+        .find_map(|(path, d)| d.compose.map(|line| format!("{path}:{line}")));
+    // A Helm chart judged through its values deploys like plain manifests.
+    let charts = crate::facts::helm::charts(files);
+    let audited_chart = charts
+        .iter()
+        .filter(|c| c.not_audited.is_none())
+        .find(|c| c.templates.iter().any(|(_, t)| !t.workloads.is_empty()))
+        .map(|c| format!("Helm chart `{}` ({})", c.name, c.path));
+    let kubernetes = kubernetes.or(audited_chart);
+    if let Some(evidence) = kubernetes.clone().or(compose) {
+        present.insert(Subject::DeploymentManifests, evidence);
+    }
+    if let Some(evidence) = kubernetes {
+        present.insert(Subject::KubernetesManifests, evidence);
+    }
+    let unaudited_chart = charts
+        .iter()
+        .find(|c| c.not_audited.is_some())
+        .map(|c| c.path);
+    let templated = (deploy.clone())
+        .filter(|(path, _)| !crate::facts::helm::read_through_chart(path, &charts))
+        .find(|(_, d)| d.templated)
+        .map(|(p, _)| p);
+    if let Some(path) = unaudited_chart.or(templated) {
+        present.insert(Subject::TemplatedManifests, path.to_string());
+    }
+}
+
 /// The subjects present in the project, each with the evidence that shows it.
 pub fn subjects(
     files: &[FileFacts],
@@ -310,43 +352,7 @@ pub fn subjects(
             format!("depends on {client} ({manifest})"),
         );
     }
-    // Manifests make the DEP rules apply only where they deploy the service: a compose file in
-    // `dev/` or a CI job's does not.
-    let deploy = files
-        .iter()
-        .filter(|f| f.role == Role::Production)
-        .filter_map(|f| f.yaml.as_ref().map(|y| (f.path.as_str(), &y.deploy)));
-    let kubernetes = deploy
-        .clone()
-        .find_map(|(path, d)| d.kubernetes.map(|line| format!("{path}:{line}")));
-    let compose = deploy
-        .clone()
-        .find_map(|(path, d)| d.compose.map(|line| format!("{path}:{line}")));
-    // A Helm chart judged through its values deploys like plain manifests.
-    let charts = crate::facts::helm::charts(files);
-    let audited_chart = charts
-        .iter()
-        .filter(|c| c.not_audited.is_none())
-        .find(|c| c.templates.iter().any(|(_, t)| !t.workloads.is_empty()))
-        .map(|c| format!("Helm chart `{}` ({})", c.name, c.path));
-    let kubernetes = kubernetes.or(audited_chart);
-    if let Some(evidence) = kubernetes.clone().or(compose) {
-        present.insert(Subject::DeploymentManifests, evidence);
-    }
-    if let Some(evidence) = kubernetes {
-        present.insert(Subject::KubernetesManifests, evidence);
-    }
-    let unaudited_chart = charts
-        .iter()
-        .find(|c| c.not_audited.is_some())
-        .map(|c| c.path);
-    let templated = (deploy.clone())
-        .filter(|(path, _)| !crate::facts::helm::read_through_chart(path, &charts))
-        .find(|(_, d)| d.templated)
-        .map(|(p, _)| p);
-    if let Some(path) = unaudited_chart.or(templated) {
-        present.insert(Subject::TemplatedManifests, path.to_string());
-    }
+    deployment_subjects(files, &mut present);
     if let Some(evidence) = service_evidence(files, cargo) {
         present.insert(Subject::Service, evidence);
     }
@@ -363,6 +369,15 @@ pub fn subjects(
                 .is_some_and(|r| !r.alerts.is_empty())
     }) {
         present.insert(Subject::AlertingRules, file.path.clone());
+    }
+    if let Some((file, dashboard)) = (files.iter().filter(|f| !f.role.is_test_like()))
+        .find_map(|f| Some((f, f.dashboards.first()?)))
+    {
+        let line = dashboard.site.span.start_line;
+        present.insert(
+            Subject::Dashboard,
+            format!("{} ({}:{line})", dashboard.what, file.path),
+        );
     }
     present
 }

@@ -208,6 +208,9 @@ pub enum Subject {
     Metrics,
     /// The repository holds Prometheus alerting rules.
     AlertingRules,
+    /// The repository holds a dashboard (Grafana JSON, grafonnet, a dashboard ConfigMap or
+    /// resource, a Terraform dashboard).
+    Dashboard,
     /// Kubernetes manifests of kinds the DEP rules read (Deployment, StatefulSet, DaemonSet,
     /// Job, CronJob, Service, Ingress, HorizontalPodAutoscaler, Rollout), not templated.
     KubernetesManifests,
@@ -234,6 +237,7 @@ impl Subject {
             Subject::Model => "the project runs a model",
             Subject::Metrics => "the project emits metrics",
             Subject::AlertingRules => "the repository holds alerting rules",
+            Subject::Dashboard => "the repository holds a dashboard",
             Subject::KubernetesManifests => "Kubernetes manifests exist",
             Subject::DeploymentManifests => {
                 "Kubernetes manifests or a production compose file exist"

@@ -453,8 +453,12 @@ fn the_sample_projects_score_as_documented() {
     assert_eq!(evidence("OPS003"), "RUNBOOK.md");
     assert_eq!(evidence("OPS007"), "CHANGELOG.md");
     assert_eq!(
+        evidence("OBS006"),
+        "Grafana dashboard (deploy/grafana/orders-api.json:2)"
+    );
+    assert_eq!(
         evidence("SEC001"),
-        "no failing finding in 10 production file(s)"
+        "no failing finding in 11 production file(s)"
     );
     assert_eq!(production["subjects"]["codeowners"], ".github/CODEOWNERS");
 

@@ -10,6 +10,7 @@ use crate::checks::ProjectContext;
 use crate::facts::FileFacts;
 use crate::facts::alerts::{self, AlertRule, References};
 use crate::facts::cargo::DepKind;
+use crate::facts::dashboards::Dashboard;
 use crate::facts::metrics::{self, EmittedMetric, Library};
 use crate::finding::Finding;
 use crate::project::{METRIC_EXPORTERS, depends_on_any, service_anchor};
@@ -23,6 +24,9 @@ pub fn check_project(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     }
     if ctx.rules.enabled(Code::OBS003) && !ctx.subjects.contains_key(&Subject::AlertingRules) {
         metrics_without_alerts(ctx, out);
+    }
+    if ctx.rules.enabled(Code::OBS006) {
+        no_dashboard(ctx, out);
     }
     if ctx.rules.enabled(Code::OBS004) {
         for (_, alert) in production_alerts(ctx.files) {
@@ -134,6 +138,96 @@ fn metrics_without_alerts(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     out.push(
         Finding::project(Code::OBS003, "alerting rules", message).anchored_at(anchor.as_deref()),
     );
+}
+
+#[derive(serde::Deserialize)]
+struct DashboardData {
+    generated_by: Vec<String>,
+    pushed_by: Vec<String>,
+}
+
+/// OBS006: metrics that are collected, and no dashboard; or dashboards that show none of the
+/// service's metrics.
+fn no_dashboard(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
+    if !ctx.subjects.contains_key(&Subject::Metrics) {
+        return;
+    }
+    let data: DashboardData = Code::OBS006.rule().data();
+    let dashboards: Vec<&Dashboard> = (ctx.files.iter())
+        .filter(|f| !f.role.is_test_like())
+        .flat_map(|f| &f.dashboards)
+        .collect();
+    if dashboards.is_empty() {
+        // Metrics nobody collects here are shown by whoever runs the service, in their own
+        // dashboards: the rule cannot tell.
+        let Some(collected) = collected(ctx, &data) else {
+            return;
+        };
+        let anchor = service_anchor(ctx.files, ctx.cargo);
+        let message = format!(
+            "the service's metrics are collected ({collected}) but no dashboard shows them"
+        );
+        out.push(
+            Finding::project(Code::OBS006, "dashboard", message).anchored_at(anchor.as_deref()),
+        );
+        return;
+    }
+    let generated: Vec<&str> = data.generated_by.iter().map(String::as_str).collect();
+    let names: Vec<String> = (production_metrics(ctx.files).into_iter())
+        .filter_map(|m| m.name)
+        .collect();
+    let unknown_queries = dashboards.iter().any(|d| d.queries.is_empty());
+    if names.is_empty() || unknown_queries || depends_on_any(ctx.cargo, &generated).is_some() {
+        return;
+    }
+    if dashboards
+        .iter()
+        .any(|d| d.queries.iter().any(|q| queries_one_of(q, &names)))
+    {
+        return;
+    }
+    for dashboard in dashboards {
+        let message = format!(
+            "this {} queries none of the service's own metrics (such as `{}`): it shows the platform, not the service",
+            dashboard.what,
+            short(&names[0])
+        );
+        out.push(
+            Finding::at_site(Code::OBS006, dashboard.site.clone(), message).with_fix(
+                "add panels on the service's own request rate, errors and latency metrics",
+            ),
+        );
+    }
+}
+
+/// What shows the service's metrics are collected: a scrape configuration in any file but test
+/// code (a reference deployment in `examples/` counts), or an exporter that pushes them.
+fn collected(ctx: &ProjectContext<'_>, data: &DashboardData) -> Option<String> {
+    let scraped = (ctx.files.iter())
+        .filter(|f| f.role != Role::Test)
+        .find_map(|f| Some(format!("{}:{}", f.path, f.scrape?)));
+    scraped.or_else(|| {
+        let pushers: Vec<&str> = data.pushed_by.iter().map(String::as_str).collect();
+        depends_on_any(ctx.cargo, &pushers)
+            .map(|(package, manifest)| format!("pushed by {package}, {manifest}"))
+    })
+}
+
+/// Whether a dashboard query reads one of `names`: a metric name in it holds one of them as a
+/// run of whole tokens (a prefix, a unit or a `_total` suffix around it), dots and dashes read
+/// as underscores.
+fn queries_one_of(query: &str, names: &[String]) -> bool {
+    let normal = |text: &str| text.to_ascii_lowercase().replace(['.', '-'], "_");
+    let query = normal(query);
+    let tokens: Vec<String> = query
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("_{}_", t.replace(':', "_")))
+        .collect();
+    names.iter().any(|name| {
+        let name = format!("_{}_", normal(name));
+        tokens.iter().any(|t| t.contains(&name))
+    })
 }
 
 /// A metric registered in production code, with its exported name if it can be known.

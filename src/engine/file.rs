@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use crate::checks::{self, Budget, FileContext, Parsed, RustFile, TreeFamilies, TreeQuery};
 use crate::facts::cargo::CargoProject;
 use crate::facts::{
-    self, FileFacts, alerts, dockerfile, helm, imports, markdown, metric_crates, metrics, releases,
-    rust, settings, uses, yaml,
+    self, FileFacts, alerts, dashboards, dockerfile, helm, imports, markdown, metric_crates,
+    metrics, releases, rust, settings, uses, yaml,
 };
 use crate::registry::{Category, Code, RuleSet};
 use crate::roles::{self, Role};
@@ -93,6 +93,7 @@ pub fn analyse(
         }
         FileKind::Yaml | FileKind::Json => {
             facts.release_step = releases::release_step(&source.path, &source.text);
+            facts.scrape = dashboards::scrape_line(&source);
             file.analyse_yaml_or_json(&mut facts);
         }
         FileKind::Toml if crate::source::is_cargo_manifest_or_lock(&source.path) => {
@@ -117,6 +118,10 @@ pub fn analyse(
             {
                 facts.headings = Some(markdown::text_headings(&source));
                 facts.changelog = changelog(&source, facts.headings.as_deref());
+            }
+            facts.dashboards.extend(dashboards::from_text(&source));
+            if lower.ends_with(".tpl") {
+                facts.scrape = dashboards::scrape_line(&source);
             }
             if dockerfile::is_dockerfile(&source.path) {
                 facts.dockerfile_healthcheck = dockerfile::healthcheck_line(&source.text);
@@ -326,6 +331,11 @@ impl FileInput<'_> {
                 })
                 .map(Box::new);
         }
+        facts.dashboards = self
+            .step("dashboards", &mut facts.not_analysed, || {
+                dashboards::extract(source, &documents)
+            })
+            .unwrap_or_default();
         facts.prometheus_rules = self
             .step("alerts", &mut facts.not_analysed, || {
                 alerts::extract(source, &documents)

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod cargo;
+pub mod dashboards;
 pub mod dockerfile;
 pub mod helm;
 pub mod imports;
@@ -64,6 +65,13 @@ pub struct FileFacts {
     /// Of a CI configuration file: the line that shows it publishes releases (`releases::release_step`).
     #[serde(default)]
     pub release_step: Option<usize>,
+    /// Dashboards the file defines (`dashboards`).
+    #[serde(default)]
+    pub dashboards: Vec<dashboards::Dashboard>,
+    /// Of a manifest, template or Prometheus configuration: the line that shows metrics are
+    /// collected (`dashboards::scrape_line`).
+    #[serde(default)]
+    pub scrape: Option<usize>,
     /// Metrics a Rust file registers (read when OBS or DRF rules run).
     pub metrics: Option<metrics::MetricFacts>,
     /// Alerting and recording rules of a Prometheus rule file.
@@ -105,6 +113,8 @@ impl FileFacts {
             headings: None,
             changelog: None,
             release_step: None,
+            dashboards: Vec::new(),
+            scrape: None,
             metrics: None,
             prometheus_rules: None,
             uses: None,

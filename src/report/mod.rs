@@ -120,6 +120,7 @@ pub fn profile(report: &Report) -> Vec<(&'static str, &str)> {
         (Subject::DeploymentManifests, "deployment manifests"),
         (Subject::TemplatedManifests, "templated manifests"),
         (Subject::AlertingRules, "alerting rules"),
+        (Subject::Dashboard, "dashboards"),
         (Subject::Codeowners, "ownership"),
         (Subject::Runbook, "runbook"),
         (Subject::ChangeRecord, "change record"),
