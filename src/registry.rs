@@ -130,6 +130,8 @@ pub enum Category {
     Secrets,
     #[serde(rename = "RES")]
     Resilience,
+    #[serde(rename = "ERR")]
+    FailureHandling,
     #[serde(rename = "OBS")]
     Observability,
     #[serde(rename = "OPS")]
@@ -141,9 +143,10 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 6] = [
+    pub const ALL: [Category; 7] = [
         Category::Secrets,
         Category::Resilience,
+        Category::FailureHandling,
         Category::Observability,
         Category::Operations,
         Category::Drift,
@@ -154,6 +157,7 @@ impl Category {
         match self {
             Category::Secrets => "SEC",
             Category::Resilience => "RES",
+            Category::FailureHandling => "ERR",
             Category::Observability => "OBS",
             Category::Operations => "OPS",
             Category::Drift => "DRF",
@@ -165,6 +169,7 @@ impl Category {
         match self {
             Category::Secrets => "Secrets",
             Category::Resilience => "Resilience",
+            Category::FailureHandling => "Failure handling",
             Category::Observability => "Observability",
             Category::Operations => "Ownership and operations",
             Category::Drift => "Drift monitoring",

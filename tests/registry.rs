@@ -11,7 +11,7 @@ mod common;
 
 #[test]
 fn codes_and_names_are_unique_and_well_formed() {
-    let code_form = Regex::new(r"^(SEC|RES|OBS|OPS|DRF|DEP)[0-9]{3}$").unwrap();
+    let code_form = Regex::new(r"^(SEC|RES|ERR|OBS|OPS|DRF|DEP)[0-9]{3}$").unwrap();
     let name_form = Regex::new(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$").unwrap();
     let mut codes = BTreeSet::new();
     let mut names = BTreeSet::new();

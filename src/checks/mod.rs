@@ -12,6 +12,7 @@ pub mod load_shedding;
 pub mod logging;
 pub mod monitoring;
 pub mod ops;
+pub mod request_bodies;
 pub mod responses;
 pub mod retries;
 pub mod secrets;
@@ -47,13 +48,13 @@ pub struct RustFile<'a> {
 
 /// A set of check families (of `FILE_FAMILIES`, by name).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct TreeFamilies(u8);
+pub struct TreeFamilies(u16);
 
 // One bit per family.
-const _: () = assert!(FILE_FAMILIES.len() <= 8);
+const _: () = assert!(FILE_FAMILIES.len() <= 16);
 
 impl TreeFamilies {
-    pub const ALL: TreeFamilies = TreeFamilies(u8::MAX);
+    pub const ALL: TreeFamilies = TreeFamilies(u16::MAX);
     pub const NONE: TreeFamilies = TreeFamilies(0);
 
     pub fn is_empty(self) -> bool {
@@ -189,7 +190,7 @@ type TreeGate = fn(&TreeQuery<'_>) -> bool;
 type GateWords = fn() -> Vec<String>;
 
 /// The rule families of the per-file phase, in the order they run, with their tree gates.
-const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 6] = [
+const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 7] = [
     (
         "deployment",
         deployment::check_file,
@@ -197,6 +198,12 @@ const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 6] = [
         deployment::gate_words,
     ),
     ("ops", ops::check_file, |_| false, Vec::new),
+    (
+        "request_bodies",
+        request_bodies::check_file,
+        request_bodies::needs_tree,
+        request_bodies::gate_words,
+    ),
     (
         "responses",
         responses::check_file,
