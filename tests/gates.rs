@@ -18,6 +18,8 @@ fn report(dir: &Path, select: Option<&str>, parse_everything: bool) -> String {
             dir.to_str().unwrap(),
             "--format",
             "json",
+            // Preview rules have tree gates too.
+            "--preview",
         ])
         .env("NO_COLOR", "1")
         .env_remove("PRODREADY_TIMINGS");

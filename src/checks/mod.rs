@@ -16,6 +16,7 @@ pub mod request_bodies;
 pub mod responses;
 pub mod retries;
 pub mod secrets;
+pub mod swallowed;
 pub mod timeouts;
 
 use std::collections::BTreeSet;
@@ -190,7 +191,7 @@ type TreeGate = fn(&TreeQuery<'_>) -> bool;
 type GateWords = fn() -> Vec<String>;
 
 /// The rule families of the per-file phase, in the order they run, with their tree gates.
-const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 7] = [
+const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 8] = [
     (
         "deployment",
         deployment::check_file,
@@ -221,6 +222,12 @@ const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 7] = [
         secrets::check_file,
         secrets::needs_tree,
         Vec::new,
+    ),
+    (
+        "swallowed",
+        swallowed::check_file,
+        swallowed::needs_tree,
+        swallowed::gate_words,
     ),
     (
         "timeouts",

@@ -34,29 +34,33 @@ struct Data {
 
 static DATA: LazyLock<Data> = LazyLock::new(|| Code::ERR003.rule().data());
 
-/// Words without one of which no finding is possible.
-const GATE_WORDS: [&str; 10] = [
+/// Types and methods that set or lift a body limit: one of them is written in every file where
+/// such a finding is possible.
+const LIMIT_WORDS: [&str; 6] = [
     "DefaultBodyLimit",
     "RequestBodyLimitLayer",
     "PayloadConfig",
     "JsonConfig",
     "FormConfig",
-    "to_bytes",
     "disable_recursion_limit",
-    "BodyExt",
-    "http_body_util",
-    "into_body",
 ];
 
+/// A finding needs a limit's type or method, a whole-body read by path (`axum::body::to_bytes`,
+/// `hyper::body::to_bytes`), or http-body-util's `collect`.
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     query.live(Code::ERR003)
-        && GATE_WORDS
+        && (LIMIT_WORDS
             .iter()
-            .any(|w| query.has(w) || query.has_member(w))
+            .any(|w| query.has(w) || query.has_method(w))
+            || (DATA.bounded_reads.iter().chain(&DATA.unbounded_reads)).any(|p| query.has_path(p))
+            || (query.has("http_body_util") && query.has_method("collect")))
 }
 
+/// Each finding's necessary word: a limit's name, `to_bytes`, or `http_body_util`.
 pub fn gate_words() -> Vec<String> {
-    GATE_WORDS.iter().map(|w| w.to_string()).collect()
+    (LIMIT_WORDS.iter().chain(&["to_bytes", "http_body_util"]))
+        .map(|w| w.to_string())
+        .collect()
 }
 
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {

@@ -198,7 +198,19 @@ static SCRAPE: LazyLock<Regex> = LazyLock::new(|| {
 /// The line of a file's text that shows metrics are collected (see [`SCRAPE`]), read from the
 /// text so that Helm templates that are not YAML count too.
 pub fn scrape_line(source: &Source) -> Option<usize> {
-    let found = SCRAPE.find(&source.text)?;
+    let text = &source.text;
+    let named = [
+        "ServiceMonitor",
+        "PodMonitor",
+        "prometheus.io/scrape",
+        "scrape_configs",
+    ]
+    .iter()
+    .any(|word| text.contains(word));
+    if !named {
+        return None;
+    }
+    let found = SCRAPE.find(text)?;
     let start = found.as_str().len() - found.as_str().trim_start().len();
     Some(source.line_of(found.start() + start))
 }

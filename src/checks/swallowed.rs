@@ -1,0 +1,344 @@
+//! ERR002: the result of a database, network, file-write or queue operation dropped where a
+//! failure leaves no trace: `let _ = op;`, `op.ok();`, `if let Err(_) = op {}`, a match arm
+//! `Err(_) => {}` or `Err(_) => continue`.
+//!
+//! Only operations the rule's `[data]` names are judged, matched on the method or the function
+//! path (after `use` imports): an unknown call is not a finding. `.await` is looked through; a
+//! `?` anywhere in the chain returns the error, so nothing is swallowed. A drop the code says is
+//! deliberate (a comment on the line or the one above, a function documented to ignore errors),
+//! one whose error a closure may log (`.inspect_err(|e| warn!(..)).ok()`), and one on an error
+//! path that returns the error it is handling are not judged either.
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+
+use super::{FileContext, Parsed, TreeQuery};
+use crate::facts::imports::Imports;
+use crate::finding::Finding;
+use crate::registry::Code;
+
+#[derive(Deserialize)]
+struct Operation {
+    /// How the message names it: `a database query`.
+    what: String,
+    /// Methods that perform it.
+    #[serde(default)]
+    methods: Vec<String>,
+    /// Functions that perform it, as path suffixes (`std::fs::write`).
+    #[serde(default)]
+    functions: Vec<String>,
+    /// The number of arguments the method takes, when that tells it apart (`send(value)` on a
+    /// channel, `send()` of a request builder).
+    #[serde(default)]
+    arguments: Option<usize>,
+    /// The method is judged only after one of these in the same chain (`query(..)`, `post(..)`).
+    #[serde(default)]
+    after: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    operation: Vec<Operation>,
+}
+
+static DATA: LazyLock<Data> = LazyLock::new(|| Code::ERR002.rule().data());
+
+pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
+    query.live(Code::ERR002)
+        && DATA.operation.iter().any(|op| {
+            op.methods.iter().any(|m| query.has_method(m))
+                || (op.functions.iter()).any(|f| query.has(f.rsplit("::").next().unwrap_or(f)))
+        })
+}
+
+pub fn gate_words() -> Vec<String> {
+    let mut words: Vec<String> = (DATA.operation.iter())
+        .flat_map(|op| {
+            let functions = op
+                .functions
+                .iter()
+                .map(|f| f.rsplit("::").next().unwrap_or(f));
+            op.methods.iter().map(String::as_str).chain(functions)
+        })
+        .map(str::to_string)
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
+
+pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
+    if !ctx.rules.enabled(Code::ERR002) {
+        return;
+    }
+    let Some(rust) = &parsed.rust else {
+        return;
+    };
+    let mut walker = Walker {
+        ctx,
+        imports: rust.imports,
+        ignoring: false,
+        returning_error: Vec::new(),
+        out,
+    };
+    walker.visit_file(rust.ast);
+}
+
+struct Walker<'a, 'o> {
+    ctx: &'a FileContext<'a>,
+    imports: &'a Imports,
+    /// The current function's doc comment says it ignores errors.
+    ignoring: bool,
+    /// Of each enclosing block: whether it returns an error (`return Err(e)`, a tail `Err(..)`).
+    returning_error: Vec<bool>,
+    out: &'o mut Vec<Finding>,
+}
+
+/// The operation a call chain performs, and the name it is called by.
+struct Performed<'d> {
+    operation: &'d Operation,
+    name: String,
+}
+
+impl Walker<'_, '_> {
+    /// What `expr` performs, if it is a call the data names and nothing in it returns the
+    /// error (`?`).
+    fn performed(&self, expr: &syn::Expr) -> Option<Performed<'static>> {
+        let mut chain = Vec::new();
+        let mut current = expr;
+        let root = loop {
+            match current {
+                syn::Expr::Await(a) => current = &a.base,
+                syn::Expr::Paren(p) => current = &p.expr,
+                syn::Expr::Try(_) => return None,
+                syn::Expr::MethodCall(call) => {
+                    // A closure given the result may log or count the error.
+                    if call.args.iter().any(|a| matches!(a, syn::Expr::Closure(_))) {
+                        return None;
+                    }
+                    chain.push((call.method.to_string(), call.args.len()));
+                    current = &call.receiver;
+                }
+                syn::Expr::Call(call) => break Some(call),
+                _ => break None,
+            }
+        };
+        let root_path = root.and_then(|call| match &*call.func {
+            syn::Expr::Path(p) => Some(self.imports.resolve(&p.path)),
+            _ => None,
+        });
+        let written_before = |after: &[String], from: usize| {
+            after.is_empty()
+                || chain[from..].iter().any(|(m, _)| after.contains(m))
+                || root_path.as_ref().is_some_and(|p| {
+                    after
+                        .iter()
+                        .any(|a| p == a || p.ends_with(&format!("::{a}")))
+                })
+        };
+        // The outermost call that performs an operation: `query(..).execute(..).await`.
+        for (index, (method, args)) in chain.iter().enumerate() {
+            let operation = DATA.operation.iter().find(|op| {
+                op.methods.contains(method)
+                    && op.arguments.is_none_or(|n| n == *args)
+                    && written_before(&op.after, index + 1)
+            });
+            if let Some(operation) = operation {
+                return Some(Performed {
+                    operation,
+                    name: format!(".{method}()"),
+                });
+            }
+        }
+        let path = root_path?;
+        let operation = (DATA.operation.iter()).find(|op| {
+            op.functions
+                .iter()
+                .any(|f| path == *f || path.ends_with(&format!("::{f}")))
+        })?;
+        let name = path.rsplit("::").take(2).collect::<Vec<_>>();
+        Some(Performed {
+            operation,
+            name: format!(
+                "{}()",
+                name.into_iter().rev().collect::<Vec<_>>().join("::")
+            ),
+        })
+    }
+
+    /// Whether the code says the drop at `line` is deliberate: a comment on it or on the line
+    /// above that says why, or a function documented to ignore errors.
+    fn deliberate(&self, line: usize) -> bool {
+        let source = self.ctx.source;
+        let comment = |line: usize| {
+            let text = &source.text[source.line_range(line)];
+            text.find("//").map(|at| &text[at..])
+        };
+        self.ignoring
+            || comment(line).is_some_and(justifies)
+            || (line > 1 && comment(line - 1).is_some_and(justifies))
+    }
+
+    fn report(&mut self, at: &impl Spanned, performed: &Performed<'_>, how: &str) {
+        let range = self.ctx.source.span_range(at.span());
+        let line = self.ctx.source.line_of(range.start);
+        if self.deliberate(line) || self.returning_error.last() == Some(&true) {
+            return;
+        }
+        let message = format!(
+            "the result of {} (`{}`) is {how}: if it fails, nothing logs, counts or returns the error",
+            performed.operation.what, performed.name
+        );
+        self.out
+            .push(Finding::at(Code::ERR002, self.ctx.source, range, message));
+    }
+
+    /// `Err(_) => {}`, `Err(e) => ()`, `Err(_) => continue`: an arm that drops the error.
+    fn drops_error(arm: &syn::Arm) -> bool {
+        let is_err = match &arm.pat {
+            syn::Pat::TupleStruct(t) => t.path.segments.last().is_some_and(|s| s.ident == "Err"),
+            _ => false,
+        };
+        is_err && does_nothing(&arm.body)
+    }
+}
+
+/// `return Err(..)`, or `Err(..)` as a block's value.
+fn returns_error(stmt: &syn::Stmt) -> bool {
+    let is_err = |expr: &syn::Expr| {
+        matches!(expr, syn::Expr::Call(call)
+            if matches!(&*call.func, syn::Expr::Path(p) if p.path.is_ident("Err")))
+    };
+    match stmt {
+        syn::Stmt::Expr(syn::Expr::Return(r), _) => r.expr.as_deref().is_some_and(is_err),
+        syn::Stmt::Expr(expr, None) => is_err(expr),
+        _ => false,
+    }
+}
+
+/// Words that say why dropping an error is safe: `ignore`, `best effort`, `just in case`,
+/// `harmless`, `don't care`, `may fail`, `don't want to panic`.
+static JUSTIFIED: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?i)\b(?:ignor\w*|best[- ]effort|just in case|harmless|(?:don'?t|do not) care|doesn'?t matter|(?:may|can|might) fail|(?:ok|fine) if|not (?:critical|important|needed|fatal)|nothing to do|no need|(?:don'?t|do not) want to (?:panic|fail)|safe to)\b",
+    )
+    .unwrap()
+});
+
+fn justifies(comment: &str) -> bool {
+    JUSTIFIED.is_match(comment)
+}
+
+/// A doc comment that says the function ignores errors ("Ignore the errors.").
+fn documents_ignoring(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| match &attr.meta {
+        syn::Meta::NameValue(doc) if doc.path.is_ident("doc") => match &doc.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) => {
+                let text = text.value().to_ascii_lowercase();
+                text.contains("ignor")
+                    || text.contains("best effort")
+                    || text.contains("best-effort")
+            }
+            _ => false,
+        },
+        _ => false,
+    })
+}
+
+/// An empty block, `()`, or `continue`.
+fn does_nothing(expr: &syn::Expr) -> bool {
+    match expr {
+        syn::Expr::Block(b) => b.block.stmts.is_empty(),
+        syn::Expr::Tuple(t) => t.elems.is_empty(),
+        syn::Expr::Continue(_) => true,
+        _ => false,
+    }
+}
+
+impl<'ast> Visit<'ast> for Walker<'_, '_> {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        let attrs = match item {
+            syn::Item::Mod(m) => &m.attrs,
+            syn::Item::Fn(f) => &f.attrs,
+            syn::Item::Impl(i) => &i.attrs,
+            _ => return visit::visit_item(self, item),
+        };
+        if !crate::facts::rust::is_cfg_test(attrs) {
+            visit::visit_item(self, item);
+        }
+    }
+
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        let saved = std::mem::replace(&mut self.ignoring, documents_ignoring(&item.attrs));
+        visit::visit_item_fn(self, item);
+        self.ignoring = saved;
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        if !crate::facts::rust::is_cfg_test(&item.attrs) {
+            let saved = std::mem::replace(&mut self.ignoring, documents_ignoring(&item.attrs));
+            visit::visit_impl_item_fn(self, item);
+            self.ignoring = saved;
+        }
+    }
+
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        self.returning_error
+            .push(block.stmts.iter().any(returns_error));
+        visit::visit_block(self, block);
+        self.returning_error.pop();
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let (syn::Pat::Wild(_), Some(init)) = (&local.pat, &local.init)
+            && init.diverge.is_none()
+            && let Some(performed) = self.performed(&init.expr)
+        {
+            self.report(local, &performed, "thrown away with `let _ =`");
+        }
+        visit::visit_local(self, local);
+    }
+
+    fn visit_stmt(&mut self, stmt: &'ast syn::Stmt) {
+        if let syn::Stmt::Expr(syn::Expr::MethodCall(call), Some(_)) = stmt
+            && call.method == "ok"
+            && call.args.is_empty()
+            && let Some(performed) = self.performed(&call.receiver)
+        {
+            self.report(stmt, &performed, "thrown away with `.ok();`");
+        }
+        visit::visit_stmt(self, stmt);
+    }
+
+    fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
+        if let syn::Expr::Let(check) = &*expr.cond
+            && let syn::Pat::TupleStruct(pattern) = &*check.pat
+            && pattern
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "Err")
+            && expr.then_branch.stmts.is_empty()
+            && expr.else_branch.is_none()
+            && let Some(performed) = self.performed(&check.expr)
+        {
+            self.report(expr, &performed, "checked with an empty `if let Err(_)`");
+        }
+        visit::visit_expr_if(self, expr);
+    }
+
+    fn visit_expr_match(&mut self, expr: &'ast syn::ExprMatch) {
+        if let Some(arm) = expr.arms.iter().find(|arm| Walker::drops_error(arm))
+            && let Some(performed) = self.performed(&expr.expr)
+        {
+            self.report(arm, &performed, "matched by an `Err` arm that does nothing");
+        }
+        visit::visit_expr_match(self, expr);
+    }
+}
