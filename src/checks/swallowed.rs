@@ -263,13 +263,8 @@ fn does_nothing(expr: &syn::Expr) -> bool {
 
 impl<'ast> Visit<'ast> for Walker<'_, '_> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
-        let attrs = match item {
-            syn::Item::Mod(m) => &m.attrs,
-            syn::Item::Fn(f) => &f.attrs,
-            syn::Item::Impl(i) => &i.attrs,
-            _ => return visit::visit_item(self, item),
-        };
-        if !crate::facts::rust::is_cfg_test(attrs) {
+        // Test-only items: this family reports nothing in test code.
+        if !crate::facts::rust::is_test_item(item) {
             visit::visit_item(self, item);
         }
     }

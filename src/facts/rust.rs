@@ -445,6 +445,18 @@ pub fn macro_name(mac: &syn::Macro) -> String {
         .unwrap_or_default()
 }
 
+/// A module, function or `impl` compiled only in test builds (see [`is_cfg_test`]): what the
+/// check families that ignore test code do not walk.
+pub fn is_test_item(item: &syn::Item) -> bool {
+    let attrs = match item {
+        syn::Item::Mod(m) => &m.attrs,
+        syn::Item::Fn(f) => &f.attrs,
+        syn::Item::Impl(i) => &i.attrs,
+        _ => return false,
+    };
+    is_cfg_test(attrs)
+}
+
 /// A cfg that holds only in test builds: `#[cfg(test)]`, `#[cfg(all(test, not(loom)))]`,
 /// `#[cfg(any(test, all(test, unix)))]`, and a feature that only tests enable
 /// (`#[cfg(feature = "test-utils")]`, `#[cfg(any(test, feature = "testing"))]`); not

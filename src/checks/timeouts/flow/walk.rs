@@ -750,14 +750,8 @@ fn flatten(tokens: proc_macro2::TokenStream) -> Vec<proc_macro2::TokenTree> {
 
 impl<'ast> Visit<'ast> for Walker<'_> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
-        let attrs = match item {
-            syn::Item::Mod(m) => &m.attrs,
-            syn::Item::Fn(f) => &f.attrs,
-            syn::Item::Impl(i) => &i.attrs,
-            _ => return visit::visit_item(self, item),
-        };
         // Test-only items: this family reports nothing in test code.
-        if !crate::facts::rust::is_cfg_test(attrs) {
+        if !crate::facts::rust::is_test_item(item) {
             visit::visit_item(self, item);
         }
     }
