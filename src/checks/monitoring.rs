@@ -154,7 +154,7 @@ fn no_dashboard(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     }
     let data: DashboardData = Code::OBS006.rule().data();
     let dashboards: Vec<&Dashboard> = (ctx.files.iter())
-        .filter(|f| !f.role.is_test_like())
+        .filter(|f| shows_the_project(f.role))
         .flat_map(|f| &f.dashboards)
         .collect();
     if dashboards.is_empty() {
@@ -173,11 +173,15 @@ fn no_dashboard(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         return;
     }
     let generated: Vec<&str> = data.generated_by.iter().map(String::as_str).collect();
-    let names: Vec<String> = (production_metrics(ctx.files).into_iter())
-        .filter_map(|m| m.name)
+    // Every metric's name must be known: a dashboard may show the one whose name is not.
+    let names: Option<Vec<String>> = (production_metrics(ctx.files).into_iter())
+        .map(|m| m.name)
         .collect();
+    let Some(names) = names.filter(|n| !n.is_empty()) else {
+        return;
+    };
     let unknown_queries = dashboards.iter().any(|d| d.queries.is_empty());
-    if names.is_empty() || unknown_queries || depends_on_any(ctx.cargo, &generated).is_some() {
+    if unknown_queries || depends_on_any(ctx.cargo, &generated).is_some() {
         return;
     }
     if dashboards
@@ -200,11 +204,17 @@ fn no_dashboard(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// What shows the service's metrics are collected: a scrape configuration in any file but test
-/// code (a reference deployment in `examples/` counts), or an exporter that pushes them.
+/// Files that show how the project is run and watched: any but test code and third-party or
+/// generated files (a reference deployment in `examples/` does).
+fn shows_the_project(role: Role) -> bool {
+    !matches!(role, Role::Test | Role::Vendored | Role::Generated)
+}
+
+/// What shows the service's metrics are collected: a scrape configuration (see
+/// [`shows_the_project`]), or an exporter that pushes them.
 fn collected(ctx: &ProjectContext<'_>, data: &DashboardData) -> Option<String> {
     let scraped = (ctx.files.iter())
-        .filter(|f| f.role != Role::Test)
+        .filter(|f| shows_the_project(f.role))
         .find_map(|f| Some(format!("{}:{}", f.path, f.scrape?)));
     scraped.or_else(|| {
         let pushers: Vec<&str> = data.pushed_by.iter().map(String::as_str).collect();

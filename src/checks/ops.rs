@@ -56,7 +56,9 @@ fn change_record(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    for file in ctx.files.iter().filter(|f| !f.role.is_test_like()) {
+    let kept =
+        |role: Role| !role.is_test_like() && !matches!(role, Role::Vendored | Role::Generated);
+    for file in ctx.files.iter().filter(|f| kept(f.role)) {
         let Some(entry) = &file.changelog else {
             continue;
         };
@@ -67,7 +69,8 @@ fn change_record(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
         let Ok(recorded) = semver::Version::parse(&entry.version) else {
             continue;
         };
-        if recorded < version {
+        // Build metadata (`+1.7.2`) has no say in which release is newer.
+        if recorded.cmp_precedence(&version).is_lt() {
             out.push(
                 Finding::at_site(
                     Code::OPS007,

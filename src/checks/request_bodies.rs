@@ -81,8 +81,16 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
         requests: Vec::new(),
         bodies: Vec::new(),
         stacker: false,
+        layered: false,
         out,
     };
+    let mut layers = Layers::default();
+    layers.visit_file(rust.ast);
+    walker.layered = layers.0.iter().any(|limit| {
+        walker
+            .value(limit, 0)
+            .is_none_or(|bytes| bytes <= u128::from(DATA.max_bytes))
+    });
     walker.visit_file(rust.ast);
 }
 
@@ -131,6 +139,23 @@ impl<'ast> Visit<'ast> for Handlers {
     }
 }
 
+/// The limits given to `RequestBodyLimitLayer::new(..)` in the file.
+#[derive(Default)]
+struct Layers(Vec<syn::Expr>);
+
+impl<'ast> Visit<'ast> for Layers {
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        let layer = matches!(&*call.func, syn::Expr::Path(p) if p.path.segments.len() >= 2 && {
+            let n = p.path.segments.len();
+            p.path.segments[n - 2].ident == "RequestBodyLimitLayer" && p.path.segments[n - 1].ident == "new"
+        });
+        if layer && call.args.len() == 1 {
+            self.0.push(call.args[0].clone());
+        }
+        visit::visit_expr_call(self, call);
+    }
+}
+
 fn last_segment(expr: &syn::Expr) -> Option<String> {
     match expr {
         syn::Expr::Path(p) => Some(p.path.segments.last()?.ident.to_string()),
@@ -153,6 +178,9 @@ struct Walker<'a, 'o> {
     bodies: Vec<String>,
     /// The current function grows the stack for deep documents (`serde_stacker`).
     stacker: bool,
+    /// The file bounds bodies with a `RequestBodyLimitLayer` within the threshold (or of a size
+    /// read from configuration): axum's own advice is to turn `DefaultBodyLimit` off for it.
+    layered: bool,
     out: &'o mut Vec<Finding>,
 }
 
@@ -284,7 +312,7 @@ impl Walker<'_, '_> {
             return;
         };
         let args: Vec<&syn::Expr> = call.args.iter().collect();
-        if ends_with(&path, "DefaultBodyLimit::disable") {
+        if ends_with(&path, "DefaultBodyLimit::disable") && !self.layered {
             let message = "`DefaultBodyLimit::disable()` accepts request bodies of any size: one client can fill the service's memory".to_string();
             self.report(call, message, "keep a limit: `DefaultBodyLimit::max(n)` with the largest real request, and stream larger uploads");
         } else if let (Some(what), [limit]) = (
@@ -438,7 +466,11 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
             return;
         };
         let name = name.ident.to_string();
-        if self.is_request_body(&init.expr) {
+        // A rebound name is no longer the parameter (`let body = Limited::new(body, n);`).
+        let body = self.is_request_body(&init.expr);
+        self.requests.retain(|r| *r != name);
+        self.bodies.retain(|b| *b != name);
+        if body {
             self.locals.insert(name, None);
         } else if self.value(&init.expr, 0).is_some() {
             self.locals.insert(name, Some((*init.expr).clone()));

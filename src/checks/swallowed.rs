@@ -184,8 +184,14 @@ impl Walker<'_, '_> {
 
     fn report(&mut self, at: &impl Spanned, performed: &Performed<'_>, how: &str) {
         let range = self.ctx.source.span_range(at.span());
-        let line = self.ctx.source.line_of(range.start);
-        if self.deliberate(line) || self.returning_error.last() == Some(&true) {
+        let (first, last) = (
+            self.ctx.source.line_of(range.start),
+            self.ctx
+                .source
+                .line_of(range.end.saturating_sub(1).max(range.start)),
+        );
+        let said = (first..=last).any(|line| self.deliberate(line));
+        if said || self.returning_error.last() == Some(&true) {
             return;
         }
         let message = format!(
@@ -198,8 +204,17 @@ impl Walker<'_, '_> {
 
     /// `Err(_) => {}`, `Err(e) => ()`, `Err(_) => continue`: an arm that drops the error.
     fn drops_error(arm: &syn::Arm) -> bool {
+        // `Err(_)`, `Err(e)`, `Err(..)`: any error, not one kind (`Err(Error::RowNotFound)`).
         let is_err = match &arm.pat {
-            syn::Pat::TupleStruct(t) => t.path.segments.last().is_some_and(|s| s.ident == "Err"),
+            syn::Pat::TupleStruct(t) => {
+                t.path.segments.last().is_some_and(|s| s.ident == "Err")
+                    && (t.elems.iter()).all(|p| {
+                        matches!(
+                            p,
+                            syn::Pat::Wild(_) | syn::Pat::Ident(_) | syn::Pat::Rest(_)
+                        )
+                    })
+            }
             _ => false,
         };
         is_err && does_nothing(&arm.body)

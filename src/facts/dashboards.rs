@@ -188,10 +188,11 @@ pub fn from_text(source: &Source) -> Option<Dashboard> {
     })
 }
 
-/// What collects metrics: a Prometheus Operator `ServiceMonitor` or `PodMonitor`, a
-/// `prometheus.io/scrape` annotation, or a Prometheus `scrape_configs`.
+/// What collects metrics: a Prometheus Operator `ServiceMonitor` or `PodMonitor` (a document's
+/// own `kind`, not a CRD's nested one), a `prometheus.io/scrape: "true"` annotation, or a
+/// Prometheus `scrape_configs`.
 static SCRAPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)^\s*(?:kind:\s*["']?(?:ServiceMonitor|PodMonitor)\b|["']?prometheus\.io/scrape["']?\s*:|scrape_configs\s*:)"#)
+    Regex::new(r#"(?m)^(?:kind:\s*["']?(?:ServiceMonitor|PodMonitor)\b|\s*["']?prometheus\.io/scrape["']?\s*:\s*["']?true\b|\s*scrape_configs\s*:)"#)
         .unwrap()
 });
 
@@ -269,6 +270,10 @@ mod tests {
             ),
             None
         );
+        let off = "metadata:\n  annotations:\n    prometheus.io/scrape: \"false\"\n";
+        assert_eq!(line("deploy/app.yaml", off), None);
+        let crd = "kind: CustomResourceDefinition\nspec:\n  names:\n    kind: ServiceMonitor\n";
+        assert_eq!(line("crds/monitoring.yaml", crd), None);
     }
 
     #[test]

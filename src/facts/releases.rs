@@ -93,11 +93,15 @@ pub fn is_change_record(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
     let mut parts: Vec<&str> = lower.split('/').collect();
     let name = parts.pop().unwrap_or_default();
-    if parts.iter().any(|dir| FRAGMENT_FOLDERS.contains(dir)) {
-        return true;
-    }
     let (stem, extension) = name.split_once('.').unwrap_or((name, ""));
-    RECORD_STEMS.contains(&stem) && RECORD_EXTENSIONS.contains(&extension)
+    let document = RECORD_EXTENSIONS.contains(&extension);
+    // Tools name their fragments as they like (towncrier's `123.bugfix`); a plain `changelog/`
+    // folder holds documents (not `src/changelog/mod.rs`, nor Liquibase's XML).
+    let fragment = parts.iter().any(|dir| match *dir {
+        "changelog" => document,
+        dir => FRAGMENT_FOLDERS.contains(&dir),
+    });
+    fragment || (RECORD_STEMS.contains(&stem) && document)
 }
 
 /// Whether `path` is a changelog document whose headings name versions (not a fragment).
@@ -118,17 +122,26 @@ static NOT_RELEASED: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap()
 });
 
-/// A changelog that says it is not kept up to date, or that the record lives elsewhere.
+/// A changelog whose head says it is not kept up to date, or that the record lives elsewhere.
 static RETIRED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)no longer (?:updated|maintained|kept)|not (?:updated|maintained) any ?more|github releases").unwrap()
+    Regex::new(r"(?i)(?:changelog|this file)[^\n]{0,40}(?:no longer|not) (?:updated|maintained|kept)|(?:see|use|using|refer to|track(?:ed)?|moved to|published)[^\n]{0,60}github\s+releases").unwrap()
 });
 
-/// The highest version a changelog's headings name, leaving out entries marked unreleased
-/// (`## [1.4.0] - Unreleased`) and headings that name several versions (a list of yanked
-/// releases is not an entry): the newest released entry, whichever order the file keeps. A
-/// changelog that says it is retired (`no longer updated`, `see GitHub Releases`) has none.
+/// What a changelog says before its entries: its first 2,000 bytes.
+fn head(text: &str) -> &str {
+    let mut end = text.len().min(2000);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The highest version a changelog's headings name (each heading's first), leaving out entries
+/// marked unreleased (`## [1.4.0] - Unreleased`) and headings that list versions (yanked
+/// releases): the newest released entry, whichever order the file keeps. A changelog whose head
+/// says it is retired (`this changelog is no longer updated`, `see GitHub Releases`) has none.
 pub fn newest_entry(source: &Source, headings: &[Heading]) -> Option<Changelog> {
-    if RETIRED.is_match(&source.text) {
+    if RETIRED.is_match(head(&source.text)) {
         return None;
     }
     let mut newest: Option<(semver::Version, &Heading, String)> = None;
@@ -136,12 +149,18 @@ pub fn newest_entry(source: &Source, headings: &[Heading]) -> Option<Changelog> 
         if NOT_RELEASED.is_match(&heading.text) {
             continue;
         }
-        let mut versions = VERSION
-            .captures_iter(&heading.text)
-            .filter_map(|c| c.get(1));
-        let (Some(found), None) = (versions.next(), versions.next()) else {
+        // A list of versions (`0.2.2 through 0.2.8, 0.3.0, 0.4.0`) is not an entry; a second
+        // version in a heading is something else (`1.4.0 - MSRV 1.70.0`).
+        let versions: Vec<_> = (VERSION.captures_iter(&heading.text))
+            .filter_map(|c| c.get(1))
+            .take(3)
+            .collect();
+        let [found, ..] = versions[..] else {
             continue;
         };
+        if versions.len() > 2 {
+            continue;
+        }
         let Ok(version) = semver::Version::parse(found.as_str()) else {
             continue;
         };
@@ -211,6 +230,8 @@ mod tests {
             "src/history/mod.rs",
             "CHANGELOG.json",
             "docs/changes-to-auth.md",
+            "src/changelog/mod.rs",
+            "db/changelog/master.xml",
         ] {
             assert!(!is_change_record(path), "{path}");
         }
@@ -239,6 +260,12 @@ mod tests {
         assert!(newest_entry(&source, &[heading(1, "Changelog")]).is_none());
         let yanked = [heading(1, "0.2.2 through 0.2.8, 0.3.0")];
         assert!(newest_entry(&source, &yanked).is_none());
+        let msrv = [heading(1, "1.4.0 - MSRV 1.70.0")];
+        assert_eq!(newest_entry(&source, &msrv).unwrap().version, "1.4.0");
+        let elsewhere =
+            "We track releases and notes using [GitHub\nReleases](https://x).\n## 1.0.0\n";
+        let elsewhere = Source::new("CHANGELOG.md".to_string(), elsewhere.to_string());
+        assert!(newest_entry(&elsewhere, &[heading(3, "1.0.0")]).is_none());
         let retired = "This CHANGELOG is no longer updated.\n## 1.0.0\n";
         let retired = Source::new("CHANGELOG.md".to_string(), retired.to_string());
         assert!(newest_entry(&retired, &[heading(2, "1.0.0")]).is_none());
