@@ -14,7 +14,7 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
 use super::{FileContext, Parsed, TreeQuery};
-use crate::facts::imports::Imports;
+use crate::facts::imports::{Imports, ends_with_path};
 use crate::finding::Finding;
 use crate::registry::Code;
 
@@ -196,13 +196,6 @@ fn size(bytes: u128) -> String {
     }
 }
 
-fn ends_with(path: &str, suffix: &str) -> bool {
-    path == suffix
-        || path
-            .strip_suffix(suffix)
-            .is_some_and(|head| head.ends_with("::"))
-}
-
 impl Walker<'_, '_> {
     fn resolved(&self, expr: &syn::Expr) -> Option<String> {
         match expr {
@@ -312,23 +305,27 @@ impl Walker<'_, '_> {
             return;
         };
         let args: Vec<&syn::Expr> = call.args.iter().collect();
-        if ends_with(&path, "DefaultBodyLimit::disable") && !self.layered {
+        if ends_with_path(&path, "DefaultBodyLimit::disable") && !self.layered {
             let message = "`DefaultBodyLimit::disable()` accepts request bodies of any size: one client can fill the service's memory".to_string();
             self.report(call, message, "keep a limit: `DefaultBodyLimit::max(n)` with the largest real request, and stream larger uploads");
         } else if let (Some(what), [limit]) = (
-            DATA.limit_constructors.iter().find(|c| ends_with(&path, c)),
+            DATA.limit_constructors
+                .iter()
+                .find(|c| ends_with_path(&path, c)),
             args.as_slice(),
         ) {
             self.judge_limit(call, &format!("`{what}(..)`"), limit);
         } else if let (Some(what), [body, limit]) = (
-            DATA.bounded_reads.iter().find(|c| ends_with(&path, c)),
+            DATA.bounded_reads.iter().find(|c| ends_with_path(&path, c)),
             args.as_slice(),
         ) {
             if self.is_request_body(body) {
                 self.judge_limit(call, &format!("`{what}(..)`"), limit);
             }
         } else if let (Some(what), [body]) = (
-            DATA.unbounded_reads.iter().find(|c| ends_with(&path, c)),
+            DATA.unbounded_reads
+                .iter()
+                .find(|c| ends_with_path(&path, c)),
             args.as_slice(),
         ) && self.is_request_body(body)
         {
@@ -377,7 +374,7 @@ impl Walker<'_, '_> {
                 let type_path = path.rsplit_once("::").map_or(path.as_str(), |(t, _)| t);
                 DATA.limit_configs
                     .iter()
-                    .find(|c| ends_with(type_path, c))
+                    .find(|c| ends_with_path(type_path, c))
                     .cloned()
             }
             _ => None,

@@ -16,7 +16,7 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
 use super::{FileContext, Parsed, TreeQuery};
-use crate::facts::imports::Imports;
+use crate::facts::imports::{Imports, ends_with_path};
 use crate::finding::Finding;
 use crate::registry::Code;
 
@@ -133,11 +133,9 @@ impl Walker<'_, '_> {
         let written_before = |after: &[String], from: usize| {
             after.is_empty()
                 || chain[from..].iter().any(|(m, _)| after.contains(m))
-                || root_path.as_ref().is_some_and(|p| {
-                    after
-                        .iter()
-                        .any(|a| p == a || p.ends_with(&format!("::{a}")))
-                })
+                || root_path
+                    .as_ref()
+                    .is_some_and(|p| after.iter().any(|a| ends_with_path(p, a)))
         };
         // The outermost call that performs an operation: `query(..).execute(..).await`.
         for (index, (method, args)) in chain.iter().enumerate() {
@@ -154,11 +152,8 @@ impl Walker<'_, '_> {
             }
         }
         let path = root_path?;
-        let operation = (DATA.operation.iter()).find(|op| {
-            op.functions
-                .iter()
-                .any(|f| path == *f || path.ends_with(&format!("::{f}")))
-        })?;
+        let operation = (DATA.operation.iter())
+            .find(|op| op.functions.iter().any(|f| ends_with_path(&path, f)))?;
         let name = path.rsplit("::").take(2).collect::<Vec<_>>();
         Some(Performed {
             operation,

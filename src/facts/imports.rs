@@ -120,6 +120,13 @@ impl Imports {
     }
 }
 
+/// Whether a resolved path is `tail` or ends with it as whole segments
+/// (`axum::extract::DefaultBodyLimit::max` ends with `DefaultBodyLimit::max`, not with `Limit::max`).
+pub fn ends_with_path(path: &str, tail: &str) -> bool {
+    path.strip_suffix(tail)
+        .is_some_and(|head| head.is_empty() || head.ends_with("::"))
+}
+
 /// Whether a resolved path is `prefix` or lies under it (`tokio::sync` under `tokio`).
 pub fn is_under(path: &str, prefix: &str) -> bool {
     path.strip_prefix(prefix)
@@ -138,6 +145,17 @@ impl<'ast> Visit<'ast> for Collector<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_ends_with_whole_segments() {
+        assert!(ends_with_path(
+            "axum::extract::DefaultBodyLimit::max",
+            "DefaultBodyLimit::max"
+        ));
+        assert!(ends_with_path("std::fs::write", "std::fs::write"));
+        assert!(!ends_with_path("my::BodyLimit::max", "Limit::max"));
+        assert!(!ends_with_path("std::fs::write", "fs::write_all"));
+    }
 
     fn imports(code: &str, renames: &[(&str, &str)]) -> Imports {
         let renames = renames

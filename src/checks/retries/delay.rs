@@ -248,7 +248,7 @@ impl<'a, 'c> Tracer<'a, 'c> {
             .res001
             .duration_functions
             .iter()
-            .any(|f| path == *f || path.ends_with(&format!("::{f}")));
+            .any(|f| crate::facts::imports::ends_with_path(&path, f));
         match name {
             // `min(d * 2, cap)`, `std::cmp::min(..)`
             "min" => Some(Delay {

@@ -8,7 +8,7 @@ use syn::visit::{self, Visit};
 
 use super::address::{Loopback, pattern_names, type_name, type_words};
 use super::{Binding, Call, Flow, Guard, OptionRef, Root, Sink, Step, Use, Vocabulary};
-use crate::facts::imports::Imports;
+use crate::facts::imports::{Imports, ends_with_path};
 use crate::source::Source;
 
 pub fn walk(
@@ -78,14 +78,6 @@ struct Walker<'a> {
     future: Option<usize>,
     guard: Option<Guard>,
     flow: Flow,
-}
-
-/// Whether `path` is `pattern` or ends with `::pattern`.
-fn path_matches(path: &str, pattern: &str) -> bool {
-    path == pattern
-        || path
-            .strip_suffix(pattern)
-            .is_some_and(|head| head.ends_with("::"))
 }
 
 impl Walker<'_> {
@@ -457,7 +449,7 @@ impl Walker<'_> {
                         .vocabulary
                         .transparent_calls
                         .iter()
-                        .any(|p| path_matches(&path, p));
+                        .any(|p| ends_with_path(&path, p));
                     if transparent && call.args.len() == 1 {
                         current = &call.args[0];
                         continue;
