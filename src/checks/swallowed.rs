@@ -244,21 +244,7 @@ fn justifies(comment: &str) -> bool {
 
 /// A doc comment that says the function ignores errors ("Ignore the errors.").
 fn documents_ignoring(attrs: &[syn::Attribute]) -> bool {
-    attrs.iter().any(|attr| match &attr.meta {
-        syn::Meta::NameValue(doc) if doc.path.is_ident("doc") => match &doc.value {
-            syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(text),
-                ..
-            }) => {
-                let text = text.value().to_ascii_lowercase();
-                text.contains("ignor")
-                    || text.contains("best effort")
-                    || text.contains("best-effort")
-            }
-            _ => false,
-        },
-        _ => false,
-    })
+    justifies(&crate::facts::rust::doc_text(attrs))
 }
 
 /// An empty block, `()`, or `continue`.

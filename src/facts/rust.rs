@@ -445,6 +445,21 @@ pub fn macro_name(mac: &syn::Macro) -> String {
         .unwrap_or_default()
 }
 
+/// An item's doc comment, its `///` lines joined by newlines.
+pub fn doc_text(attrs: &[syn::Attribute]) -> String {
+    let lines = attrs.iter().filter_map(|attr| match &attr.meta {
+        syn::Meta::NameValue(doc) if doc.path.is_ident("doc") => match &doc.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) => Some(text.value()),
+            _ => None,
+        },
+        _ => None,
+    });
+    lines.collect::<Vec<_>>().join("\n")
+}
+
 /// A module, function or `impl` compiled only in test builds (see [`is_cfg_test`]): what the
 /// check families that ignore test code do not walk.
 pub fn is_test_item(item: &syn::Item) -> bool {

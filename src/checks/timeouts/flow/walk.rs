@@ -684,21 +684,11 @@ fn reports_in_background(name: &str, attrs: &[syn::Attribute]) -> bool {
             .collect();
         WORDS.iter().any(|word| squeezed.contains(word))
     };
-    names(name)
-        || attrs.iter().any(|attr| {
-            let said = match &attr.meta {
-                syn::Meta::NameValue(doc) if doc.path.is_ident("doc") => match &doc.value {
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(text),
-                        ..
-                    }) => text.value(),
-                    _ => String::new(),
-                },
-                syn::Meta::List(cfg) if cfg.path.is_ident("cfg") => cfg.tokens.to_string(),
-                _ => String::new(),
-            };
-            names(&said)
-        })
+    let cfg = attrs.iter().filter_map(|attr| match &attr.meta {
+        syn::Meta::List(cfg) if cfg.path.is_ident("cfg") => Some(cfg.tokens.to_string()),
+        _ => None,
+    });
+    names(name) || names(&crate::facts::rust::doc_text(attrs)) || cfg.into_iter().any(|c| names(&c))
 }
 
 /// A pattern that matches a health-check command: `Commands::Healthcheck { .. }`,
