@@ -82,16 +82,13 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
         bodies: Vec::new(),
         stacker: false,
         layered: false,
+        disabled: Vec::new(),
         out,
     };
-    let mut layers = Layers::default();
-    layers.visit_file(rust.ast);
-    walker.layered = layers.0.iter().any(|limit| {
-        walker
-            .value(limit, 0)
-            .is_none_or(|bytes| bytes <= u128::from(DATA.max_bytes))
-    });
     walker.visit_file(rust.ast);
+    if !walker.layered {
+        walker.out.append(&mut walker.disabled);
+    }
 }
 
 /// Integer `const` and `static` items of the file, by name.
@@ -139,23 +136,6 @@ impl<'ast> Visit<'ast> for Handlers {
     }
 }
 
-/// The limits given to `RequestBodyLimitLayer::new(..)` in the file.
-#[derive(Default)]
-struct Layers(Vec<syn::Expr>);
-
-impl<'ast> Visit<'ast> for Layers {
-    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        let layer = matches!(&*call.func, syn::Expr::Path(p) if p.path.segments.len() >= 2 && {
-            let n = p.path.segments.len();
-            p.path.segments[n - 2].ident == "RequestBodyLimitLayer" && p.path.segments[n - 1].ident == "new"
-        });
-        if layer && call.args.len() == 1 {
-            self.0.push(call.args[0].clone());
-        }
-        visit::visit_expr_call(self, call);
-    }
-}
-
 fn last_segment(expr: &syn::Expr) -> Option<String> {
     match expr {
         syn::Expr::Path(p) => Some(p.path.segments.last()?.ident.to_string()),
@@ -181,6 +161,9 @@ struct Walker<'a, 'o> {
     /// The file bounds bodies with a `RequestBodyLimitLayer` within the threshold (or of a size
     /// read from configuration): axum's own advice is to turn `DefaultBodyLimit` off for it.
     layered: bool,
+    /// Findings on `DefaultBodyLimit::disable()`: they stand unless the file turns out to be
+    /// `layered`.
+    disabled: Vec<Finding>,
     out: &'o mut Vec<Finding>,
 }
 
@@ -204,11 +187,14 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn report(&mut self, at: &impl Spanned, message: String, fix: &str) {
+    fn finding(&self, at: &impl Spanned, message: String, fix: &str) -> Finding {
         let range = self.ctx.source.span_range(at.span());
-        self.out.push(
-            Finding::at(Code::ERR003, self.ctx.source, range, message).with_fix(fix.to_string()),
-        );
+        Finding::at(Code::ERR003, self.ctx.source, range, message).with_fix(fix.to_string())
+    }
+
+    fn report(&mut self, at: &impl Spanned, message: String, fix: &str) {
+        let finding = self.finding(at, message, fix);
+        self.out.push(finding);
     }
 
     /// The value of an integer expression, where the file shows it: literals, arithmetic,
@@ -305,15 +291,21 @@ impl Walker<'_, '_> {
             return;
         };
         let args: Vec<&syn::Expr> = call.args.iter().collect();
-        if ends_with_path(&path, "DefaultBodyLimit::disable") && !self.layered {
+        if ends_with_path(&path, "DefaultBodyLimit::disable") {
             let message = "`DefaultBodyLimit::disable()` accepts request bodies of any size: one client can fill the service's memory".to_string();
-            self.report(call, message, "keep a limit: `DefaultBodyLimit::max(n)` with the largest real request, and stream larger uploads");
+            let fix = "keep a limit: `DefaultBodyLimit::max(n)` with the largest real request, and stream larger uploads";
+            let finding = self.finding(call, message, fix);
+            self.disabled.push(finding);
         } else if let (Some(what), [limit]) = (
             DATA.limit_constructors
                 .iter()
                 .find(|c| ends_with_path(&path, c)),
             args.as_slice(),
         ) {
+            if ends_with_path(&path, "RequestBodyLimitLayer::new") {
+                let bytes = self.value(limit, 0);
+                self.layered |= bytes.is_none_or(|b| b <= u128::from(DATA.max_bytes));
+            }
             self.judge_limit(call, &format!("`{what}(..)`"), limit);
         } else if let (Some(what), [body, limit]) = (
             DATA.bounded_reads.iter().find(|c| ends_with_path(&path, c)),
