@@ -33,7 +33,7 @@ use crate::walk::Stamp;
 
 /// The layout of the cache file and of its entries. Raise it whenever `FileFacts` (or anything
 /// it holds) changes shape in a release-less build; a release changes the version anyway.
-pub const FORMAT: u32 = 20;
+pub const FORMAT: u32 = 21;
 
 /// The environment variable that names the cache directory (after `--cache-dir`).
 pub const ENV_DIR: &str = "PRODREADY_CACHE_DIR";

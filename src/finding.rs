@@ -141,6 +141,24 @@ pub struct Condition {
     /// Kept only when the project shows that this optional setting is unset by default; the
     /// message then ends with where.
     pub if_unset_by_default: Option<OptionalSetting>,
+    /// Kept only when some router of the project registers this function as a request
+    /// handler (`checks::panics`).
+    #[serde(default)]
+    pub if_route_target: Option<RouteTarget>,
+}
+
+/// A function that a finding about a request's input is made in: it holds only if some router
+/// registers the function as a handler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteTarget {
+    pub function: String,
+    /// The type of the `impl` the function is in.
+    pub owner: Option<String>,
+    /// The module its file is (`handlers` for `src/handlers.rs` or `src/handlers/mod.rs`,
+    /// `crate` for a crate root).
+    pub module: String,
+    /// The folder of its Cargo package.
+    pub package: String,
 }
 
 /// An optional setting code branches on: `if let Some(t) = <setting> { .. } else { .. }`.

@@ -12,6 +12,7 @@ pub mod load_shedding;
 pub mod logging;
 pub mod monitoring;
 pub mod ops;
+pub mod panics;
 pub mod request_bodies;
 pub mod responses;
 pub mod retries;
@@ -119,6 +120,17 @@ pub struct FileContext<'a> {
     pub secrets: &'a [secrets::Detection],
 }
 
+impl FileContext<'_> {
+    /// Whether the file's package depends on the package (renames resolved).
+    pub fn depends_on(&self, package: &str) -> bool {
+        self.manifest.is_some_and(|m| {
+            m.dependencies
+                .iter()
+                .any(|d| self.cargo.resolve(m, d).package == package)
+        })
+    }
+}
+
 /// A file's analysis budget: a deadline, checked between rule families and front-end steps.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
@@ -191,7 +203,7 @@ type TreeGate = fn(&TreeQuery<'_>) -> bool;
 type GateWords = fn() -> Vec<String>;
 
 /// The rule families of the per-file phase, in the order they run, with their tree gates.
-const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 8] = [
+const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 9] = [
     (
         "deployment",
         deployment::check_file,
@@ -199,6 +211,12 @@ const FILE_FAMILIES: [(&str, FileCheck, TreeGate, GateWords); 8] = [
         deployment::gate_words,
     ),
     ("ops", ops::check_file, |_| false, Vec::new),
+    (
+        "panics",
+        panics::check_file,
+        panics::needs_tree,
+        panics::gate_words,
+    ),
     (
         "request_bodies",
         request_bodies::check_file,
@@ -292,11 +310,7 @@ impl TreeQuery<'_> {
 
     /// Whether the file's package depends on the package (renames resolved).
     pub fn depends_on(&self, package: &str) -> bool {
-        self.ctx.manifest.is_some_and(|m| {
-            m.dependencies
-                .iter()
-                .any(|d| self.ctx.cargo.resolve(m, d).package == package)
-        })
+        self.ctx.depends_on(package)
     }
 
     /// The check families that need the file's syntax tree, each gate asked once.

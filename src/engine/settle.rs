@@ -46,6 +46,10 @@ pub fn settle(
     }
     // After every analysis: an analysis again decides a file's role anew.
     settle_roles(files, &inputs.cargo.project, &Overrides::new(&config.roles));
+    checks::panics::settle::settle(files, &inputs.cargo.project, |path| {
+        let candidate = candidates.get(path)?;
+        read_text(candidate).ok().flatten().map(|t| t.text)
+    });
     // Once roles are known: conditions read the production files only.
     checks::timeouts::settle(files, &inputs.cargo.project, |path| {
         let candidate = candidates.get(path)?;

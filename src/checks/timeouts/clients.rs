@@ -336,6 +336,7 @@ fn condition_of(places: &[Place]) -> Option<Option<Condition>> {
     let condition = Condition {
         unless_callers_bounded,
         if_unset_by_default,
+        if_route_target: None,
     };
     Some((condition != Condition::default()).then_some(condition))
 }

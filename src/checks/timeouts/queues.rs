@@ -114,6 +114,7 @@ pub fn unbounded_queues(
             out.push(finding.on_condition(Condition {
                 unless_callers_bounded: Vec::new(),
                 if_unset_by_default: Some(setting),
+                if_route_target: None,
             }));
         }
     }

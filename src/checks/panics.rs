@@ -1,0 +1,536 @@
+//! ERR001: code that handles external input panics on malformed data.
+//!
+//! External input is a request handler's input (the parameters a framework fills: extractors,
+//! bodies), an upstream response read by an HTTP client, and a message a consumer receives.
+//! Within one function it is followed through bindings (`taint`); the panics are an `unwrap` or
+//! `expect` of decoding it, indexing or unwrapping the fields of a split of it, and a panic
+//! macro in a `match` or `if` on it. A function whose only input is plain parameters
+//! (`body: String`) is a handler only if a router registers it: its findings are held until
+//! every file has been seen (`settle`).
+
+mod routes;
+pub mod settle;
+mod taint;
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+
+use super::{FileContext, Parsed, TreeQuery};
+use crate::facts::imports::Imports;
+use crate::finding::{Condition, Finding, RouteTarget};
+use crate::registry::Code;
+use taint::{Origin, Scope};
+
+#[derive(Deserialize)]
+struct Source {
+    /// How the message names it: `an upstream response`.
+    what: String,
+    /// What a panic on it does, for the message.
+    consequence: String,
+    /// The crates that read it; the source is looked for only in their dependents.
+    crates: Vec<String>,
+    /// Methods (no argument) that read it.
+    #[serde(default)]
+    methods: Vec<String>,
+    /// Of those, the ones that also decode it (`.json()`).
+    #[serde(default)]
+    decoding: Vec<String>,
+    /// The methods read it only when awaited (`resp.text().await`, not `s.text()`).
+    #[serde(default)]
+    awaited: bool,
+    /// Fields that hold it (`delivery.data`).
+    #[serde(default)]
+    fields: Vec<String>,
+    /// The read gives an `Option` that a malformed message leaves empty (`msg.payload()`).
+    #[serde(default)]
+    optional: bool,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    decoders: Vec<String>,
+    splits: Vec<String>,
+    pairs: Vec<String>,
+    panics: Vec<String>,
+    frameworks: Vec<String>,
+    route_attributes: Vec<String>,
+    routers: Vec<String>,
+    extractors: Vec<String>,
+    input_types: Vec<String>,
+    source: Vec<Source>,
+}
+
+static DATA: LazyLock<Data> = LazyLock::new(|| Code::ERR001.rule().data());
+
+/// A finding needs a panic (`unwrap`, `expect`, a panic macro, or an index into split fields),
+/// and a package that serves requests or reads a source.
+pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
+    let panics = || {
+        query.has_method("unwrap")
+            || query.has_method("expect")
+            || DATA.panics.iter().any(|m| query.has_macro(m))
+            || DATA.splits.iter().any(|m| query.has_method(m))
+            || DATA.pairs.iter().any(|m| query.has_method(m))
+    };
+    let input = || {
+        DATA.frameworks
+            .iter()
+            .any(|c| query.depends_on(&package(c)))
+            || DATA.source.iter().any(|s| {
+                s.crates.iter().any(|c| query.depends_on(&package(c)))
+                    && (s.methods.iter().any(|m| query.has_method(m))
+                        || s.fields.iter().any(|f| query.has_member(f)))
+            })
+    };
+    query.live(Code::ERR001) && panics() && input()
+}
+
+pub fn gate_words() -> Vec<String> {
+    let mut words: Vec<String> = ["unwrap", "expect"].map(String::from).into();
+    words.extend(
+        DATA.panics
+            .iter()
+            .chain(&DATA.splits)
+            .chain(&DATA.pairs)
+            .cloned(),
+    );
+    for source in &DATA.source {
+        words.extend(source.methods.iter().chain(&source.fields).cloned());
+    }
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// A crate's package name as Cargo.toml writes it (`actix_web` is `actix-web`).
+fn package(crate_name: &str) -> String {
+    crate_name.replace('_', "-")
+}
+
+pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
+    if !ctx.rules.enabled(Code::ERR001) {
+        return;
+    }
+    let Some(rust) = &parsed.rust else {
+        return;
+    };
+    let depends = |c: &str| ctx.depends_on(&package(c));
+    let sources: Vec<&'static Source> = (DATA.source.iter())
+        .filter(|s| s.crates.iter().any(|c| depends(c)))
+        .collect();
+    let serves = DATA.frameworks.iter().any(|c| depends(c));
+    if sources.is_empty() && !serves {
+        return;
+    }
+    let mut walker = Walker {
+        ctx,
+        imports: rust.imports,
+        sources,
+        serves,
+        module: module_of(&ctx.source.path),
+        owner: None,
+        scope: Scope::default(),
+        target: None,
+        out,
+    };
+    walker.visit_file(rust.ast);
+}
+
+/// The module a file is, by its path: `handlers` for `src/handlers.rs` and
+/// `src/handlers/mod.rs`, `crate` for a crate root.
+fn module_of(path: &str) -> String {
+    let mut parts = path.rsplit('/');
+    let file = parts.next().unwrap_or(path);
+    let stem = file.strip_suffix(".rs").unwrap_or(file);
+    match stem {
+        "main" | "lib" => "crate".to_string(),
+        "mod" => parts.next().unwrap_or(stem).to_string(),
+        _ => stem.to_string(),
+    }
+}
+
+struct Walker<'a, 'o> {
+    ctx: &'a FileContext<'a>,
+    imports: &'a Imports,
+    /// The sources the file's package can read.
+    sources: Vec<&'static Source>,
+    /// The package depends on a web framework.
+    serves: bool,
+    module: String,
+    /// The type of the enclosing `impl`.
+    owner: Option<String>,
+    /// What is external in the current function.
+    scope: Scope,
+    /// The current function, when its input is a request's only if a router registers it.
+    target: Option<RouteTarget>,
+    out: &'o mut Vec<Finding>,
+}
+
+/// A panic, for the message: `<code> <origin> <when>`.
+struct Panic {
+    /// What panics, up to the origin: "`.parse().unwrap()` on".
+    code: String,
+    /// When: "panics when it is malformed".
+    when: &'static str,
+}
+
+impl Panic {
+    fn new(code: String, when: &'static str) -> Panic {
+        Panic { code, when }
+    }
+}
+
+const MALFORMED: &str = "panics when it is malformed";
+const MISSING_FIELD: &str = "panics when a field is missing";
+const UNEXPECTED: &str = "is reached by an unexpected value";
+
+/// What a function is to the request path.
+enum Handler {
+    /// A route attribute or a framework's extractor says it handles requests.
+    Known,
+    /// Its plain parameters are a request's input if a router registers it.
+    IfRegistered,
+    No,
+}
+
+impl Walker<'_, '_> {
+    /// Enters a function: a new scope with its parameters that carry a request's input.
+    fn function(
+        &mut self,
+        name: &syn::Ident,
+        attrs: &[syn::Attribute],
+        sig: &syn::Signature,
+        body: impl FnOnce(&mut Self),
+    ) {
+        let handler = self.handler(attrs, sig);
+        let held = matches!(handler, Handler::IfRegistered);
+        let mut scope = Scope::default();
+        if !matches!(handler, Handler::No) {
+            for input in &sig.inputs {
+                if let syn::FnArg::Typed(arg) = input
+                    && self.carries_input(&arg.ty)
+                {
+                    scope.taint_pattern(&arg.pat, &Origin::request(&arg.pat, held));
+                }
+            }
+        }
+        let target = held.then(|| RouteTarget {
+            function: name.to_string(),
+            owner: self.owner.clone(),
+            module: self.module.clone(),
+            package: (self.ctx.manifest).map_or_else(String::new, |m| m.dir.clone()),
+        });
+        let saved_scope = std::mem::replace(&mut self.scope, scope);
+        let saved_target = std::mem::replace(&mut self.target, target);
+        body(self);
+        self.scope = saved_scope;
+        self.target = saved_target;
+    }
+
+    fn handler(&self, attrs: &[syn::Attribute], sig: &syn::Signature) -> Handler {
+        if !self.serves {
+            return Handler::No;
+        }
+        let routed = attrs.iter().any(|a| {
+            (a.path().segments.last())
+                .is_some_and(|s| DATA.route_attributes.iter().any(|r| s.ident == r))
+        });
+        let extracts = sig
+            .inputs
+            .iter()
+            .any(|input| matches!(input, syn::FnArg::Typed(arg) if self.extractor(&arg.ty)));
+        if routed || extracts {
+            Handler::Known
+        } else if sig
+            .inputs
+            .iter()
+            .any(|input| matches!(input, syn::FnArg::Typed(arg) if self.carries_input(&arg.ty)))
+        {
+            Handler::IfRegistered
+        } else {
+            Handler::No
+        }
+    }
+
+    /// A framework's extractor of the request's input (`axum::Json<T>`, `web::Query<T>`).
+    fn extractor(&self, ty: &syn::Type) -> bool {
+        type_path(ty).is_some_and(|path| {
+            let resolved = self.imports.resolve(path);
+            let last = resolved.rsplit("::").next().unwrap_or(&resolved);
+            DATA.extractors.iter().any(|e| e == last) && routes::under_framework(&resolved)
+        })
+    }
+
+    /// A parameter type that carries the request's input in a handler: an extractor, or a
+    /// plain type (`String`, `&str`, `Bytes`, `HeaderMap`).
+    fn carries_input(&self, ty: &syn::Type) -> bool {
+        self.extractor(ty)
+            || type_path(ty).is_some_and(|path| {
+                (path.segments.last())
+                    .is_some_and(|s| DATA.input_types.iter().any(|t| s.ident == t))
+            })
+    }
+
+    /// Reports a panic on external data, held until a router registers the function when the
+    /// data is the plain parameters of one not known as a handler.
+    fn report(&mut self, at: &impl Spanned, panic: &Panic, origin: &Origin) {
+        let range = self.ctx.source.span_range(at.span());
+        let message = format!(
+            "{} {} {}: {}",
+            panic.code,
+            origin.what,
+            panic.when,
+            origin.consequence()
+        );
+        let finding = Finding::at(Code::ERR001, self.ctx.source, range, message);
+        match (&self.target, origin.held) {
+            (Some(target), true) => self.out.push(finding.on_condition(Condition {
+                if_route_target: Some(target.clone()),
+                ..Condition::default()
+            })),
+            (None, true) => {}
+            _ => self.out.push(finding),
+        }
+    }
+
+    /// The origin of the external data an expression holds: a tainted name, or a source read
+    /// in it.
+    fn origin(&self, expr: &syn::Expr) -> Option<Origin> {
+        self.scope.origin(expr, &self.sources)
+    }
+
+    /// `decode(x).unwrap()`, `x.parse().unwrap()`, `resp.json().await.unwrap()`,
+    /// `line.split(',').next().unwrap()`, `msg.payload().unwrap()`: what panics, if it does.
+    fn unwrapped(&self, receiver: &syn::Expr, unwrap: &str) -> Option<(Panic, Origin)> {
+        let peeled = taint::peel(receiver);
+        match peeled {
+            syn::Expr::Call(call) => {
+                let syn::Expr::Path(p) = &*call.func else {
+                    return None;
+                };
+                let last = p.path.segments.last()?.ident.to_string();
+                if !DATA.decoders.contains(&last) {
+                    return None;
+                }
+                let origin = call.args.iter().find_map(|a| self.origin(a))?;
+                let path = self.imports.resolve(&p.path);
+                let short: Vec<&str> = path.rsplit("::").take(2).collect();
+                let name = short.into_iter().rev().collect::<Vec<_>>().join("::");
+                Some((
+                    Panic::new(format!("`{name}(..).{unwrap}()` on"), MALFORMED),
+                    origin,
+                ))
+            }
+            syn::Expr::MethodCall(call) => self.unwrapped_method(receiver, call, unwrap),
+            _ => None,
+        }
+    }
+
+    fn unwrapped_method(
+        &self,
+        receiver: &syn::Expr,
+        call: &syn::ExprMethodCall,
+        unwrap: &str,
+    ) -> Option<(Panic, Origin)> {
+        let method = call.method.to_string();
+        if let Some(source) = taint::source_read(receiver, &self.sources) {
+            let decodes = source.decoding.contains(&method);
+            return (decodes || source.optional).then(|| {
+                let when = if decodes { MALFORMED } else { "is empty" };
+                let code = format!("`.{method}().{unwrap}()` on");
+                (Panic::new(code, when), Origin::source(source))
+            });
+        }
+        if DATA.pairs.contains(&method) {
+            let origin = self.origin(&call.receiver)?;
+            let code = format!("`.{method}(..).{unwrap}()` on");
+            return Some((Panic::new(code, "panics when it has no separator"), origin));
+        }
+        if DATA.decoders.contains(&method) {
+            let origin = self
+                .origin(&call.receiver)
+                .or_else(|| call.args.iter().find_map(|a| self.origin(a)))?;
+            let code = format!("`.{method}().{unwrap}()` on");
+            return Some((Panic::new(code, MALFORMED), origin));
+        }
+        if matches!(method.as_str(), "next" | "nth" | "last" | "next_back") {
+            let origin = self.scope.split_origin(&call.receiver, &self.sources)?;
+            let code = format!("`.{method}(..).{unwrap}()` of the split fields of");
+            return Some((Panic::new(code, MISSING_FIELD), origin));
+        }
+        None
+    }
+
+    /// A panic macro as the whole of an arm's or branch's body.
+    fn panic_macro(expr: &syn::Expr) -> Option<&syn::Macro> {
+        let mac = match expr {
+            syn::Expr::Macro(m) => &m.mac,
+            syn::Expr::Block(b) => match b.block.stmts.as_slice() {
+                [syn::Stmt::Macro(m)] => &m.mac,
+                [syn::Stmt::Expr(syn::Expr::Macro(m), _)] => &m.mac,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let name = crate::facts::rust::macro_name(mac);
+        DATA.panics.contains(&name).then_some(mac)
+    }
+}
+
+/// The path of a parameter's type, through references and `Option`.
+fn type_path(ty: &syn::Type) -> Option<&syn::Path> {
+    match ty {
+        syn::Type::Reference(r) => type_path(&r.elem),
+        syn::Type::Paren(p) => type_path(&p.elem),
+        syn::Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            if last.ident == "Option"
+                && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+                && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+            {
+                return type_path(inner);
+            }
+            Some(&p.path)
+        }
+        _ => None,
+    }
+}
+
+impl<'ast> Visit<'ast> for Walker<'_, '_> {
+    fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
+        let owner = type_path(&item.self_ty)
+            .and_then(|p| p.segments.last())
+            .map(|s| s.ident.to_string());
+        let saved = std::mem::replace(&mut self.owner, owner);
+        visit::visit_item_impl(self, item);
+        self.owner = saved;
+    }
+
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.function(&item.sig.ident, &item.attrs, &item.sig, |w| {
+            visit::visit_item_fn(w, item);
+        });
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        self.function(&item.sig.ident, &item.attrs, &item.sig, |w| {
+            visit::visit_impl_item_fn(w, item);
+        });
+    }
+
+    fn visit_expr(&mut self, expr: &'ast syn::Expr) {
+        if self.serves && routes::is_routing_call(expr, self.imports) {
+            // A closure given to a router is a handler: its parameters are the request's.
+            for arg in routes::routing_args(expr) {
+                if let syn::Expr::Closure(closure) = arg {
+                    for input in &closure.inputs {
+                        self.scope
+                            .taint_pattern(input, &Origin::request(input, false));
+                    }
+                }
+            }
+        }
+        visit::visit_expr(self, expr);
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let method = call.method.to_string();
+        if matches!(method.as_str(), "unwrap" | "expect")
+            && let Some((panic, origin)) = self.unwrapped(&call.receiver, &method)
+        {
+            self.report(call, &panic, &origin);
+        }
+        // A closure given external data binds it: `body.lines().map(|line| ..)`.
+        if let Some(origin) = self.origin(&call.receiver) {
+            for arg in &call.args {
+                if let syn::Expr::Closure(closure) = arg {
+                    for input in &closure.inputs {
+                        self.scope.taint_pattern(input, &origin);
+                    }
+                }
+            }
+        }
+        visit::visit_expr_method_call(self, call);
+    }
+
+    fn visit_expr_index(&mut self, index: &'ast syn::ExprIndex) {
+        if let Some(origin) = self.scope.split_origin(&index.expr, &self.sources) {
+            let panic = Panic::new("indexing the split fields of".into(), MISSING_FIELD);
+            self.report(index, &panic, &origin);
+        }
+        visit::visit_expr_index(self, index);
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        visit::visit_local(self, local);
+        let Some(init) = &local.init else {
+            return;
+        };
+        let origin = self.origin(&init.expr);
+        let split = self.scope.splits(&init.expr, &self.sources);
+        self.scope.bind(&local.pat, origin, split);
+    }
+
+    fn visit_expr_for_loop(&mut self, expr: &'ast syn::ExprForLoop) {
+        self.visit_expr(&expr.expr);
+        let origin = self.origin(&expr.expr);
+        self.scope.bind(&expr.pat, origin, None);
+        self.visit_block(&expr.body);
+    }
+
+    fn visit_expr_let(&mut self, expr: &'ast syn::ExprLet) {
+        visit::visit_expr_let(self, expr);
+        let origin = self.origin(&expr.expr);
+        self.scope.bind(&expr.pat, origin, None);
+    }
+
+    fn visit_expr_match(&mut self, expr: &'ast syn::ExprMatch) {
+        self.visit_expr(&expr.expr);
+        let origin = self.origin(&expr.expr);
+        for arm in &expr.arms {
+            if let Some(origin) = &origin {
+                let catch_all = matches!(arm.pat, syn::Pat::Wild(_) | syn::Pat::Ident(_));
+                if let Some(mac) = Walker::panic_macro(&arm.body)
+                    && catch_all
+                {
+                    let name = crate::facts::rust::macro_name(mac);
+                    let panic = Panic::new(format!("`{name}!` in a `match` on"), UNEXPECTED);
+                    self.report(mac, &panic, origin);
+                }
+                self.scope.bind(&arm.pat, Some(origin.clone()), None);
+            }
+            self.visit_arm(arm);
+        }
+    }
+
+    fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
+        self.visit_expr(&expr.cond);
+        let checked = self.scope.names_in(&expr.cond);
+        if let Some(origin) = self.origin(&expr.cond)
+            && let Some(mac) = (expr.then_branch.stmts.first())
+                .and_then(|s| match s {
+                    syn::Stmt::Macro(m) => Some(&m.mac),
+                    syn::Stmt::Expr(syn::Expr::Macro(m), _) => Some(&m.mac),
+                    _ => None,
+                })
+                .filter(|m| DATA.panics.contains(&crate::facts::rust::macro_name(m)))
+        {
+            let name = crate::facts::rust::macro_name(mac);
+            let panic = Panic::new(format!("`{name}!` in an `if` on"), UNEXPECTED);
+            self.report(mac, &panic, &origin);
+        }
+        // What the condition checks is validated: in the branch, and after it when the branch
+        // leaves (`return`, `continue`, `break`).
+        let saved = self.scope.validate(&checked);
+        self.visit_block(&expr.then_branch);
+        if !taint::leaves(&expr.then_branch) {
+            self.scope.restore(saved);
+        }
+        if let Some((_, otherwise)) = &expr.else_branch {
+            self.visit_expr(otherwise);
+        }
+    }
+}

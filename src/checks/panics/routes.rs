@@ -1,0 +1,104 @@
+//! Request handlers as web frameworks register them: the functions given to a router
+//! (`.route("/x", post(handler))`, `web::get().to(handler)`, `.at("/", get(handler))`,
+//! `get(list).post(create)`), read from any file of the project.
+
+use syn::visit::{self, Visit};
+
+use super::DATA;
+use crate::facts::imports::{Imports, is_under};
+
+/// Whether a call is a router's: a routing function of a framework (`post`, `web::get`,
+/// `web::to`; a bare name may come from a glob import), or a routing method on what such a
+/// call returns (`get(a).post(b)`, `web::get().to(h)`), on actix-web's `web::resource(..)` or
+/// on tide's `.at(..)`.
+pub fn is_routing_call(expr: &syn::Expr, imports: &Imports) -> bool {
+    match expr {
+        syn::Expr::Call(call) => {
+            let syn::Expr::Path(p) = &*call.func else {
+                return false;
+            };
+            let Some(last) = p.path.segments.last() else {
+                return false;
+            };
+            let resolved = imports.resolve(&p.path);
+            DATA.routers.iter().any(|r| last.ident == r)
+                && (!resolved.contains("::") || under_framework(&resolved))
+        }
+        syn::Expr::MethodCall(call) => {
+            let name = call.method.to_string();
+            DATA.routers.contains(&name)
+                && (routes_on(&call.receiver, imports) || (name == "to" && actix(imports)))
+        }
+        _ => false,
+    }
+}
+
+/// Whether an expression is one a routing method is called on.
+fn routes_on(receiver: &syn::Expr, imports: &Imports) -> bool {
+    match receiver {
+        syn::Expr::MethodCall(call) if call.method == "at" => true,
+        syn::Expr::Call(call) => {
+            is_routing_call(receiver, imports)
+                || matches!(&*call.func, syn::Expr::Path(p)
+                    if p.path.segments.last().is_some_and(|s| s.ident == "resource")
+                        && under_framework(&imports.resolve(&p.path)))
+        }
+        _ => is_routing_call(receiver, imports),
+    }
+}
+
+fn actix(imports: &Imports) -> bool {
+    imports.mentions("actix_web") || imports.mentions("ntex")
+}
+
+/// Whether a resolved path lies under one of the web frameworks.
+pub fn under_framework(path: &str) -> bool {
+    DATA.frameworks.iter().any(|f| is_under(path, f))
+}
+
+/// The arguments of a routing call.
+pub fn routing_args(expr: &syn::Expr) -> impl Iterator<Item = &syn::Expr> {
+    let args = match expr {
+        syn::Expr::Call(call) => Some(&call.args),
+        syn::Expr::MethodCall(call) => Some(&call.args),
+        _ => None,
+    };
+    args.into_iter().flatten()
+}
+
+/// The functions a file registers as request handlers, as paths resolved through its imports
+/// (`crate::handlers::create`, `orders::create`, `create`, `Self::create`).
+pub fn targets(file: &syn::File, imports: &Imports) -> Vec<String> {
+    let mut collector = Targets {
+        imports,
+        found: Vec::new(),
+    };
+    collector.visit_file(file);
+    collector.found.sort();
+    collector.found.dedup();
+    collector.found
+}
+
+struct Targets<'a> {
+    imports: &'a Imports,
+    found: Vec<String>,
+}
+
+impl Targets<'_> {
+    fn note(&mut self, expr: &syn::Expr) {
+        if is_routing_call(expr, self.imports) {
+            for arg in routing_args(expr) {
+                if let syn::Expr::Path(p) = arg {
+                    self.found.push(self.imports.resolve(&p.path));
+                }
+            }
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Targets<'_> {
+    fn visit_expr(&mut self, expr: &'ast syn::Expr) {
+        self.note(expr);
+        visit::visit_expr(self, expr);
+    }
+}

@@ -1,0 +1,117 @@
+//! A panic on a function's plain parameters (`body: String`) is a panic on a request's input
+//! only if a router registers the function as a handler. Settled once every file has been
+//! seen: the Rust files whose code names such a function are parsed for their routers, and
+//! each held finding is kept if one registers its function (`finding::RouteTarget`).
+
+use std::collections::BTreeSet;
+
+use rayon::prelude::*;
+
+use super::routes;
+use crate::facts::FileFacts;
+use crate::facts::cargo::CargoProject;
+use crate::facts::imports::Imports;
+use crate::finding::{Condition, RouteTarget};
+use crate::source::FileKind;
+
+/// A function a router registers: its path as the router's file resolves it, and the folder of
+/// that file's package.
+struct Registered {
+    path: String,
+    package: String,
+}
+
+/// Keeps the findings whose function some router registers, and drops the others. `read`
+/// gives a file's text again.
+pub fn settle(
+    files: &mut [FileFacts],
+    cargo: &CargoProject,
+    read: impl Fn(&str) -> Option<String> + Sync,
+) {
+    let wanted: BTreeSet<String> = (files.iter().flat_map(|f| &f.findings))
+        .filter_map(|f| f.condition.as_ref()?.if_route_target.as_ref())
+        .map(|t| t.function.clone())
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let registered = registered(files, cargo, &wanted, &read);
+    for file in files.iter_mut() {
+        file.findings.retain_mut(|finding| {
+            let Some(condition) = finding.condition.as_mut() else {
+                return true;
+            };
+            let Some(target) = condition.if_route_target.take() else {
+                return true;
+            };
+            if **condition == Condition::default() {
+                finding.condition = None;
+            }
+            registered.iter().any(|r| registers(r, &target))
+        });
+    }
+}
+
+/// The functions of `wanted` that the routers of the project's Rust files register.
+fn registered(
+    files: &[FileFacts],
+    cargo: &CargoProject,
+    wanted: &BTreeSet<String>,
+    read: &(impl Fn(&str) -> Option<String> + Sync),
+) -> Vec<Registered> {
+    let vocabulary = crate::words::Vocabulary::new(wanted.iter().cloned());
+    files
+        .par_iter()
+        .filter(|f| f.kind == FileKind::Rust)
+        .flat_map_iter(|file| {
+            let text = read(&file.path).filter(|t| {
+                let present = vocabulary.scan(t);
+                wanted.iter().any(|name| present.has(name))
+            });
+            let path = file.path.as_str();
+            let targets = text.and_then(|text| {
+                let parsed = crate::checks::guarded("panics", path, || {
+                    let targets = parse_targets(path, &text, cargo);
+                    proc_macro2::extra::invalidate_current_thread_spans();
+                    targets
+                });
+                parsed.ok().flatten()
+            });
+            let package = cargo
+                .manifest_for(path)
+                .map_or_else(String::new, |m| m.dir.clone());
+            (targets.into_iter().flatten()).map(move |path| Registered {
+                path,
+                package: package.clone(),
+            })
+        })
+        .collect()
+}
+
+fn parse_targets(path: &str, text: &str, cargo: &CargoProject) -> Option<Vec<String>> {
+    let ast = crate::facts::rust::parse_estimated(path, text, None).ok()?;
+    let renames = (cargo.manifest_for(path))
+        .map(|m| cargo.crate_renames(m))
+        .unwrap_or_default();
+    let imports = Imports::of_file(&ast, renames);
+    Some(routes::targets(&ast, &imports))
+}
+
+/// Whether a registration names the function: its last segment is the function's name, and
+/// the segment before it (if any) is the function's `impl` type or module, or a relative or
+/// crate path within the package. An unqualified name is the same package's.
+fn registers(registered: &Registered, target: &RouteTarget) -> bool {
+    let segments: Vec<&str> = registered.path.split("::").collect();
+    let Some((name, qualifiers)) = segments.split_last() else {
+        return false;
+    };
+    if *name != target.function {
+        return false;
+    }
+    let same_package = registered.package == target.package;
+    match qualifiers.last() {
+        None => same_package,
+        Some(&"self" | &"super" | &"Self") => same_package,
+        Some(&q) => target.owner.as_deref() == Some(q) || q == target.module,
+    }
+}
