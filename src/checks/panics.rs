@@ -19,10 +19,9 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
 use super::{FileContext, Parsed, TreeQuery};
-use crate::facts::imports::Imports;
 use crate::finding::{Condition, Finding, RouteTarget};
 use crate::registry::Code;
-use taint::{Origin, Scope};
+use taint::{Inputs, Origin, Scope};
 
 #[derive(Deserialize)]
 struct Source {
@@ -58,6 +57,7 @@ struct Data {
     frameworks: Vec<String>,
     route_attributes: Vec<String>,
     routers: Vec<String>,
+    filter_handlers: Vec<String>,
     extractors: Vec<String>,
     input_types: Vec<String>,
     source: Vec<Source>,
@@ -65,38 +65,53 @@ struct Data {
 
 static DATA: LazyLock<Data> = LazyLock::new(|| Code::ERR001.rule().data());
 
-/// A finding needs a panic (`unwrap`, `expect`, a panic macro, or an index into split fields),
-/// and a package that serves requests or reads a source.
+/// A finding needs a panic: an `unwrap` or `expect` of a decoder, a split in two or a source
+/// read, a split (its fields indexed), or a panic macro; and a file that names the web
+/// framework its package depends on (`names_framework`), or a source its package can read.
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
-    let panics = || {
-        query.has_method("unwrap")
-            || query.has_method("expect")
-            || DATA.panics.iter().any(|m| query.has_macro(m))
-            || DATA.splits.iter().any(|m| query.has_method(m))
-            || DATA.pairs.iter().any(|m| query.has_method(m))
+    let word = |w: &String| query.has(w) || query.has_method(w);
+    let unwrapped = || {
+        (query.has_method("unwrap") || query.has_method("expect"))
+            && (DATA.decoders.iter().chain(&DATA.pairs).any(word)
+                || DATA.source.iter().any(|s| s.methods.iter().any(word)))
     };
+    let panics = || {
+        unwrapped()
+            || DATA.splits.iter().any(|m| query.has_method(m))
+            || DATA.panics.iter().any(|m| query.has_macro(m))
+    };
+    let handles = || DATA.frameworks.iter().any(|c| query.has(c));
     let input = || {
-        DATA.frameworks
+        (DATA
+            .frameworks
             .iter()
             .any(|c| query.depends_on(&package(c)))
+            && handles())
             || DATA.source.iter().any(|s| {
                 s.crates.iter().any(|c| query.depends_on(&package(c)))
                     && (s.methods.iter().any(|m| query.has_method(m))
                         || s.fields.iter().any(|f| query.has_member(f)))
             })
     };
-    query.live(Code::ERR001) && panics() && input()
+    // The package first: it needs no lexing.
+    let packaged = || {
+        (DATA.frameworks.iter())
+            .chain(DATA.source.iter().flat_map(|s| &s.crates))
+            .any(|c| query.depends_on(&package(c)))
+    };
+    query.live(Code::ERR001) && packaged() && panics() && input()
 }
 
 pub fn gate_words() -> Vec<String> {
     let mut words: Vec<String> = ["unwrap", "expect"].map(String::from).into();
-    words.extend(
-        DATA.panics
-            .iter()
-            .chain(&DATA.splits)
-            .chain(&DATA.pairs)
-            .cloned(),
-    );
+    let lists = [
+        &DATA.decoders,
+        &DATA.pairs,
+        &DATA.splits,
+        &DATA.panics,
+        &DATA.frameworks,
+    ];
+    words.extend(lists.into_iter().flatten().cloned());
     for source in &DATA.source {
         words.extend(source.methods.iter().chain(&source.fields).cloned());
     }
@@ -121,14 +136,16 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     let sources: Vec<&'static Source> = (DATA.source.iter())
         .filter(|s| s.crates.iter().any(|c| depends(c)))
         .collect();
-    let serves = DATA.frameworks.iter().any(|c| depends(c));
+    let serves = DATA.frameworks.iter().any(|c| depends(c)) && names_framework(&ctx.source.text);
     if sources.is_empty() && !serves {
         return;
     }
     let mut walker = Walker {
         ctx,
-        imports: rust.imports,
-        sources,
+        inputs: Inputs {
+            sources,
+            imports: rust.imports,
+        },
         serves,
         module: module_of(&ctx.source.path),
         owner: None,
@@ -137,6 +154,15 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
         out,
     };
     walker.visit_file(rust.ast);
+}
+
+/// Whether a file's code names a web framework's crate (a `use`, a path, an attribute): a file
+/// of request handlers does. Only such a file's functions are judged as handlers, which lets
+/// the tree gate pass over the rest of a framework's dependents.
+fn names_framework(text: &str) -> bool {
+    crate::words::code_tokens(text).any(|(kind, piece)| {
+        kind == ra_ap_rustc_lexer::TokenKind::Ident && DATA.frameworks.iter().any(|f| f == piece)
+    })
 }
 
 /// The module a file is, by its path: `handlers` for `src/handlers.rs` and
@@ -154,9 +180,8 @@ fn module_of(path: &str) -> String {
 
 struct Walker<'a, 'o> {
     ctx: &'a FileContext<'a>,
-    imports: &'a Imports,
-    /// The sources the file's package can read.
-    sources: Vec<&'static Source>,
+    /// What the file can read external data from.
+    inputs: Inputs<'a>,
     /// The package depends on a web framework.
     serves: bool,
     module: String,
@@ -257,11 +282,7 @@ impl Walker<'_, '_> {
 
     /// A framework's extractor of the request's input (`axum::Json<T>`, `web::Query<T>`).
     fn extractor(&self, ty: &syn::Type) -> bool {
-        type_path(ty).is_some_and(|path| {
-            let resolved = self.imports.resolve(path);
-            let last = resolved.rsplit("::").next().unwrap_or(&resolved);
-            DATA.extractors.iter().any(|e| e == last) && routes::under_framework(&resolved)
-        })
+        type_path(ty).is_some_and(|path| self.inputs.extractor(path))
     }
 
     /// A parameter type that carries the request's input in a handler: an extractor, or a
@@ -299,7 +320,7 @@ impl Walker<'_, '_> {
     /// The origin of the external data an expression holds: a tainted name, or a source read
     /// in it.
     fn origin(&self, expr: &syn::Expr) -> Option<Origin> {
-        self.scope.origin(expr, &self.sources)
+        self.scope.origin(expr, &self.inputs)
     }
 
     /// `decode(x).unwrap()`, `x.parse().unwrap()`, `resp.json().await.unwrap()`,
@@ -316,7 +337,7 @@ impl Walker<'_, '_> {
                     return None;
                 }
                 let origin = call.args.iter().find_map(|a| self.origin(a))?;
-                let path = self.imports.resolve(&p.path);
+                let path = self.inputs.imports.resolve(&p.path);
                 let short: Vec<&str> = path.rsplit("::").take(2).collect();
                 let name = short.into_iter().rev().collect::<Vec<_>>().join("::");
                 Some((
@@ -336,7 +357,7 @@ impl Walker<'_, '_> {
         unwrap: &str,
     ) -> Option<(Panic, Origin)> {
         let method = call.method.to_string();
-        if let Some(source) = taint::source_read(receiver, &self.sources) {
+        if let Some(source) = taint::source_read(receiver, &self.inputs.sources) {
             let decodes = source.decoding.contains(&method);
             return (decodes || source.optional).then(|| {
                 let when = if decodes { MALFORMED } else { "is empty" };
@@ -357,7 +378,7 @@ impl Walker<'_, '_> {
             return Some((Panic::new(code, MALFORMED), origin));
         }
         if matches!(method.as_str(), "next" | "nth" | "last" | "next_back") {
-            let origin = self.scope.split_origin(&call.receiver, &self.sources)?;
+            let origin = self.scope.split_origin(&call.receiver, &self.inputs)?;
             let code = format!("`.{method}(..).{unwrap}()` of the split fields of");
             return Some((Panic::new(code, MISSING_FIELD), origin));
         }
@@ -422,13 +443,19 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
     }
 
     fn visit_expr(&mut self, expr: &'ast syn::Expr) {
-        if self.serves && routes::is_routing_call(expr, self.imports) {
+        if self.serves && routes::is_routing_call(expr, self.inputs.imports) {
             // A closure given to a router is a handler: its parameters are the request's.
             for arg in routes::routing_args(expr) {
                 if let syn::Expr::Closure(closure) = arg {
                     for input in &closure.inputs {
-                        self.scope
-                            .taint_pattern(input, &Origin::request(input, false));
+                        let carries = match input {
+                            syn::Pat::Type(typed) => self.carries_input(&typed.ty),
+                            _ => true,
+                        };
+                        if carries {
+                            self.scope
+                                .taint_pattern(input, &Origin::request(input, false));
+                        }
                     }
                 }
             }
@@ -457,7 +484,7 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
     }
 
     fn visit_expr_index(&mut self, index: &'ast syn::ExprIndex) {
-        if let Some(origin) = self.scope.split_origin(&index.expr, &self.sources) {
+        if let Some(origin) = self.scope.split_origin(&index.expr, &self.inputs) {
             let panic = Panic::new("indexing the split fields of".into(), MISSING_FIELD);
             self.report(index, &panic, &origin);
         }
@@ -470,7 +497,7 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
             return;
         };
         let origin = self.origin(&init.expr);
-        let split = self.scope.splits(&init.expr, &self.sources);
+        let split = self.scope.splits(&init.expr, &self.inputs);
         self.scope.bind(&local.pat, origin, split);
     }
 

@@ -1,6 +1,7 @@
 //! Request handlers as web frameworks register them: the functions given to a router
 //! (`.route("/x", post(handler))`, `web::get().to(handler)`, `.at("/", get(handler))`,
-//! `get(list).post(create)`), read from any file of the project.
+//! `get(list).post(create)`, warp's `filter.and_then(handler)`), read from any file of the
+//! project.
 
 use syn::visit::{self, Visit};
 
@@ -26,9 +27,28 @@ pub fn is_routing_call(expr: &syn::Expr, imports: &Imports) -> bool {
         }
         syn::Expr::MethodCall(call) => {
             let name = call.method.to_string();
-            DATA.routers.contains(&name)
-                && (routes_on(&call.receiver, imports) || (name == "to" && actix(imports)))
+            (DATA.routers.contains(&name)
+                && (routes_on(&call.receiver, imports) || (name == "to" && actix(imports))))
+                || (DATA.filter_handlers.contains(&name) && warp_filter(&call.receiver, imports))
         }
+        _ => false,
+    }
+}
+
+/// Whether an expression is a warp filter: a chain of methods on a call or macro under `warp`
+/// (`warp::post().and(warp::body::bytes())`, `warp::path!("x" / String)`).
+fn warp_filter(expr: &syn::Expr, imports: &Imports) -> bool {
+    let under_warp = |path: &syn::Path| is_under(&imports.resolve(path), "warp");
+    match expr {
+        syn::Expr::MethodCall(call) => {
+            warp_filter(&call.receiver, imports)
+                || call.args.iter().any(|a| warp_filter(a, imports))
+        }
+        syn::Expr::Call(call) => {
+            matches!(&*call.func, syn::Expr::Path(p) if under_warp(&p.path))
+        }
+        syn::Expr::Macro(m) => under_warp(&m.mac.path),
+        syn::Expr::Paren(p) => warp_filter(&p.expr, imports),
         _ => false,
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 
-use super::routes;
+use super::{DATA, routes};
 use crate::facts::FileFacts;
 use crate::facts::cargo::CargoProject;
 use crate::facts::imports::Imports;
@@ -59,14 +59,17 @@ fn registered(
     wanted: &BTreeSet<String>,
     read: &(impl Fn(&str) -> Option<String> + Sync),
 ) -> Vec<Registered> {
-    let vocabulary = crate::words::Vocabulary::new(wanted.iter().cloned());
+    let routing = || DATA.routers.iter().chain(&DATA.filter_handlers);
+    let vocabulary = crate::words::Vocabulary::new(wanted.iter().chain(routing()).cloned());
     files
         .par_iter()
         .filter(|f| f.kind == FileKind::Rust)
         .flat_map_iter(|file| {
+            // A router's file names the function and a routing function or method.
             let text = read(&file.path).filter(|t| {
                 let present = vocabulary.scan(t);
                 wanted.iter().any(|name| present.has(name))
+                    && routing().any(|word| present.has(word))
             });
             let path = file.path.as_str();
             let targets = text.and_then(|text| {

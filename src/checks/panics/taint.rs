@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use syn::visit::{self, Visit};
 
 use super::{DATA, Source};
+use crate::facts::imports::Imports;
 
 /// Where external data comes from, for the message.
 #[derive(Clone, Debug)]
@@ -30,6 +31,15 @@ impl Origin {
             what,
             consequence: None,
             held,
+        }
+    }
+
+    /// An extractor run by hand, in middleware or a helper.
+    pub fn extracted() -> Origin {
+        Origin {
+            what: "the request's input".to_string(),
+            consequence: None,
+            held: false,
         }
     }
 
@@ -87,10 +97,10 @@ impl Scope {
 
     /// The origin of the external data an expression holds: a name bound to it, or a source
     /// read in the expression.
-    pub fn origin(&self, expr: &syn::Expr, sources: &[&'static Source]) -> Option<Origin> {
+    pub fn origin(&self, expr: &syn::Expr, inputs: &Inputs<'_>) -> Option<Origin> {
         let mut finder = Finder {
             scope: self,
-            sources,
+            inputs,
             found: None,
         };
         finder.visit_expr(expr);
@@ -121,18 +131,18 @@ impl Scope {
 
     /// The origin of split fields: `line.split(',').collect::<Vec<_>>()`, an iterator
     /// `line.split(',')`, of external data.
-    pub fn splits(&self, expr: &syn::Expr, sources: &[&'static Source]) -> Option<Origin> {
+    pub fn splits(&self, expr: &syn::Expr, inputs: &Inputs<'_>) -> Option<Origin> {
         let syn::Expr::MethodCall(call) = peel(expr) else {
             return None;
         };
         let method = call.method.to_string();
         if method == "collect" {
-            return self.splits(&call.receiver, sources).or_else(|| {
+            return self.splits(&call.receiver, inputs).or_else(|| {
                 let mut inner = &*call.receiver;
                 // `line.split(',').map(str::trim).collect()`
                 while let syn::Expr::MethodCall(c) = peel(inner) {
                     if DATA.splits.contains(&c.method.to_string()) {
-                        return self.origin(&c.receiver, sources);
+                        return self.origin(&c.receiver, inputs);
                     }
                     inner = &c.receiver;
                 }
@@ -140,20 +150,20 @@ impl Scope {
             });
         }
         if DATA.splits.contains(&method) {
-            return self.origin(&call.receiver, sources);
+            return self.origin(&call.receiver, inputs);
         }
         None
     }
 
     /// The origin of the split fields an expression is: a name bound to them, or a split
     /// written in place.
-    pub fn split_origin(&self, expr: &syn::Expr, sources: &[&'static Source]) -> Option<Origin> {
+    pub fn split_origin(&self, expr: &syn::Expr, inputs: &Inputs<'_>) -> Option<Origin> {
         if let syn::Expr::Path(p) = peel(expr)
             && let Some(name) = p.path.get_ident()
         {
             return self.live(&self.split, &name.to_string()).cloned();
         }
-        self.splits(expr, sources)
+        self.splits(expr, inputs)
     }
 }
 
@@ -198,10 +208,52 @@ pub fn leaves(block: &syn::Block) -> bool {
     })
 }
 
+/// What a file can read external data from, besides a handler's parameters.
+pub struct Inputs<'a> {
+    /// The sources its package can read.
+    pub sources: Vec<&'static Source>,
+    pub imports: &'a Imports,
+}
+
+impl Inputs<'_> {
+    /// A framework's extractor of the request's input (`axum::Json`, `web::Query`).
+    pub fn extractor(&self, path: &syn::Path) -> bool {
+        is_extractor(&self.imports.resolve(path))
+    }
+}
+
+/// Whether a resolved path is a framework's extractor of the request's input.
+pub fn is_extractor(resolved: &str) -> bool {
+    let last = resolved.rsplit("::").next().unwrap_or(resolved);
+    DATA.extractors.iter().any(|e| e == last) && super::routes::under_framework(resolved)
+}
+
 struct Finder<'a> {
     scope: &'a Scope,
-    sources: &'a [&'static Source],
+    inputs: &'a Inputs<'a>,
     found: Option<Origin>,
+}
+
+impl Finder<'_> {
+    /// An extractor run by hand: `req.extract::<Json<T>>()`, `web::Query::<T>::from_query(..)`,
+    /// `Json::<T>::from_request(..)`.
+    fn extracts(&self, expr: &syn::Expr) -> bool {
+        match expr {
+            syn::Expr::MethodCall(call) => (call.turbofish.iter())
+                .flat_map(|t| &t.args)
+                .any(|arg| matches!(arg, syn::GenericArgument::Type(syn::Type::Path(p)) if self.inputs.extractor(&p.path))),
+            syn::Expr::Call(call) => match &*call.func {
+                syn::Expr::Path(p) => {
+                    let resolved = self.inputs.imports.resolve(&p.path);
+                    resolved
+                        .rsplit_once("::")
+                        .is_some_and(|(owner, _)| is_extractor(owner))
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 impl<'ast> Visit<'ast> for Finder<'_> {
@@ -209,8 +261,12 @@ impl<'ast> Visit<'ast> for Finder<'_> {
         if self.found.is_some() {
             return;
         }
-        if let Some(source) = source_read(expr, self.sources) {
+        if let Some(source) = source_read(expr, &self.inputs.sources) {
             self.found = Some(Origin::source(source));
+            return;
+        }
+        if self.extracts(expr) {
+            self.found = Some(Origin::extracted());
             return;
         }
         match expr {
@@ -226,7 +282,7 @@ impl<'ast> Visit<'ast> for Finder<'_> {
             syn::Expr::Field(field) => {
                 if let syn::Member::Named(name) = &field.member
                     && let Some(source) =
-                        (self.sources.iter()).find(|s| s.fields.iter().any(|f| name == f))
+                        (self.inputs.sources.iter()).find(|s| s.fields.iter().any(|f| name == f))
                 {
                     self.found = Some(Origin::source(source));
                     return;
