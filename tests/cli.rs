@@ -426,7 +426,7 @@ fn the_sample_projects_score_as_documented() {
     assert_eq!(pilot["level"], "pilot");
     assert_eq!(
         pilot["level_reason"],
-        "level pilot: score 9.4 (hardened needs 50)"
+        "level pilot: score 9.1 (hardened needs 50)"
     );
     let failing: Vec<&str> = pilot["checklist"]
         .as_array()
@@ -438,10 +438,10 @@ fn the_sample_projects_score_as_documented() {
     assert_eq!(
         failing,
         [
-            "DEP001", "DEP002", "DEP003", "DEP004", "DEP005", "DEP006", "ERR001", "ERR003",
-            "OBS001", "OBS002", "OBS005", "OPS001", "OPS003", "OPS005", "OPS007", "RES001",
-            "RES002", "RES003", "RES004", "RES005", "RES006", "RES007", "RES008", "RES009",
-            "SEC002", "SEC003", "SEC004"
+            "DEP001", "DEP002", "DEP003", "DEP004", "DEP005", "DEP006", "ERR001", "ERR002",
+            "ERR003", "OBS001", "OBS002", "OBS005", "OPS001", "OPS003", "OPS005", "OPS007",
+            "RES001", "RES002", "RES003", "RES004", "RES005", "RES006", "RES007", "RES008",
+            "RES009", "SEC002", "SEC003", "SEC004"
         ]
     );
     let production = json(&["audit", "fixtures/production-service"]);

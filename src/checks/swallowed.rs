@@ -164,17 +164,19 @@ impl Walker<'_, '_> {
         })
     }
 
-    /// Whether the code says the drop at `line` is deliberate: a comment on it or on the line
-    /// above that says why, or a function documented to ignore errors.
+    /// Whether the code says the drop at `line` is deliberate: a comment on it, or one above it
+    /// in its paragraph (no blank line between, at most `HEADING_REACH` lines up), that says
+    /// why; or a function documented to ignore errors.
     fn deliberate(&self, line: usize) -> bool {
         let source = self.ctx.source;
-        let comment = |line: usize| {
-            let text = &source.text[source.line_range(line)];
-            text.find("//").map(|at| &text[at..])
-        };
-        self.ignoring
-            || comment(line).is_some_and(justifies)
-            || (line > 1 && comment(line - 1).is_some_and(justifies))
+        let text = |line: usize| &source.text[source.line_range(line)];
+        let comment = |line: usize| text(line).find("//").map(|at| &text(line)[at..]);
+        let mut heading = (1..line)
+            .rev()
+            .take(HEADING_REACH)
+            .take_while(|&above| !text(above).trim().is_empty())
+            .filter_map(comment);
+        self.ignoring || comment(line).is_some_and(justifies) || heading.any(justifies)
     }
 
     fn report(&mut self, at: &impl Spanned, performed: &Performed<'_>, how: &str) {
@@ -215,6 +217,9 @@ impl Walker<'_, '_> {
         is_err && does_nothing(&arm.body)
     }
 }
+
+/// How many lines above a statement the comment heading its paragraph is looked for.
+const HEADING_REACH: usize = 3;
 
 /// `return Err(..)`, or `Err(..)` as a block's value.
 fn returns_error(stmt: &syn::Stmt) -> bool {
