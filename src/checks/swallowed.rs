@@ -37,6 +37,10 @@ struct Operation {
     /// The method is judged only after one of these in the same chain (`query(..)`, `post(..)`).
     #[serde(default)]
     after: Vec<String>,
+    /// It is judged only in a package that depends on one of these (none: the standard
+    /// library's; a trailing `*` matches a prefix).
+    #[serde(default)]
+    crates: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -46,12 +50,40 @@ struct Data {
 
 static DATA: LazyLock<Data> = LazyLock::new(|| Code::ERR002.rule().data());
 
+/// A finding needs an operation its package can perform (`Operation::crates`), by its method or
+/// by every segment of its function's path.
 pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
-    query.live(Code::ERR002)
-        && DATA.operation.iter().any(|op| {
+    if !query.live(Code::ERR002) {
+        return false;
+    }
+    let packages = dependencies(query.ctx);
+    (DATA.operation.iter())
+        .filter(|op| op.available(&packages))
+        .any(|op| {
             op.methods.iter().any(|m| query.has_method(m))
-                || (op.functions.iter()).any(|f| query.has(f.rsplit("::").next().unwrap_or(f)))
+                || op.functions.iter().any(|f| query.has_path(f))
         })
+}
+
+/// The packages a file's package depends on (renames resolved).
+fn dependencies(ctx: &FileContext<'_>) -> Vec<String> {
+    let Some(manifest) = ctx.manifest else {
+        return Vec::new();
+    };
+    (manifest.dependencies.iter())
+        .map(|d| ctx.cargo.resolve(manifest, d).package.clone())
+        .collect()
+}
+
+impl Operation {
+    /// Whether a package with these dependencies can perform it.
+    fn available(&self, packages: &[String]) -> bool {
+        self.crates.is_empty()
+            || self.crates.iter().any(|c| match c.strip_suffix('*') {
+                Some(prefix) => packages.iter().any(|p| p.starts_with(prefix)),
+                None => packages.contains(c),
+            })
+    }
 }
 
 pub fn gate_words() -> Vec<String> {
@@ -77,9 +109,13 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     let Some(rust) = &parsed.rust else {
         return;
     };
+    let packages = dependencies(ctx);
     let mut walker = Walker {
         ctx,
         imports: rust.imports,
+        operations: (DATA.operation.iter())
+            .filter(|op| op.available(&packages))
+            .collect(),
         ignoring: false,
         returning_error: Vec::new(),
         out,
@@ -90,6 +126,8 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 struct Walker<'a, 'o> {
     ctx: &'a FileContext<'a>,
     imports: &'a Imports,
+    /// The operations the file's package can perform.
+    operations: Vec<&'static Operation>,
     /// The current function's doc comment says it ignores errors.
     ignoring: bool,
     /// Of each enclosing block: whether it returns an error (`return Err(e)`, a tail `Err(..)`).
@@ -139,7 +177,7 @@ impl Walker<'_, '_> {
         };
         // The outermost call that performs an operation: `query(..).execute(..).await`.
         for (index, (method, args)) in chain.iter().enumerate() {
-            let operation = DATA.operation.iter().find(|op| {
+            let operation = self.operations.iter().copied().find(|op| {
                 op.methods.contains(method)
                     && op.arguments.is_none_or(|n| n == *args)
                     && written_before(&op.after, index + 1)
@@ -152,7 +190,7 @@ impl Walker<'_, '_> {
             }
         }
         let path = root_path?;
-        let operation = (DATA.operation.iter())
+        let operation = (self.operations.iter().copied())
             .find(|op| op.functions.iter().any(|f| ends_with_path(&path, f)))?;
         let name = path.rsplit("::").take(2).collect::<Vec<_>>();
         Some(Performed {
