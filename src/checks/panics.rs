@@ -8,7 +8,6 @@
 //! (`body: String`) is a handler only if a router registers it: its findings are held until
 //! every file has been seen (`settle`).
 
-mod routes;
 pub mod settle;
 mod taint;
 
@@ -19,6 +18,7 @@ use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
 use super::{FileContext, Parsed, TreeQuery};
+use crate::facts::routes::{self, FRAMEWORKS};
 use crate::finding::{Condition, Finding, RouteTarget};
 use crate::registry::Code;
 use taint::{Inputs, Origin, Scope};
@@ -54,10 +54,7 @@ struct Data {
     splits: Vec<String>,
     pairs: Vec<String>,
     panics: Vec<String>,
-    frameworks: Vec<String>,
     route_attributes: Vec<String>,
-    routers: Vec<String>,
-    filter_handlers: Vec<String>,
     extractors: Vec<String>,
     input_types: Vec<String>,
     source: Vec<Source>,
@@ -80,38 +77,26 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
             || DATA.splits.iter().any(|m| query.has_method(m))
             || DATA.panics.iter().any(|m| query.has_macro(m))
     };
-    let handles = || DATA.frameworks.iter().any(|c| query.has(c));
+    let serves = || FRAMEWORKS.iter().any(|c| query.depends_on(&package(c)));
+    let reads = |s: &Source| s.crates.iter().any(|c| query.depends_on(&package(c)));
     let input = || {
-        (DATA
-            .frameworks
-            .iter()
-            .any(|c| query.depends_on(&package(c)))
-            && handles())
+        (serves() && FRAMEWORKS.iter().any(|c| query.has(c)))
             || DATA.source.iter().any(|s| {
-                s.crates.iter().any(|c| query.depends_on(&package(c)))
+                reads(s)
                     && (s.methods.iter().any(|m| query.has_method(m))
                         || s.fields.iter().any(|f| query.has_member(f)))
             })
     };
     // The package first: it needs no lexing.
-    let packaged = || {
-        (DATA.frameworks.iter())
-            .chain(DATA.source.iter().flat_map(|s| &s.crates))
-            .any(|c| query.depends_on(&package(c)))
-    };
+    let packaged = || serves() || DATA.source.iter().any(reads);
     query.live(Code::ERR001) && packaged() && panics() && input()
 }
 
 pub fn gate_words() -> Vec<String> {
     let mut words: Vec<String> = ["unwrap", "expect"].map(String::from).into();
-    let lists = [
-        &DATA.decoders,
-        &DATA.pairs,
-        &DATA.splits,
-        &DATA.panics,
-        &DATA.frameworks,
-    ];
+    let lists = [&DATA.decoders, &DATA.pairs, &DATA.splits, &DATA.panics];
     words.extend(lists.into_iter().flatten().cloned());
+    words.extend(FRAMEWORKS.map(String::from));
     for source in &DATA.source {
         words.extend(source.methods.iter().chain(&source.fields).cloned());
     }
@@ -136,7 +121,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     let sources: Vec<&'static Source> = (DATA.source.iter())
         .filter(|s| s.crates.iter().any(|c| depends(c)))
         .collect();
-    let serves = DATA.frameworks.iter().any(|c| depends(c)) && names_framework(&ctx.source.text);
+    let serves = FRAMEWORKS.iter().any(|c| depends(c)) && names_framework(&ctx.source.text);
     if sources.is_empty() && !serves {
         return;
     }
@@ -161,7 +146,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 /// the tree gate pass over the rest of a framework's dependents.
 fn names_framework(text: &str) -> bool {
     crate::words::code_tokens(text).any(|(kind, piece)| {
-        kind == ra_ap_rustc_lexer::TokenKind::Ident && DATA.frameworks.iter().any(|f| f == piece)
+        kind == ra_ap_rustc_lexer::TokenKind::Ident && FRAMEWORKS.contains(&piece)
     })
 }
 

@@ -15,6 +15,7 @@ use syn::visit::{self, Visit};
 
 use super::{FileContext, Parsed, TreeQuery};
 use crate::facts::imports::{Imports, ends_with_path};
+use crate::facts::routes;
 use crate::finding::Finding;
 use crate::registry::Code;
 
@@ -70,12 +71,13 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     let Some(rust) = &parsed.rust else {
         return;
     };
-    let mut handlers = Handlers::default();
-    handlers.visit_file(rust.ast);
     let mut walker = Walker {
         ctx,
         imports: rust.imports,
-        handlers: handlers.0,
+        // The functions the file registers with a router, by name.
+        handlers: (routes::targets(rust.ast, rust.imports).iter())
+            .map(|path| path.rsplit("::").next().unwrap_or(path).to_string())
+            .collect(),
         constants: file_constants(rust.ast),
         locals: HashMap::new(),
         requests: Vec::new(),
@@ -106,41 +108,6 @@ fn file_constants(file: &syn::File) -> HashMap<String, syn::Expr> {
         }
     }
     out
-}
-
-/// The functions the file registers as request handlers: given to a router's method functions
-/// (`post(import)`, `get(handlers::show)`) or to actix-web's `.to(handler)`, by last segment.
-#[derive(Default)]
-struct Handlers(Vec<String>);
-
-impl<'ast> Visit<'ast> for Handlers {
-    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        let routing = matches!(&*call.func, syn::Expr::Path(p) if p.path.segments.last().is_some_and(|s| {
-            matches!(s.ident.to_string().as_str(), "get" | "post" | "put" | "patch" | "delete" | "head" | "options" | "any" | "on")
-        }));
-        if routing {
-            self.0.extend(call.args.iter().filter_map(last_segment));
-        }
-        visit::visit_expr_call(self, call);
-    }
-
-    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-        let routing = matches!(
-            call.method.to_string().as_str(),
-            "to" | "get" | "post" | "put" | "patch" | "delete"
-        );
-        if routing {
-            self.0.extend(call.args.iter().filter_map(last_segment));
-        }
-        visit::visit_expr_method_call(self, call);
-    }
-}
-
-fn last_segment(expr: &syn::Expr) -> Option<String> {
-    match expr {
-        syn::Expr::Path(p) => Some(p.path.segments.last()?.ident.to_string()),
-        _ => None,
-    }
 }
 
 struct Walker<'a, 'o> {

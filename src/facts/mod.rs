@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod platform;
 pub mod releases;
+pub mod routes;
 pub mod rust;
 pub mod settings;
 pub mod uses;

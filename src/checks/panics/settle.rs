@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 
 use rayon::prelude::*;
 
-use super::{DATA, routes};
 use crate::facts::FileFacts;
 use crate::facts::cargo::CargoProject;
 use crate::facts::imports::Imports;
+use crate::facts::routes;
 use crate::finding::{Condition, RouteTarget};
 use crate::source::FileKind;
 
@@ -59,8 +59,9 @@ fn registered(
     wanted: &BTreeSet<String>,
     read: &(impl Fn(&str) -> Option<String> + Sync),
 ) -> Vec<Registered> {
-    let routing = || DATA.routers.iter().chain(&DATA.filter_handlers);
-    let vocabulary = crate::words::Vocabulary::new(wanted.iter().chain(routing()).cloned());
+    let vocabulary = crate::words::Vocabulary::new(
+        (wanted.iter().cloned()).chain(routes::routing_words().map(String::from)),
+    );
     files
         .par_iter()
         .filter(|f| f.kind == FileKind::Rust)
@@ -69,7 +70,7 @@ fn registered(
             let text = read(&file.path).filter(|t| {
                 let present = vocabulary.scan(t);
                 wanted.iter().any(|name| present.has(name))
-                    && routing().any(|word| present.has(word))
+                    && routes::routing_words().any(|word| present.has(word))
             });
             let path = file.path.as_str();
             let targets = text.and_then(|text| {

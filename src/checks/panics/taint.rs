@@ -225,7 +225,7 @@ impl Inputs<'_> {
 /// Whether a resolved path is a framework's extractor of the request's input.
 pub fn is_extractor(resolved: &str) -> bool {
     let last = resolved.rsplit("::").next().unwrap_or(resolved);
-    DATA.extractors.iter().any(|e| e == last) && super::routes::under_framework(resolved)
+    DATA.extractors.iter().any(|e| e == last) && crate::facts::routes::under_framework(resolved)
 }
 
 struct Finder<'a> {

@@ -5,8 +5,36 @@
 
 use syn::visit::{self, Visit};
 
-use super::DATA;
 use crate::facts::imports::{Imports, is_under};
+
+/// The web frameworks whose routers are read (crate names).
+pub const FRAMEWORKS: [&str; 10] = [
+    "axum",
+    "axum_extra",
+    "actix_web",
+    "poem",
+    "poem_openapi",
+    "rocket",
+    "salvo",
+    "ntex",
+    "tide",
+    "warp",
+];
+
+/// Routing functions and methods that take a handler: `post(handler)`, `web::get().to(handler)`.
+const ROUTERS: [&str; 12] = [
+    "get", "post", "put", "patch", "delete", "head", "options", "trace", "any", "on", "to",
+    "fallback",
+];
+
+/// Methods that hand a warp filter's extracted values to a handler: `warp::body::bytes()
+/// .map(|body: Bytes| ..)`, `.and_then(handlers::create)`.
+const FILTER_HANDLERS: [&str; 3] = ["map", "and_then", "then"];
+
+/// The words a router's file holds: its routing functions and methods.
+pub fn routing_words() -> impl Iterator<Item = &'static str> {
+    ROUTERS.into_iter().chain(FILTER_HANDLERS)
+}
 
 /// Whether a call is a router's: a routing function of a framework (`post`, `web::get`,
 /// `web::to`; a bare name may come from a glob import), or a routing method on what such a
@@ -22,14 +50,15 @@ pub fn is_routing_call(expr: &syn::Expr, imports: &Imports) -> bool {
                 return false;
             };
             let resolved = imports.resolve(&p.path);
-            DATA.routers.iter().any(|r| last.ident == r)
+            ROUTERS.iter().any(|r| last.ident == r)
                 && (!resolved.contains("::") || under_framework(&resolved))
         }
         syn::Expr::MethodCall(call) => {
             let name = call.method.to_string();
-            (DATA.routers.contains(&name)
+            (ROUTERS.contains(&name.as_str())
                 && (routes_on(&call.receiver, imports) || (name == "to" && actix(imports))))
-                || (DATA.filter_handlers.contains(&name) && warp_filter(&call.receiver, imports))
+                || (FILTER_HANDLERS.contains(&name.as_str())
+                    && warp_filter(&call.receiver, imports))
         }
         _ => false,
     }
@@ -73,7 +102,7 @@ fn actix(imports: &Imports) -> bool {
 
 /// Whether a resolved path lies under one of the web frameworks.
 pub fn under_framework(path: &str) -> bool {
-    DATA.frameworks.iter().any(|f| is_under(path, f))
+    FRAMEWORKS.iter().any(|f| is_under(path, f))
 }
 
 /// The arguments of a routing call.
