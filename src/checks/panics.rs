@@ -11,6 +11,7 @@
 pub mod settle;
 mod taint;
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde::Deserialize;
@@ -136,9 +137,19 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
         owner: None,
         scope: Scope::default(),
         target: None,
+        calls: HashMap::new(),
+        followed: None,
         out,
     };
     walker.visit_file(rust.ast);
+    // The file's functions given external data by a call: their parameters, one level down.
+    let calls = std::mem::take(&mut walker.calls);
+    if !calls.is_empty() {
+        walker.serves = false;
+        walker.inputs.sources.clear();
+        walker.followed = Some(calls);
+        walker.visit_file(rust.ast);
+    }
 }
 
 /// Whether a file's code names a web framework's crate (a `use`, a path, an attribute): a file
@@ -176,6 +187,11 @@ struct Walker<'a, 'o> {
     scope: Scope,
     /// The current function, when its input is a request's only if a router registers it.
     target: Option<RouteTarget>,
+    /// Calls of the file's own functions with external data: (function, argument) -> origin.
+    calls: HashMap<(String, usize), Origin>,
+    /// On the second walk: the calls of the first, whose functions alone are walked, with
+    /// those parameters external.
+    followed: Option<HashMap<(String, usize), Origin>>,
     out: &'o mut Vec<Finding>,
 }
 
@@ -215,6 +231,20 @@ impl Walker<'_, '_> {
         sig: &syn::Signature,
         body: impl FnOnce(&mut Self),
     ) {
+        if let Some(followed) = &self.followed {
+            let mut scope = Scope::default();
+            for (index, pat) in typed_params(sig).enumerate() {
+                if let Some(origin) = followed.get(&(name.to_string(), index)) {
+                    scope.taint_pattern(pat, origin);
+                }
+            }
+            if !scope.is_empty() {
+                let saved_scope = std::mem::replace(&mut self.scope, scope);
+                body(self);
+                self.scope = saved_scope;
+            }
+            return;
+        }
         let handler = self.handler(attrs, sig);
         let held = matches!(handler, Handler::IfRegistered);
         let mut scope = Scope::default();
@@ -302,6 +332,21 @@ impl Walker<'_, '_> {
         }
     }
 
+    /// Notes a call of one of the file's functions with external data (not held: a request's
+    /// input whose handler is known), to follow into the function.
+    fn note_call<'e>(&mut self, name: &str, args: impl Iterator<Item = &'e syn::Expr>) {
+        if self.followed.is_some() {
+            return;
+        }
+        for (index, arg) in args.enumerate() {
+            if let Some(origin) = self.origin(arg).filter(|o| !o.held) {
+                self.calls
+                    .entry((name.to_string(), index))
+                    .or_insert(origin);
+            }
+        }
+    }
+
     /// The origin of the external data an expression holds: a tainted name, or a source read
     /// in it.
     fn origin(&self, expr: &syn::Expr) -> Option<Origin> {
@@ -386,6 +431,26 @@ impl Walker<'_, '_> {
     }
 }
 
+/// A function's typed parameters' patterns, in order (`self` left out).
+fn typed_params(sig: &syn::Signature) -> impl Iterator<Item = &syn::Pat> {
+    sig.inputs.iter().filter_map(|input| match input {
+        syn::FnArg::Typed(arg) => Some(&*arg.pat),
+        syn::FnArg::Receiver(_) => None,
+    })
+}
+
+/// The name of a function of this file a call may reach: `helper(..)`, `Self::helper(..)`.
+fn local_callee(func: &syn::Expr) -> Option<String> {
+    let syn::Expr::Path(p) = func else {
+        return None;
+    };
+    match p.path.segments.iter().collect::<Vec<_>>().as_slice() {
+        [name] => Some(name.ident.to_string()),
+        [owner, name] if owner.ident == "Self" => Some(name.ident.to_string()),
+        _ => None,
+    }
+}
+
 /// The path of a parameter's type, through references and `Option`.
 fn type_path(ty: &syn::Type) -> Option<&syn::Path> {
     match ty {
@@ -448,7 +513,17 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
         visit::visit_expr(self, expr);
     }
 
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let Some(name) = local_callee(&call.func) {
+            self.note_call(&name, call.args.iter());
+        }
+        visit::visit_expr_call(self, call);
+    }
+
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if matches!(&*call.receiver, syn::Expr::Path(p) if p.path.is_ident("self")) {
+            self.note_call(&call.method.to_string(), call.args.iter());
+        }
         let method = call.method.to_string();
         if matches!(method.as_str(), "unwrap" | "expect")
             && let Some((panic, origin)) = self.unwrapped(&call.receiver, &method)

@@ -68,6 +68,10 @@ pub struct Scope {
 }
 
 impl Scope {
+    pub fn is_empty(&self) -> bool {
+        self.tainted.is_empty()
+    }
+
     pub fn taint_pattern(&mut self, pat: &syn::Pat, origin: &Origin) {
         for name in crate::facts::rust::pattern_names(pat) {
             self.validated.remove(&name);
