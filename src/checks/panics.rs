@@ -340,9 +340,8 @@ impl Walker<'_, '_> {
         }
         for (index, arg) in args.enumerate() {
             if let Some(origin) = self.origin(arg).filter(|o| !o.held) {
-                self.calls
-                    .entry((name.to_string(), index))
-                    .or_insert(origin);
+                let given = origin.given_to(name);
+                self.calls.entry((name.to_string(), index)).or_insert(given);
             }
         }
     }

@@ -51,6 +51,14 @@ impl Origin {
         }
     }
 
+    /// The same data, handed to a function of the file: its message names the function.
+    pub fn given_to(&self, function: &str) -> Origin {
+        Origin {
+            what: format!("{} (given to `{function}`)", self.what),
+            ..self.clone()
+        }
+    }
+
     pub fn consequence(&self) -> &str {
         self.consequence
             .unwrap_or("the client gets a dropped connection, not a 400")
