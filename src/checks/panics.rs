@@ -414,20 +414,29 @@ impl Walker<'_, '_> {
         None
     }
 
-    /// A panic macro as the whole of an arm's or branch's body.
-    fn panic_macro(expr: &syn::Expr) -> Option<&syn::Macro> {
-        let mac = match expr {
-            syn::Expr::Macro(m) => &m.mac,
-            syn::Expr::Block(b) => match b.block.stmts.as_slice() {
-                [syn::Stmt::Macro(m)] => &m.mac,
-                [syn::Stmt::Expr(syn::Expr::Macro(m), _)] => &m.mac,
-                _ => return None,
-            },
-            _ => return None,
-        };
-        let name = crate::facts::rust::macro_name(mac);
-        DATA.panics.contains(&name).then_some(mac)
+    /// A panic macro as the whole of a match arm's body.
+    fn arm_panic(expr: &syn::Expr) -> Option<(&syn::Macro, String)> {
+        match expr {
+            syn::Expr::Macro(m) => panic_macro(&m.mac),
+            syn::Expr::Block(b) if b.block.stmts.len() == 1 => leading_panic(&b.block),
+            _ => None,
+        }
     }
+}
+
+/// A panic macro as a block's first statement, with its name.
+fn leading_panic(block: &syn::Block) -> Option<(&syn::Macro, String)> {
+    match block.stmts.first()? {
+        syn::Stmt::Macro(m) => panic_macro(&m.mac),
+        syn::Stmt::Expr(syn::Expr::Macro(m), _) => panic_macro(&m.mac),
+        _ => None,
+    }
+}
+
+/// The macro with its name, if it panics (`panic!`, `unreachable!`, ...).
+fn panic_macro(mac: &syn::Macro) -> Option<(&syn::Macro, String)> {
+    let name = crate::facts::rust::macro_name(mac);
+    DATA.panics.contains(&name).then_some((mac, name))
 }
 
 /// A function's typed parameters' patterns, in order (`self` left out).
@@ -529,13 +538,21 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
         {
             self.report(call, &panic, &origin);
         }
-        // A closure given external data binds it: `body.lines().map(|line| ..)`.
-        if let Some(origin) = self.origin(&call.receiver) {
-            for arg in &call.args {
-                if let syn::Expr::Closure(closure) = arg {
-                    for input in &closure.inputs {
-                        self.scope.taint_pattern(input, &origin);
-                    }
+        // A closure given external data binds it: `body.lines().map(|line| ..)`. (The receiver
+        // is read only for a call that takes a closure: every method call of a chain would read
+        // the chain below it again.)
+        let closures = || {
+            call.args.iter().filter_map(|a| match a {
+                syn::Expr::Closure(closure) => Some(closure),
+                _ => None,
+            })
+        };
+        if closures().next().is_some()
+            && let Some(origin) = self.origin(&call.receiver)
+        {
+            for closure in closures() {
+                for input in &closure.inputs {
+                    self.scope.taint_pattern(input, &origin);
                 }
             }
         }
@@ -579,10 +596,9 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
         for arm in &expr.arms {
             if let Some(origin) = &origin {
                 let catch_all = matches!(arm.pat, syn::Pat::Wild(_) | syn::Pat::Ident(_));
-                if let Some(mac) = Walker::panic_macro(&arm.body)
+                if let Some((mac, name)) = Walker::arm_panic(&arm.body)
                     && catch_all
                 {
-                    let name = crate::facts::rust::macro_name(mac);
                     let panic = Panic::new(format!("`{name}!` in a `match` on"), UNEXPECTED);
                     self.report(mac, &panic, origin);
                 }
@@ -596,15 +612,8 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
         self.visit_expr(&expr.cond);
         let checked = self.scope.names_in(&expr.cond);
         if let Some(origin) = self.origin(&expr.cond)
-            && let Some(mac) = (expr.then_branch.stmts.first())
-                .and_then(|s| match s {
-                    syn::Stmt::Macro(m) => Some(&m.mac),
-                    syn::Stmt::Expr(syn::Expr::Macro(m), _) => Some(&m.mac),
-                    _ => None,
-                })
-                .filter(|m| DATA.panics.contains(&crate::facts::rust::macro_name(m)))
+            && let Some((mac, name)) = leading_panic(&expr.then_branch)
         {
-            let name = crate::facts::rust::macro_name(mac);
             let panic = Panic::new(format!("`{name}!` in an `if` on"), UNEXPECTED);
             self.report(mac, &panic, &origin);
         }
