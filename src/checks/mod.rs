@@ -123,10 +123,29 @@ pub struct FileContext<'a> {
 impl FileContext<'_> {
     /// Whether the file's package depends on the package (renames resolved).
     pub fn depends_on(&self, package: &str) -> bool {
+        self.depends_on_any(&[package])
+    }
+
+    /// Whether the file's package depends on one of the packages (renames resolved): a name
+    /// as Cargo.toml or the code writes it (`actix-web`, `actix_web`), or a prefix ending in
+    /// `*` (`aws-sdk-*`).
+    pub fn depends_on_any(&self, packages: &[impl AsRef<str>]) -> bool {
+        let same = |a: &[u8], b: &[u8]| {
+            let dash = |c: u8| if c == b'_' { b'-' } else { c };
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| dash(*x) == dash(*y))
+        };
+        let matches = |package: &str, pattern: &str| match pattern.strip_suffix('*') {
+            Some(prefix) => {
+                package.len() >= prefix.len()
+                    && same(&package.as_bytes()[..prefix.len()], prefix.as_bytes())
+            }
+            None => same(package.as_bytes(), pattern.as_bytes()),
+        };
         self.manifest.is_some_and(|m| {
-            m.dependencies
-                .iter()
-                .any(|d| self.cargo.resolve(m, d).package == package)
+            m.dependencies.iter().any(|d| {
+                let package = &self.cargo.resolve(m, d).package;
+                packages.iter().any(|p| matches(package, p.as_ref()))
+            })
         })
     }
 }
@@ -311,6 +330,11 @@ impl TreeQuery<'_> {
     /// Whether the file's package depends on the package (renames resolved).
     pub fn depends_on(&self, package: &str) -> bool {
         self.ctx.depends_on(package)
+    }
+
+    /// Whether the file's package depends on one of the packages (`FileContext::depends_on_any`).
+    pub fn depends_on_any(&self, packages: &[impl AsRef<str>]) -> bool {
+        self.ctx.depends_on_any(packages)
     }
 
     /// The check families that need the file's syntax tree, each gate asked once.

@@ -78,8 +78,8 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
             || DATA.splits.iter().any(|m| query.has_method(m))
             || DATA.panics.iter().any(|m| query.has_macro(m))
     };
-    let serves = || FRAMEWORKS.iter().any(|c| query.depends_on(&package(c)));
-    let reads = |s: &Source| s.crates.iter().any(|c| query.depends_on(&package(c)));
+    let serves = || query.depends_on_any(&FRAMEWORKS);
+    let reads = |s: &Source| query.depends_on_any(&s.crates);
     let input = || {
         (serves() && FRAMEWORKS.iter().any(|c| query.has(c)))
             || DATA.source.iter().any(|s| {
@@ -106,11 +106,6 @@ pub fn gate_words() -> Vec<String> {
     words
 }
 
-/// A crate's package name as Cargo.toml writes it (`actix_web` is `actix-web`).
-fn package(crate_name: &str) -> String {
-    crate_name.replace('_', "-")
-}
-
 pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Finding>) {
     if !ctx.rules.enabled(Code::ERR001) {
         return;
@@ -118,11 +113,10 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     let Some(rust) = &parsed.rust else {
         return;
     };
-    let depends = |c: &str| ctx.depends_on(&package(c));
     let sources: Vec<&'static Source> = (DATA.source.iter())
-        .filter(|s| s.crates.iter().any(|c| depends(c)))
+        .filter(|s| ctx.depends_on_any(&s.crates))
         .collect();
-    let serves = FRAMEWORKS.iter().any(|c| depends(c)) && names_framework(&ctx.source.text);
+    let serves = ctx.depends_on_any(&FRAMEWORKS) && names_framework(&ctx.source.text);
     if sources.is_empty() && !serves {
         return;
     }

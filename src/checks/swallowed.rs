@@ -56,33 +56,18 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     if !query.live(Code::ERR002) {
         return false;
     }
-    let packages = dependencies(query.ctx);
     (DATA.operation.iter())
-        .filter(|op| op.available(&packages))
+        .filter(|op| op.available(query.ctx))
         .any(|op| {
             op.methods.iter().any(|m| query.has_method(m))
                 || op.functions.iter().any(|f| query.has_path(f))
         })
 }
 
-/// The packages a file's package depends on (renames resolved).
-fn dependencies(ctx: &FileContext<'_>) -> Vec<String> {
-    let Some(manifest) = ctx.manifest else {
-        return Vec::new();
-    };
-    (manifest.dependencies.iter())
-        .map(|d| ctx.cargo.resolve(manifest, d).package.clone())
-        .collect()
-}
-
 impl Operation {
-    /// Whether a package with these dependencies can perform it.
-    fn available(&self, packages: &[String]) -> bool {
-        self.crates.is_empty()
-            || self.crates.iter().any(|c| match c.strip_suffix('*') {
-                Some(prefix) => packages.iter().any(|p| p.starts_with(prefix)),
-                None => packages.contains(c),
-            })
+    /// Whether the file's package can perform it.
+    fn available(&self, ctx: &FileContext<'_>) -> bool {
+        self.crates.is_empty() || ctx.depends_on_any(&self.crates)
     }
 }
 
@@ -109,12 +94,11 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
     let Some(rust) = &parsed.rust else {
         return;
     };
-    let packages = dependencies(ctx);
     let mut walker = Walker {
         ctx,
         imports: rust.imports,
         operations: (DATA.operation.iter())
-            .filter(|op| op.available(&packages))
+            .filter(|op| op.available(ctx))
             .collect(),
         ignoring: false,
         returning_error: Vec::new(),
