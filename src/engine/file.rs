@@ -262,11 +262,7 @@ impl FileInput<'_> {
     /// The file's `use` imports, with its package's renamed crates.
     fn imports(&self, ast: &syn::File, facts: &mut FileFacts) -> imports::Imports {
         let path = self.source.path.as_str();
-        let renames = self
-            .cargo
-            .manifest_for(path)
-            .map(|m| self.cargo.crate_renames(m))
-            .unwrap_or_default();
+        let renames = self.cargo.crate_renames_of(path);
         let imported = timings::time(Step::RustImports, || {
             checks::guarded("imports", path, || imports::Imports::of_file(ast, renames))
         });

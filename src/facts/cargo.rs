@@ -560,6 +560,13 @@ impl CargoProject {
         folders.filter_map(|dir| self.package_in(dir))
     }
 
+    /// The crate renames (`crate_renames`) of the package a file belongs to; none outside a package.
+    pub fn crate_renames_of(&self, path: &str) -> std::collections::HashMap<String, String> {
+        (self.manifest_for(path))
+            .map(|m| self.crate_renames(m))
+            .unwrap_or_default()
+    }
+
     /// Dependencies renamed in a manifest, as code sees them: key -> package, both with `-`
     /// written `_` (`http = { package = "reqwest" }` gives `http` -> `reqwest`).
     pub fn crate_renames(&self, manifest: &Manifest) -> std::collections::HashMap<String, String> {

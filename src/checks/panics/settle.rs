@@ -94,10 +94,7 @@ fn registered(
 
 fn parse_targets(path: &str, text: &str, cargo: &CargoProject) -> Option<Vec<String>> {
     let ast = crate::facts::rust::parse_estimated(path, text, None).ok()?;
-    let renames = (cargo.manifest_for(path))
-        .map(|m| cargo.crate_renames(m))
-        .unwrap_or_default();
-    let imports = Imports::of_file(&ast, renames);
+    let imports = Imports::of_file(&ast, cargo.crate_renames_of(path));
     Some(routes::targets(&ast, &imports))
 }
 

@@ -208,11 +208,7 @@ fn share(file: &FileFacts, text: &str, cargo: &CargoProject, wanted: &Wanted) ->
 
 fn parse_share(path: &str, text: &str, cargo: &CargoProject, wanted: &Wanted) -> Option<Share> {
     let ast = crate::facts::rust::parse_estimated(path, text, None).ok()?;
-    let renames = cargo
-        .manifest_for(path)
-        .map(|m| cargo.crate_renames(m))
-        .unwrap_or_default();
-    let imports = Imports::of_file(&ast, renames);
+    let imports = Imports::of_file(&ast, cargo.crate_renames_of(path));
     let source = Source::new(path, text.to_string());
     let flow = Flow::of_file(&ast, &imports, &source, &super::vocabulary());
     let mut defaults = Defaults {
