@@ -158,13 +158,9 @@ fn names_framework(text: &str) -> bool {
 /// The module a file is, by its path: `handlers` for `src/handlers.rs` and
 /// `src/handlers/mod.rs`, `crate` for a crate root.
 fn module_of(path: &str) -> String {
-    let mut parts = path.rsplit('/');
-    let file = parts.next().unwrap_or(path);
-    let stem = file.strip_suffix(".rs").unwrap_or(file);
-    match stem {
+    match crate::facts::rust::module_name(path) {
         "main" | "lib" => "crate".to_string(),
-        "mod" => parts.next().unwrap_or(stem).to_string(),
-        _ => stem.to_string(),
+        module => module.to_string(),
     }
 }
 

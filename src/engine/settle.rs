@@ -123,13 +123,7 @@ fn reachable(path: &str, manifest: &Manifest, declared: &HashSet<&str>) -> bool 
         return true;
     }
     let file = in_src.rsplit('/').next().unwrap_or(in_src);
-    let stem = file.strip_suffix(".rs").unwrap_or(file);
-    let module = if stem == "mod" {
-        in_src.rsplit('/').nth(1).unwrap_or(stem)
-    } else {
-        stem
-    };
-    declared.contains(module) || declared.contains(file)
+    declared.contains(rust::module_name(in_src)) || declared.contains(file)
 }
 
 /// Whether some file's uses are pending and the project checks' verdict depends on them.

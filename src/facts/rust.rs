@@ -774,6 +774,19 @@ impl<'ast> Visit<'ast> for FactVisitor {
     }
 }
 
+/// The module a source file is, by its path: its stem (`handlers` for `src/handlers.rs`), or
+/// its folder's name for a `mod.rs` (`src/handlers/mod.rs`).
+pub fn module_name(path: &str) -> &str {
+    let mut parts = path.rsplit('/');
+    let file = parts.next().unwrap_or(path);
+    let stem = file.strip_suffix(".rs").unwrap_or(file);
+    if stem == "mod" {
+        parts.next().unwrap_or(stem)
+    } else {
+        stem
+    }
+}
+
 /// The names a pattern binds (`x` in `let x`, `a` and `b` in `Some((a, b))`).
 pub fn pattern_names(pat: &syn::Pat) -> Vec<String> {
     struct Names(Vec<String>);
