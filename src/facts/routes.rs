@@ -151,3 +151,51 @@ impl<'ast> Visit<'ast> for Targets<'_> {
         visit::visit_expr(self, expr);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets_of(code: &str) -> Vec<String> {
+        let file = syn::parse_file(code).unwrap();
+        targets(&file, &Imports::of_file(&file, Default::default()))
+    }
+
+    #[test]
+    fn routers_register_their_handlers() {
+        let code = r#"
+            use axum::routing::{get, post};
+            use actix_web::web;
+            fn app() {
+                Router::new()
+                    .route("/a", get(list).post(handlers::create))
+                    .route("/b", web::post().to(crate::ingest));
+                web::resource("/c").to(show);
+                warp::post().and(warp::body::bytes()).and_then(replay);
+            }
+        "#;
+        assert_eq!(
+            targets_of(code),
+            [
+                "crate::ingest",
+                "handlers::create",
+                "list",
+                "replay",
+                "show"
+            ]
+        );
+    }
+
+    #[test]
+    fn calls_that_only_share_a_router_s_name_register_nothing() {
+        let code = r#"
+            fn f(map: HashMap<String, String>, key: String) {
+                map.get(key);
+                reqwest::get(url);
+                items.iter().map(parse);
+                cache.to(entry);
+            }
+        "#;
+        assert!(targets_of(code).is_empty());
+    }
+}

@@ -116,3 +116,46 @@ fn registers(registered: &Registered, target: &RouteTarget) -> bool {
         Some(&q) => target.owner.as_deref() == Some(q) || q == target.module,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(function: &str, owner: Option<&str>, module: &str) -> RouteTarget {
+        RouteTarget {
+            function: function.to_string(),
+            owner: owner.map(str::to_string),
+            module: module.to_string(),
+            package: "api".to_string(),
+        }
+    }
+
+    fn registered(path: &str, package: &str) -> Registered {
+        Registered {
+            path: path.to_string(),
+            package: package.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_registration_names_the_function_by_its_module_type_or_package() {
+        let create = target("create", None, "orders");
+        assert!(registers(
+            &registered("crate::handlers::orders::create", "web"),
+            &create
+        ));
+        assert!(registers(&registered("orders::create", "api"), &create));
+        assert!(registers(&registered("create", "api"), &create));
+        assert!(registers(&registered("super::create", "api"), &create));
+        // Another module's, or another package's unqualified function of the same name.
+        assert!(!registers(&registered("invoices::create", "api"), &create));
+        assert!(!registers(&registered("create", "web"), &create));
+        assert!(!registers(&registered("orders::update", "api"), &create));
+
+        let method = target("create", Some("OrdersApi"), "routes");
+        assert!(registers(&registered("OrdersApi::create", "web"), &method));
+        assert!(registers(&registered("Self::create", "api"), &method));
+        let root = target("health", None, "crate");
+        assert!(registers(&registered("crate::health", "api"), &root));
+    }
+}
