@@ -15,7 +15,7 @@ use prodready::config::{self, CONFIG_FILE, Config, INIT_TEMPLATE};
 use prodready::engine::Report;
 use prodready::registry::{Severity, registry};
 use prodready::report::{
-    badge, github, human, json, junit, markdown, repository_base, rules, sarif,
+    badge, github, html, human, json, junit, markdown, repository_base, rules, sarif,
 };
 
 const EXIT_ERROR: u8 = 2;
@@ -153,6 +153,8 @@ enum Format {
     Junit,
     /// An SVG badge with the level and score.
     Badge,
+    /// One self-contained HTML page: the checklist and a findings browser.
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -279,31 +281,42 @@ fn error(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn run_audit(args: AuditArgs) -> ExitCode {
+    let wants_report = !args.reports.is_empty() || args.output.is_some();
+    match audit_and_report(&args) {
+        Ok(code) => code,
+        Err(code) => {
+            if wants_report {
+                eprintln!("prodready: no report written: the audit stopped before it finished");
+            }
+            code
+        }
+    }
+}
+
+/// The audit and its reports. `Err`: it stopped before writing any (exit 2), and said why.
+fn audit_and_report(args: &AuditArgs) -> Result<ExitCode, ExitCode> {
     if !args.path.exists() {
-        return error(format!(
+        return Err(error(format!(
             "{}: no such file or directory",
             args.path.display()
-        ));
+        )));
     }
-    let config = match configuration(&args) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    let (report, changes) = match audit(&args, &config) {
+    let config = configuration(args)?;
+    let (report, changes) = match audit(args, &config) {
         Ok(audited) => audited,
-        Err(message) => return error(message),
+        Err(message) => return Err(error(message)),
     };
     if report.audited_nothing() {
-        return error(format!(
+        return Err(error(format!(
             "nothing to audit in {}: no Cargo.toml, source or configuration found",
             args.path.display()
-        ));
+        )));
     }
     let changes = changes.as_ref();
     if let Some(path) = &args.write_baseline {
         let baseline = Baseline::of(&report.findings);
         if let Err(e) = write_atomically(path, &baseline.render()) {
-            return error(format!("cannot write {}: {e}", path.display()));
+            return Ok(error(format!("cannot write {}: {e}", path.display())));
         }
         eprintln!(
             "prodready: recorded {} finding(s) in {}",
@@ -329,14 +342,14 @@ fn run_audit(args: AuditArgs) -> ExitCode {
     };
     for (format, path) in &args.reports {
         if let Err(e) = write_atomically(path, &render(*format, &report, changes, &options)) {
-            return error(format!("cannot write {}: {e}", path.display()));
+            return Ok(error(format!("cannot write {}: {e}", path.display())));
         }
     }
     let text = render(args.format, &report, changes, &options);
     match &args.output {
         Some(path) => {
             if let Err(e) = write_atomically(path, &text) {
-                return error(format!("cannot write {}: {e}", path.display()));
+                return Ok(error(format!("cannot write {}: {e}", path.display())));
             }
             if !args.quiet {
                 let summary = human::HumanOptions {
@@ -351,7 +364,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
             print(&text);
         }
     }
-    ExitCode::from(report.exit_code())
+    Ok(ExitCode::from(report.exit_code()))
 }
 
 /// The configuration file with the command line's overrides, and the baseline given.
@@ -467,6 +480,7 @@ fn render(
         Format::Github => github::render(report, changes, options.base),
         Format::Junit => junit::render(report, options.base),
         Format::Badge => badge::render(report),
+        Format::Html => html::render(report, changes),
     }
 }
 

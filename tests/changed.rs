@@ -196,8 +196,9 @@ fn legacy_repo() -> Repo {
     ])
 }
 
-#[test]
-fn a_new_retry_loop_without_backoff_fails_with_exactly_that_finding() {
+/// `legacy_repo` and a commit that adds a second retry loop without backoff (`post_ledger`):
+/// the repository and the new `src/lib.rs`.
+fn legacy_repo_with_a_new_retry() -> (Repo, String) {
     let repo = legacy_repo();
     let lib = format!(
         "{}{}",
@@ -206,6 +207,12 @@ fn a_new_retry_loop_without_backoff_fails_with_exactly_that_finding() {
     );
     repo.write("src/lib.rs", &lib);
     repo.commit("add post_ledger");
+    (repo, lib)
+}
+
+#[test]
+fn a_new_retry_loop_without_backoff_fails_with_exactly_that_finding() {
+    let (repo, lib) = legacy_repo_with_a_new_retry();
 
     let (code, report) = audit_change(repo.path(), ".", &[]);
     assert_eq!(code, 1, "{report:#}");
@@ -923,4 +930,29 @@ fn a_change_that_adds_the_project_to_an_empty_merge_base_is_all_new() {
     let findings = report["findings"].as_array().unwrap();
     assert!(!findings.is_empty());
     assert!(findings.iter().all(|f| f["new"] == true), "{report:#}");
+}
+
+#[test]
+fn the_html_report_of_a_change_shows_its_new_findings_first_and_both_scores() {
+    let (repo, lib) = legacy_repo_with_a_new_retry();
+    let (_, report) = audit_change(repo.path(), ".", &[]);
+    let args = [".", "--changed-since", "main", "--format", "html"];
+    let html = String::from_utf8(prodready(repo.path(), &args).stdout).unwrap();
+
+    let score = |value: &Value| format!("{:.1}", value.as_f64().unwrap());
+    let line = format!(
+        "Since <code>main</code>: score {} ({}) at the merge base → <b>{}</b>",
+        score(&report["changes"]["base_score"]),
+        report["changes"]["base_level"].as_str().unwrap(),
+        score(&report["score"]),
+    );
+    assert!(html.contains(&line), "no `{line}` in the page");
+    // The one new finding comes first, marked; the legacy loop after it, unmarked.
+    let new_line = line_of(&lib, "loop {", 2);
+    let findings: Vec<&str> = html.split("<div class=\"finding ").skip(1).collect();
+    assert!(findings[0].starts_with("sev-high new\""), "{}", findings[0]);
+    // (The template escapes `/` too.)
+    let place = format!("src&#x2f;lib.rs:{new_line}:");
+    assert!(findings[0].contains(&place), "{}", findings[0]);
+    assert_eq!(findings.iter().filter(|f| f.contains(" new\"")).count(), 1);
 }

@@ -1227,7 +1227,7 @@ fn secrets_never_reach_the_ci_formats() {
         "--sarif-include-suppressed".to_string(),
     ];
     let formats = [
-        "human", "json", "sarif", "markdown", "github", "junit", "badge",
+        "human", "json", "sarif", "markdown", "github", "junit", "badge", "html",
     ];
     for format in formats {
         args.push("--report".to_string());

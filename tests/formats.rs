@@ -173,7 +173,7 @@ fn sarif_fingerprints_survive_lines_inserted_above() {
 
 #[test]
 fn every_format_of_the_pilot_sample() {
-    for format in ["sarif", "markdown", "github", "junit", "badge"] {
+    for format in ["sarif", "markdown", "github", "junit", "badge", "html"] {
         insta::assert_snapshot!(
             format!("pilot_service_{format}"),
             report("fixtures/pilot-service", format)

@@ -903,8 +903,8 @@ fn write_unparsable_secrets(root: &Path, token: &str, password: &str) {
     );
 }
 
-const FORMATS: [&str; 7] = [
-    "human", "json", "sarif", "markdown", "github", "junit", "badge",
+const FORMATS: [&str; 8] = [
+    "human", "json", "sarif", "markdown", "github", "junit", "badge", "html",
 ];
 
 /// Audits `path` once writing every format's report and a baseline into `reports`, then once
