@@ -123,7 +123,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn output_is_identical_without_a_cache_cold_and_warm_on_any_thread_count() {
     for path in SAMPLES {
         let root = sample(path);
-        for format in ["json", "human"] {
+        for format in ["json", "human", "html"] {
             let (expected, none) = audit(&root, format, None, "2");
             assert_eq!(none, Counts::default(), "--no-cache uses no cache");
             for threads in ["1", "2"] {
