@@ -41,6 +41,10 @@ struct Operation {
     /// library's; a trailing `*` matches a prefix).
     #[serde(default)]
     crates: Vec<String>,
+    /// It is not judged in a function that calls one of these (path suffixes): a write into a
+    /// per-user or temporary folder (`dirs::cache_dir()`) keeps a cache, not the service's data.
+    #[serde(default)]
+    not_beside: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +105,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
             .filter(|op| op.available(ctx))
             .collect(),
         ignoring: false,
+        calls: Vec::new(),
         returning_error: Vec::new(),
         out,
     };
@@ -114,6 +119,8 @@ struct Walker<'a, 'o> {
     operations: Vec<&'static Operation>,
     /// The current function's doc comment says it ignores errors.
     ignoring: bool,
+    /// The resolved paths of the functions the current function calls.
+    calls: Vec<String>,
     /// Of each enclosing block: whether it returns an error (`return Err(e)`, a tail `Err(..)`).
     returning_error: Vec<bool>,
     out: &'o mut Vec<Finding>,
@@ -210,7 +217,9 @@ impl Walker<'_, '_> {
                 .line_of(range.end.saturating_sub(1).max(range.start)),
         );
         let said = (first..=last).any(|line| self.deliberate(line));
-        if said || self.returning_error.last() == Some(&true) {
+        let beside = (performed.operation.not_beside.iter())
+            .any(|f| self.calls.iter().any(|call| ends_with_path(call, f)));
+        if said || beside || self.returning_error.last() == Some(&true) {
             return;
         }
         let message = format!(
@@ -219,6 +228,26 @@ impl Walker<'_, '_> {
         );
         self.out
             .push(Finding::at(Code::ERR002, self.ctx.source, range, message));
+    }
+
+    /// Starts a function: what its doc comment says and what it calls. Returns the enclosing
+    /// function's, to restore.
+    fn enter(&mut self, attrs: &[syn::Attribute], body: &syn::Block) -> (bool, Vec<String>) {
+        struct Calls<'i>(&'i Imports, Vec<String>);
+        impl<'ast> Visit<'ast> for Calls<'_> {
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                if let syn::Expr::Path(p) = &*call.func {
+                    self.1.push(self.0.resolve(&p.path));
+                }
+                visit::visit_expr_call(self, call);
+            }
+        }
+        let mut calls = Calls(self.imports, Vec::new());
+        calls.visit_block(body);
+        (
+            std::mem::replace(&mut self.ignoring, documents_ignoring(attrs)),
+            std::mem::replace(&mut self.calls, calls.1),
+        )
     }
 
     /// `Err(_) => {}`, `Err(e) => ()`, `Err(_) => continue`: an arm that drops the error.
@@ -293,16 +322,16 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
     }
 
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
-        let saved = std::mem::replace(&mut self.ignoring, documents_ignoring(&item.attrs));
+        let saved = self.enter(&item.attrs, &item.block);
         visit::visit_item_fn(self, item);
-        self.ignoring = saved;
+        (self.ignoring, self.calls) = saved;
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
         if !crate::facts::rust::is_cfg_test(&item.attrs) {
-            let saved = std::mem::replace(&mut self.ignoring, documents_ignoring(&item.attrs));
+            let saved = self.enter(&item.attrs, &item.block);
             visit::visit_impl_item_fn(self, item);
-            self.ignoring = saved;
+            (self.ignoring, self.calls) = saved;
         }
     }
 
