@@ -890,6 +890,22 @@ fn gate(config: &Config, head: &Report, base: &Report, items: &[ItemChange]) -> 
     }
 }
 
+/// The commit checked out at `dir` and its commit time, when `dir` is in a git checkout.
+pub fn head_commit(dir: &Path) -> Option<crate::engine::Commit> {
+    let output = git::Git::new(dir)
+        .run(&["show", "--no-patch", "--format=%H %ct", "HEAD"])
+        .ok()?;
+    if !output.ok {
+        return None;
+    }
+    let text = String::from_utf8(output.stdout).ok()?;
+    let (id, time) = text.trim().split_once(' ')?;
+    Some(crate::engine::Commit {
+        id: id.to_string(),
+        time: time.parse().ok()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

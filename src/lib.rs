@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod facts;
 pub mod finding;
+pub mod fleet;
 pub mod frontends;
 pub mod project;
 pub mod redact;

@@ -49,6 +49,9 @@ enum Command {
     /// Show the documentation of a rule, by code (OPS001) or name (missing-ownership), or of
     /// the readiness levels (`levels`).
     Explain { rule: String },
+    /// Work with many repositories' reports.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
     /// Write a commented prodready.toml with every option at its default.
     Init {
         /// Folder to write prodready.toml into.
@@ -60,6 +63,34 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// Merge JSON reports (files, or folders searched for *.json) audited with `--name`.
+    Merge(FleetMergeArgs),
+}
+
+#[derive(clap::Args)]
+struct FleetMergeArgs {
+    /// Reports, or folders of reports.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = FleetFormat::Human)]
+    format: FleetFormat,
+    /// Write the merge to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// A JSON Lines file of past merges: the merge is compared with its last row, then added.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FleetFormat {
+    Human,
+    Json,
+    Markdown,
+}
+
 #[derive(clap::Args, Default)]
 struct AuditArgs {
     /// The project to audit.
@@ -67,6 +98,10 @@ struct AuditArgs {
     path: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// The repository's name, recorded in the JSON report with the audited commit (for
+    /// `prodready fleet merge`).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
     /// Write the report to FILE instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -227,6 +262,7 @@ fn main() -> ExitCode {
     });
     match command {
         Command::Audit(args) => run_audit(*args),
+        Command::Fleet(FleetCommand::Merge(args)) => run_fleet_merge(&args),
         Command::Rules { format } => {
             let text = match format {
                 RulesFormat::Human => rules::list_human(),
@@ -302,10 +338,14 @@ fn audit_and_report(args: &AuditArgs) -> Result<ExitCode, ExitCode> {
         )));
     }
     let config = configuration(args)?;
-    let (report, changes) = match audit(args, &config) {
+    let (mut report, changes) = match audit(args, &config) {
         Ok(audited) => audited,
         Err(message) => return Err(error(message)),
     };
+    report.identity = (args.name.clone()).map(|name| prodready::engine::Identity {
+        name,
+        commit: changes::head_commit(&args.path),
+    });
     if report.audited_nothing() {
         return Err(error(format!(
             "nothing to audit in {}: no Cargo.toml, source or configuration found",
@@ -365,6 +405,53 @@ fn audit_and_report(args: &AuditArgs) -> Result<ExitCode, ExitCode> {
         }
     }
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// `fleet merge`: 0, or 3 when some report could not be read; 2 when there is nothing to merge.
+fn run_fleet_merge(args: &FleetMergeArgs) -> ExitCode {
+    use prodready::fleet;
+    let files = match fleet::report_files(&args.inputs) {
+        Ok(files) if files.is_empty() => {
+            return error("no report to merge: no .json file in the inputs");
+        }
+        Ok(files) => files,
+        Err(message) => return error(message),
+    };
+    let mut merge = fleet::merge(&files);
+    if merge.repositories.is_empty() {
+        for unreadable in &merge.unreadable {
+            eprintln!("prodready: {}: {}", unreadable.path, unreadable.reason);
+        }
+        return error(format!("no readable report among {} file(s)", files.len()));
+    }
+    if let Some(history) = &args.history {
+        match fleet::last_history_row(history) {
+            Ok(previous) => merge.trends = Some(merge.trends_since(previous.as_ref())),
+            Err(message) => return error(message),
+        }
+    }
+    let summary = fleet::render::summary(&merge);
+    let text = match args.format {
+        FleetFormat::Human => fleet::render::human(&summary),
+        FleetFormat::Json => fleet::render::json(&summary),
+        FleetFormat::Markdown => fleet::render::markdown(&summary),
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = write_atomically(path, &text) {
+                return error(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+        None => {
+            print(&text);
+        }
+    }
+    if let Some(history) = &args.history
+        && let Err(message) = fleet::append_history(history, &merge.history_row())
+    {
+        return error(message);
+    }
+    ExitCode::from(if merge.unreadable.is_empty() { 0 } else { 3 })
 }
 
 /// The configuration file with the command line's overrides, and the baseline given.

@@ -52,6 +52,24 @@ pub struct Report {
     pub gate: GateOutcome,
     /// What the baseline given to the audit matched, if one was.
     pub baseline: Option<BaselineOutcome>,
+    /// The repository's name given with `--name`, and the audited commit.
+    pub identity: Option<Identity>,
+}
+
+/// Which repository a report is of, for `fleet merge`: the name given at audit time and, when
+/// the audited tree is a git checkout, its commit and the commit's time (never the clock's:
+/// reports stay deterministic).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Identity {
+    pub name: String,
+    pub commit: Option<Commit>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Commit {
+    pub id: String,
+    /// Seconds since the epoch.
+    pub time: i64,
 }
 
 impl Report {
@@ -247,6 +265,7 @@ impl<'a> Plan<'a> {
             subjects,
             gate,
             baseline,
+            identity: None,
         }
     }
 }

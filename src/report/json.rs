@@ -18,6 +18,12 @@ pub const SCHEMA_VERSION: u32 = 1;
 struct JsonReport<'a> {
     schema_version: u32,
     tool: Tool,
+    /// With `--name` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    /// With `--name`, when the audited tree is a git checkout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<&'a crate::engine::Commit>,
     root: &'a str,
     score: Option<f64>,
     score_partial: bool,
@@ -181,6 +187,8 @@ pub fn render(report: &Report, changes: Option<&crate::changes::Changes>) -> Str
             name: "prodready",
             version: env!("CARGO_PKG_VERSION"),
         },
+        name: report.identity.as_ref().map(|i| i.name.as_str()),
+        commit: report.identity.as_ref().and_then(|i| i.commit.as_ref()),
         root: &report.root,
         score: card.score,
         score_partial: card.partial,

@@ -1,0 +1,234 @@
+//! A merge as people and scripts read it: human text, JSON and markdown, from one summary.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::{LEVELS, Merge, Repository, Trends, Unreadable, severity_rank};
+use crate::registry::{Category, Code};
+
+/// How many repositories "worst per category" lists.
+const WORST: usize = 3;
+
+/// What every format shows, computed once.
+#[derive(Serialize)]
+pub struct Summary<'a> {
+    pub schema_version: u32,
+    pub repositories: &'a [Repository],
+    /// Level → repositories at it (`none`: no check applies).
+    pub levels: BTreeMap<&'static str, usize>,
+    /// Most failed first.
+    pub rules: Vec<Prevalence>,
+    /// Category title → its lowest-scored repositories below 100, lowest first.
+    pub worst_by_category: BTreeMap<&'static str, Vec<(&'a str, f64)>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trends: Option<&'a Trends>,
+    pub unreadable: &'a [Unreadable],
+    pub notes: &'a [String],
+}
+
+#[derive(Serialize)]
+pub struct Prevalence {
+    pub code: String,
+    pub name: String,
+    pub repositories: usize,
+    /// Severity of the worst failing finding → repositories.
+    pub by_severity: BTreeMap<String, usize>,
+}
+
+pub fn summary(merge: &Merge) -> Summary<'_> {
+    let mut levels: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut rules: BTreeMap<&str, Prevalence> = BTreeMap::new();
+    for repository in &merge.repositories {
+        let level = (LEVELS.iter())
+            .find(|l| repository.level.as_deref() == Some(**l))
+            .copied()
+            .unwrap_or("none");
+        *levels.entry(level).or_default() += 1;
+        for (code, severity) in &repository.failing {
+            let entry = rules.entry(code).or_insert_with(|| Prevalence {
+                code: code.clone(),
+                name: Code::parse(code).map_or_else(String::new, |c| c.rule().name.clone()),
+                repositories: 0,
+                by_severity: BTreeMap::new(),
+            });
+            entry.repositories += 1;
+            *entry.by_severity.entry(severity.clone()).or_default() += 1;
+        }
+    }
+    let mut rules: Vec<Prevalence> = rules.into_values().collect();
+    rules.sort_by(|a, b| {
+        b.repositories
+            .cmp(&a.repositories)
+            .then(a.code.cmp(&b.code))
+    });
+    Summary {
+        schema_version: 1,
+        repositories: &merge.repositories,
+        levels,
+        rules,
+        worst_by_category: worst_by_category(&merge.repositories),
+        trends: merge.trends.as_ref(),
+        unreadable: &merge.unreadable,
+        notes: &merge.notes,
+    }
+}
+
+fn worst_by_category(repositories: &[Repository]) -> BTreeMap<&'static str, Vec<(&str, f64)>> {
+    let mut worst = BTreeMap::new();
+    for category in Category::ALL {
+        let mut scored: Vec<(&str, f64)> = (repositories.iter())
+            .filter_map(|r| Some((r.name.as_str(), (*r.categories.get(category.title())?)?)))
+            .filter(|(_, score)| *score < 100.0)
+            .collect();
+        scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
+        scored.truncate(WORST);
+        if !scored.is_empty() {
+            worst.insert(category.title(), scored);
+        }
+    }
+    worst
+}
+
+pub fn json(summary: &Summary<'_>) -> String {
+    let mut text = serde_json::to_string_pretty(summary).expect("the summary serialises");
+    text.push('\n');
+    text
+}
+
+fn score(score: Option<f64>) -> String {
+    score.map_or_else(|| "-".to_string(), |s| format!("{s:.1}"))
+}
+
+/// A table row's cells, markdown-safe: `|` and line breaks would break the table.
+fn cell(text: &str) -> String {
+    crate::report::markdown::inline(text)
+}
+
+pub fn markdown(summary: &Summary<'_>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Production readiness of {} repositories\n",
+        summary.repositories.len()
+    );
+    let levels: Vec<String> = (LEVELS.iter().chain(["none"].iter()))
+        .filter_map(|l| Some(format!("{l}: {}", summary.levels.get(l)?)))
+        .collect();
+    let _ = writeln!(out, "Levels: {}\n", levels.join(" · "));
+    let prefixes: Vec<&str> = Category::ALL.iter().map(|c| c.prefix()).collect();
+    let _ = writeln!(
+        out,
+        "| Repository | Score | Level | {} | Failing rules |",
+        prefixes.join(" | ")
+    );
+    let _ = writeln!(out, "|---|---|---|{}---|", "---|".repeat(prefixes.len()));
+    for r in summary.repositories {
+        let categories: Vec<String> = (Category::ALL.iter())
+            .map(|c| score(r.categories.get(c.title()).copied().flatten()))
+            .collect();
+        let failing: Vec<&str> = r.failing.keys().map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            cell(&r.name),
+            score(r.score),
+            r.level.as_deref().unwrap_or("-"),
+            categories.join(" | "),
+            failing.join(" ")
+        );
+    }
+    out.push_str(&markdown_rules_and_worst(summary));
+    if let Some(trends) = summary.trends {
+        out.push_str(&markdown_trends(trends));
+    }
+    out.push_str(&markdown_problems(summary));
+    out
+}
+
+fn markdown_rules_and_worst(summary: &Summary<'_>) -> String {
+    let mut out = String::from(
+        "\n## Rules failing most\n\n| Rule | Repositories | By severity |\n|---|---|---|\n",
+    );
+    for rule in &summary.rules {
+        let mut severities: Vec<(&String, &usize)> = rule.by_severity.iter().collect();
+        severities.sort_by_key(|(s, _)| std::cmp::Reverse(severity_rank(s)));
+        let severities: Vec<String> = severities.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let _ = writeln!(
+            out,
+            "| {} {} | {} | {} |",
+            rule.code,
+            rule.name,
+            rule.repositories,
+            severities.join(", ")
+        );
+    }
+    out.push_str("\n## Worst per category\n\n");
+    for (category, worst) in &summary.worst_by_category {
+        let names: Vec<String> = worst
+            .iter()
+            .map(|(n, s)| format!("{} ({s:.1})", cell(n)))
+            .collect();
+        let _ = writeln!(out, "- **{category}**: {}", names.join(", "));
+    }
+    out
+}
+
+fn markdown_trends(trends: &Trends) -> String {
+    let mut out = String::from("\n## Since the previous merge\n\n");
+    if let Some((before, now)) = &trends.version_changed {
+        let _ = writeln!(
+            out,
+            "prodready changed from {before} to {now}: score changes may be the tool's; no regression is reported.\n"
+        );
+    }
+    for (name, (before, now)) in &trends.score_changes {
+        let _ = writeln!(
+            out,
+            "- {}: score {} → {}",
+            cell(name),
+            score(*before),
+            score(*now)
+        );
+    }
+    for (name, (before, now)) in &trends.level_drops {
+        let _ = writeln!(
+            out,
+            "- {}: level dropped from {before} to {now}",
+            cell(name)
+        );
+    }
+    for (name, codes) in &trends.newly_failing {
+        let _ = writeln!(out, "- {}: newly failing {}", cell(name), codes.join(" "));
+    }
+    for name in &trends.added {
+        let _ = writeln!(out, "- {}: new in this merge", cell(name));
+    }
+    for name in &trends.missing {
+        let _ = writeln!(out, "- {}: missing from this merge", cell(name));
+    }
+    out
+}
+
+fn markdown_problems(summary: &Summary<'_>) -> String {
+    let mut out = String::new();
+    if !summary.unreadable.is_empty() {
+        out.push_str("\n## Unreadable reports\n\n");
+        for u in summary.unreadable {
+            let _ = writeln!(out, "- `{}`: {}", u.path.replace('`', "'"), cell(&u.reason));
+        }
+    }
+    if !summary.notes.is_empty() {
+        out.push_str("\n## Notes\n\n");
+        for note in summary.notes {
+            let _ = writeln!(out, "- {}", cell(note));
+        }
+    }
+    out
+}
+
+/// The human format: the markdown, which reads as plain text too.
+pub fn human(summary: &Summary<'_>) -> String {
+    markdown(summary)
+}
