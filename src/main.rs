@@ -89,6 +89,8 @@ enum FleetFormat {
     Human,
     Json,
     Markdown,
+    /// One self-contained page.
+    Html,
 }
 
 #[derive(clap::Args, Default)]
@@ -435,6 +437,7 @@ fn run_fleet_merge(args: &FleetMergeArgs) -> ExitCode {
         FleetFormat::Human => fleet::render::human(&summary),
         FleetFormat::Json => fleet::render::json(&summary),
         FleetFormat::Markdown => fleet::render::markdown(&summary),
+        FleetFormat::Html => fleet::render::html(&summary),
     };
     match &args.output {
         Some(path) => {

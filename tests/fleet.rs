@@ -307,3 +307,34 @@ fn three_merges_show_the_trend_since_the_previous_one() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("history.jsonl:1: not a history row"));
 }
+
+#[test]
+fn the_html_merge_is_one_page_with_its_names_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "<script>alert(1)</script>";
+    write_json(
+        dir.path(),
+        "a.json",
+        &named_report("fixtures/pilot-service", name),
+    );
+    let output = prodready(&[
+        "fleet",
+        "merge",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "html",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let html = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        !html.contains(name) && !html.contains("<script"),
+        "markup in the page"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+    assert!(html.contains("default-src &#x27;none&#x27;; style-src &#x27;sha256-"));
+    assert!(html.contains("script-src &#x27;none&#x27;"));
+    for reference in ["src=", "href=\"http", "url("] {
+        assert!(!html.contains(reference), "`{reference}` in the page");
+    }
+    assert!(html.contains("<b>OPS001</b> missing-ownership"));
+}

@@ -177,38 +177,46 @@ fn markdown_rules_and_worst(summary: &Summary<'_>) -> String {
 
 fn markdown_trends(trends: &Trends) -> String {
     let mut out = String::from("\n## Since the previous merge\n\n");
-    if let Some((before, now)) = &trends.version_changed {
-        let _ = writeln!(
-            out,
-            "prodready changed from {before} to {now}: score changes may be the tool's; no regression is reported.\n"
-        );
+    if let Some(note) = version_note(trends) {
+        let _ = writeln!(out, "{}\n", cell(&note));
     }
-    for (name, (before, now)) in &trends.score_changes {
-        let _ = writeln!(
-            out,
-            "- {}: score {} → {}",
-            cell(name),
-            score(*before),
-            score(*now)
-        );
-    }
-    for (name, (before, now)) in &trends.level_drops {
-        let _ = writeln!(
-            out,
-            "- {}: level dropped from {before} to {now}",
-            cell(name)
-        );
-    }
-    for (name, codes) in &trends.newly_failing {
-        let _ = writeln!(out, "- {}: newly failing {}", cell(name), codes.join(" "));
-    }
-    for name in &trends.added {
-        let _ = writeln!(out, "- {}: new in this merge", cell(name));
-    }
-    for name in &trends.missing {
-        let _ = writeln!(out, "- {}: missing from this merge", cell(name));
+    for line in trend_lines(trends) {
+        let _ = writeln!(out, "- {}", cell(&line));
     }
     out
+}
+
+fn version_note(trends: &Trends) -> Option<String> {
+    let (before, now) = trends.version_changed.as_ref()?;
+    Some(format!(
+        "prodready changed from {before} to {now}: score changes may be the tool's; no regression is reported."
+    ))
+}
+
+/// Each change since the previous merge, in plain words.
+fn trend_lines(trends: &Trends) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (name, (before, now)) in &trends.score_changes {
+        lines.push(format!(
+            "{name}: score {} → {}",
+            score(*before),
+            score(*now)
+        ));
+    }
+    for (name, (before, now)) in &trends.level_drops {
+        lines.push(format!("{name}: level dropped from {before} to {now}"));
+    }
+    for (name, codes) in &trends.newly_failing {
+        lines.push(format!("{name}: newly failing {}", codes.join(" ")));
+    }
+    lines.extend(
+        trends
+            .added
+            .iter()
+            .map(|name| format!("{name}: new in this merge")),
+    );
+    lines.extend((trends.missing.iter()).map(|name| format!("{name}: missing from this merge")));
+    lines
 }
 
 fn markdown_problems(summary: &Summary<'_>) -> String {
@@ -231,4 +239,69 @@ fn markdown_problems(summary: &Summary<'_>) -> String {
 /// The human format: the markdown, which reads as plain text too.
 pub fn human(summary: &Summary<'_>) -> String {
     markdown(summary)
+}
+
+const FLEET_TEMPLATE: &str = include_str!("fleet.html");
+
+/// A repository's row as the page shows it.
+#[derive(Serialize)]
+struct RowView<'a> {
+    name: &'a str,
+    score_text: String,
+    level: Option<&'a str>,
+    category_scores: Vec<String>,
+    failing: Vec<&'a str>,
+}
+
+/// One self-contained page, with the HTML report's style and nothing to fetch (no script).
+pub fn html(summary: &Summary<'_>) -> String {
+    let rows: Vec<RowView<'_>> = (summary.repositories.iter())
+        .map(|r| RowView {
+            name: &r.name,
+            score_text: score(r.score),
+            level: r.level.as_deref(),
+            category_scores: (Category::ALL.iter())
+                .map(|c| score(r.categories.get(c.title()).copied().flatten()))
+                .collect(),
+            failing: r.failing.keys().map(String::as_str).collect(),
+        })
+        .collect();
+    let style = crate::report::html::STYLE;
+    let page = FleetPage {
+        csp: crate::report::html::policy(style, None),
+        style,
+        version: env!("CARGO_PKG_VERSION"),
+        levels: (LEVELS.iter().chain(["none"].iter()))
+            .filter_map(|l| Some((*l, *summary.levels.get(l)?)))
+            .collect(),
+        categories: Category::ALL
+            .iter()
+            .map(|c| (c.prefix(), c.title()))
+            .collect(),
+        s: summary,
+        rows: &rows,
+        trends: summary.trends,
+        trend_lines: summary.trends.map(trend_lines).unwrap_or_default(),
+    };
+    let mut env = minijinja::Environment::new();
+    env.add_template("fleet.html", FLEET_TEMPLATE)
+        .expect("the fleet template parses");
+    let template = env.get_template("fleet.html").expect("it was just added");
+    let mut text =
+        (template.render(minijinja::value::Serde(&page))).expect("the fleet template renders");
+    text.push('\n');
+    text
+}
+
+#[derive(Serialize)]
+struct FleetPage<'a, 'r> {
+    csp: String,
+    style: &'static str,
+    version: &'static str,
+    levels: Vec<(&'static str, usize)>,
+    categories: Vec<(&'static str, &'static str)>,
+    s: &'a Summary<'r>,
+    rows: &'a [RowView<'r>],
+    trends: Option<&'r Trends>,
+    trend_lines: Vec<String>,
 }

@@ -16,7 +16,8 @@ use crate::report::{evidence, level_text, not_applicable, profile, score_text};
 use crate::score::Status;
 
 const TEMPLATE: &str = include_str!("html/report.html");
-const STYLE: &str = include_str!("html/report.css");
+/// The report's style, which `fleet merge`'s page shares.
+pub(crate) const STYLE: &str = include_str!("html/report.css");
 const SCRIPT: &str = include_str!("html/report.js");
 
 #[derive(Serialize)]
@@ -215,17 +216,26 @@ pub fn render(report: &Report, changes: Option<&Changes>) -> String {
 
 /// `default-src 'none'`, and the page's own style and script by their SHA-256.
 fn content_security_policy() -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    let hash =
-        |text: &str| base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text));
-    format!(
-        "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; base-uri 'none'; form-action 'none'",
-        hash(STYLE),
-        hash(SCRIPT)
-    )
+    policy(STYLE, Some(SCRIPT))
 }
 
+/// A policy that allows nothing but the page's inline `style` and `script` (by SHA-256).
+pub(crate) fn policy(style: &str, script: Option<&str>) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = |text: &str| {
+        let digest = sha2::Sha256::digest(text);
+        format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        )
+    };
+    let script = script.map_or_else(|| "'none'".to_string(), hash);
+    format!(
+        "default-src 'none'; style-src {}; script-src {script}; base-uri 'none'; form-action 'none'",
+        hash(style)
+    )
+}
 fn item_view(report: &Report, item: &crate::score::Item) -> ItemView {
     let (status, mark) = match item.status {
         Status::Pass => ("pass", "✔ pass"),
