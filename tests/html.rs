@@ -380,6 +380,16 @@ fn the_pilot_report_in_chromium() {
         counts,
         json!([findings.len(), of_rule, of_rule.to_string(), true])
     );
+    // A finding unfolds from the keyboard as by a click: its fix shows.
+    let unfolded = browser.evaluate(
+        "(() => { const head = document.querySelector('#finding-list .head');
+            const body = head.nextElementSibling;
+            const before = getComputedStyle(body).display;
+            head.focus();
+            head.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));
+            return [before, getComputedStyle(body).display]; })()",
+    );
+    assert_eq!(unfolded, json!(["none", "block"]));
     // The filter is in the address, and a page opened at that address applies it.
     let filtered = browser.evaluate("location.href");
     assert!(

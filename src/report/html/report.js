@@ -49,9 +49,17 @@ document.addEventListener("DOMContentLoaded", function () {
   form.hidden = false;
   form.addEventListener("input", apply);
   form.addEventListener("submit", function (e) { e.preventDefault(); });
-  document.getElementById("finding-list").addEventListener("click", function (e) {
+  var list = document.getElementById("finding-list");
+  list.addEventListener("click", function (e) {
     var head = e.target.closest(".head");
     if (head && !e.target.closest("a")) head.parentNode.classList.toggle("open");
+  });
+  list.addEventListener("keydown", function (e) {
+    var head = e.target.closest(".head");
+    if (head && (e.key === "Enter" || e.key === " ")) {
+      e.preventDefault();
+      head.parentNode.classList.toggle("open");
+    }
   });
   document.addEventListener("click", function (e) {
     var link = e.target.closest && e.target.closest("a[data-filter-rule]");
