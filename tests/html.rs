@@ -335,6 +335,50 @@ fn the_pilot_report_in_chromium() {
         "the page asked for {requests:?}"
     );
 
+    shows_the_score_level_and_failing_rules(&mut browser, &json);
+
+    // The script ran (the filters show), and a filter by rule keeps exactly that rule's findings.
+    assert_eq!(
+        browser.evaluate("document.getElementById('filters').hidden"),
+        false
+    );
+    let findings = json["findings"].as_array().unwrap();
+    let of_rule = findings.iter().filter(|f| f["code"] == "RES001").count();
+    assert!(of_rule > 0 && of_rule < findings.len());
+    let counts = browser.evaluate(
+        "(() => { const form = document.getElementById('filters');
+            form.elements.rule.value = 'RES001';
+            form.dispatchEvent(new Event('input'));
+            const all = document.querySelectorAll('#finding-list > .finding');
+            const shown = [...all].filter(el => !el.hidden);
+            return [all.length, shown.length, document.getElementById('shown').textContent,
+                    shown.every(el => el.dataset.rule === 'RES001')]; })()",
+    );
+    assert_eq!(
+        counts,
+        json!([findings.len(), of_rule, of_rule.to_string(), true])
+    );
+    unfolds_from_the_keyboard(&mut browser);
+    // The filter is in the address, and a page opened at that address applies it.
+    let filtered = browser.evaluate("location.href");
+    assert!(
+        filtered
+            .as_str()
+            .unwrap()
+            .ends_with("#findings?rule=RES001"),
+        "{filtered}"
+    );
+    // (Away first: a change of the fragment alone does not load the page again.)
+    browser.open("about:blank");
+    browser.open(filtered.as_str().unwrap());
+    assert_eq!(
+        browser.evaluate("document.getElementById('shown').textContent"),
+        of_rule.to_string()
+    );
+}
+
+/// The headline and the checklist as the browser renders them.
+fn shows_the_score_level_and_failing_rules(browser: &mut Browser, json: &Value) {
     let score = format!("{:.1}", json["score"].as_f64().unwrap());
     assert_eq!(
         browser.evaluate("document.getElementById('score').textContent"),
@@ -358,29 +402,10 @@ fn the_pilot_report_in_chromium() {
             item["code"]
         );
     }
+}
 
-    // The script ran (the filters show), and a filter by rule keeps exactly that rule's findings.
-    assert_eq!(
-        browser.evaluate("document.getElementById('filters').hidden"),
-        false
-    );
-    let findings = json["findings"].as_array().unwrap();
-    let of_rule = findings.iter().filter(|f| f["code"] == "RES001").count();
-    assert!(of_rule > 0 && of_rule < findings.len());
-    let counts = browser.evaluate(
-        "(() => { const form = document.getElementById('filters');
-            form.elements.rule.value = 'RES001';
-            form.dispatchEvent(new Event('input'));
-            const all = document.querySelectorAll('#finding-list > .finding');
-            const shown = [...all].filter(el => !el.hidden);
-            return [all.length, shown.length, document.getElementById('shown').textContent,
-                    shown.every(el => el.dataset.rule === 'RES001')]; })()",
-    );
-    assert_eq!(
-        counts,
-        json!([findings.len(), of_rule, of_rule.to_string(), true])
-    );
-    // A finding unfolds from the keyboard as by a click: its fix shows.
+/// A finding unfolds from the keyboard as by a click: its fix shows.
+fn unfolds_from_the_keyboard(browser: &mut Browser) {
     let unfolded = browser.evaluate(
         "(() => { const head = document.querySelector('#finding-list .head');
             const body = head.nextElementSibling;
@@ -390,22 +415,6 @@ fn the_pilot_report_in_chromium() {
             return [before, getComputedStyle(body).display]; })()",
     );
     assert_eq!(unfolded, json!(["none", "block"]));
-    // The filter is in the address, and a page opened at that address applies it.
-    let filtered = browser.evaluate("location.href");
-    assert!(
-        filtered
-            .as_str()
-            .unwrap()
-            .ends_with("#findings?rule=RES001"),
-        "{filtered}"
-    );
-    // (Away first: a change of the fragment alone does not load the page again.)
-    browser.open("about:blank");
-    browser.open(filtered.as_str().unwrap());
-    assert_eq!(
-        browser.evaluate("document.getElementById('shown').textContent"),
-        of_rule.to_string()
-    );
 }
 
 #[test]
