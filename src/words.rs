@@ -87,6 +87,8 @@ pub struct Present<'v> {
     word: Vec<bool>,
     macro_call: Vec<bool>,
     after_dot: Vec<bool>,
+    /// Written somewhere as a name or a path's item: not right after a `.`, not as a macro.
+    as_item: Vec<bool>,
     method_call: Vec<bool>,
 }
 
@@ -143,6 +145,9 @@ impl Vocabulary {
         let mut macro_call = vec![false; self.ids.len()];
         let mut after_dot = vec![false; self.ids.len()];
         let mut method_call = vec![false; self.ids.len()];
+        let mut as_item = vec![false; self.ids.len()];
+        // An identifier not after a dot, then whether a `!` follows it (a macro, not an item).
+        let mut item: Option<usize> = None;
         let mut dot = false;
         // A member just named (`.text`), then whether a call follows (`.text()`, `.f::<T>()`).
         let mut member: Option<usize> = None;
@@ -150,6 +155,11 @@ impl Vocabulary {
         let mut last: Option<usize> = None;
         let mut bang: Option<usize> = None;
         for (kind, piece) in tokens {
+            if let Some(id) = item.take()
+                && kind != TokenKind::Bang
+            {
+                as_item[id] = true;
+            }
             if let Some(id) = bang.take()
                 && kind != TokenKind::Eq
             {
@@ -170,6 +180,7 @@ impl Vocabulary {
                     if let Some(&id) = self.ids.get(name) {
                         word[id] = true;
                         after_dot[id] |= dot;
+                        item = (!dot).then_some(id);
                         member = dot.then_some(id);
                         last = Some(id);
                     }
@@ -181,12 +192,16 @@ impl Vocabulary {
         if let Some(id) = bang {
             macro_call[id] = true;
         }
+        if let Some(id) = item {
+            as_item[id] = true;
+        }
         Present {
             vocabulary: self,
             text,
             word,
             macro_call,
             after_dot,
+            as_item,
             method_call,
         }
     }
@@ -231,17 +246,29 @@ impl Present<'_> {
     }
 
     /// Whether every segment of a path (`tokio::sync::Semaphore`) is written in the text, the
-    /// first also through a renamed dependency (`(key, package)` pairs, `-` made `_`): a path
-    /// the syntax tree resolves to this one is written with these names, in its `use` or in the
-    /// code.
+    /// first also through a renamed dependency (`(key, package)` pairs, `-` made `_`), and the
+    /// last as an item (`fs::write`, not only `.write(..)` or `write!`): a path the syntax tree
+    /// resolves to this one is written with these names, in its `use` or in the code.
     pub fn has_path(&self, path: &str, renames: &[(String, String)]) -> bool {
-        let mut segments = path.split("::");
-        let root = segments.next().unwrap_or_default();
+        let mut segments: Vec<&str> = path.split("::").collect();
+        let last = segments.pop().unwrap_or_default();
+        let Some((root, middle)) = segments.split_first() else {
+            return self.has_item(last);
+        };
         let root_written = self.has(root)
             || renames
                 .iter()
                 .any(|(key, package)| package == root && self.has(key));
-        root_written && segments.all(|s| self.has(s))
+        root_written && middle.iter().all(|s| self.has(s)) && self.has_item(last)
+    }
+
+    /// Whether the code holds `word` as a name or a path's item (not after a `.`, not as a
+    /// macro).
+    fn has_item(&self, word: &str) -> bool {
+        match self.find(word) {
+            Some(id) => self.as_item[id],
+            None => has_word(self.text, word).0,
+        }
     }
 }
 
@@ -380,5 +407,30 @@ mod tests {
         assert!(members.has_member("log") && members.has_member("sync"));
         assert!(!members.has_member("info") && !members.has_member("Client"));
         assert!(members.has_method("sync") && !members.has_method("log"));
+    }
+
+    #[test]
+    fn a_path_ends_in_an_item_not_a_method_or_a_macro() {
+        let vocabulary =
+            Vocabulary::new(["std", "fs", "write", "tracing", "info"].map(String::from));
+        let path = |text: &str, path: &str| vocabulary.scan(text).has_path(path, &[]);
+        // `.write(..)` and `write!` beside `use std::fs::File` are not `std::fs::write`.
+        let io = "use std::fs::File;\nfn f(mut o: File) { o.write(b\"x\"); write!(o, \"y\"); }";
+        assert!(!path(io, "std::fs::write"));
+        assert!(path(
+            "use std::fs;\nfn f() { fs::write(\"a\", \"b\"); }",
+            "std::fs::write"
+        ));
+        assert!(path(
+            "use std::fs::{self, write};\nfn f() { write(p, b) }",
+            "std::fs::write"
+        ));
+        // A macro is named by its path in a `use`, or called with it.
+        assert!(path(
+            "use tracing::info;\nfn f() { info!(\"x\") }",
+            "tracing::info"
+        ));
+        assert!(!path("fn f() { tracing::info!(\"x\") }", "tracing::info"));
+        assert!(path("fn f() { tracing::info!(\"x\") }", "tracing"));
     }
 }

@@ -63,9 +63,24 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     (DATA.operation.iter())
         .filter(|op| op.available(query.ctx))
         .any(|op| {
-            op.methods.iter().any(|m| query.has_method(m))
-                || op.functions.iter().any(|f| query.has_path(f))
+            let called = |m: &String| match op.arguments {
+                // `send()`, not a channel's `send(value)`: the tokens tell them apart.
+                Some(0) => query.has_method(m) && calls_without_arguments(query.tokens(), m),
+                _ => query.has_method(m),
+            };
+            op.methods.iter().any(called) || op.functions.iter().any(|f| query.has_path(f))
         })
+}
+
+/// Whether the code calls the method with no argument: `.name()` or `.name ::<T>()`.
+fn calls_without_arguments(tokens: &[crate::words::CodeToken<'_>], name: &str) -> bool {
+    use ra_ap_rustc_lexer::TokenKind::{CloseParen, Dot, Ident, OpenParen};
+    tokens.windows(4).any(|w| {
+        matches!(
+            w,
+            [(Dot, _), (Ident, n), (OpenParen, _), (CloseParen, _)] if *n == name
+        )
+    }) || tokens.windows(3).any(|w| matches!(w, [(Dot, _), (Ident, n), (ra_ap_rustc_lexer::TokenKind::Colon, _)] if *n == name))
 }
 
 impl Operation {
@@ -387,5 +402,22 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
             self.report(arm, &performed, "matched by an `Err` arm that does nothing");
         }
         visit::visit_expr_match(self, expr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_without_arguments_is_told_from_a_channel_send() {
+        fn tokens(text: &str) -> Vec<crate::words::CodeToken<'_>> {
+            crate::words::code_tokens(text).collect()
+        }
+        let request = tokens("let r = client.post(url).send().await;");
+        assert!(calls_without_arguments(&request, "send"));
+        let channel = tokens("tx.send(event).await; let send = f();");
+        assert!(!calls_without_arguments(&channel, "send"));
+        assert!(calls_without_arguments(&tokens("b.send ( )"), "send"));
     }
 }
