@@ -68,8 +68,47 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
                 Some(0) => query.has_method(m) && calls_without_arguments(query.tokens(), m),
                 _ => query.has_method(m),
             };
-            op.methods.iter().any(called) || op.functions.iter().any(|f| query.has_path(f))
+            let written = |f: &String| query.has_path(f) && module_item_written(query.tokens(), f);
+            op.methods.iter().any(called) || op.functions.iter().any(written)
         })
+}
+
+/// Whether the tokens can name `path`'s item through its module (`std::fs::copy`): the module
+/// then the item (`fs::copy`, `fs :: copy`), a glob (`fs::*`), the item in a group
+/// (`fs::{self, copy}`), or the module renamed (`fs as f`), which may name it any way.
+fn module_item_written(tokens: &[crate::words::CodeToken<'_>], path: &str) -> bool {
+    use ra_ap_rustc_lexer::TokenKind::{CloseBrace, Colon, Ident, OpenBrace, Star};
+    let mut segments = path.rsplit("::");
+    let (Some(item), Some(module)) = (segments.next(), segments.next()) else {
+        return true;
+    };
+    let names = |at: usize, name: &str| matches!(tokens.get(at), Some((Ident, n)) if *n == name);
+    (0..tokens.len()).filter(|&i| names(i, module)).any(|i| {
+        if names(i + 1, "as") {
+            return true;
+        }
+        let path_follows = matches!(tokens.get(i + 1..i + 3), Some([(Colon, _), (Colon, _)]));
+        match tokens.get(i + 3) {
+            _ if !path_follows => false,
+            Some((Ident, n)) => *n == item,
+            Some((Star, _)) => true,
+            Some((OpenBrace, _)) => {
+                let mut depth = 0usize;
+                for (kind, text) in &tokens[i + 3..] {
+                    match kind {
+                        OpenBrace => depth += 1,
+                        CloseBrace if depth <= 1 => return false,
+                        CloseBrace => depth -= 1,
+                        Ident if *text == item => return true,
+                        Star => return true,
+                        _ => {}
+                    }
+                }
+                false
+            }
+            _ => false,
+        }
+    })
 }
 
 /// Whether the code calls the method with no argument: `.name()` or `.name ::<T>()`.
@@ -419,5 +458,26 @@ mod tests {
         let channel = tokens("tx.send(event).await; let send = f();");
         assert!(!calls_without_arguments(&channel, "send"));
         assert!(calls_without_arguments(&tokens("b.send ( )"), "send"));
+    }
+
+    #[test]
+    fn a_function_is_named_through_its_module_or_not_at_all() {
+        fn tokens(text: &str) -> Vec<crate::words::CodeToken<'_>> {
+            crate::words::code_tokens(text).collect()
+        }
+        let named = |text: &str| module_item_written(&tokens(text), "std::fs::copy");
+        assert!(named("std::fs::copy(a, b)"));
+        assert!(named("use std::fs; fn f() { let _ = fs :: copy(a, b); }"));
+        assert!(named("use std::fs::{self, copy as cp};"));
+        assert!(named("use std::{fs::{File, copy}};"));
+        assert!(named("use std::fs::*;"));
+        assert!(named("use std::fs as disk; disk::copy(a, b)"));
+        // The words are there, but not this function.
+        assert!(!named(
+            "use std::fs::{File, rename};\nfn copy() {}\nfn f() { copy(); }"
+        ));
+        assert!(!named(
+            "use std::fs;\nfn f(c: Copier) { fs::remove_file(p); c.copy(); }"
+        ));
     }
 }
