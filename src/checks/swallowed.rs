@@ -159,7 +159,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
             .filter(|op| op.available(ctx))
             .collect(),
         ignoring: false,
-        calls: Vec::new(),
+        body: None,
         returning_error: Vec::new(),
         out,
     };
@@ -173,8 +173,9 @@ struct Walker<'a, 'o> {
     operations: Vec<&'static Operation>,
     /// The current function's doc comment says it ignores errors.
     ignoring: bool,
-    /// The resolved paths of the functions the current function calls.
-    calls: Vec<String>,
+    /// The current function's body, read for its calls only when a finding asks
+    /// (`Operation::not_beside`).
+    body: Option<&'a syn::Block>,
     /// Of each enclosing block: whether it returns an error (`return Err(e)`, a tail `Err(..)`).
     returning_error: Vec<bool>,
     out: &'o mut Vec<Finding>,
@@ -271,8 +272,8 @@ impl Walker<'_, '_> {
                 .line_of(range.end.saturating_sub(1).max(range.start)),
         );
         let said = (first..=last).any(|line| self.deliberate(line));
-        let beside = (performed.operation.not_beside.iter())
-            .any(|f| self.calls.iter().any(|call| ends_with_path(call, f)));
+        let beside = (self.body)
+            .is_some_and(|body| calls_any(self.imports, body, &performed.operation.not_beside));
         if said || beside || self.returning_error.last() == Some(&true) {
             return;
         }
@@ -282,26 +283,6 @@ impl Walker<'_, '_> {
         );
         self.out
             .push(Finding::at(Code::ERR002, self.ctx.source, range, message));
-    }
-
-    /// Starts a function: what its doc comment says and what it calls. Returns the enclosing
-    /// function's, to restore.
-    fn enter(&mut self, attrs: &[syn::Attribute], body: &syn::Block) -> (bool, Vec<String>) {
-        struct Calls<'i>(&'i Imports, Vec<String>);
-        impl<'ast> Visit<'ast> for Calls<'_> {
-            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-                if let syn::Expr::Path(p) = &*call.func {
-                    self.1.push(self.0.resolve(&p.path));
-                }
-                visit::visit_expr_call(self, call);
-            }
-        }
-        let mut calls = Calls(self.imports, Vec::new());
-        calls.visit_block(body);
-        (
-            std::mem::replace(&mut self.ignoring, documents_ignoring(attrs)),
-            std::mem::replace(&mut self.calls, calls.1),
-        )
     }
 
     /// `Err(_) => {}`, `Err(e) => ()`, `Err(_) => continue`: an arm that drops the error.
@@ -367,7 +348,52 @@ fn does_nothing(expr: &syn::Expr) -> bool {
     }
 }
 
-impl<'ast> Visit<'ast> for Walker<'_, '_> {
+impl<'a> Walker<'a, '_> {
+    /// Starts a function: what its doc comment says, and its body. Returns the enclosing
+    /// function's, to restore.
+    fn enter(
+        &mut self,
+        attrs: &[syn::Attribute],
+        body: &'a syn::Block,
+    ) -> (bool, Option<&'a syn::Block>) {
+        (
+            std::mem::replace(&mut self.ignoring, documents_ignoring(attrs)),
+            self.body.replace(body),
+        )
+    }
+}
+
+/// Whether `body` calls a function whose resolved path ends with one of `functions`.
+fn calls_any(imports: &Imports, body: &syn::Block, functions: &[String]) -> bool {
+    struct Calls<'i> {
+        imports: &'i Imports,
+        functions: &'i [String],
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for Calls<'_> {
+        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+            if let syn::Expr::Path(p) = &*call.func {
+                let path = self.imports.resolve(&p.path);
+                self.found |= self.functions.iter().any(|f| ends_with_path(&path, f));
+            }
+            if !self.found {
+                visit::visit_expr_call(self, call);
+            }
+        }
+    }
+    if functions.is_empty() {
+        return false;
+    }
+    let mut calls = Calls {
+        imports,
+        functions,
+        found: false,
+    };
+    calls.visit_block(body);
+    calls.found
+}
+
+impl<'ast> Visit<'ast> for Walker<'ast, '_> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
         // Test-only items: this family reports nothing in test code.
         if !crate::facts::rust::is_test_item(item) {
@@ -378,14 +404,14 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
         let saved = self.enter(&item.attrs, &item.block);
         visit::visit_item_fn(self, item);
-        (self.ignoring, self.calls) = saved;
+        (self.ignoring, self.body) = saved;
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
         if !crate::facts::rust::is_cfg_test(&item.attrs) {
             let saved = self.enter(&item.attrs, &item.block);
             visit::visit_impl_item_fn(self, item);
-            (self.ignoring, self.calls) = saved;
+            (self.ignoring, self.body) = saved;
         }
     }
 
