@@ -66,7 +66,7 @@ needs 80) and a high item fails: RES004\".
 ";
 
 impl Level {
-    const ALL: [Level; 4] = [
+    pub const ALL: [Level; 4] = [
         Level::Pilot,
         Level::Hardened,
         Level::ProductionReady,

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::registry::Severity;
+use crate::score::Level;
+
 /// The JSON report versions this build reads.
 pub const READS_SCHEMA_VERSIONS: [u32; 1] = [1];
-
-/// The levels, lowest first, as reports spell them.
-pub const LEVELS: [&str; 4] = ["pilot", "hardened", "production-ready", "exemplary"];
 
 /// One repository, as its report describes it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,7 +35,7 @@ pub struct Repository {
     /// Category title → score (`None`: nothing applies).
     pub categories: BTreeMap<String, Option<f64>>,
     /// Failing rule code → the severity of its worst failing finding.
-    pub failing: BTreeMap<String, String>,
+    pub failing: BTreeMap<String, Severity>,
     /// The report file it came from.
     #[serde(skip)]
     pub source: String,
@@ -206,7 +206,7 @@ struct CategoryHead {
 #[derive(Deserialize)]
 struct FindingHead {
     code: String,
-    severity: String,
+    severity: Severity,
     #[serde(default)]
     fails_item: bool,
 }
@@ -233,14 +233,10 @@ fn read(path: &Path) -> Result<Repository, Unreadable> {
         .name
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| unreadable("no name: audit with `--name NAME`".into()))?;
-    let mut failing: BTreeMap<String, String> = BTreeMap::new();
+    let mut failing: BTreeMap<String, Severity> = BTreeMap::new();
     for finding in head.findings.into_iter().filter(|f| f.fails_item) {
-        let worst = failing
-            .entry(finding.code)
-            .or_insert_with(|| finding.severity.clone());
-        if severity_rank(&finding.severity) > severity_rank(worst) {
-            *worst = finding.severity;
-        }
+        let worst = failing.entry(finding.code).or_insert(finding.severity);
+        *worst = (*worst).max(finding.severity);
     }
     Ok(Repository {
         name,
@@ -259,16 +255,10 @@ fn read(path: &Path) -> Result<Repository, Unreadable> {
     })
 }
 
-pub fn severity_rank(severity: &str) -> usize {
-    ["low", "medium", "high", "critical"]
-        .iter()
-        .position(|s| *s == severity)
-        .map_or(0, |i| i + 1)
-}
-
+/// A level as a report spells it, lowest first (`pilot` is 1); 0 for none or an unknown one.
 pub fn level_rank(level: Option<&str>) -> usize {
-    level
-        .and_then(|l| LEVELS.iter().position(|x| *x == l))
+    (Level::ALL.iter())
+        .position(|l| level == Some(l.as_str()))
         .map_or(0, |i| i + 1)
 }
 

@@ -5,8 +5,10 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::{LEVELS, Merge, Repository, Trends, Unreadable, severity_rank};
-use crate::registry::{Category, Code};
+use super::{Merge, Repository, Trends, Unreadable};
+use crate::registry::{Category, Code, Severity};
+use crate::report::score_text as score;
+use crate::score::Level;
 
 /// How many repositories "worst per category" lists.
 const WORST: usize = 3;
@@ -34,16 +36,15 @@ pub struct Prevalence {
     pub name: String,
     pub repositories: usize,
     /// Severity of the worst failing finding → repositories.
-    pub by_severity: BTreeMap<String, usize>,
+    pub by_severity: BTreeMap<Severity, usize>,
 }
 
 pub fn summary(merge: &Merge) -> Summary<'_> {
     let mut levels: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut rules: BTreeMap<&str, Prevalence> = BTreeMap::new();
     for repository in &merge.repositories {
-        let level = (LEVELS.iter())
-            .find(|l| repository.level.as_deref() == Some(**l))
-            .copied()
+        let level = level_names()
+            .find(|l| repository.level.as_deref() == Some(*l))
             .unwrap_or("none");
         *levels.entry(level).or_default() += 1;
         for (code, severity) in &repository.failing {
@@ -54,7 +55,7 @@ pub fn summary(merge: &Merge) -> Summary<'_> {
                 by_severity: BTreeMap::new(),
             });
             entry.repositories += 1;
-            *entry.by_severity.entry(severity.clone()).or_default() += 1;
+            *entry.by_severity.entry(*severity).or_default() += 1;
         }
     }
     let mut rules: Vec<Prevalence> = rules.into_values().collect();
@@ -97,10 +98,6 @@ pub fn json(summary: &Summary<'_>) -> String {
     text
 }
 
-fn score(score: Option<f64>) -> String {
-    score.map_or_else(|| "-".to_string(), |s| format!("{s:.1}"))
-}
-
 /// A table row's cells, markdown-safe: `|` and line breaks would break the table.
 fn cell(text: &str) -> String {
     crate::report::markdown::inline(text)
@@ -113,7 +110,7 @@ pub fn markdown(summary: &Summary<'_>) -> String {
         "# Production readiness of {} repositories\n",
         summary.repositories.len()
     );
-    let levels: Vec<String> = (LEVELS.iter().chain(["none"].iter()))
+    let levels: Vec<String> = level_names()
         .filter_map(|l| Some(format!("{l}: {}", summary.levels.get(l)?)))
         .collect();
     let _ = writeln!(out, "Levels: {}\n", levels.join(" · "));
@@ -152,9 +149,9 @@ fn markdown_rules_and_worst(summary: &Summary<'_>) -> String {
         "\n## Rules failing most\n\n| Rule | Repositories | By severity |\n|---|---|---|\n",
     );
     for rule in &summary.rules {
-        let mut severities: Vec<(&String, &usize)> = rule.by_severity.iter().collect();
-        severities.sort_by_key(|(s, _)| std::cmp::Reverse(severity_rank(s)));
-        let severities: Vec<String> = severities.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let severities: Vec<String> = (rule.by_severity.iter().rev())
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
         let _ = writeln!(
             out,
             "| {} {} | {} | {} |",
@@ -271,8 +268,8 @@ pub fn html(summary: &Summary<'_>) -> String {
         csp: crate::report::html::policy(style, None),
         style,
         version: env!("CARGO_PKG_VERSION"),
-        levels: (LEVELS.iter().chain(["none"].iter()))
-            .filter_map(|l| Some((*l, *summary.levels.get(l)?)))
+        levels: level_names()
+            .filter_map(|l| Some((l, *summary.levels.get(l)?)))
             .collect(),
         categories: Category::ALL
             .iter()
@@ -304,4 +301,9 @@ struct FleetPage<'a, 'r> {
     rows: &'a [RowView<'r>],
     trends: Option<&'r Trends>,
     trend_lines: Vec<String>,
+}
+
+/// The levels as reports spell them, lowest first, then `none` (no check applies).
+fn level_names() -> impl Iterator<Item = &'static str> {
+    Level::ALL.iter().map(|l| l.as_str()).chain(["none"])
 }
