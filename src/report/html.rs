@@ -145,7 +145,7 @@ pub fn render(report: &Report, changes: Option<&Changes>) -> String {
     let page = Page {
         root: &report.root,
         version: env!("CARGO_PKG_VERSION"),
-        csp: content_security_policy(),
+        csp: policy(STYLE, Some(SCRIPT)),
         style: STYLE,
         script: SCRIPT,
         score: score_text(card.score),
@@ -190,7 +190,7 @@ pub fn render(report: &Report, changes: Option<&Changes>) -> String {
                 fix: &item.rule.fix,
             })
             .collect(),
-        facets: facets(&findings),
+        facets: facets(&report.findings),
         rules: rules(report),
         files: FilesView {
             scanned: report.files.scanned,
@@ -212,11 +212,6 @@ pub fn render(report: &Report, changes: Option<&Changes>) -> String {
         .expect("the report template renders");
     page.push('\n');
     page
-}
-
-/// `default-src 'none'`, and the page's own style and script by their SHA-256.
-fn content_security_policy() -> String {
-    policy(STYLE, Some(SCRIPT))
 }
 
 /// A policy that allows nothing but the page's inline `style` and `script` (by SHA-256).
@@ -343,31 +338,22 @@ fn lines(snippet: &Snippet) -> Vec<LineView> {
 }
 
 /// The values each filter offers: those the findings have, in a stable order.
-fn facets(findings: &[FindingView<'_>]) -> Facets {
-    let mut facets = Facets::default();
-    for finding in findings {
-        let code = Code::parse(finding.code).expect("a finding's code is a rule's");
-        let category = code.rule().category;
-        let entry = (finding.category, category.title());
-        if !facets.categories.contains(&entry) {
-            facets.categories.push(entry);
-        }
-        let rule = (finding.code, code.rule().name.as_str());
-        if !facets.rules.contains(&rule) {
-            facets.rules.push(rule);
-        }
-        if !facets.roles.contains(&finding.role) {
-            facets.roles.push(finding.role);
-        }
-    }
-    facets.categories.sort();
-    facets.rules.sort();
-    facets.roles.sort();
-    facets.severities = (Severity::ALL.into_iter())
-        .map(Severity::as_str)
-        .filter(|s| findings.iter().any(|f| f.severity == *s))
+fn facets(findings: &[Finding]) -> Facets {
+    use std::collections::BTreeSet;
+    let codes: BTreeSet<Code> = findings.iter().map(|f| f.rule.code).collect();
+    let categories: BTreeSet<_> = (codes.iter())
+        .map(|c| (c.rule().category.prefix(), c.rule().category.title()))
         .collect();
-    facets
+    let severities: BTreeSet<Severity> = findings.iter().map(|f| f.severity).collect();
+    let roles: BTreeSet<&'static str> = findings.iter().map(|f| f.role.as_str()).collect();
+    Facets {
+        categories: categories.into_iter().collect(),
+        severities: severities.into_iter().rev().map(Severity::as_str).collect(),
+        rules: (codes.iter())
+            .map(|c| (c.as_str(), c.rule().name.as_str()))
+            .collect(),
+        roles: roles.into_iter().collect(),
+    }
 }
 
 /// `prodready explain` of every rule with a finding or a failing item.
