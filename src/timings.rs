@@ -72,6 +72,16 @@ pub fn project_matcher() {
     }
 }
 
+static WORDS_OUTSIDE: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a tree gate's question about a word outside the gate vocabulary, answered by a slower
+/// search of the whole text (`words::Present`): `tests/gates.rs` checks that none is asked.
+pub fn gate_word_outside_vocabulary() {
+    if enabled() {
+        WORDS_OUTSIDE.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Counts a Rust file and whether its syntax tree was built.
 pub fn rust_file(bytes: usize, parsed: bool) {
     if !enabled() {
@@ -161,6 +171,10 @@ impl Phases {
         eprintln!(
             "project matchers built: {}",
             MATCHERS.load(Ordering::Relaxed)
+        );
+        eprintln!(
+            "gate words asked outside the vocabulary: {}",
+            WORDS_OUTSIDE.load(Ordering::Relaxed)
         );
         eprintln!(
             "rust files lexed by the tree gates: {} of {} ({:.1} MB)",

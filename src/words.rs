@@ -209,7 +209,11 @@ impl Vocabulary {
 
 impl Present<'_> {
     fn find(&self, word: &str) -> Option<usize> {
-        self.vocabulary.ids.get(word).copied()
+        let id = self.vocabulary.ids.get(word).copied();
+        if id.is_none() {
+            crate::timings::gate_word_outside_vocabulary();
+        }
+        id
     }
 
     /// Whether the code holds `word` as an identifier. A word outside the vocabulary is searched

@@ -41,7 +41,6 @@ fn report(dir: &Path, select: Option<&str>, parse_everything: bool) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// `fixtures/<CODE>/<case>/`, each with its rule's code.
 /// A JSON audit of `dir` with the timings on: the "rust files parsed: N of M" line, whether a
 /// file was parsed late for its uses, and the report.
 fn timed_audit(dir: &Path, parse_everything: bool) -> (String, bool, String) {
@@ -75,6 +74,7 @@ fn timed_audit(dir: &Path, parse_everything: bool) -> (String, bool, String) {
     )
 }
 
+/// `fixtures/<CODE>/<case>/`, each with its rule's code.
 fn cases() -> Vec<(PathBuf, String)> {
     let mut cases = Vec::new();
     for rule_dir in std::fs::read_dir("fixtures").unwrap().flatten() {
@@ -182,4 +182,28 @@ fn files_parsed_only_for_their_uses_wait_for_the_project_to_ask() {
     assert!(late, "nothing logs: OBS001 asks for printer.rs");
     assert!(gated.contains("OBS001"), "{gated}");
     assert_eq!(gated, audit(true).2);
+}
+
+/// Every word a tree gate asks about is in the gate vocabulary, found in the one pass of the
+/// lexer: a word outside it costs a search of the whole text, comments and strings too, in
+/// every file the gate reads. Every fixture's Rust code is gated here.
+#[test]
+fn the_gates_ask_only_about_words_of_their_vocabulary() {
+    let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
+        .args(["audit", "fixtures", "--format", "json", "--no-cache"])
+        .env("PRODREADY_TIMINGS", "1")
+        .env_remove("PRODREADY_PARSE_EVERY_RUST_FILE")
+        .output()
+        .expect("prodready runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lexed = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rust files lexed by the tree gates: "))
+        .and_then(|l| l.split(' ').next()?.parse::<u32>().ok())
+        .expect("the timings count lexed files");
+    assert!(lexed > 100, "only {lexed} files lexed: {stderr}");
+    assert!(
+        stderr.contains("gate words asked outside the vocabulary: 0\n"),
+        "{stderr}"
+    );
 }

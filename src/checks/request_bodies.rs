@@ -57,10 +57,14 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
             || (query.has("http_body_util") && query.has_method("collect")))
 }
 
-/// Each finding's necessary word: a limit's name, `to_bytes`, or `http_body_util`.
+/// Each finding's necessary words: a limit's name, every segment of a body read's path, or
+/// `http_body_util` and `collect`.
 pub fn gate_words() -> Vec<String> {
-    (LIMIT_WORDS.iter().chain(&["to_bytes", "http_body_util"]))
-        .map(|w| w.to_string())
+    let reads = DATA.bounded_reads.iter().chain(&DATA.unbounded_reads);
+    (LIMIT_WORDS.iter().chain(&["http_body_util", "collect"]))
+        .copied()
+        .chain(reads.flat_map(|p| p.split("::")))
+        .map(str::to_string)
         .collect()
 }
 

@@ -130,12 +130,10 @@ impl Operation {
 }
 
 pub fn gate_words() -> Vec<String> {
+    // Every segment of a function's path: `has_path` asks for each.
     let mut words: Vec<String> = (DATA.operation.iter())
         .flat_map(|op| {
-            let functions = op
-                .functions
-                .iter()
-                .map(|f| f.rsplit("::").next().unwrap_or(f));
+            let functions = op.functions.iter().flat_map(|f| f.split("::"));
             op.methods.iter().map(String::as_str).chain(functions)
         })
         .map(str::to_string)
