@@ -140,8 +140,8 @@ fn read_token_facts(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> Token
 }
 
 /// Whether `token_facts` can find anything in a text: the words its tokens are made of occur in
-/// the bytes (`mod`, `path` and `include` as whole ASCII words, since a token of that
-/// identifier has no ASCII letter, digit or `_` beside it).
+/// the bytes, `mod`, `path` and `include` as whole ASCII words (a token of that identifier has
+/// no ASCII letter, digit or `_` beside it) followed by what their facts need (`follows_as_read`).
 fn token_facts_possible(text: &str) -> bool {
     static WORDS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
         aho_corasick::AhoCorasick::new([
@@ -157,10 +157,45 @@ fn token_facts_possible(text: &str) -> bool {
     let bytes = text.as_bytes();
     let ident = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
     WORDS.find_overlapping_iter(text).any(|m| {
-        m.pattern().as_usize() >= 3
-            || !(ident(m.start().checked_sub(1).and_then(|i| bytes.get(i)))
+        let word = m.pattern().as_usize();
+        word >= 3
+            || (!(ident(m.start().checked_sub(1).and_then(|i| bytes.get(i)))
                 || ident(bytes.get(m.end())))
+                && follows_as_read(word, &bytes[m.end()..]))
     })
+}
+
+/// Whether the bytes after `mod`, `path` or `include` (word 0, 1 or 2 of `token_facts_possible`)
+/// can continue as `token_facts` reads them: `mod name;`, `path =`, `include!`. Only ASCII
+/// whitespace is skipped; a comment (`/`) or any other byte outside ASCII between the tokens
+/// keeps the text possible, so this never rules out what the tokens would show.
+fn follows_as_read(word: usize, after: &[u8]) -> bool {
+    let skip_space = |at: usize| {
+        at + after[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count()
+    };
+    let unsure = |b: u8| b == b'/' || !b.is_ascii();
+    let next = skip_space(0);
+    let Some(&first) = after.get(next) else {
+        return false;
+    };
+    if unsure(first) {
+        return true;
+    }
+    match word {
+        0 => {
+            let name = after[next..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'#')
+                .count();
+            let end = skip_space(next + name);
+            name > 0 && after.get(end).is_some_and(|&b| b == b';' || unsure(b))
+        }
+        1 => first == b'=',
+        _ => first == b'!',
+    }
 }
 
 /// Keywords that open a construct syn parses by recursion, or that chain one to the next
@@ -864,6 +899,14 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
             "mod\u{00e9}t;",
             "let model = modify(mode); // modules, paths, includes",
             "fn f() { let filepath = included; }",
+            "#[cfg(test)]\nmod tests {\n    fn path(include: u8) -> u8 { self::include(path) }\n}",
+            "macro_rules! m { ($n:ident) => { mod $n; } }",
+            "mod /* a */ a;",
+            "mod a // b\n;",
+            "mod\n  r#a\n;",
+            "mod caf\u{00e9};",
+            "#[path /* p */ = \"x.rs\"] mod x;",
+            "include // i\n!(\"t.rs\");",
         ];
         for text in texts {
             let tokens = crate::words::code_token_list(text);
@@ -873,8 +916,12 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
                 "{text}"
             );
         }
-        assert!(!token_facts_possible(texts[7]) && !token_facts_possible(texts[8]));
-        assert!(token_facts_possible(texts[0]) && token_facts_possible(texts[4]));
+        for unread in &texts[7..11] {
+            assert!(!token_facts_possible(unread), "{unread}");
+        }
+        for read in texts[..7].iter().chain(&texts[11..]) {
+            assert!(token_facts_possible(read), "{read}");
+        }
     }
 
     fn facts(path: &str, text: &str) -> RustFacts {
