@@ -73,11 +73,13 @@ pub fn analyse(path: &str, text: &str) -> Result<usize, String> {
     let rules = RuleSet::new(crate::registry::registry().rules());
     let budget = Budget::start(Duration::from_secs(60));
     let source = Source::new(path, text.to_string());
+    let cargo = CargoProject::default();
     let facts = crate::engine::file::analyse(
         source,
         None,
-        &CargoProject::default(),
+        &cargo,
         &rules,
+        &crate::engine::file::gate_vocabulary(&cargo),
         &budget,
         // Every tree, whatever the gates say: the point is to exercise the parser.
         crate::engine::file::Tree::Always,

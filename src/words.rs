@@ -285,7 +285,7 @@ pub struct FileWords<'a> {
     vocabulary: &'a Vocabulary,
     tokens: OnceCell<Vec<CodeToken<'a>>>,
     present: OnceCell<Present<'a>>,
-    renames: Vec<(String, String)>,
+    renames: &'a [(String, String)],
 }
 
 impl<'a> FileWords<'a> {
@@ -293,7 +293,7 @@ impl<'a> FileWords<'a> {
     pub fn new(
         text: &'a str,
         vocabulary: &'a Vocabulary,
-        renames: Vec<(String, String)>,
+        renames: &'a [(String, String)],
     ) -> FileWords<'a> {
         FileWords {
             text,
@@ -341,7 +341,7 @@ impl<'a> FileWords<'a> {
     /// Whether every segment of the path is written in the code (its crate also through a
     /// renamed dependency of the file's package).
     pub fn has_path(&self, path: &str) -> bool {
-        self.present().has_path(path, &self.renames)
+        self.present().has_path(path, self.renames)
     }
 }
 

@@ -186,24 +186,61 @@ fn files_parsed_only_for_their_uses_wait_for_the_project_to_ask() {
 
 /// Every word a tree gate asks about is in the gate vocabulary, found in the one pass of the
 /// lexer: a word outside it costs a search of the whole text, comments and strings too, in
-/// every file the gate reads. Every fixture's Rust code is gated here.
+/// every file the gate reads. Every fixture's Rust code is gated here, and a package that
+/// renames its HTTP client (the gates then ask for the key in place of the crate).
 #[test]
 fn the_gates_ask_only_about_words_of_their_vocabulary() {
-    let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
-        .args(["audit", "fixtures", "--format", "json", "--no-cache"])
-        .env("PRODREADY_TIMINGS", "1")
-        .env_remove("PRODREADY_PARSE_EVERY_RUST_FILE")
+    let renamed = tempfile::tempdir().unwrap();
+    std::fs::create_dir(renamed.path().join("src")).unwrap();
+    std::fs::write(
+        renamed.path().join("Cargo.toml"),
+        "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n\n[dependencies]\nhttp = { package = \"reqwest\", version = \"0.12\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        renamed.path().join("src/main.rs"),
+        "fn main() {\n    let client = http::Client::new();\n    let _ = client.get(\"https://example.com\").send();\n}\n",
+    )
+    .unwrap();
+    for dir in [Path::new("fixtures"), renamed.path()] {
+        let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
+            .args([
+                "audit",
+                dir.to_str().unwrap(),
+                "--format",
+                "json",
+                "--no-cache",
+            ])
+            .env("PRODREADY_TIMINGS", "1")
+            .env_remove("PRODREADY_PARSE_EVERY_RUST_FILE")
+            .output()
+            .expect("prodready runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lexed = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("rust files lexed by the tree gates: "))
+            .and_then(|l| l.split(' ').next()?.parse::<u32>().ok())
+            .expect("the timings count lexed files");
+        assert!(lexed > 0, "nothing lexed in {}: {stderr}", dir.display());
+        assert!(
+            stderr.contains("gate words asked outside the vocabulary: 0\n"),
+            "{}: {stderr}",
+            dir.display()
+        );
+    }
+    let stdout = Command::new(env!("CARGO_BIN_EXE_prodready"))
+        .args([
+            "audit",
+            renamed.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-cache",
+        ])
         .output()
-        .expect("prodready runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lexed = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("rust files lexed by the tree gates: "))
-        .and_then(|l| l.split(' ').next()?.parse::<u32>().ok())
-        .expect("the timings count lexed files");
-    assert!(lexed > 100, "only {lexed} files lexed: {stderr}");
+        .expect("prodready runs")
+        .stdout;
     assert!(
-        stderr.contains("gate words asked outside the vocabulary: 0\n"),
-        "{stderr}"
+        String::from_utf8_lossy(&stdout).contains("\"code\": \"RES004\""),
+        "the renamed client's missing timeout is found"
     );
 }

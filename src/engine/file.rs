@@ -3,8 +3,6 @@
 //! (`checks::check_file`). A Rust file is parsed only when some tree gate says its tree can
 //! matter.
 
-use std::sync::LazyLock;
-
 use crate::checks::{self, Budget, FileContext, Parsed, RustFile, TreeFamilies, TreeQuery};
 use crate::facts::cargo::CargoProject;
 use crate::facts::{
@@ -37,9 +35,17 @@ enum TreeNeed {
     Never,
 }
 
-/// Every word a tree gate asks about, of the check families and of the fact extractors.
-static GATE_VOCABULARY: LazyLock<Vocabulary> =
-    LazyLock::new(|| Vocabulary::new(checks::gate_words().chain(facts::gate_words())));
+/// Every word a tree gate asks about: of the check families, of the fact extractors, and every
+/// key under which the project renames a crate (`has_path` asks for it in place of the crate's
+/// name). Built once per audit, before the per-file phase.
+pub fn gate_vocabulary(cargo: &CargoProject) -> Vocabulary {
+    let renamed = cargo.rename_keys().map(str::to_string);
+    Vocabulary::new(
+        (checks::gate_words())
+            .chain(facts::gate_words())
+            .chain(renamed),
+    )
+}
 
 /// `PRODREADY_PARSE_EVERY_RUST_FILE=1` switches the tree gates off: every Rust file is parsed,
 /// and the findings must be the same (`tests/gates.rs`, `bench/run.sh`).
@@ -58,6 +64,7 @@ pub fn analyse(
     known_not_parsed: Option<String>,
     cargo: &CargoProject,
     rules: &RuleSet,
+    vocabulary: &Vocabulary,
     budget: &Budget,
     tree: Tree,
 ) -> FileFacts {
@@ -69,6 +76,7 @@ pub fn analyse(
         kind,
         cargo,
         rules,
+        vocabulary,
         budget,
         // Scanned once: it also decides below whether a Rust file is worth parsing.
         secrets_in_text: timings::time(Step::SecretsInText, || {
@@ -163,6 +171,8 @@ struct FileInput<'a> {
     kind: FileKind,
     cargo: &'a CargoProject,
     rules: &'a RuleSet,
+    /// The gate vocabulary (`gate_vocabulary`).
+    vocabulary: &'a Vocabulary,
     /// Known-format and URL secrets, found in the text before any parse.
     secrets_in_text: Vec<checks::secrets::Detection>,
     budget: &'a Budget,
@@ -405,9 +415,8 @@ impl FileInput<'_> {
         let ctx = self.context(&self.secrets_in_text);
         let renames = ctx
             .manifest
-            .map(|m| self.cargo.crate_renames(m).into_iter().collect())
-            .unwrap_or_default();
-        let words = FileWords::new(text, &GATE_VOCABULARY, renames);
+            .map_or(&[][..], |m| self.cargo.crate_renames(m));
+        let words = FileWords::new(text, self.vocabulary, renames);
         let query = TreeQuery {
             ctx: &ctx,
             role,

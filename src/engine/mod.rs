@@ -149,9 +149,11 @@ pub fn audit_cached(
     phases.mark("cargo model");
     let cache = opening.map(|opening| opening.finish(&cargo.digest()));
     phases.mark("cache load (beyond discovery and the Cargo model)");
+    let vocabulary = file::gate_vocabulary(&cargo.project);
     let inputs = per_file::Inputs {
         cargo: &cargo,
         rules: &plan.rule_set,
+        vocabulary: &vocabulary,
         file_timeout: config.file_timeout,
     };
     let outcomes = plan

@@ -16,6 +16,7 @@ use crate::facts::FileFacts;
 use crate::registry::RuleSet;
 use crate::source::{FileKind, Source};
 use crate::walk::{Candidate, SkipReason};
+use crate::words::Vocabulary;
 
 /// What became of one file.
 pub enum Outcome {
@@ -48,11 +49,14 @@ impl Outcome {
     }
 }
 
-/// What a file's analysis reads besides the file: the Cargo model, the rules, the budget.
+/// What a file's analysis reads besides the file: the Cargo model, the rules, the gate
+/// vocabulary, the budget.
 #[derive(Clone, Copy)]
 pub struct Inputs<'a> {
     pub cargo: &'a CargoModel,
     pub rules: &'a RuleSet,
+    /// The tree gates' words (`file::gate_vocabulary`), built once for the project.
+    pub vocabulary: &'a Vocabulary,
     pub file_timeout: std::time::Duration,
 }
 
@@ -185,7 +189,8 @@ pub fn analyse_guarded(
     let budget = Budget::start(inputs.file_timeout);
     let cargo = &inputs.cargo.project;
     match catch_unwind(AssertUnwindSafe(|| {
-        file::analyse(source, not_parsed, cargo, inputs.rules, &budget, tree)
+        let (rules, vocabulary) = (inputs.rules, inputs.vocabulary);
+        file::analyse(source, not_parsed, cargo, rules, vocabulary, &budget, tree)
     })) {
         Ok(mut facts) => {
             facts.notes.splice(0..0, notes);

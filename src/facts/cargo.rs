@@ -81,6 +81,8 @@ pub struct Manifest {
     /// Every setting of the manifest, for the rules that read configuration keys (so that the
     /// manifest is parsed once).
     pub settings: Vec<crate::facts::settings::Setting>,
+    /// Its renamed dependencies (`CargoProject::crate_renames`); set when the project is built.
+    renames: Vec<(String, String)>,
 }
 
 impl Manifest {
@@ -103,6 +105,7 @@ impl Manifest {
             dependencies,
             role: roles::of_path(&source_path),
             settings,
+            renames: Vec::new(),
         })
     }
 
@@ -383,8 +386,12 @@ impl CargoProject {
             roots,
         };
         let roles = project.package_roles();
-        for (manifest, role) in project.manifests.iter_mut().zip(roles) {
+        let renames: Vec<_> = (project.manifests.iter())
+            .map(|m| project.resolved_renames(m))
+            .collect();
+        for ((manifest, role), renames) in project.manifests.iter_mut().zip(roles).zip(renames) {
             manifest.role = role;
+            manifest.renames = renames;
         }
         project
     }
@@ -561,18 +568,24 @@ impl CargoProject {
     }
 
     /// The crate renames (`crate_renames`) of the package a file belongs to; none outside a package.
-    pub fn crate_renames_of(&self, path: &str) -> std::collections::HashMap<String, String> {
-        (self.manifest_for(path))
-            .map(|m| self.crate_renames(m))
-            .unwrap_or_default()
+    pub fn crate_renames_of(&self, path: &str) -> &[(String, String)] {
+        (self.manifest_for(path)).map_or(&[], |m| self.crate_renames(m))
     }
 
-    /// Dependencies renamed in a manifest, as code sees them: key -> package, both with `-`
-    /// written `_` (`http = { package = "reqwest" }` gives `http` -> `reqwest`).
-    pub fn crate_renames(&self, manifest: &Manifest) -> std::collections::HashMap<String, String> {
-        manifest
-            .dependencies
-            .iter()
+    /// Dependencies renamed in a manifest, as code sees them: `(key, package)`, both with `-`
+    /// written `_` (`http = { package = "reqwest" }` gives `http` -> `reqwest`). Resolved once,
+    /// when the project is built.
+    pub fn crate_renames<'m>(&self, manifest: &'m Manifest) -> &'m [(String, String)] {
+        &manifest.renames
+    }
+
+    /// Every key under which some manifest renames a dependency.
+    pub fn rename_keys(&self) -> impl Iterator<Item = &str> {
+        (self.manifests.iter()).flat_map(|m| m.renames.iter().map(|(key, _)| key.as_str()))
+    }
+
+    fn resolved_renames(&self, manifest: &Manifest) -> Vec<(String, String)> {
+        (manifest.dependencies.iter())
             .map(|d| self.resolve(manifest, d))
             .filter(|d| d.key != d.package)
             .map(|d| (d.key.replace('-', "_"), d.package.replace('-', "_")))

@@ -24,9 +24,9 @@ pub struct Imports {
 impl Imports {
     /// Collects every `use` in the file (also those inside functions and modules).
     /// `crate_renames` maps a dependency key to its package (both with `-` as `_`).
-    pub fn of_file(file: &syn::File, crate_renames: HashMap<String, String>) -> Imports {
+    pub fn of_file(file: &syn::File, crate_renames: &[(String, String)]) -> Imports {
         let mut imports = Imports {
-            crates: crate_renames,
+            crates: crate_renames.iter().cloned().collect(),
             ..Imports::default()
         };
         let mut collector = Collector(&mut imports);
@@ -158,11 +158,11 @@ mod tests {
     }
 
     fn imports(code: &str, renames: &[(&str, &str)]) -> Imports {
-        let renames = renames
+        let renames: Vec<(String, String)> = renames
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
-        Imports::of_file(&syn::parse_file(code).unwrap(), renames)
+        Imports::of_file(&syn::parse_file(code).unwrap(), &renames)
     }
 
     fn resolve(imports: &Imports, path: &str) -> String {
