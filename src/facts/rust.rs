@@ -143,25 +143,33 @@ fn read_token_facts(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> Token
 /// the bytes, `mod`, `path` and `include` as whole ASCII words (a token of that identifier has
 /// no ASCII letter, digit or `_` beside it) followed by what their facts need (`follows_as_read`).
 fn token_facts_possible(text: &str) -> bool {
-    static WORDS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
-        aho_corasick::AhoCorasick::new([
-            "mod",
-            "path",
-            "include",
-            "TextEncoder",
-            "/metrics",
-            "version=0.0.4",
-        ])
-        .expect("token facts automaton")
-    });
+    // One SIMD substring search per word: `mod` is frequent in Rust text (`model`, `modify`),
+    // and these searches skip to it several times faster than one automaton for all six.
+    static WORDS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::LazyLock::new(|| {
+            [
+                "mod",
+                "path",
+                "include",
+                "TextEncoder",
+                "/metrics",
+                "version=0.0.4",
+            ]
+            .into_iter()
+            .map(|word| memchr::memmem::Finder::new(word))
+            .collect()
+        });
     let bytes = text.as_bytes();
     let ident = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    WORDS.find_overlapping_iter(text).any(|m| {
-        let word = m.pattern().as_usize();
-        word >= 3
-            || (!(ident(m.start().checked_sub(1).and_then(|i| bytes.get(i)))
-                || ident(bytes.get(m.end())))
-                && follows_as_read(word, &bytes[m.end()..]))
+    WORDS.iter().enumerate().any(|(word, finder)| {
+        let len = finder.needle().len();
+        finder.find_iter(bytes).any(|start| {
+            let end = start + len;
+            word >= 3
+                || (!(ident(start.checked_sub(1).and_then(|i| bytes.get(i)))
+                    || ident(bytes.get(end)))
+                    && follows_as_read(word, &bytes[end..]))
+        })
     })
 }
 

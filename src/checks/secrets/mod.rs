@@ -82,21 +82,16 @@ static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
 /// detection (a known format, a URL with a password). Decides whether the file is worth
 /// parsing when no other selected rule needs its tree; cheap for the files it rejects.
 pub fn may_hold_secrets(source: &Source, in_text: &[Detection]) -> bool {
-    // Every branch of the hint holds one of these, whatever its case. Two Rust files in three
+    // Every branch of the hint holds one of these, in any case the hint's Unicode `(?i)` folds
+    // (KELVIN SIGN is a `k`, LONG S an `s`), and so does this regex's. Two Rust files in three
     // hold none, and this search is many times faster than the hint's: its `fn` branch keeps
-    // the regex from skipping ahead to a likely match.
-    static HINT_FRAGMENTS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(["pass", "secret", "token", "key", "credential", "_auth"])
-            .expect("a valid automaton")
+    // the regex from skipping ahead to a likely match. (The regex's literal search is also about
+    // four times faster here than an ASCII case-insensitive Aho-Corasick automaton.)
+    static HINT_FRAGMENTS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new("(?i)pass|secret|token|key|credential|_auth").expect("a valid regex")
     });
-    // The hint's Unicode `(?i)` folds KELVIN SIGN into `k` (`words::lowercases_into_ascii`)
-    // and LONG S into `s`.
     let text = source.text.as_str();
-    let may_fold = || crate::words::lowercases_into_ascii(text) || text.contains('\u{17F}');
-    !in_text.is_empty()
-        || ((HINT_FRAGMENTS.is_match(text) || may_fold()) && SECRET_ASSIGNMENT_HINT.is_match(text))
+    !in_text.is_empty() || (HINT_FRAGMENTS.is_match(text) && SECRET_ASSIGNMENT_HINT.is_match(text))
 }
 
 /// Secrets are detected whatever the selection (their spans mask every output): a Rust file
