@@ -142,10 +142,8 @@ impl FileContext<'_> {
             None => same(package.as_bytes(), pattern.as_bytes()),
         };
         self.manifest.is_some_and(|m| {
-            m.dependencies.iter().any(|d| {
-                let package = &self.cargo.resolve(m, d).package;
-                packages.iter().any(|p| matches(package, p.as_ref()))
-            })
+            (m.dependency_packages().iter())
+                .any(|package| packages.iter().any(|p| matches(package, p.as_ref())))
         })
     }
 }

@@ -83,6 +83,9 @@ pub struct Manifest {
     pub settings: Vec<crate::facts::settings::Setting>,
     /// Its renamed dependencies (`CargoProject::crate_renames`); set when the project is built.
     renames: Vec<(String, String)>,
+    /// The package of each dependency, `[workspace.dependencies]` resolved, in `dependencies`
+    /// order (`dependency_packages`); set when the project is built.
+    packages: Vec<String>,
 }
 
 impl Manifest {
@@ -106,7 +109,14 @@ impl Manifest {
             role: roles::of_path(&source_path),
             settings,
             renames: Vec::new(),
+            packages: Vec::new(),
         })
+    }
+
+    /// The package each of its dependencies names (`[workspace.dependencies]` resolved), in the
+    /// order of `dependencies`, as the project built it (`CargoProject::new`).
+    pub fn dependency_packages(&self) -> &[String] {
+        &self.packages
     }
 
     /// Every dependency declared here, including `[workspace.dependencies]`.
@@ -386,12 +396,22 @@ impl CargoProject {
             roots,
         };
         let roles = project.package_roles();
-        let renames: Vec<_> = (project.manifests.iter())
-            .map(|m| project.resolved_renames(m))
+        // Resolved once here: the per-file checks ask for every file.
+        let resolved: Vec<_> = (project.manifests.iter())
+            .map(|m| {
+                let packages = m.dependencies.iter().map(|d| project.resolve(m, d));
+                (
+                    project.resolved_renames(m),
+                    packages.map(|d| d.package.clone()).collect(),
+                )
+            })
             .collect();
-        for ((manifest, role), renames) in project.manifests.iter_mut().zip(roles).zip(renames) {
+        for ((manifest, role), (renames, packages)) in
+            project.manifests.iter_mut().zip(roles).zip(resolved)
+        {
             manifest.role = role;
             manifest.renames = renames;
+            manifest.packages = packages;
         }
         project
     }

@@ -147,12 +147,7 @@ pub fn metric_crates(cargo: &CargoProject, path: &str) -> metrics::Available {
     let Some(manifest) = cargo.manifest_for(path) else {
         return metrics::Available::default();
     };
-    let depends = |name: &str| {
-        manifest
-            .dependencies
-            .iter()
-            .any(|d| cargo.resolve(manifest, d).package == name)
-    };
+    let depends = |name: &str| manifest.dependency_packages().iter().any(|p| p == name);
     metrics::Available {
         prometheus: depends("prometheus"),
         prometheus_client: depends("prometheus-client"),
