@@ -156,7 +156,7 @@ fn token_facts_possible(text: &str) -> bool {
                 "version=0.0.4",
             ]
             .into_iter()
-            .map(|word| memchr::memmem::Finder::new(word))
+            .map(memchr::memmem::Finder::new)
             .collect()
         });
     let bytes = text.as_bytes();
