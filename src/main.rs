@@ -21,7 +21,10 @@ use prodready::report::{
 const EXIT_ERROR: u8 = 2;
 
 /// mimalloc instead of the system allocator: syn's syntax trees are many small allocations, and
-/// glibc's malloc and free took about 15% of a cold audit's CPU (bench/README.md).
+/// glibc's malloc and free took about 15% of a cold audit's CPU (bench/README.md). Built with
+/// `no_thp`: mimalloc otherwise asks for transparent huge pages, and where the kernel compacts
+/// memory to give them (THP defrag `madvise`, the common default) a run that follows a
+/// memory-hungry process paid up to 0.3 s of system time for it, with twice the peak RSS.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
