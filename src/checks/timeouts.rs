@@ -172,8 +172,7 @@ fn mentions_a_crate(ctx: &FileContext<'_>) -> bool {
     }
     // `http = { package = "reqwest" }`: the code only says `http`.
     ctx.manifest.is_some_and(|m| {
-        ctx.cargo
-            .crate_renames(m)
+        m.crate_renames()
             .iter()
             .any(|(key, package)| CRATES.contains(package) && text.contains(key.as_str()))
     })

@@ -4,7 +4,7 @@
 //! matter.
 
 use crate::checks::{self, Budget, FileContext, Parsed, RustFile, TreeFamilies, TreeQuery};
-use crate::facts::cargo::CargoProject;
+use crate::facts::cargo::{CargoProject, Manifest};
 use crate::facts::{
     self, FileFacts, alerts, dashboards, dockerfile, helm, imports, markdown, metric_crates,
     metrics, releases, rust, settings, uses, yaml,
@@ -413,9 +413,7 @@ impl FileInput<'_> {
         let text = &self.source.text;
         let path = self.source.path.as_str();
         let ctx = self.context(&self.secrets_in_text);
-        let renames = ctx
-            .manifest
-            .map_or(&[][..], |m| self.cargo.crate_renames(m));
+        let renames = ctx.manifest.map_or(&[][..], Manifest::crate_renames);
         let words = FileWords::new(text, self.vocabulary, renames);
         let query = TreeQuery {
             ctx: &ctx,

@@ -81,7 +81,7 @@ pub struct Manifest {
     /// Every setting of the manifest, for the rules that read configuration keys (so that the
     /// manifest is parsed once).
     pub settings: Vec<crate::facts::settings::Setting>,
-    /// Its renamed dependencies (`CargoProject::crate_renames`); set when the project is built.
+    /// Its renamed dependencies (`crate_renames`); set when the project is built.
     renames: Vec<(String, String)>,
     /// The package of each dependency, `[workspace.dependencies]` resolved, in `dependencies`
     /// order (`dependency_packages`); set when the project is built.
@@ -117,6 +117,12 @@ impl Manifest {
     /// order of `dependencies`, as the project built it (`CargoProject::new`).
     pub fn dependency_packages(&self) -> &[String] {
         &self.packages
+    }
+
+    /// Its renamed dependencies, as code sees them: `(key, package)`, both with `-` written `_`
+    /// (`http = { package = "reqwest" }` gives `http` -> `reqwest`), as the project built them.
+    pub fn crate_renames(&self) -> &[(String, String)] {
+        &self.renames
     }
 
     /// Every dependency declared here, including `[workspace.dependencies]`.
@@ -397,20 +403,18 @@ impl CargoProject {
         };
         let roles = project.package_roles();
         // Resolved once here: the per-file checks ask for every file.
-        let resolved: Vec<_> = (project.manifests.iter())
+        let packages: Vec<Vec<String>> = (project.manifests.iter())
             .map(|m| {
-                let packages = m.dependencies.iter().map(|d| project.resolve(m, d));
-                (
-                    project.resolved_renames(m),
-                    packages.map(|d| d.package.clone()).collect(),
-                )
+                let resolved = m.dependencies.iter().map(|d| project.resolve(m, d));
+                resolved.map(|d| d.package.clone()).collect()
             })
             .collect();
-        for ((manifest, role), (renames, packages)) in
-            project.manifests.iter_mut().zip(roles).zip(resolved)
-        {
+        for ((manifest, role), packages) in project.manifests.iter_mut().zip(roles).zip(packages) {
             manifest.role = role;
-            manifest.renames = renames;
+            manifest.renames = (manifest.dependencies.iter().zip(&packages))
+                .filter(|(d, package)| d.key != **package)
+                .map(|(d, package)| (d.key.replace('-', "_"), package.replace('-', "_")))
+                .collect();
             manifest.packages = packages;
         }
         project
@@ -587,29 +591,15 @@ impl CargoProject {
         folders.filter_map(|dir| self.package_in(dir))
     }
 
-    /// The crate renames (`crate_renames`) of the package a file belongs to; none outside a package.
+    /// The crate renames (`Manifest::crate_renames`) of the package a file belongs to; none
+    /// outside a package.
     pub fn crate_renames_of(&self, path: &str) -> &[(String, String)] {
-        (self.manifest_for(path)).map_or(&[], |m| self.crate_renames(m))
-    }
-
-    /// Dependencies renamed in a manifest, as code sees them: `(key, package)`, both with `-`
-    /// written `_` (`http = { package = "reqwest" }` gives `http` -> `reqwest`). Resolved once,
-    /// when the project is built.
-    pub fn crate_renames<'m>(&self, manifest: &'m Manifest) -> &'m [(String, String)] {
-        &manifest.renames
+        (self.manifest_for(path)).map_or(&[], Manifest::crate_renames)
     }
 
     /// Every key under which some manifest renames a dependency.
     pub fn rename_keys(&self) -> impl Iterator<Item = &str> {
         (self.manifests.iter()).flat_map(|m| m.renames.iter().map(|(key, _)| key.as_str()))
-    }
-
-    fn resolved_renames(&self, manifest: &Manifest) -> Vec<(String, String)> {
-        (manifest.dependencies.iter())
-            .map(|d| self.resolve(manifest, d))
-            .filter(|d| d.key != d.package)
-            .map(|d| (d.key.replace('-', "_"), d.package.replace('-', "_")))
-            .collect()
     }
 
     /// Whether a production package depends (not as a dev-dependency) on a crate.
