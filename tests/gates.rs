@@ -41,9 +41,28 @@ fn report(dir: &Path, select: Option<&str>, parse_everything: bool) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// A JSON audit of `dir` with the timings on: the "rust files parsed: N of M" line, whether a
-/// file was parsed late for its uses, and the report.
-fn timed_audit(dir: &Path, parse_everything: bool) -> (String, bool, String) {
+/// A JSON audit with the timings on: what they said on standard error, and the report.
+struct Timed {
+    stderr: String,
+    report: String,
+}
+
+impl Timed {
+    /// The "rust files parsed: N of M" line.
+    fn parsed(&self) -> String {
+        (self.stderr.lines())
+            .find(|l| l.starts_with("rust files parsed:"))
+            .map(|l| l.split(" (").next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Whether a file was parsed late, for its uses.
+    fn late(&self) -> bool {
+        self.stderr.contains("logging and limits (parsed later)")
+    }
+}
+
+fn timed_audit(dir: &Path, parse_everything: bool) -> Timed {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prodready"));
     command
         .args([
@@ -60,18 +79,21 @@ fn timed_audit(dir: &Path, parse_everything: bool) -> (String, bool, String) {
         command.env_remove("PRODREADY_PARSE_EVERY_RUST_FILE");
     }
     let output = command.output().expect("prodready runs");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let parsed = stderr
-        .lines()
-        .find(|l| l.starts_with("rust files parsed:"))
-        .map(|l| l.split(" (").next().unwrap_or_default().to_string())
-        .unwrap_or_default();
-    let late = stderr.contains("logging and limits (parsed later)");
-    (
-        parsed,
-        late,
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    Timed {
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        report: String::from_utf8_lossy(&output.stdout).into_owned(),
+    }
+}
+
+/// A package in a temporary folder: its Cargo.toml, then its files under `src/`.
+fn package(manifest: &str, sources: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+    for (name, text) in sources {
+        std::fs::write(dir.path().join("src").join(name), text).unwrap();
+    }
+    dir
 }
 
 /// `fixtures/<CODE>/<case>/`, each with its rule's code.
@@ -129,19 +151,11 @@ fn the_tree_gates_change_no_report() {
 /// The comparison above means something only if the switch parses what the gates skip.
 #[test]
 fn the_switch_parses_the_files_the_gates_skip() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("src")).unwrap();
-    std::fs::write(
-        dir.path().join("Cargo.toml"),
+    let dir = package(
         "[package]\nname = \"plain\"\nversion = \"0.1.0\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("src/lib.rs"),
-        "pub fn add(a: u8, b: u8) -> u8 {\n    a + b\n}\n",
-    )
-    .unwrap();
-    let parsed = |parse_everything| timed_audit(dir.path(), parse_everything).0;
+        &[("lib.rs", "pub fn add(a: u8, b: u8) -> u8 {\n    a + b\n}\n")],
+    );
+    let parsed = |parse_everything| timed_audit(dir.path(), parse_everything).parsed();
     assert_eq!(parsed(false), "rust files parsed: 0 of 1");
     assert_eq!(parsed(true), "rust files parsed: 1 of 1");
 }
@@ -153,35 +167,30 @@ fn the_switch_parses_the_files_the_gates_skip() {
 /// print).
 #[test]
 fn files_parsed_only_for_their_uses_wait_for_the_project_to_ask() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("src")).unwrap();
-    std::fs::write(
-        dir.path().join("Cargo.toml"),
-        "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n\n[dependencies]\ntracing = \"0.1\"\n",
-    )
-    .unwrap();
     // Parsed for its retry loop (a count and an inspected result), where it logs.
     let main = "mod printer;\nfn main() {\n    let mut attempts = 0;\n    loop {\n        attempts += 1;\n        match op() {\n            Ok(()) => break,\n            Err(e) => tracing::warn!(\"failed: {e}\"),\n        }\n        if attempts > 3 { break }\n        std::thread::sleep(std::time::Duration::from_secs(attempts));\n    }\n}\nfn op() -> Result<(), String> { Ok(()) }\n";
     let printer = "pub fn show(x: u8) {\n    println!(\"{x}\");\n}\n";
-    std::fs::write(dir.path().join("src/printer.rs"), printer).unwrap();
+    let dir = package(
+        "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n\n[dependencies]\ntracing = \"0.1\"\n",
+        &[("printer.rs", printer), ("main.rs", main)],
+    );
     let audit = |parse_everything| timed_audit(dir.path(), parse_everything);
 
-    std::fs::write(dir.path().join("src/main.rs"), main).unwrap();
-    let (parsed, late, gated) = audit(false);
-    assert_eq!(parsed, "rust files parsed: 1 of 2");
-    assert!(!late, "OBS001 is settled by main.rs's warn!");
-    assert_eq!(gated, audit(true).2);
+    let gated = audit(false);
+    assert_eq!(gated.parsed(), "rust files parsed: 1 of 2");
+    assert!(!gated.late(), "OBS001 is settled by main.rs's warn!");
+    assert_eq!(gated.report, audit(true).report);
 
     std::fs::write(
         dir.path().join("src/main.rs"),
         main.replace("tracing::warn!(\"failed: {e}\")", "drop(e)"),
     )
     .unwrap();
-    let (parsed, late, gated) = audit(false);
-    assert_eq!(parsed, "rust files parsed: 1 of 2");
-    assert!(late, "nothing logs: OBS001 asks for printer.rs");
-    assert!(gated.contains("OBS001"), "{gated}");
-    assert_eq!(gated, audit(true).2);
+    let gated = audit(false);
+    assert_eq!(gated.parsed(), "rust files parsed: 1 of 2");
+    assert!(gated.late(), "nothing logs: OBS001 asks for printer.rs");
+    assert!(gated.report.contains("OBS001"), "{}", gated.report);
+    assert_eq!(gated.report, audit(true).report);
 }
 
 /// Every word a tree gate asks about is in the gate vocabulary, found in the one pass of the
@@ -190,32 +199,15 @@ fn files_parsed_only_for_their_uses_wait_for_the_project_to_ask() {
 /// renames its HTTP client (the gates then ask for the key in place of the crate).
 #[test]
 fn the_gates_ask_only_about_words_of_their_vocabulary() {
-    let renamed = tempfile::tempdir().unwrap();
-    std::fs::create_dir(renamed.path().join("src")).unwrap();
-    std::fs::write(
-        renamed.path().join("Cargo.toml"),
+    let renamed = package(
         "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n\n[dependencies]\nhttp = { package = \"reqwest\", version = \"0.12\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        renamed.path().join("src/main.rs"),
-        "fn main() {\n    let client = http::Client::new();\n    let _ = client.get(\"https://example.com\").send();\n}\n",
-    )
-    .unwrap();
+        &[(
+            "main.rs",
+            "fn main() {\n    let client = http::Client::new();\n    let _ = client.get(\"https://example.com\").send();\n}\n",
+        )],
+    );
     for dir in [Path::new("fixtures"), renamed.path()] {
-        let output = Command::new(env!("CARGO_BIN_EXE_prodready"))
-            .args([
-                "audit",
-                dir.to_str().unwrap(),
-                "--format",
-                "json",
-                "--no-cache",
-            ])
-            .env("PRODREADY_TIMINGS", "1")
-            .env_remove("PRODREADY_PARSE_EVERY_RUST_FILE")
-            .output()
-            .expect("prodready runs");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let Timed { stderr, report } = timed_audit(dir, false);
         let lexed = stderr
             .lines()
             .find_map(|l| l.strip_prefix("rust files lexed by the tree gates: "))
@@ -227,20 +219,11 @@ fn the_gates_ask_only_about_words_of_their_vocabulary() {
             "{}: {stderr}",
             dir.display()
         );
+        if dir == renamed.path() {
+            assert!(
+                report.contains("\"code\": \"RES004\""),
+                "the renamed client's missing timeout is found"
+            );
+        }
     }
-    let stdout = Command::new(env!("CARGO_BIN_EXE_prodready"))
-        .args([
-            "audit",
-            renamed.path().to_str().unwrap(),
-            "--format",
-            "json",
-            "--no-cache",
-        ])
-        .output()
-        .expect("prodready runs")
-        .stdout;
-    assert!(
-        String::from_utf8_lossy(&stdout).contains("\"code\": \"RES004\""),
-        "the renamed client's missing timeout is found"
-    );
 }
