@@ -161,23 +161,25 @@ fn token_facts_possible(text: &str) -> bool {
         });
     let bytes = text.as_bytes();
     let ident = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    WORDS.iter().enumerate().any(|(word, finder)| {
-        let len = finder.needle().len();
+    WORDS.iter().any(|finder| {
+        let word = finder.needle();
         finder.find_iter(bytes).any(|start| {
-            let end = start + len;
-            word >= 3
-                || (!(ident(start.checked_sub(1).and_then(|i| bytes.get(i)))
-                    || ident(bytes.get(end)))
-                    && follows_as_read(word, &bytes[end..]))
+            let end = start + word.len();
+            // `TextEncoder` and the strings count wherever they occur.
+            let keyword = matches!(word, b"mod" | b"path" | b"include");
+            let whole = || {
+                !(ident(start.checked_sub(1).and_then(|i| bytes.get(i))) || ident(bytes.get(end)))
+            };
+            !keyword || (whole() && follows_as_read(word, &bytes[end..]))
         })
     })
 }
 
-/// Whether the bytes after `mod`, `path` or `include` (word 0, 1 or 2 of `token_facts_possible`)
-/// can continue as `token_facts` reads them: `mod name;`, `path =`, `include!`. Only ASCII
-/// whitespace is skipped; a comment (`/`) or any other byte outside ASCII between the tokens
-/// keeps the text possible, so this never rules out what the tokens would show.
-fn follows_as_read(word: usize, after: &[u8]) -> bool {
+/// Whether the bytes after `mod`, `path` or `include` can continue as `token_facts` reads them:
+/// `mod name;`, `path =`, `include!`. Only ASCII whitespace is skipped; a comment (`/`) or any
+/// other byte outside ASCII between the tokens keeps the text possible, so this never rules out
+/// what the tokens would show.
+fn follows_as_read(word: &[u8], after: &[u8]) -> bool {
     let skip_space = |at: usize| {
         at + after[at..]
             .iter()
@@ -193,7 +195,7 @@ fn follows_as_read(word: usize, after: &[u8]) -> bool {
         return true;
     }
     match word {
-        0 => {
+        b"mod" => {
             let name = after[next..]
                 .iter()
                 .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'#')
@@ -201,7 +203,7 @@ fn follows_as_read(word: usize, after: &[u8]) -> bool {
             let end = skip_space(next + name);
             name > 0 && after.get(end).is_some_and(|&b| b == b';' || unsure(b))
         }
-        1 => first == b'=',
+        b"path" => first == b'=',
         _ => first == b'!',
     }
 }
