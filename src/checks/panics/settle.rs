@@ -62,12 +62,18 @@ fn registered(
     let vocabulary = crate::words::Vocabulary::new(
         (wanted.iter().cloned()).chain(routes::routing_words().map(String::from)),
     );
+    // Routing words are in nearly every file; a wanted name is in few, and is looked for
+    // in the bytes before the file is lexed.
+    let names = crate::words::Vocabulary::new(wanted.iter().cloned());
     files
         .par_iter()
         .filter(|f| f.kind == FileKind::Rust)
         .flat_map_iter(|file| {
             // A router's file names the function and a routing function or method.
             let text = read(&file.path).filter(|t| {
+                if !names.occurs_in(t) {
+                    return false;
+                }
                 let present = vocabulary.scan(t);
                 wanted.iter().any(|name| present.has(name))
                     && routes::routing_words().any(|word| present.has(word))
