@@ -60,17 +60,54 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     if !query.live(Code::ERR002) {
         return false;
     }
-    (DATA.operation.iter())
-        .filter(|op| op.available(query.ctx))
-        .any(|op| {
-            let called = |m: &String| match op.arguments {
-                // `send()`, not a channel's `send(value)`: the tokens tell them apart.
-                Some(0) => query.has_method(m) && calls_without_arguments(query.tokens(), m),
-                _ => query.has_method(m),
-            };
-            let written = |f: &String| query.has_path(f) && module_item_written(query.tokens(), f);
-            op.methods.iter().any(called) || op.functions.iter().any(written)
-        })
+    let performs = || {
+        (DATA.operation.iter())
+            .filter(|op| op.available(query.ctx))
+            .any(|op| {
+                let called = |m: &String| match op.arguments {
+                    // `send()`, not a channel's `send(value)`: the tokens tell them apart.
+                    Some(0) => query.has_method(m) && calls_without_arguments(query.tokens(), m),
+                    _ => query.has_method(m),
+                };
+                let written =
+                    |f: &String| query.has_path(f) && module_item_written(query.tokens(), f);
+                op.methods.iter().any(called) || op.functions.iter().any(written)
+            })
+    };
+    performs() && drop_written(query.tokens())
+}
+
+/// Whether the tokens can hold one of the drops the walker reports: `let _ =`, `.ok();`, or an `Err(..)` pattern beside an arm or `if let` that does nothing (`=> {}`,
+/// `=> ()`, `=> continue`, `{}`; an empty block may hold stray `;`, which syn skips).
+fn drop_written(tokens: &[crate::words::CodeToken<'_>]) -> bool {
+    use ra_ap_rustc_lexer::TokenKind::{CloseBracket, Gt};
+    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    let after_arrow = |at: usize| at > 0 && matches!(tokens[at - 1].0, Gt | CloseBracket);
+    let mut err = false;
+    let mut nothing = false;
+    for at in 0..tokens.len() {
+        match text(at) {
+            "let" if text(at + 1) == "_" && text(at + 2) == "=" => return true,
+            "ok" if at > 0
+                && text(at - 1) == "."
+                && [1, 2, 3].map(|i| text(at + i)) == ["(", ")", ";"] =>
+            {
+                return true;
+            }
+            "Err" => err = true,
+            "{" => {
+                let after = (at + 1..tokens.len()).find(|&i| text(i) != ";");
+                nothing |= after.is_some_and(|i| text(i) == "}");
+            }
+            "(" if after_arrow(at) => nothing |= text(at + 1) == ")",
+            "continue" if after_arrow(at) => nothing = true,
+            _ => {}
+        }
+        if err && nothing {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether the tokens can name `path`'s item through its module (`std::fs::copy`): the module
@@ -482,6 +519,30 @@ mod tests {
         let channel = tokens("tx.send(event).await; let send = f();");
         assert!(!calls_without_arguments(&channel, "send"));
         assert!(calls_without_arguments(&tokens("b.send ( )"), "send"));
+    }
+
+    #[test]
+    fn only_a_file_that_writes_a_drop_is_parsed_for_one() {
+        let written =
+            |text: &str| drop_written(&crate::words::code_tokens(text).collect::<Vec<_>>());
+        assert!(written("let _ = db.execute(q).await;"));
+        assert!(written("let _=f();"));
+        assert!(written("client.send().await.ok() ;"));
+        assert!(written("match r { Ok(v) => v, Err(_) => {} }"));
+        assert!(written("match r { Err(e) => { ; }, _ => () }"));
+        assert!(written("match r { Err(..) => (), _ => {} }"));
+        assert!(written(
+            "for x in y { match f(x) { Err(_) => continue, Ok(v) => g(v) } }"
+        ));
+        assert!(written("if let Err(_) = fs::write(p, b) {}"));
+        // Errors handled, values kept: nothing to drop.
+        assert!(!written(
+            "let _guard = lock(); match r { Err(e) => return Err(e), Ok(v) => v }"
+        ));
+        assert!(!written(
+            "// let _ = f();\nfn f() -> Result<(), E> { Err(E) }"
+        ));
+        assert!(!written("impl Marker for T {} fn f() { g().ok() }"));
     }
 
     #[test]
