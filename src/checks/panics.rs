@@ -22,6 +22,8 @@ use super::{FileContext, Parsed, TreeQuery};
 use crate::facts::routes::{self, FRAMEWORKS};
 use crate::finding::{Condition, Finding, RouteTarget};
 use crate::registry::Code;
+use crate::words::CodeToken;
+use ra_ap_rustc_lexer::TokenKind;
 use taint::{Inputs, Origin, Scope};
 
 #[derive(Deserialize)]
@@ -72,11 +74,13 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
         (query.has_method("unwrap") || query.has_method("expect"))
             && (DATA.decoders.iter().chain(&DATA.pairs).any(word)
                 || DATA.source.iter().any(|s| s.methods.iter().any(word)))
+            && unwraps_a_read(query.tokens())
     };
     let panics = || {
         unwrapped()
             || DATA.splits.iter().any(|m| query.has_method(m))
-            || DATA.panics.iter().any(|m| query.has_macro(m))
+            || (DATA.panics.iter().any(|m| query.has_macro(m))
+                && panic_leads(query.tokens()))
     };
     let serves = || query.depends_on_any(&FRAMEWORKS);
     let reads = |s: &Source| query.depends_on_any(&s.crates);
@@ -144,6 +148,107 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
         walker.followed = Some(calls);
         walker.visit_file(rust.ast);
     }
+}
+
+/// Whether some `.unwrap()` or `.expect(..)` may be of a decode or a read (`walker::unwrapped`):
+/// its receiver, through `.await`, `?` and parentheses, ends with a call of a decoder, a pair
+/// split or a source's method (`parse::<T>()`, `resp.json().await`). A call of any other name
+/// is looked into, as a parenthesised expression would be; tokens this cannot follow count.
+fn unwraps_a_read(tokens: &[CodeToken<'_>]) -> bool {
+    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    let unwraps = |at: usize| {
+        matches!(text(at), "unwrap" | "expect") && at >= 2 && text(at - 1) == "." && text(at + 1) == "("
+    };
+    if !(0..tokens.len()).any(unwraps) {
+        return false;
+    }
+    let opens = matching_opens(tokens);
+    (0..tokens.len())
+        .filter(|&at| unwraps(at))
+        .any(|at| receiver_reads(tokens, &opens, at - 2))
+}
+
+fn receiver_reads(tokens: &[CodeToken<'_>], opens: &[Option<usize>], mut end: usize) -> bool {
+    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    loop {
+        match text(end) {
+            "?" if end > 0 => end -= 1,
+            "await" if end > 1 && text(end - 1) == "." => end -= 2,
+            ")" => {
+                let Some(open) = opens[end] else {
+                    return true;
+                };
+                let before = open.checked_sub(1);
+                let callee = match before.map(|b| tokens[b]) {
+                    // A macro's arguments are not an expression.
+                    Some((TokenKind::Bang, _)) => return false,
+                    Some((TokenKind::Gt, _)) => match turbofish_callee(tokens, open - 1) {
+                        Some(name) => Some(name),
+                        None => return true,
+                    },
+                    Some((TokenKind::Ident, name)) => Some(name),
+                    _ => None,
+                };
+                if callee.is_some_and(reads) {
+                    return true;
+                }
+                // Another call's arguments, or a parenthesised expression: its last.
+                end -= 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// The names whose call an `unwrap` may panic on: decoders, pair splits and sources' methods.
+fn reads(name: &str) -> bool {
+    let named = |list: &Vec<String>| list.iter().any(|n| n == name);
+    named(&DATA.decoders) || named(&DATA.pairs) || DATA.source.iter().any(|s| named(&s.methods))
+}
+
+/// The function or method named before a turbofish that ends at `close` (`parse::<u8>`), or
+/// `None` when the tokens are not one.
+fn turbofish_callee<'t>(tokens: &[CodeToken<'t>], close: usize) -> Option<&'t str> {
+    let mut depth = 0usize;
+    for at in (0..=close).rev() {
+        match tokens[at].1 {
+            ">" => depth += 1,
+            "<" => depth -= 1,
+            ";" | "{" | "}" => return None,
+            _ => {}
+        }
+        if depth == 0 {
+            let name = at.checked_sub(3).map(|n| &tokens[n..at]);
+            return match name {
+                Some([(TokenKind::Ident, name), (_, ":"), (_, ":")]) => Some(name),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
+/// For each `)`, where its `(` is (one pass, so that no receiver is scanned twice).
+fn matching_opens(tokens: &[CodeToken<'_>]) -> Vec<Option<usize>> {
+    let mut opens = vec![None; tokens.len()];
+    let mut stack = Vec::new();
+    for (at, (kind, _)) in tokens.iter().enumerate() {
+        match kind {
+            TokenKind::OpenParen => stack.push(at),
+            TokenKind::CloseParen => opens[at] = stack.pop(),
+            _ => {}
+        }
+    }
+    opens
+}
+
+/// Whether a panic macro may be a match arm's body or lead a block (`walker::arm_panic`,
+/// `leading_panic`): written after `=>`, `{`, a path's `::` or an attribute.
+fn panic_leads(tokens: &[CodeToken<'_>]) -> bool {
+    tokens.windows(3).any(|w| {
+        matches!(w, [(_, before), (TokenKind::Ident, name), (TokenKind::Bang, _)]
+            if matches!(*before, ">" | "{" | ":" | "]") && DATA.panics.iter().any(|p| p == name))
+    })
 }
 
 /// Whether a file's code names a web framework's crate (a `use`, a path, an attribute): a file
@@ -617,5 +722,44 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
         if let Some((_, otherwise)) = &expr.else_branch {
             self.visit_expr(otherwise);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<CodeToken<'_>> {
+        crate::words::code_tokens(text).collect()
+    }
+
+    #[test]
+    fn only_an_unwrap_of_a_decode_or_a_read_can_panic_on_input() {
+        let unwraps = |text: &str| unwraps_a_read(&tokens(text));
+        assert!(unwraps("let n: u32 = s.parse().unwrap();"));
+        assert!(unwraps("let v = serde_json::from_slice::<Vec<u8>>(&b).expect(\"json\");"));
+        assert!(unwraps("let b = resp.json::<Body>().await.unwrap();"));
+        assert!(unwraps("let t = (resp.text().await).unwrap();"));
+        assert!(unwraps("let x = (&decode(input)?).unwrap();"));
+        assert!(unwraps("match (u.split_once(':')).unwrap() { _ => {} }"));
+        // Inside another call's arguments, as a parenthesised expression is read.
+        assert!(unwraps("let x = wrap(s.parse()).unwrap();"));
+        // A turbofish the tokens cannot follow counts.
+        assert!(unwraps("let f = decode::<fn() -> u8>(x).unwrap();"));
+        // Unwraps of what nothing decodes or reads.
+        assert!(!unwraps("let g = lock.read().unwrap(); let p = s.parse();"));
+        assert!(!unwraps("let v = json!({}).unwrap(); let w = cfg.get(\"parse\").unwrap();"));
+        assert!(!unwraps("let v = s.parse()?; let o = opt.unwrap_or(v);"));
+    }
+
+    #[test]
+    fn a_panic_macro_counts_where_an_arm_or_a_block_can_be_it() {
+        let leads = |text: &str| panic_leads(&tokens(text));
+        assert!(leads("match x { Some(v) => v, _ => unreachable!() }"));
+        assert!(leads("if bad { panic!(\"bad\") }"));
+        assert!(leads("match x { _ => std::panic!(\"no\") }"));
+        assert!(leads("if bad { #[cold] todo!() }"));
+        assert!(!leads("let v = x.unwrap_or_else(|| panic!(\"no\"));"));
+        assert!(!leads("assert!(ok, \"{}\", unreachable_count);"));
     }
 }
