@@ -87,9 +87,12 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     let input = || {
         (serves() && FRAMEWORKS.iter().any(|c| query.has(c)))
             || DATA.source.iter().any(|s| {
+                let read = |m: &String| match s.awaited {
+                    true => query.has_method(m) && awaits_a_read(query.tokens(), m),
+                    false => query.has_method(m),
+                };
                 reads(s)
-                    && (s.methods.iter().any(|m| query.has_method(m))
-                        || s.fields.iter().any(|f| query.has_member(f)))
+                    && (s.methods.iter().any(read) || s.fields.iter().any(|f| query.has_member(f)))
             })
     };
     // The package first: it needs no lexing.
@@ -240,6 +243,44 @@ fn matching_opens(tokens: &[CodeToken<'_>]) -> Vec<Option<usize>> {
         }
     }
     opens
+}
+
+/// Whether the method is called with no argument and awaited, as a source that is read only
+/// when awaited is (`taint::source_read`): `.text().await`, `.json::<T>().await`.
+fn awaits_a_read(tokens: &[CodeToken<'_>], method: &str) -> bool {
+    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    (1..tokens.len()).any(|at| {
+        if text(at) != method || text(at - 1) != "." {
+            return false;
+        }
+        let mut call = at + 1;
+        if [call, call + 1, call + 2].map(text) == [":", ":", "<"] {
+            match turbofish_end(tokens, call + 2) {
+                Some(end) if text(end + 1) == "(" => call = end + 1,
+                // Not followed by the call: not arguments this can follow (`fn() -> T`).
+                _ => return true,
+            }
+        }
+        [call, call + 1, call + 2, call + 3].map(text) == ["(", ")", ".", "await"]
+    })
+}
+
+/// The `>` that closes the generic arguments opened at `open`, or `None` when the tokens are
+/// not generic arguments it can follow.
+fn turbofish_end(tokens: &[CodeToken<'_>], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (at, (_, text)) in tokens.iter().enumerate().skip(open) {
+        match *text {
+            "<" => depth += 1,
+            ">" => depth -= 1,
+            ";" | "{" | "}" => return None,
+            _ => {}
+        }
+        if depth == 0 {
+            return Some(at);
+        }
+    }
+    None
 }
 
 /// Whether a panic macro may be a match arm's body or lead a block (`walker::arm_panic`,
@@ -750,6 +791,17 @@ mod tests {
         assert!(!unwraps("let g = lock.read().unwrap(); let p = s.parse();"));
         assert!(!unwraps("let v = json!({}).unwrap(); let w = cfg.get(\"parse\").unwrap();"));
         assert!(!unwraps("let v = s.parse()?; let o = opt.unwrap_or(v);"));
+    }
+
+    #[test]
+    fn a_source_read_only_when_awaited_is_told_by_its_await() {
+        let awaits = |text: &str| awaits_a_read(&tokens(text), "json");
+        assert!(awaits("let b: Body = resp.json().await?;"));
+        assert!(awaits("let b = resp . json :: < Vec<Body> > ( ) . await ;"));
+        // Generic arguments the tokens cannot follow count.
+        assert!(awaits("let f = resp.json::<fn() -> u8>().await;"));
+        assert!(!awaits("let r = client.post(url).json(&body).send().await;"));
+        assert!(!awaits("let v = req.json(); let w = json().await;"));
     }
 
     #[test]
