@@ -69,14 +69,17 @@ fn registered(
         .par_iter()
         .filter(|f| f.kind == FileKind::Rust)
         .flat_map_iter(|file| {
-            // A router's file names the function and a routing function or method.
+            // A router's file names the function as a value and calls a routing function or
+            // method.
             let text = read(&file.path).filter(|t| {
                 if !names.occurs_in(t) {
                     return false;
                 }
-                let present = vocabulary.scan(t);
-                wanted.iter().any(|name| present.has(name))
-                    && routes::routing_words().any(|word| present.has(word))
+                let tokens = crate::words::code_token_list(t);
+                names_as_value(&tokens, wanted) && {
+                    let present = vocabulary.scan_tokens(t, tokens.iter().copied());
+                    routes::routing_words().any(|word| present.has(word))
+                }
             });
             let path = file.path.as_str();
             let targets = text.and_then(|text| {
@@ -96,6 +99,19 @@ fn registered(
             })
         })
         .collect()
+}
+
+/// Whether the code names one of the functions other than by calling or defining it: a
+/// router's argument (`post(create)`, `get(handlers::create::<S>)`) or an import of one
+/// (`use handlers::create as c`). A test that calls a helper of that name does not.
+fn names_as_value(tokens: &[crate::words::CodeToken<'_>], wanted: &BTreeSet<String>) -> bool {
+    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    tokens.iter().enumerate().any(|(at, (kind, name))| {
+        *kind == ra_ap_rustc_lexer::TokenKind::Ident
+            && wanted.contains(*name)
+            && !matches!(text(at + 1), "(" | "!")
+            && !(at > 0 && matches!(text(at - 1), "fn" | "."))
+    })
 }
 
 fn parse_targets(path: &str, text: &str, cargo: &CargoProject) -> Option<Vec<String>> {
@@ -141,6 +157,19 @@ mod tests {
             path: path.to_string(),
             package: package.to_string(),
         }
+    }
+
+    #[test]
+    fn a_function_is_named_as_a_value_by_a_router_or_an_import() {
+        let wanted: BTreeSet<String> = ["create".to_string()].into();
+        let named = |text: &str| {
+            names_as_value(&crate::words::code_token_list(text), &wanted)
+        };
+        assert!(named("Router::new().route(\"/\", post(create))"));
+        assert!(named("web::post().to(handlers::create::<S>)"));
+        assert!(named("use handlers::{create as c, list}; get(c)"));
+        assert!(!named("async fn create(body: String) {} fn t() { create(b).await; x.create(); }"));
+        assert!(!named("// post(create)\nlet s = \"create\"; create!(x);"));
     }
 
     #[test]
