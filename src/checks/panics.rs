@@ -79,8 +79,7 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     let panics = || {
         unwrapped()
             || DATA.splits.iter().any(|m| query.has_method(m))
-            || (DATA.panics.iter().any(|m| query.has_macro(m))
-                && panic_leads(query.tokens()))
+            || (DATA.panics.iter().any(|m| query.has_macro(m)) && panic_leads(query.tokens()))
     };
     let serves = || query.depends_on_any(&FRAMEWORKS);
     let reads = |s: &Source| query.depends_on_any(&s.crates);
@@ -160,7 +159,10 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 fn unwraps_a_read(tokens: &[CodeToken<'_>]) -> bool {
     let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
     let unwraps = |at: usize| {
-        matches!(text(at), "unwrap" | "expect") && at >= 2 && text(at - 1) == "." && text(at + 1) == "("
+        matches!(text(at), "unwrap" | "expect")
+            && at >= 2
+            && text(at - 1) == "."
+            && text(at + 1) == "("
     };
     if !(0..tokens.len()).any(unwraps) {
         return false;
@@ -778,7 +780,9 @@ mod tests {
     fn only_an_unwrap_of_a_decode_or_a_read_can_panic_on_input() {
         let unwraps = |text: &str| unwraps_a_read(&tokens(text));
         assert!(unwraps("let n: u32 = s.parse().unwrap();"));
-        assert!(unwraps("let v = serde_json::from_slice::<Vec<u8>>(&b).expect(\"json\");"));
+        assert!(unwraps(
+            "let v = serde_json::from_slice::<Vec<u8>>(&b).expect(\"json\");"
+        ));
         assert!(unwraps("let b = resp.json::<Body>().await.unwrap();"));
         assert!(unwraps("let t = (resp.text().await).unwrap();"));
         assert!(unwraps("let x = (&decode(input)?).unwrap();"));
@@ -789,7 +793,9 @@ mod tests {
         assert!(unwraps("let f = decode::<fn() -> u8>(x).unwrap();"));
         // Unwraps of what nothing decodes or reads.
         assert!(!unwraps("let g = lock.read().unwrap(); let p = s.parse();"));
-        assert!(!unwraps("let v = json!({}).unwrap(); let w = cfg.get(\"parse\").unwrap();"));
+        assert!(!unwraps(
+            "let v = json!({}).unwrap(); let w = cfg.get(\"parse\").unwrap();"
+        ));
         assert!(!unwraps("let v = s.parse()?; let o = opt.unwrap_or(v);"));
     }
 
@@ -800,7 +806,9 @@ mod tests {
         assert!(awaits("let b = resp . json :: < Vec<Body> > ( ) . await ;"));
         // Generic arguments the tokens cannot follow count.
         assert!(awaits("let f = resp.json::<fn() -> u8>().await;"));
-        assert!(!awaits("let r = client.post(url).json(&body).send().await;"));
+        assert!(!awaits(
+            "let r = client.post(url).json(&body).send().await;"
+        ));
         assert!(!awaits("let v = req.json(); let w = json().await;"));
     }
 

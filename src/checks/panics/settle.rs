@@ -162,13 +162,13 @@ mod tests {
     #[test]
     fn a_function_is_named_as_a_value_by_a_router_or_an_import() {
         let wanted: BTreeSet<String> = ["create".to_string()].into();
-        let named = |text: &str| {
-            names_as_value(&crate::words::code_token_list(text), &wanted)
-        };
+        let named = |text: &str| names_as_value(&crate::words::code_token_list(text), &wanted);
         assert!(named("Router::new().route(\"/\", post(create))"));
         assert!(named("web::post().to(handlers::create::<S>)"));
         assert!(named("use handlers::{create as c, list}; get(c)"));
-        assert!(!named("async fn create(body: String) {} fn t() { create(b).await; x.create(); }"));
+        assert!(!named(
+            "async fn create(body: String) {} fn t() { create(b).await; x.create(); }"
+        ));
         assert!(!named("// post(create)\nlet s = \"create\"; create!(x);"));
     }
 
