@@ -59,6 +59,12 @@ pub fn code_tokens(text: &str) -> impl Iterator<Item = CodeToken<'_>> {
     })
 }
 
+/// The text of the code token at `at`, or `""` past the end: for reading a few tokens around
+/// one without bounds checks.
+pub fn token_text<'t>(tokens: &[CodeToken<'t>], at: usize) -> &'t str {
+    tokens.get(at).map_or("", |(_, text)| *text)
+}
+
 /// A Rust text's code tokens (`code_tokens`) as a list, allocated once for a typical file (about
 /// one code token per six bytes of text) rather than grown by copies.
 pub fn code_token_list(text: &str) -> Vec<CodeToken<'_>> {

@@ -157,7 +157,7 @@ pub fn check_file(ctx: &FileContext<'_>, parsed: &Parsed<'_>, out: &mut Vec<Find
 /// split or a source's method (`parse::<T>()`, `resp.json().await`). A call of any other name
 /// is looked into, as a parenthesised expression would be; tokens this cannot follow count.
 fn unwraps_a_read(tokens: &[CodeToken<'_>]) -> bool {
-    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    let text = |at: usize| crate::words::token_text(tokens, at);
     let unwraps = |at: usize| {
         matches!(text(at), "unwrap" | "expect")
             && at >= 2
@@ -174,7 +174,7 @@ fn unwraps_a_read(tokens: &[CodeToken<'_>]) -> bool {
 }
 
 fn receiver_reads(tokens: &[CodeToken<'_>], opens: &[Option<usize>], mut end: usize) -> bool {
-    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    let text = |at: usize| crate::words::token_text(tokens, at);
     loop {
         match text(end) {
             "?" if end > 0 => end -= 1,
@@ -250,7 +250,7 @@ fn matching_opens(tokens: &[CodeToken<'_>]) -> Vec<Option<usize>> {
 /// Whether the method is called with no argument and awaited, as a source that is read only
 /// when awaited is (`taint::source_read`): `.text().await`, `.json::<T>().await`.
 fn awaits_a_read(tokens: &[CodeToken<'_>], method: &str) -> bool {
-    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    let text = |at: usize| crate::words::token_text(tokens, at);
     (1..tokens.len()).any(|at| {
         if text(at) != method || text(at - 1) != "." {
             return false;

@@ -81,7 +81,7 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 /// `=> ()`, `=> continue`, `{}`; an empty block may hold stray `;`, which syn skips).
 fn drop_written(tokens: &[crate::words::CodeToken<'_>]) -> bool {
     use ra_ap_rustc_lexer::TokenKind::{CloseBracket, Gt};
-    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    let text = |at: usize| crate::words::token_text(tokens, at);
     let after_arrow = |at: usize| at > 0 && matches!(tokens[at - 1].0, Gt | CloseBracket);
     let mut err = false;
     let mut nothing = false;

@@ -105,7 +105,7 @@ fn registered(
 /// router's argument (`post(create)`, `get(handlers::create::<S>)`) or an import of one
 /// (`use handlers::create as c`). A test that calls a helper of that name does not.
 fn names_as_value(tokens: &[crate::words::CodeToken<'_>], wanted: &BTreeSet<String>) -> bool {
-    let text = |at: usize| tokens.get(at).map_or("", |(_, text)| *text);
+    let text = |at: usize| crate::words::token_text(tokens, at);
     tokens.iter().enumerate().any(|(at, (kind, name))| {
         *kind == ra_ap_rustc_lexer::TokenKind::Ident
             && wanted.contains(*name)
