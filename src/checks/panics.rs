@@ -215,7 +215,7 @@ fn reads(name: &str) -> bool {
 /// `None` when the tokens are not one.
 fn turbofish_callee<'t>(tokens: &[CodeToken<'t>], close: usize) -> Option<&'t str> {
     let mut depth = 0usize;
-    for at in (0..=close).rev() {
+    for at in (close.saturating_sub(GENERICS_READ)..=close).rev() {
         match tokens[at].1 {
             ">" => depth += 1,
             "<" => depth -= 1,
@@ -232,6 +232,10 @@ fn turbofish_callee<'t>(tokens: &[CodeToken<'t>], close: usize) -> Option<&'t st
     }
     None
 }
+
+/// How many tokens of generic arguments are read before they count as unknown: real ones are
+/// short, and a bound keeps a hostile file of `<` from being read once per call.
+const GENERICS_READ: usize = 256;
 
 /// For each `)`, where its `(` is (one pass, so that no receiver is scanned twice).
 fn matching_opens(tokens: &[CodeToken<'_>]) -> Vec<Option<usize>> {
@@ -271,7 +275,7 @@ fn awaits_a_read(tokens: &[CodeToken<'_>], method: &str) -> bool {
 /// not generic arguments it can follow.
 fn turbofish_end(tokens: &[CodeToken<'_>], open: usize) -> Option<usize> {
     let mut depth = 0usize;
-    for (at, (_, text)) in tokens.iter().enumerate().skip(open) {
+    for (at, (_, text)) in tokens.iter().enumerate().skip(open).take(GENERICS_READ) {
         match *text {
             "<" => depth += 1,
             ">" => depth -= 1,
@@ -791,6 +795,11 @@ mod tests {
         assert!(unwraps("let x = wrap(s.parse()).unwrap();"));
         // A turbofish the tokens cannot follow counts.
         assert!(unwraps("let f = decode::<fn() -> u8>(x).unwrap();"));
+        // So do generic arguments too long to read.
+        let (open, close) = ("Vec<".repeat(300), ">".repeat(300));
+        assert!(unwraps(&format!(
+            "let v = x.collect::<{open}u8{close}>().unwrap();"
+        )));
         // Unwraps of what nothing decodes or reads.
         assert!(!unwraps("let g = lock.read().unwrap(); let p = s.parse();"));
         assert!(!unwraps(
