@@ -214,20 +214,40 @@ fn reads(name: &str) -> bool {
 /// The function or method named before a turbofish that ends at `close` (`parse::<u8>`), or
 /// `None` when the tokens are not one.
 fn turbofish_callee<'t>(tokens: &[CodeToken<'t>], close: usize) -> Option<&'t str> {
+    let open = generics_end(tokens, close, Direction::Backward)?;
+    match tokens.get(open.checked_sub(3)?..open)? {
+        [(TokenKind::Ident, name), (_, ":"), (_, ":")] => Some(name),
+        _ => None,
+    }
+}
+
+enum Direction {
+    Forward,
+    Backward,
+}
+
+/// The other end of the generic arguments whose `<` (read forward) or `>` (read backward) is
+/// at `from`, or `None` when the tokens are not generic arguments this can follow: a statement
+/// or a block between, or more than `GENERICS_READ` tokens.
+fn generics_end(tokens: &[CodeToken<'_>], from: usize, direction: Direction) -> Option<usize> {
+    let (deeper, shallower) = match direction {
+        Direction::Forward => ("<", ">"),
+        Direction::Backward => (">", "<"),
+    };
     let mut depth = 0usize;
-    for at in (close.saturating_sub(GENERICS_READ)..=close).rev() {
-        match tokens[at].1 {
-            ">" => depth += 1,
-            "<" => depth -= 1,
+    for step in 0..GENERICS_READ {
+        let at = match direction {
+            Direction::Forward => from.checked_add(step)?,
+            Direction::Backward => from.checked_sub(step)?,
+        };
+        match tokens.get(at)?.1 {
+            t if t == deeper => depth += 1,
+            t if t == shallower => depth -= 1,
             ";" | "{" | "}" => return None,
             _ => {}
         }
         if depth == 0 {
-            let name = at.checked_sub(3).map(|n| &tokens[n..at]);
-            return match name {
-                Some([(TokenKind::Ident, name), (_, ":"), (_, ":")]) => Some(name),
-                _ => None,
-            };
+            return Some(at);
         }
     }
     None
@@ -261,7 +281,7 @@ fn awaits_a_read(tokens: &[CodeToken<'_>], method: &str) -> bool {
         }
         let mut call = at + 1;
         if [call, call + 1, call + 2].map(text) == [":", ":", "<"] {
-            match turbofish_end(tokens, call + 2) {
+            match generics_end(tokens, call + 2, Direction::Forward) {
                 Some(end) if text(end + 1) == "(" => call = end + 1,
                 // Not followed by the call: not arguments this can follow (`fn() -> T`).
                 _ => return true,
@@ -269,24 +289,6 @@ fn awaits_a_read(tokens: &[CodeToken<'_>], method: &str) -> bool {
         }
         [call, call + 1, call + 2, call + 3].map(text) == ["(", ")", ".", "await"]
     })
-}
-
-/// The `>` that closes the generic arguments opened at `open`, or `None` when the tokens are
-/// not generic arguments it can follow.
-fn turbofish_end(tokens: &[CodeToken<'_>], open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    for (at, (_, text)) in tokens.iter().enumerate().skip(open).take(GENERICS_READ) {
-        match *text {
-            "<" => depth += 1,
-            ">" => depth -= 1,
-            ";" | "{" | "}" => return None,
-            _ => {}
-        }
-        if depth == 0 {
-            return Some(at);
-        }
-    }
-    None
 }
 
 /// Whether a panic macro may be a match arm's body or lead a block (`walker::arm_panic`,
