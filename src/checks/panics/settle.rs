@@ -59,9 +59,7 @@ fn registered(
     wanted: &BTreeSet<String>,
     read: &(impl Fn(&str) -> Option<String> + Sync),
 ) -> Vec<Registered> {
-    let vocabulary = crate::words::Vocabulary::new(
-        (wanted.iter().cloned()).chain(routes::routing_words().map(String::from)),
-    );
+    let routing = crate::words::Vocabulary::new(routes::routing_words().map(String::from));
     // Routing words are in nearly every file; a wanted name is in few, and is looked for
     // in the bytes before the file is lexed.
     let names = crate::words::Vocabulary::new(wanted.iter().cloned());
@@ -77,7 +75,7 @@ fn registered(
                 }
                 let tokens = crate::words::code_token_list(t);
                 names_as_value(&tokens, wanted) && {
-                    let present = vocabulary.scan_tokens(t, tokens.iter().copied());
+                    let present = routing.scan_tokens(t, tokens.iter().copied());
                     routes::routing_words().any(|word| present.has(word))
                 }
             });
