@@ -77,8 +77,9 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     performs() && drop_written(query.tokens())
 }
 
-/// Whether the tokens can hold one of the drops the walker reports: `let _ =`, `.ok();`, or an `Err(..)` pattern beside an arm or `if let` that does nothing (`=> {}`,
-/// `=> ()`, `=> continue`, `{}`; an empty block may hold stray `;`, which syn skips).
+/// Whether the tokens can hold one of the drops the walker reports: `let _ =`, `.ok();`, or an
+/// `Err(..)` pattern beside an arm or `if let` that does nothing (`=> {}`, `=> ()`,
+/// `=> continue`, `{}`; an empty block may hold stray `;`, which syn skips).
 fn drop_written(tokens: &[crate::words::CodeToken<'_>]) -> bool {
     use ra_ap_rustc_lexer::TokenKind::{CloseBracket, Gt};
     let text = |at: usize| crate::words::token_text(tokens, at);
