@@ -66,32 +66,60 @@ impl Detection {
     }
 }
 
-/// A secret-like name followed closely by a string literal, or a function taking a parameter
-/// so named: the only Rust texts in which SEC002 can find something.
-static SECRET_ASSIGNMENT_HINT: LazyLock<Regex> = LazyLock::new(|| {
+/// The names SEC002 reads a secret under, whatever their case (with Unicode's folding: KELVIN
+/// SIGN is a `k`, LONG S an `s`). None is longer than `LONGEST_SECRET_NAME` characters.
+static SECRET_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)pass(?:wd|word|phrase)|secret|token|api_?key|apikey|private_?key|credential|(?:access|signing|encryption|master)[_-]?key",
+    )
+    .unwrap()
+});
+const LONGEST_SECRET_NAME: usize = 14;
+
+/// A function taking a parameter named for a secret, or a builder method whose parameters are
+/// secrets by name (`KNOWN_PARAMETERS`).
+static SECRET_PARAMETER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?i)(?:pass(?:wd|word|phrase)|secret|token|api_?key|apikey|private_?key|credential|(?:access|signing|encryption|master)[_-]?key)[^;{}]{0,60}?""#,
-        r"|(?i)(?-u:\b)fn[ \t\r\n]+[0-9A-Za-z_]+[ \t\r\n]*(?:<[^>]*>)?[ \t\r\n]*\([^)]*(?:pass(?:wd|word)|secret|token|api_?key|credential)",
-        // `KNOWN_PARAMETERS`: builder methods whose parameters are secrets by name.
+        r"(?i)(?-u:\b)fn[ \t\r\n]+[0-9A-Za-z_]+[ \t\r\n]*(?:<[^>]*>)?[ \t\r\n]*\([^)]*(?:pass(?:wd|word)|secret|token|api_?key|credential)",
         r"|(?-u:\b)(?:basic_auth|bearer_auth|with_basic_auth)(?-u:\b)",
     ))
     .unwrap()
 });
 
-/// Whether a Rust file may hold a secret: a SEC002-shaped assignment, or a text-level
-/// detection (a known format, a URL with a password). Decides whether the file is worth
-/// parsing when no other selected rule needs its tree; cheap for the files it rejects.
+/// Whether a secret's name is followed closely by a string: a `"` within 60 characters after
+/// it, with no `;`, `{` or `}` between. Names are found left to right without overlaps, so one
+/// that starts inside a name found (`token` in `secretoken`) is not seen; it ends at most
+/// `LONGEST_SECRET_NAME` characters after the found one, and the window after each found name
+/// is that much longer. Looser than a search from every name, never stricter. (A regex for the
+/// whole shape ran several times slower: its lazy DFA kept filling and clearing its cache.)
+fn quoted_after_a_secret_name(text: &str) -> bool {
+    const WITHIN: usize = 60;
+    SECRET_NAME.find_iter(text).any(|name| {
+        let mut after = text[name.end()..]
+            .chars()
+            .take(LONGEST_SECRET_NAME + WITHIN + 1);
+        after
+            .find(|c| matches!(c, '"' | ';' | '{' | '}'))
+            .is_some_and(|c| c == '"')
+    })
+}
+
+/// Whether a Rust file may hold a secret: a SEC002-shaped assignment (a secret-like name
+/// followed closely by a string literal, or a function taking a parameter so named), or a
+/// text-level detection (a known format, a URL with a password). Decides whether the file is
+/// worth parsing when no other selected rule needs its tree; cheap for the files it rejects.
 pub fn may_hold_secrets(source: &Source, in_text: &[Detection]) -> bool {
-    // Every branch of the hint holds one of these, in any case the hint's Unicode `(?i)` folds
-    // (KELVIN SIGN is a `k`, LONG S an `s`), and so does this regex's. Two Rust files in three
-    // hold none, and this search is many times faster than the hint's: its `fn` branch keeps
-    // the regex from skipping ahead to a likely match. (The regex's literal search is also about
-    // four times faster here than an ASCII case-insensitive Aho-Corasick automaton.)
+    // Every secret name holds one of these, in any case `SECRET_NAME`'s Unicode `(?i)` folds,
+    // and so does this regex's. Two Rust files in three hold none, and this search is many
+    // times faster than the others. (The regex's literal search is also about four times
+    // faster here than an ASCII case-insensitive Aho-Corasick automaton.)
     static HINT_FRAGMENTS: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new("(?i)pass|secret|token|key|credential|_auth").expect("a valid regex")
     });
     let text = source.text.as_str();
-    !in_text.is_empty() || (HINT_FRAGMENTS.is_match(text) && SECRET_ASSIGNMENT_HINT.is_match(text))
+    !in_text.is_empty()
+        || (HINT_FRAGMENTS.is_match(text)
+            && (quoted_after_a_secret_name(text) || SECRET_PARAMETER.is_match(text)))
 }
 
 /// Secrets are detected whatever the selection (their spans mask every output): a Rust file
@@ -1209,6 +1237,39 @@ mod tests {
         for name in ["label", "pas", "tok", "", "ke"] {
             assert!(!super::may_name_a_secret(name), "{name}");
         }
+    }
+
+    /// The whole shape as one regex (what `quoted_after_a_secret_name` replaced): wherever it
+    /// matches, the search must say yes.
+    #[test]
+    fn a_quote_after_a_secret_name_is_seen_wherever_one_regex_would_see_it() {
+        let whole = regex::Regex::new(
+            r#"(?i)(?:pass(?:wd|word|phrase)|secret|token|api_?key|apikey|private_?key|credential|(?:access|signing|encryption|master)[_-]?key)[^;{}]{0,60}?""#,
+        )
+        .unwrap();
+        let pad = |n: usize| "é".repeat(n);
+        let texts = [
+            // `token` starts inside `secret`: only it is 60 characters from the quote.
+            format!("secretoken{}\"", pad(60)),
+            format!("encryption_key{}\"", pad(60)),
+            format!("x_encryption-keys{}\"", pad(59)),
+            format!("let api_\u{212A}ey = {}\"", pad(50)),
+            format!("passwordtokensecret{}\"x", pad(60)),
+            // Beyond the window, however long the name.
+            format!("token{}\"", pad(75)),
+            format!("token{};\"", pad(10)),
+            "token { \"x\" }".to_string(),
+            "let a = 1; // secret\nlet b = \"x\";".to_string(),
+            "SECRETS { \"x\" }".to_string(),
+        ];
+        for text in &texts {
+            if whole.is_match(text) {
+                assert!(super::quoted_after_a_secret_name(text), "{text}");
+            }
+        }
+        assert!(texts.iter().filter(|t| whole.is_match(t)).count() >= 5);
+        assert!(!super::quoted_after_a_secret_name(&texts[5]));
+        assert!(!super::quoted_after_a_secret_name(&texts[6]));
     }
 
     #[test]
