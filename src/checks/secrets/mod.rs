@@ -243,7 +243,12 @@ impl UnreadTokens {
             self.skip_to = end;
             return true;
         }
-        self.skips_attribute(kind)
+        // An ABI (`extern "system" fn`) is no expression: never a value, nor a key's name.
+        let abi = matches!(kind, TokenKind::Literal { .. })
+            && index
+                .checked_sub(1)
+                .is_some_and(|before| tokens[before] == (TokenKind::Ident, "extern"));
+        abi || self.skips_attribute(kind)
     }
 
     fn skips_attribute(&mut self, kind: ra_ap_rustc_lexer::TokenKind) -> bool {
@@ -1292,6 +1297,7 @@ mod tests {
             format!("let api_key = \"{value}\\n\";"),
             format!("let v = serde_json::json!({{\"password\": \"{value}\"}});"),
             format!("if a != b {{ let api_key = \"{value}\"; }}"),
+            format!("extern \"C\" fn f() {{}}\nlet api_key = \"{value}\";"),
         ] {
             assert!(code_may_hold_secret(&code), "{code}");
             let source = crate::source::Source::new("a.rs", code.clone());
@@ -1314,6 +1320,10 @@ mod tests {
             format!("struct S {{ api_key: String }}\nconst LABEL: &str = \"{value}\";"),
             "const SZ_OID_PRIVATE_KEY: &str = \"1.2.840.113549.1.1.1\";".to_string(),
             "const CRYPTO_PROVIDER_KEY: &str = \"Microsoft Enhanced Provider 10\";".to_string(),
+            // An ABI is no value: a secret-named type or function and its `extern "system"`.
+            "pub type PFN_FREE_PASSWORD = Option<unsafe extern \"system\" fn(p: *const u8)>;"
+                .to_string(),
+            "pub unsafe extern \"system\" fn free_password() {}".to_string(),
             // Inside a macro other than a map macro: opaque to the syntax tree.
             format!("link!(\"a.dll\" fn f(password: *const u8));\nconst X: &str = \"{value}\";"),
             format!("println!(\"{{}}\", connect(\"{value}\", api_key));"),
