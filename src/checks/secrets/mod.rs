@@ -161,21 +161,18 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
             }
             TokenKind::RawIdent => seen.read_name(&piece[2..]),
             TokenKind::Literal {
-                kind: LiteralKind::Str { .. } | LiteralKind::RawStr { .. },
+                kind: kind @ (LiteralKind::Str { .. } | LiteralKind::RawStr { .. }),
                 ..
             } => {
-                let content = piece
-                    .trim_start_matches('r')
-                    .trim_matches('#')
-                    .trim_matches('"');
+                let literal = StringLiteral::read(kind, piece);
                 if seen
                     .pending
-                    .is_some_and(|kind| could_be_its_value(kind, content))
+                    .is_some_and(|kind| could_be_its_value(kind, literal))
                 {
                     return true;
                 }
-                seen.literals.push(content);
-                seen.read_name(content);
+                seen.literals.push(literal);
+                seen.read_name(literal.content);
             }
             TokenKind::Semi | TokenKind::OpenBrace | TokenKind::CloseBrace => {
                 seen.pending = None;
@@ -194,19 +191,59 @@ fn code_may_hold_secret(tokens: &[crate::words::CodeToken<'_>]) -> bool {
     seen.typed.iter().any(|&kind| {
         seen.literals
             .iter()
-            .any(|content| could_be_its_value(kind, content))
+            .any(|&literal| could_be_its_value(kind, literal))
     })
 }
 
-/// Whether a string literal's content could be the value of a secret so named, as far as the
-/// tokens tell: what `is_secret_value` refuses is judged only where no escape can change the
-/// value.
-fn could_be_its_value(kind: SecretName, content: &str) -> bool {
-    let plain = !content.contains('\\');
-    let refused = plain
-        && (content.trim().contains(char::is_whitespace)
-            || content.contains("://")
-            || (content.contains('.') && content.bytes().all(|b| b.is_ascii_digit() || b == b'.')));
+/// A string literal as its code token shows it: the text between its quotes, and whether that
+/// text is its value (`exact`): a terminated `".."` with no escape, or a terminated raw string,
+/// and no carriage return (which a line break's CR LF loses in the value).
+#[derive(Clone, Copy)]
+struct StringLiteral<'t> {
+    content: &'t str,
+    exact: bool,
+}
+
+impl<'t> StringLiteral<'t> {
+    fn read(kind: ra_ap_rustc_lexer::LiteralKind, piece: &'t str) -> StringLiteral<'t> {
+        use ra_ap_rustc_lexer::LiteralKind;
+        let between = match kind {
+            LiteralKind::Str { terminated: true } => piece
+                .strip_prefix('"')
+                .and_then(|p| p.strip_suffix('"'))
+                .filter(|content| !content.contains('\\')),
+            LiteralKind::RawStr { n_hashes: Some(n) } => {
+                let hashes = "#".repeat(usize::from(n));
+                (piece.strip_prefix('r'))
+                    .and_then(|p| p.strip_prefix(hashes.as_str()))
+                    .and_then(|p| p.strip_suffix(hashes.as_str()))
+                    .and_then(|p| p.strip_prefix('"'))
+                    .and_then(|p| p.strip_suffix('"'))
+            }
+            _ => None,
+        };
+        match between.filter(|content| !content.contains('\r')) {
+            Some(content) => StringLiteral {
+                content,
+                exact: true,
+            },
+            None => StringLiteral {
+                content: piece
+                    .trim_start_matches('r')
+                    .trim_matches('#')
+                    .trim_matches('"'),
+                exact: false,
+            },
+        }
+    }
+}
+
+/// Whether a string literal could be the value of a secret so named, as far as the tokens
+/// tell: what `is_secret_value` refuses whatever the name is judged where the literal's text is
+/// its value; else only its length, which escapes only shorten.
+fn could_be_its_value(kind: SecretName, literal: StringLiteral<'_>) -> bool {
+    let content = literal.content;
+    let refused = literal.exact && names::refused_whatever_the_name(content);
     !refused
         && match kind {
             SecretName::AnyValue => content.trim().len() >= 4,
@@ -290,7 +327,7 @@ struct SecretNames<'t> {
     /// The kinds of the typed names (a set: a file may type a thousand `key: &str` parameters,
     /// and each literal is judged against each kind).
     typed: BTreeSet<SecretName>,
-    literals: Vec<&'t str>,
+    literals: Vec<StringLiteral<'t>>,
     /// Inside a function's signature (from `fn` to its body or `;`), and how deep in
     /// parentheses.
     in_signature: bool,
@@ -1298,6 +1335,10 @@ mod tests {
             format!("let v = serde_json::json!({{\"password\": \"{value}\"}});"),
             format!("if a != b {{ let api_key = \"{value}\"; }}"),
             format!("extern \"C\" fn f() {{}}\nlet api_key = \"{value}\";"),
+            // Read as written: a raw string keeps its inner quotes; a line continuation leaves
+            // no space in the value.
+            format!("let api_key = r#\"\"{value}\"\"#;"),
+            "let password = \"hunter\\\n    22abc\";".to_string(),
         ] {
             assert!(code_may_hold_secret(&code), "{code}");
             let source = crate::source::Source::new("a.rs", code.clone());
@@ -1320,6 +1361,10 @@ mod tests {
             format!("struct S {{ api_key: String }}\nconst LABEL: &str = \"{value}\";"),
             "const SZ_OID_PRIVATE_KEY: &str = \"1.2.840.113549.1.1.1\";".to_string(),
             "const CRYPTO_PROVIDER_KEY: &str = \"Microsoft Enhanced Provider 10\";".to_string(),
+            // Never a secret's value, whatever the name: a path, an environment variable's name.
+            "const TOKEN_ROUTE: &str = \"/v1/oauth2/_token\";".to_string(),
+            "let password = \"DB_PASSWORD_FILE\";".to_string(),
+            "fn login(password: &str) {}\nconst A: &str = \"/v1/auth\";".to_string(),
             // An ABI is no value: a secret-named type or function and its `extern "system"`.
             "pub type PFN_FREE_PASSWORD = Option<unsafe extern \"system\" fn(p: *const u8)>;"
                 .to_string(),

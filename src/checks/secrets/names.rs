@@ -119,6 +119,30 @@ pub fn spelled_from(word: &str, words: &[String]) -> bool {
     ends[word.len()]
 }
 
+/// What `is_secret_value` refuses as a secret's value whatever the name and the line: too
+/// short, with a space or a line break, a URL, a path, an environment variable's name, a
+/// placeholder, a UUID, a version number, percent-encoded data, a JWT's single segment, or only
+/// the words of secret names. The tree gate (`code_may_hold_secret`) asks it of the literals
+/// whose text is their value.
+pub fn refused_whatever_the_name(value: &str) -> bool {
+    let value = value.trim();
+    value.chars().count() < 4
+        || value.contains(char::is_whitespace)
+        || value.contains("://")
+        || looks_like_path(value)
+        || looks_like_env_name(value)
+        || CATALOGUE.is_placeholder(value)
+        || CATALOGUE.contains_uuid(value)
+        || (value.contains('.') && value.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        // Percent-encoded test data (`%60%7B%7D`) and single JWT segments (a claims payload,
+        // `eyJ...` without dots) are not credentials.
+        || value.matches('%').count() >= 2
+        || (value.starts_with("eyJ") && !value.contains('.'))
+        || crate::words::split(value)
+            .iter()
+            .all(|w| ["password", "secret", "token", "key", "api", "pass"].contains(&w.as_str()))
+}
+
 /// Whether `value`, assigned to `name` (a name of this kind) on `line`, is a real secret.
 pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) -> bool {
     let data = &*DATA;
@@ -133,31 +157,14 @@ pub fn is_secret_value(name: &str, value: &str, kind: SecretName, line: &str) ->
     if !value_words.is_empty() && value_words.iter().all(|w| spelled_from(w, &name_words)) {
         return false;
     }
-    let spaces = value.chars().filter(|c| c.is_whitespace()).count();
-    if value.chars().count() < 4
-        || value.contains("://")
-        || value.contains('\n')
-        || looks_like_path(value)
-        || looks_like_env_name(value)
-        || CATALOGUE.is_placeholder(value)
-        || CATALOGUE.contains_uuid(value)
-        || (value.contains('.') && value.chars().all(|c| c.is_ascii_digit() || c == '.'))
-        // Percent-encoded test data (`%60%7B%7D`) and single JWT segments (a claims payload,
-        // `eyJ...` without dots) are not credentials.
-        || value.matches('%').count() >= 2
-        || (value.starts_with("eyJ") && !value.contains('.'))
-        || crate::words::split(value)
-            .iter()
-            .all(|w| ["password", "secret", "token", "key", "api", "pass"].contains(&w.as_str()))
-    {
+    if refused_whatever_the_name(value) {
         return false;
     }
     match kind {
-        SecretName::AnyValue => spaces == 0,
+        SecretName::AnyValue => true,
         // Issued tokens mix letters and digits; identifiers and labels do not.
         SecretName::HighEntropyValue => {
-            spaces == 0
-                && value.chars().any(|c| c.is_ascii_digit())
+            value.chars().any(|c| c.is_ascii_digit())
                 && value.chars().any(|c| c.is_ascii_alphabetic())
                 && value.len() >= data.min_length
                 && entropy(value) >= data.min_entropy
