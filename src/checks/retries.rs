@@ -71,8 +71,11 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 /// `Err`, `is_ok` ..) within a `loop`, a `while`, or a `for .. in` with a range's `..` in its
 /// header; and, unless the loop is over a range, the loop also counts (`+`, maybe `=`, then an
 /// integer literal: `n += 1`, `n = n + 1`) or the text writes a retry word somewhere (the rule
-/// reads them in the loop, its function's name and its label). (`for` without `in` before its
-/// block is `impl .. for` or `for<'a>`; a range loop's pattern cannot be a struct pattern.)
+/// reads them in the loop, its function's name and its label). A `loop` or a `for` must also
+/// hold a way out for its success path (`loops::exits`): `return`, `break`, an exit macro, or
+/// any call where the file names `exit` (`std::process::exit`, maybe renamed on import); a
+/// `while` may leave by its condition. (`for` without `in` before its block is `impl .. for`
+/// or `for<'a>`; a range loop's pattern cannot be a struct pattern.)
 ///
 /// A loop runs from its keyword to the end of its body. Where the body's brace cannot be told
 /// apart from a block in the header (`for x in {v} {`, `while match k { .. } {`), the loop is
@@ -84,6 +87,9 @@ fn loop_inspects_a_result(text: &str, tokens: &[crate::words::CodeToken<'_>]) ->
     let mut previous: Option<crate::words::CodeToken<'_>> = None;
     let mut retry_word: Option<bool> = None;
     let mut names_a_retry = || *retry_word.get_or_insert_with(|| writes_a_retry_word(text));
+    loops.exit_anywhere = tokens
+        .iter()
+        .any(|&(kind, piece)| kind == TokenKind::Ident && piece == "exit");
     for (index, &(kind, piece)) in tokens.iter().enumerate() {
         let Some(after_plus) = count.take_plus(kind) else {
             continue;
@@ -107,9 +113,17 @@ fn loop_inspects_a_result(text: &str, tokens: &[crate::words::CodeToken<'_>]) ->
                 kind: LiteralKind::Int { .. },
                 ..
             } if after_plus > 0 && loops.count_makes_a_retry() => return true,
+            TokenKind::Bang
+                if previous.is_some_and(|(kind, name)| {
+                    kind == TokenKind::Ident && DATA.res001.exit_macros.iter().any(|m| m == name)
+                }) && loops.note_exit() =>
+            {
+                return true;
+            }
             TokenKind::Ident => match piece {
                 "loop" | "while" | "for" => loops.open_loop(piece),
                 "in" => loops.note_in(),
+                "return" | "break" if loops.note_exit() => return true,
                 _ if INSPECTIONS.contains(&piece)
                     && inspects(tokens, index)
                     && loops.inspection_makes_a_retry(&mut names_a_retry) =>
@@ -131,6 +145,8 @@ struct OpenLoops {
     open: Vec<OpenLoop>,
     depth: usize,
     parens: usize,
+    /// The file names `exit`: any call may leave any loop.
+    exit_anywhere: bool,
 }
 
 /// A loop whose keyword was read and whose body has not ended.
@@ -148,6 +164,10 @@ struct OpenLoop {
     has_range: bool,
     inspected: bool,
     counted: bool,
+    /// A way out (`return`, `break`, an exit macro) read inside it.
+    exits: bool,
+    /// It is shaped as a retry, but for a way out.
+    retries: bool,
 }
 
 impl OpenLoop {
@@ -173,7 +193,17 @@ impl OpenLoops {
             has_range: false,
             inspected: false,
             counted: false,
+            exits: keyword == "while" || self.exit_anywhere,
+            retries: false,
         });
+    }
+
+    /// A way out of every open loop: whether one of them is then a retry.
+    fn note_exit(&mut self) -> bool {
+        for o in &mut self.open {
+            o.exits = true;
+        }
+        self.open.iter().any(|o| o.retries)
     }
 
     /// An `in` at a `for`'s own nesting: its header holds what it loops over.
@@ -236,11 +266,13 @@ impl OpenLoops {
             .retain(|o| o.depth < depth || (o.depth == depth && !o.in_body));
     }
 
-    /// A count (`+= 1`) in the open `loop`s and `while`s: whether one of them also inspects.
+    /// A count (`+= 1`) in the open `loop`s and `while`s: whether one of them also inspects
+    /// (and has a way out).
     fn count_makes_a_retry(&mut self) -> bool {
         for o in self.open.iter_mut().filter(|o| !o.is_for) {
             o.counted = true;
-            if o.inspected {
+            o.retries |= o.inspected;
+            if o.retries && o.exits {
                 return true;
             }
         }
@@ -252,13 +284,12 @@ impl OpenLoops {
     fn inspection_makes_a_retry(&mut self, names_a_retry: &mut impl FnMut() -> bool) -> bool {
         for o in &mut self.open {
             if o.is_for {
-                if o.has_range {
-                    return true;
-                }
-                continue;
+                o.retries |= o.has_range;
+            } else {
+                o.inspected = true;
+                o.retries |= o.counted || names_a_retry();
             }
-            o.inspected = true;
-            if o.counted || names_a_retry() {
+            if o.retries && o.exits {
                 return true;
             }
         }
@@ -846,6 +877,36 @@ mod tests {
         assert!(gate(
             "fn f() { loop { if let Ok(c) = dial() { return c } } } // BAC\u{212A}OFF"
         ));
+    }
+
+    #[test]
+    fn the_loop_gate_needs_a_way_out_of_a_loop_or_a_for() {
+        // Success must leave the loop: none does here.
+        assert!(!gate(
+            "fn f() { loop { n += 1; match op() { Ok(v) => use_it(v), Err(_) => {} } } }"
+        ));
+        assert!(!gate(
+            "fn f() { for i in 0..3 { if op().is_ok() { done(); } } }"
+        ));
+        // The way out, before or after the inspection; the count after it.
+        assert!(gate(
+            "fn f() { loop { if done { break } if op().is_ok() { n += 1 } } }"
+        ));
+        assert!(gate(
+            "fn f() { for i in 0..3 { if op().is_ok() { break } } }"
+        ));
+        assert!(gate(
+            "fn f() { loop { n += 1; match op() { Ok(_) => unreachable!(), Err(_) => {} } } }"
+        ));
+        // A way out in a loop already ended is none.
+        assert!(!gate(
+            "fn f() { loop { n += 1; if op().is_ok() { go() } } return 1; }"
+        ));
+        // `exit`, maybe renamed on import, can be any call; a `while` may leave by its condition.
+        assert!(gate(
+            "use std::process::exit as quit;\nfn f() { loop { n += 1; if op().is_ok() { quit(0) } } }"
+        ));
+        assert!(gate("fn f() { while op().is_err() { n += 1; } }"));
     }
 
     #[test]
