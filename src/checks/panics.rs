@@ -777,10 +777,7 @@ impl<'ast> Visit<'ast> for Walker<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tokens(text: &str) -> Vec<CodeToken<'_>> {
-        crate::words::code_tokens(text).collect()
-    }
+    use crate::words::code_token_list as tokens;
 
     #[test]
     fn only_an_unwrap_of_a_decode_or_a_read_can_panic_on_input() {

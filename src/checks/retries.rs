@@ -749,7 +749,7 @@ fn config_retry_without_backoff(
 mod tests {
     /// The loop gate on a text.
     fn gate(text: &str) -> bool {
-        let tokens: Vec<_> = crate::words::code_tokens(text).collect();
+        let tokens = crate::words::code_token_list(text);
         super::loop_inspects_a_result(text, &tokens)
     }
 

@@ -509,12 +509,10 @@ impl<'ast> Visit<'ast> for Walker<'ast, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::words::code_token_list as tokens;
 
     #[test]
     fn a_call_without_arguments_is_told_from_a_channel_send() {
-        fn tokens(text: &str) -> Vec<crate::words::CodeToken<'_>> {
-            crate::words::code_tokens(text).collect()
-        }
         let request = tokens("let r = client.post(url).send().await;");
         assert!(calls_without_arguments(&request, "send"));
         let channel = tokens("tx.send(event).await; let send = f();");
@@ -524,8 +522,7 @@ mod tests {
 
     #[test]
     fn only_a_file_that_writes_a_drop_is_parsed_for_one() {
-        let written =
-            |text: &str| drop_written(&crate::words::code_tokens(text).collect::<Vec<_>>());
+        let written = |text: &str| drop_written(&tokens(text));
         assert!(written("let _ = db.execute(q).await;"));
         assert!(written("let _=f();"));
         assert!(written("client.send().await.ok() ;"));
@@ -548,9 +545,6 @@ mod tests {
 
     #[test]
     fn a_function_is_named_through_its_module_or_not_at_all() {
-        fn tokens(text: &str) -> Vec<crate::words::CodeToken<'_>> {
-            crate::words::code_tokens(text).collect()
-        }
         let named = |text: &str| module_item_written(&tokens(text), "std::fs::copy");
         assert!(named("std::fs::copy(a, b)"));
         assert!(named("use std::fs; fn f() { let _ = fs :: copy(a, b); }"));

@@ -1260,7 +1260,7 @@ mod tests {
     }
 
     fn code_may_hold_secret(code: &str) -> bool {
-        let tokens: Vec<_> = crate::words::code_tokens(code).collect();
+        let tokens = crate::words::code_token_list(code);
         super::code_may_hold_secret(&tokens)
     }
 
