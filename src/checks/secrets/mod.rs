@@ -1285,9 +1285,10 @@ mod tests {
     /// matches, the search must say yes.
     #[test]
     fn a_quote_after_a_secret_name_is_seen_wherever_one_regex_would_see_it() {
-        let whole = regex::Regex::new(
-            r#"(?i)(?:pass(?:wd|word|phrase)|secret|token|api_?key|apikey|private_?key|credential|(?:access|signing|encryption|master)[_-]?key)[^;{}]{0,60}?""#,
-        )
+        let whole = regex::Regex::new(&format!(
+            "(?:{})[^;{{}}]{{0,60}}?\"",
+            super::SECRET_NAME.as_str()
+        ))
         .unwrap();
         let pad = |n: usize| "é".repeat(n);
         let texts = [
