@@ -60,7 +60,7 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
     }
     let retry_loop = INSPECTIONS.iter().any(|w| query.has(w))
         && LOOP_KEYWORDS.iter().any(|w| query.has(w))
-        && loop_inspects_a_result(&query.ctx.source.text, query.tokens());
+        && loop_inspects_a_result(&query.ctx.source.text, query.tokens(), query.has("exit"));
     // A policy is found by its resolved path: every segment is written (`query.has_path`).
     retry_loop
         || DATA.res001.policy.iter().any(|p| query.has_path(&p.path))
@@ -73,23 +73,25 @@ pub fn needs_tree(query: &TreeQuery<'_>) -> bool {
 /// integer literal: `n += 1`, `n = n + 1`) or the text writes a retry word somewhere (the rule
 /// reads them in the loop, its function's name and its label). A `loop` or a `for` must also
 /// hold a way out for its success path (`loops::exits`): `return`, `break`, an exit macro, or
-/// any call where the file names `exit` (`std::process::exit`, maybe renamed on import); a
-/// `while` may leave by its condition. (`for` without `in` before its block is `impl .. for`
-/// or `for<'a>`; a range loop's pattern cannot be a struct pattern.)
+/// any call where the file names `exit` (`exit_named`: `std::process::exit`, maybe renamed on
+/// import); a `while` may leave by its condition. (`for` without `in` before its block is
+/// `impl .. for` or `for<'a>`; a range loop's pattern cannot be a struct pattern.)
 ///
 /// A loop runs from its keyword to the end of its body. Where the body's brace cannot be told
 /// apart from a block in the header (`for x in {v} {`, `while match k { .. } {`), the loop is
 /// read up to the end of the block around its keyword, a stretch that holds the whole loop.
-fn loop_inspects_a_result(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> bool {
+fn loop_inspects_a_result(
+    text: &str,
+    tokens: &[crate::words::CodeToken<'_>],
+    exit_named: bool,
+) -> bool {
     use ra_ap_rustc_lexer::{LiteralKind, TokenKind};
     let mut loops = OpenLoops::default();
     let mut count = CountReader::default();
     let mut previous: Option<crate::words::CodeToken<'_>> = None;
     let mut retry_word: Option<bool> = None;
     let mut names_a_retry = || *retry_word.get_or_insert_with(|| writes_a_retry_word(text));
-    loops.exit_anywhere = tokens
-        .iter()
-        .any(|&(kind, piece)| kind == TokenKind::Ident && piece == "exit");
+    loops.exit_anywhere = exit_named;
     for (index, &(kind, piece)) in tokens.iter().enumerate() {
         let Some(after_plus) = count.take_plus(kind) else {
             continue;
@@ -485,6 +487,7 @@ pub fn gate_words() -> Vec<String> {
     LOOP_KEYWORDS
         .iter()
         .chain(&INSPECTIONS)
+        .chain(&["exit"])
         .copied()
         .map(String::from)
         .chain(policy_path_segments())
@@ -750,7 +753,8 @@ mod tests {
     /// The loop gate on a text.
     fn gate(text: &str) -> bool {
         let tokens = crate::words::code_token_list(text);
-        super::loop_inspects_a_result(text, &tokens)
+        let exit = crate::words::Vocabulary::new(["exit".to_string()]);
+        super::loop_inspects_a_result(text, &tokens, exit.scan(text).has("exit"))
     }
 
     #[test]
