@@ -199,6 +199,12 @@ fn write_hostile_data(root: &Path) {
         format!("a: {}\n", nest("[", "1", "]")),
     );
     write(root, "deploy/dup.yaml", "a: 1\na: 2\n");
+    // A lock cut short: read for the Cargo model, it must still be reported as not parsed.
+    write(
+        root,
+        "tools/old/Cargo.lock",
+        "[[package]]\nname = \"a\"\nversion = ",
+    );
     write(
         root,
         "deploy/multi.yaml",
@@ -450,7 +456,11 @@ fn assert_hostile_files_are_not_parsed(report: &Value) {
     // The broken document is the second: its position is given.
     assert_reason(&not_parsed, "deploy/multi.yaml", "4:");
     assert_reason(&not_parsed, "config/deep.json", "recursion limit");
-    for deep in ["config/deep.toml", "config/deep-tables.toml"] {
+    for deep in [
+        "config/deep.toml",
+        "config/deep-tables.toml",
+        "tools/old/Cargo.lock",
+    ] {
         assert!(
             !reason_of(&not_parsed, deep).is_empty(),
             "{deep}: {not_parsed:#?}"

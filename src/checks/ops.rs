@@ -389,10 +389,10 @@ fn runbook_incomplete(ctx: &ProjectContext<'_>, out: &mut Vec<Finding>) {
 /// OPS005: `*` requirements and unpinned git dependencies that no committed lock pins, and
 /// workspaces or packages that build a production binary without a committed lock.
 fn unpinned_dependencies(ctx: &ProjectContext<'_>, manifest: &Manifest, out: &mut Vec<Finding>) {
-    let lock = ctx.cargo.lock_for(manifest);
     // A committed lock keeps the resolved version or commit until `cargo update`: the build
-    // is reproducible.
-    let locked = |package: &str| lock.is_some_and(|l| l.pins(package));
+    // is reproducible. It is read only for a dependency it could pin.
+    let lock = || ctx.cargo.lock_for(manifest);
+    let locked = |package: &str| lock().is_some_and(|l| l.pins(package));
     for dep in manifest.all_dependencies() {
         // Built from the tree; a dependency only for other operating systems never goes into
         // a service built for Linux.
@@ -424,7 +424,8 @@ fn unpinned_dependencies(ctx: &ProjectContext<'_>, manifest: &Manifest, out: &mu
                 )),
             );
         }
-        if dep.git.is_some() && !dep.git_pinned && !lock.is_some_and(|l| l.pins_git(&dep.package)) {
+        if dep.git.is_some() && !dep.git_pinned && !lock().is_some_and(|l| l.pins_git(&dep.package))
+        {
             out.push(unpinned_git(manifest, dep));
         }
     }

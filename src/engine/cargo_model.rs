@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::checks::{self, Parsed};
 use crate::engine::read::{Text, read_text};
-use crate::facts::{self, cargo::CargoProject, cargo::Lockfile, cargo::Manifest};
+use crate::facts::{self, cargo::CargoProject, cargo::Lock, cargo::Manifest};
 use crate::source::{FileKind, Source};
 use crate::walk::Candidate;
 
@@ -34,7 +34,7 @@ pub struct CargoModel {
 
 /// One manifest or lockfile, read and parsed (in parallel), before it joins the model.
 enum ModelPart {
-    Lock(String, Lockfile),
+    Lock(String, Lock),
     Manifest(Box<Manifest>),
     Neither,
 }
@@ -93,16 +93,13 @@ fn parse(
     if let Some(reason) = facts::too_large(text.len()) {
         return (ModelPart::Neither, Some(reason));
     }
-    if candidate.path.ends_with("Cargo.lock") {
-        let dir = candidate.path.rsplit_once('/').map_or("", |(d, _)| d);
-        return match Lockfile::parse(text) {
-            Ok(lock) => (ModelPart::Lock(dir.to_string(), lock), None),
-            // A lock that does not parse still exists and still pins.
-            Err(reason) => (
-                ModelPart::Lock(dir.to_string(), Lockfile::default()),
-                Some(reason),
-            ),
-        };
+    if let Some(dir) = lock_dir(&candidate.path) {
+        // A lock that does not parse still exists and still pins: whether it parses is asked
+        // later (`CargoModel::not_parsed`).
+        return (
+            ModelPart::Lock(dir.to_string(), Lock::new(text.to_string())),
+            None,
+        );
     }
     let source = Source::new(candidate.path.clone(), text.to_string());
     match Manifest::parse(source, paths) {
@@ -122,7 +119,23 @@ fn parse(
     }
 }
 
+/// The folder of a Cargo.lock (`""` at the root), or `None` for any other file.
+fn lock_dir(path: &str) -> Option<&str> {
+    let dir = path.strip_suffix("Cargo.lock")?;
+    match dir.strip_suffix('/') {
+        Some(dir) => Some(dir),
+        None => dir.is_empty().then_some(""),
+    }
+}
+
 impl CargoModel {
+    /// Why a manifest or lockfile read for the model does not parse, if it does not: a lock is
+    /// parsed for this only when asked, here or by a check.
+    pub fn not_parsed(&self, path: &str, read_error: Option<&String>) -> Option<String> {
+        let lock = || self.project.locks.get(lock_dir(path)?)?.parse_error();
+        read_error.cloned().or_else(|| lock().map(str::to_string))
+    }
+
     /// The digest of what the model is built from, for the cache's keys: the path and text of
     /// every manifest and lockfile read, and which targets each package has (found from the
     /// paths of `src/main.rs`, `src/bin/`, `src/lib.rs`). Any change to them invalidates every
@@ -154,5 +167,43 @@ impl CargoModel {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_is_known_by_its_folder() {
+        assert_eq!(lock_dir("Cargo.lock"), Some(""));
+        assert_eq!(lock_dir("tools/old/Cargo.lock"), Some("tools/old"));
+        assert_eq!(lock_dir("tools/oldCargo.lock"), None);
+        assert_eq!(lock_dir("tools/Cargo.toml"), None);
+    }
+
+    #[test]
+    fn a_lock_that_does_not_parse_says_why_when_asked_and_pins_nothing() {
+        let locks = [
+            ("".to_string(), Lock::new("version = 4\n".to_string())),
+            (
+                "old".to_string(),
+                Lock::new("[[package]]\nname = ".to_string()),
+            ),
+        ];
+        let model = CargoModel {
+            project: CargoProject::new(Vec::new(), locks.into_iter().collect()),
+            reads: HashMap::new(),
+        };
+        assert_eq!(model.not_parsed("Cargo.lock", None), None);
+        assert!(model.not_parsed("old/Cargo.lock", None).is_some());
+        assert!(model.project.locks["old"].lockfile().packages.is_empty());
+        // A reason found when it was read wins; a file that is no lock has no other.
+        let too_large = "larger than 4 MiB".to_string();
+        assert_eq!(
+            model.not_parsed("Cargo.lock", Some(&too_large)),
+            Some(too_large.clone())
+        );
+        assert_eq!(model.not_parsed("old/Cargo.toml", None), None);
     }
 }

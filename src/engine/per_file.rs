@@ -93,7 +93,9 @@ fn analyse_manifest(
                 Some(Text {
                     text: text.clone(),
                     notes: notes.clone(),
-                    not_parsed: parse_error.clone(),
+                    not_parsed: inputs
+                        .cargo
+                        .not_parsed(&candidate.path, parse_error.as_ref()),
                 })
             };
             analyse_keyed(candidate, key, None, text, inputs, cache)

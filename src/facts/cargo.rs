@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -328,6 +329,39 @@ pub struct LockedPackage {
     pub source: Option<String>,
 }
 
+/// A committed Cargo.lock, parsed the first time anything asks what it holds: an audit asks
+/// of few locks, and a re-audit whose cache holds the lock's own findings may ask of none.
+pub struct Lock {
+    text: String,
+    read: OnceLock<(Lockfile, Option<String>)>,
+}
+
+impl Lock {
+    pub fn new(text: String) -> Lock {
+        Lock {
+            text,
+            read: OnceLock::new(),
+        }
+    }
+
+    /// What it pins: nothing when it does not parse (it still exists: `CargoProject::locks`).
+    pub fn lockfile(&self) -> &Lockfile {
+        &self.read().0
+    }
+
+    /// Why it does not parse, if it does not.
+    pub fn parse_error(&self) -> Option<&str> {
+        self.read().1.as_deref()
+    }
+
+    fn read(&self) -> &(Lockfile, Option<String>) {
+        self.read.get_or_init(|| match Lockfile::parse(&self.text) {
+            Ok(lock) => (lock, None),
+            Err(reason) => (Lockfile::default(), Some(reason)),
+        })
+    }
+}
+
 impl Lockfile {
     pub fn parse(text: &str) -> Result<Lockfile, String> {
         toml::from_str(text).map_err(|e| e.message().to_string())
@@ -378,7 +412,7 @@ pub struct CargoProject {
     /// Sorted by path; fixed once built (`package_dirs` indexes it).
     manifests: Vec<Manifest>,
     /// Lock files by folder (`""` at the root).
-    pub locks: BTreeMap<String, Lockfile>,
+    pub locks: BTreeMap<String, Lock>,
     /// The position in `manifests` of each package manifest, by its folder.
     package_dirs: HashMap<String, usize>,
     /// The workspace root folder of each manifest, in `manifests` order (`workspace_root`).
@@ -386,7 +420,7 @@ pub struct CargoProject {
 }
 
 impl CargoProject {
-    pub fn new(mut manifests: Vec<Manifest>, locks: BTreeMap<String, Lockfile>) -> CargoProject {
+    pub fn new(mut manifests: Vec<Manifest>, locks: BTreeMap<String, Lock>) -> CargoProject {
         manifests.sort_by(|a, b| a.source.path.cmp(&b.source.path));
         let package_dirs = manifests
             .iter()
@@ -572,7 +606,8 @@ impl CargoProject {
 
     /// The lock file that governs a manifest, if it is in the tree.
     pub fn lock_for(&self, manifest: &Manifest) -> Option<&Lockfile> {
-        self.locks.get(self.workspace_root(manifest))
+        let lock = self.locks.get(self.workspace_root(manifest))?;
+        Some(lock.lockfile())
     }
 
     /// The package manifest a file belongs to: the nearest one in a folder above it.
