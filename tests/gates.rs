@@ -160,6 +160,40 @@ fn the_switch_parses_the_files_the_gates_skip() {
     assert_eq!(parsed(true), "rust files parsed: 1 of 1");
 }
 
+/// A test module declared in another file makes that file test code, even with a comment
+/// between its `#[cfg(test)]` and its `mod` (the gate reads code tokens, where comments are
+/// none): its client without a timeout is not reported as production code's.
+#[test]
+fn a_test_module_declared_with_a_comment_in_between_stays_test_code() {
+    let dir = package(
+        "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n\n[dependencies]\nreqwest = \"0.12\"\n",
+        &[
+            (
+                "lib.rs",
+                "pub fn one() -> u8 {\n    1\n}\n\n#[cfg(test)]\n// the unit tests\nmod checks;\n",
+            ),
+            (
+                "checks.rs",
+                "pub fn client() -> reqwest::Client {\n    reqwest::Client::new()\n}\n",
+            ),
+        ],
+    );
+    let codes = |report: &str| -> Vec<String> {
+        let report: serde_json::Value = serde_json::from_str(report).unwrap();
+        let findings = report["findings"].as_array().unwrap().iter();
+        findings
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let gated = report(dir.path(), None, false);
+    assert_eq!(gated, report(dir.path(), None, true));
+    assert!(!codes(&gated).contains(&"RES004".to_string()), "{gated}");
+    // Without the `#[cfg(test)]`, the same client is production code's: the case can fail.
+    let lib = dir.path().join("src/lib.rs");
+    std::fs::write(&lib, "pub fn one() -> u8 {\n    1\n}\n\nmod checks;\n").unwrap();
+    assert!(codes(&report(dir.path(), None, false)).contains(&"RES004".to_string()));
+}
+
 /// A file that only its logging and load-limiting uses could make worth parsing is parsed late,
 /// and only when the project checks' verdict depends on it: once one file is known to log,
 /// OBS001 is settled, and a binary that calls out through no network client leaves RES009

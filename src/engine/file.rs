@@ -421,9 +421,10 @@ impl FileInput<'_> {
             words: &words,
         };
         let production = role == Role::Production;
+        let read = rust::token_facts(text, || words.tokens());
         let reasons: [(&str, &dyn Fn() -> bool); 3] = [
             ("test regions or allow comments", &|| {
-                rust::declares_test_module(text) || text.contains("prodready:")
+                read.declares_test_module || text.contains("prodready:")
             }),
             ("service evidence", &|| {
                 production && rust::may_show_service(&words, path, self.cargo)
@@ -453,7 +454,6 @@ impl FileInput<'_> {
                 Some(rust::recursion_estimate(words.tokens().iter().copied())),
             )
         };
-        let read = rust::token_facts(text, || words.tokens());
         // With timings on, every reason that holds is noted, not only the first, to see which
         // gates let files through; each gate is asked once.
         let mut needed = false;

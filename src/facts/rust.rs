@@ -37,19 +37,6 @@ impl RustFacts {
     }
 }
 
-static TEST_MODULE_DECLARATION: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(
-    || {
-        regex::Regex::new(r"#\[cfg\([^\]]*\btest\b[^\]]*\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*;")
-        .unwrap()
-    },
-);
-
-/// Whether the text declares a test module in another file (`#[cfg(test)] mod tests;`): such a
-/// file must be parsed, whatever rules run, to know which files are test code.
-pub fn declares_test_module(text: &str) -> bool {
-    text.contains("cfg(") && TEST_MODULE_DECLARATION.is_match(text)
-}
-
 /// What a Rust file's code tokens say about its place in the project (`token_facts`).
 #[derive(Debug, Default, PartialEq)]
 pub struct TokenFacts {
@@ -57,6 +44,9 @@ pub struct TokenFacts {
     pub modules: Vec<String>,
     /// The line of a Prometheus exporter written by hand.
     pub metrics_endpoint: Option<usize>,
+    /// It may declare a test module in another file (`#[cfg(test)] mod tests;`): such a file
+    /// must be parsed, whatever rules run, to know which files are test code.
+    pub declares_test_module: bool,
 }
 
 /// What a Rust file's code tokens say about its place in the project, in one pass:
@@ -69,6 +59,8 @@ pub struct TokenFacts {
 /// - a Prometheus exporter written by hand: the line of the first `"/metrics"` route,
 ///   Prometheus text-format content type (`text/plain; version=0.0.4`) or use of the
 ///   prometheus crate's `TextEncoder`.
+/// - whether a `mod name;` has a cfg among its attributes that holds only in test builds
+///   (`test_cfg_before`).
 ///
 /// `tokens` gives the code tokens of `text` (`words::code_tokens`); it is called only when the
 /// words these facts are made of occur in the text's bytes, so a text without them is not lexed.
@@ -93,6 +85,7 @@ fn read_token_facts(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> Token
     let file_name = |path: &str| path.rsplit(['/', '\\']).next().unwrap_or(path).to_string();
     let mut modules = Vec::new();
     let mut exporter = None;
+    let mut declares_test_module = false;
     for (i, &(kind, piece)) in tokens.iter().enumerate() {
         let back = |n: usize| i.checked_sub(n);
         let string = match kind {
@@ -107,6 +100,8 @@ fn read_token_facts(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> Token
                     && ident(back(2), "mod")
                 {
                     modules.push(name.trim_start_matches("r#").to_string());
+                    declares_test_module =
+                        declares_test_module || test_cfg_before(text, tokens, i - 2);
                 }
                 continue;
             }
@@ -136,7 +131,75 @@ fn read_token_facts(text: &str, tokens: &[crate::words::CodeToken<'_>]) -> Token
     TokenFacts {
         modules,
         metrics_endpoint,
+        declares_test_module,
     }
+}
+
+/// Whether the outer attributes of the item whose keyword is the token at `item` (after any
+/// `pub`, `pub(..)` and `unsafe`) hold a cfg that holds only in test builds, as syn reads it
+/// (`is_cfg_test`). Comments are no tokens, so they may stand anywhere between. An attribute
+/// that syn cannot read alone counts as one.
+fn test_cfg_before(text: &str, tokens: &[crate::words::CodeToken<'_>], item: usize) -> bool {
+    use ra_ap_rustc_lexer::TokenKind;
+    let kind = |at: usize| tokens[at].0;
+    let mut at = item;
+    if at > 0 && tokens[at - 1] == (TokenKind::Ident, "unsafe") {
+        at -= 1;
+    }
+    if at > 0 && kind(at - 1) == TokenKind::CloseParen {
+        match opening(tokens, at - 1, TokenKind::OpenParen, TokenKind::CloseParen) {
+            Some(open) if open > 0 && tokens[open - 1] == (TokenKind::Ident, "pub") => {
+                at = open - 1;
+            }
+            _ => return false,
+        }
+    } else if at > 0 && tokens[at - 1] == (TokenKind::Ident, "pub") {
+        at -= 1;
+    }
+    // Each attribute before it, last first: `#`, `[`, what it holds, `]`.
+    while at > 0 && kind(at - 1) == TokenKind::CloseBracket {
+        let Some(open) = opening(
+            tokens,
+            at - 1,
+            TokenKind::OpenBracket,
+            TokenKind::CloseBracket,
+        )
+        .filter(|&open| open > 0 && kind(open - 1) == TokenKind::Pound) else {
+            return false;
+        };
+        if tokens.get(open + 1) == Some(&(TokenKind::Ident, "cfg")) {
+            let start = tokens[open - 1].1.as_ptr() as usize - text.as_ptr() as usize;
+            let end = tokens[at - 1].1.as_ptr() as usize - text.as_ptr() as usize + 1;
+            let item = syn::parse_str::<syn::ItemMod>(&format!("{} mod m;", &text[start..end]));
+            if item.is_err() || item.is_ok_and(|item| is_cfg_test(&item.attrs)) {
+                return true;
+            }
+        }
+        at = open - 1;
+    }
+    false
+}
+
+/// The index of the token that opens the group `close` ends (counted back over nested ones).
+fn opening(
+    tokens: &[crate::words::CodeToken<'_>],
+    close: usize,
+    open_kind: ra_ap_rustc_lexer::TokenKind,
+    close_kind: ra_ap_rustc_lexer::TokenKind,
+) -> Option<usize> {
+    let mut depth = 0usize;
+    for at in (0..=close).rev() {
+        let kind = tokens[at].0;
+        if kind == close_kind {
+            depth += 1;
+        } else if kind == open_kind {
+            depth -= 1;
+            if depth == 0 {
+                return Some(at);
+            }
+        }
+    }
+    None
 }
 
 /// Whether `token_facts` can find anything in a text: the words its tokens are made of occur in
@@ -876,6 +939,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
         let TokenFacts {
             modules,
             metrics_endpoint: metrics,
+            ..
         } = token_facts_of(text);
         assert_eq!(
             modules,
@@ -994,8 +1058,33 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
     }
 
     #[test]
-    fn test_module_declarations_are_seen_in_text() {
-        assert!(declares_test_module("#[cfg(test)]\nmod tests;"));
+    fn test_module_declarations_are_seen_in_the_code() {
+        let declares = |text: &str| {
+            let tokens = crate::words::code_token_list(text);
+            token_facts(text, || &tokens).declares_test_module
+        };
+        assert!(declares("#[cfg(test)]\nmod tests;"));
+        assert!(declares("#[cfg(test)]\n// the unit tests\nmod tests;"));
+        assert!(declares(
+            "#[cfg(test)] /* a */ #[path = \"t.rs\"] /// doc\nmod tests;"
+        ));
+        assert!(declares("#[cfg(all(test, unix))] pub(crate) mod helpers ;"));
+        assert!(declares(
+            "#[cfg(test)] #[allow(x)] pub(in crate::a) mod r#helpers;"
+        ));
+        assert!(declares(
+            "#[cfg(feature = \"test-utils\")]\npub unsafe mod mocks;"
+        ));
+        // As syn reads it: a cfg whose predicate does not parse is no test cfg.
+        assert!(!declares("#[cfg(test,,)] mod tests;"));
+        assert!(!declares("#[cfg(test)]\nmod tests {\n}"));
+        assert!(!declares("#[cfg(not(test))]\nmod real;"));
+        assert!(!declares(
+            "#[cfg(any(test, feature = \"metrics\"))]\nmod metrics;"
+        ));
+        assert!(!declares("#[cfg(test)] fn f() {}\nmod real;"));
+        assert!(!declares("#![cfg(test)]\nmod real;"));
+        assert!(!declares("// #[cfg(test)]\nmod real;"));
         let cfg = |text: &str| {
             is_cfg_test(
                 &syn::parse_str::<syn::ItemFn>(&format!("{text} fn f() {{}}"))
@@ -1007,10 +1096,6 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
         assert!(cfg("#[cfg(any(test, feature = \"testing\"))]"));
         assert!(!cfg("#[cfg(any(test, feature = \"metrics\"))]"));
         assert!(!cfg("#[cfg(feature = \"latest\")]"));
-        assert!(declares_test_module(
-            "#[cfg(all(test, unix))] pub(crate) mod helpers ;"
-        ));
-        assert!(!declares_test_module("#[cfg(test)]\nmod tests {\n}"));
     }
 
     #[test]
