@@ -436,6 +436,7 @@ impl FileInput<'_> {
                     && metrics::may_emit(text)
                     && (metric_crates(self.cargo, path).any()
                         || facts::METRIC_CRATES.iter().any(|c| words.has_path(c)))
+                    && metrics::may_register(&words)
             }),
         ];
         let may_use = || {

@@ -277,6 +277,93 @@ struct Emissions<'a> {
     bindings: Vec<HashMap<String, Opts>>,
 }
 
+/// The metrics crate's macros that register or describe a metric.
+const METRICS_MACROS: [&str; 13] = [
+    "counter",
+    "gauge",
+    "histogram",
+    "describe_counter",
+    "describe_gauge",
+    "describe_histogram",
+    "increment_counter",
+    "increment_gauge",
+    "decrement_gauge",
+    "absolute_counter",
+    "register_counter",
+    "register_gauge",
+    "register_histogram",
+];
+
+/// The kinds of the prometheus crate's registering macros (`register_int_counter_vec!`).
+const PROMETHEUS_KINDS: [&str; 3] = ["counter", "gauge", "histogram"];
+
+/// The prometheus crate's macros that build options (`opts!("name", "help")`).
+const PROMETHEUS_OPTS_MACROS: [&str; 2] = ["opts", "histogram_opts"];
+
+/// OpenTelemetry's instruments: a number type, `_`, an instrument (`meter.u64_counter("x")`).
+const OTEL_NUMBERS: [&str; 3] = ["u64", "f64", "i64"];
+const OTEL_INSTRUMENTS: [&str; 7] = [
+    "counter",
+    "up_down_counter",
+    "gauge",
+    "histogram",
+    "observable_counter",
+    "observable_up_down_counter",
+    "observable_gauge",
+];
+
+/// prometheus-client's registrations (`registry.register(name, help, metric)`).
+const PROMETHEUS_CLIENT_REGISTER: [&str; 2] = ["register", "register_with_unit"];
+
+/// prometheus's `Registry::new_custom(Some("prefix"), ..)` prefixes every name registered there;
+/// so do OpenTelemetry's exporter `.with_namespace("p")` and prometheus-client's
+/// `.sub_registry_with_prefix("p")`.
+const CUSTOM_REGISTRY: [&str; 2] = ["Registry", "new_custom"];
+const OTEL_NAMESPACE: &str = "with_namespace";
+const PROMETHEUS_CLIENT_PREFIX: &str = "sub_registry_with_prefix";
+
+/// The types of prometheus options built by a call (`Opts::new(name, help)`, `Emissions::opts`).
+const PROMETHEUS_OPTS_TYPES: [&str; 2] = ["Opts", "HistogramOpts"];
+
+/// The identifiers one of which every registration `extract` reads is written with, in the code
+/// or in the `use` that imports it: a file whose code holds none registers nothing (its string
+/// constants are read when a registration elsewhere names them: `engine::settle`).
+static REGISTRATION_WORDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let mut words: Vec<String> = (METRICS_MACROS.iter())
+        .chain(&PROMETHEUS_OPTS_MACROS)
+        .chain(PROMETHEUS_FROM_OPTS)
+        .chain(&PROMETHEUS_OPTS_TYPES)
+        .chain(&PROMETHEUS_CLIENT_REGISTER)
+        .chain(&CUSTOM_REGISTRY)
+        .chain(&[OTEL_NAMESPACE, PROMETHEUS_CLIENT_PREFIX])
+        .map(|w| w.to_string())
+        .collect();
+    for kind in PROMETHEUS_KINDS {
+        for int in ["", "int_"] {
+            for vec in ["", "_vec"] {
+                for registry in ["", "_with_registry"] {
+                    words.push(format!("register_{int}{kind}{vec}{registry}"));
+                }
+            }
+        }
+    }
+    for number in OTEL_NUMBERS {
+        words.extend(OTEL_INSTRUMENTS.map(|instrument| format!("{number}_{instrument}")));
+    }
+    words
+});
+
+/// The words `may_register` asks for, for the gate vocabulary.
+pub fn registration_words() -> Vec<String> {
+    REGISTRATION_WORDS.clone()
+}
+
+/// Whether a Rust file's code may register a metric or a name prefix (`REGISTRATION_WORDS`):
+/// a necessary condition of anything `extract` finds but string constants.
+pub fn may_register(words: &crate::words::FileWords<'_>) -> bool {
+    REGISTRATION_WORDS.iter().any(|w| words.has(w))
+}
+
 /// prometheus metric types built from a name and help text: `Gauge::new(name, help)`.
 const PROMETHEUS_NAMED: &[&str] = &["Counter", "IntCounter", "Gauge", "IntGauge"];
 /// prometheus metric types built from options: `GaugeVec::new(opts, labels)`, `Histogram::with_opts(opts)`.
@@ -408,9 +495,7 @@ impl Emissions<'_> {
                     site: call.span(),
                 })
             }
-            syn::Expr::Macro(m)
-                if self.is_prometheus_macro(&m.mac, &["opts", "histogram_opts"]) =>
-            {
+            syn::Expr::Macro(m) if self.is_prometheus_macro(&m.mac, &PROMETHEUS_OPTS_MACROS) => {
                 let first = first_macro_arg(&m.mac)?;
                 Some(Opts {
                     namespace: None,
@@ -481,21 +566,6 @@ impl Emissions<'_> {
             Some((krate, name)) => (Some(krate), name),
             None => (None, path.as_str()),
         };
-        const METRICS_MACROS: &[&str] = &[
-            "counter",
-            "gauge",
-            "histogram",
-            "describe_counter",
-            "describe_gauge",
-            "describe_histogram",
-            "increment_counter",
-            "increment_gauge",
-            "decrement_gauge",
-            "absolute_counter",
-            "register_counter",
-            "register_gauge",
-            "register_histogram",
-        ];
         let is_metrics = METRICS_MACROS.contains(&name)
             && (krate == Some("metrics") || (krate.is_none() && self.available.metrics));
         let is_prometheus = is_prometheus_register_macro(name)
@@ -536,7 +606,7 @@ impl Emissions<'_> {
             return false;
         }
         // `Registry::new_custom(Some("prefix"), labels)` prefixes every name registered there.
-        if *ty == "Registry" && *function == "new_custom" {
+        if [*ty, *function] == CUSTOM_REGISTRY {
             if let Some(syn::Expr::Call(some)) = call.args.first()
                 && let Some(prefix) = some.args.first().and_then(literal)
             {
@@ -590,7 +660,7 @@ impl Emissions<'_> {
                     call.span(),
                 );
             } else if self.available.prometheus_client
-                && matches!(method.as_str(), "register" | "register_with_unit")
+                && PROMETHEUS_CLIENT_REGISTER.contains(&method.as_str())
                 && call.args.len() >= 3
             {
                 let name = call.args.first().and_then(|a| self.pieces(a));
@@ -600,8 +670,8 @@ impl Emissions<'_> {
                     None,
                     call.span(),
                 );
-            } else if ((self.available.opentelemetry && method == "with_namespace")
-                || (self.available.prometheus_client && method == "sub_registry_with_prefix"))
+            } else if ((self.available.opentelemetry && method == OTEL_NAMESPACE)
+                || (self.available.prometheus_client && method == PROMETHEUS_CLIENT_PREFIX))
                 && let Some(prefix) = call.args.first().and_then(literal)
             {
                 self.facts.name_prefixes.push(prefix);
@@ -625,24 +695,14 @@ fn is_prometheus_register_macro(name: &str) -> bool {
     let rest = rest.strip_suffix("_with_registry").unwrap_or(rest);
     let rest = rest.strip_suffix("_vec").unwrap_or(rest);
     let rest = rest.strip_prefix("int_").unwrap_or(rest);
-    matches!(rest, "counter" | "gauge" | "histogram")
+    PROMETHEUS_KINDS.contains(&rest)
 }
 
 fn is_otel_instrument(method: &str) -> bool {
     let Some((number, instrument)) = method.split_once('_') else {
         return false;
     };
-    matches!(number, "u64" | "f64" | "i64")
-        && matches!(
-            instrument,
-            "counter"
-                | "up_down_counter"
-                | "gauge"
-                | "histogram"
-                | "observable_counter"
-                | "observable_up_down_counter"
-                | "observable_gauge"
-        )
+    OTEL_NUMBERS.contains(&number) && OTEL_INSTRUMENTS.contains(&instrument)
 }
 
 /// The expressions after the first top-level `=` of each `;`-separated statement of a macro
@@ -863,6 +923,12 @@ mod tests {
         let ast = syn::parse_file(code).unwrap();
         let imports = Imports::of_file(&ast, Default::default());
         let facts = extract(&source, &ast, &imports, Available::default()).unwrap_or_default();
+        // The tree gate lets every file through in which `extract` finds a registration.
+        let vocabulary = crate::words::Vocabulary::new(registration_words());
+        let words = crate::words::FileWords::new(code, &vocabulary, &[]);
+        if !facts.emitted.is_empty() || !facts.name_prefixes.is_empty() {
+            assert!(may_register(&words), "{code}");
+        }
         facts
             .emitted
             .iter()
@@ -906,6 +972,44 @@ lazy_static::lazy_static! {
                 (17, Some("label_drift".to_string())),
             ]
         );
+    }
+
+    /// One file per shape of registration `extract` reads: the tree gate lets each through.
+    #[test]
+    fn every_registration_shape_is_let_through_by_the_gate() {
+        let vocabulary = crate::words::Vocabulary::new(registration_words());
+        let shapes = [
+            "use metrics::counter;\nfn f() { counter!(\"a\").increment(1); }",
+            "use metrics::Unit;\nfn f() { metrics::describe_gauge!(\"a\", Unit::Count, \"h\"); }",
+            "use prometheus::register_int_counter_vec as r;\nfn f() { r!(\"a\", \"h\", &[\"l\"]).unwrap(); }",
+            "use prometheus::IntGauge;\nfn f() { IntGauge::new(\"a\", \"h\").unwrap(); }",
+            "use prometheus::{Opts, GaugeVec};\nfn f() { let o = Opts::new(\"a\", \"h\"); GaugeVec::new(o, &[]); }",
+            "use prometheus::HistogramOpts;\nfn f() { let _o = HistogramOpts::new(\"a\", \"h\"); }",
+            "use prometheus::Encoder;\nfn f() { let _o = prometheus::histogram_opts!(\"a\", \"h\"); }",
+            "use prometheus::Registry;\nfn f() { Registry::new_custom(Some(\"p\".into()), None); }",
+            "use opentelemetry::metrics::Meter;\nfn f(m: Meter) { m.u64_counter(\"a\").build(); }",
+            "use opentelemetry::global;\nfn f(e: E) { e.with_namespace(\"p\"); }",
+            "use prometheus_client::encoding;\nfn f(r: &mut R) { r.register(\"a\", \"h\", c); }",
+            "use prometheus_client::encoding;\nfn f(r: &mut R) { r.sub_registry_with_prefix(\"p\"); }",
+        ];
+        for code in shapes {
+            let source = Source::new("src/m.rs", code.to_string());
+            let ast = syn::parse_file(code).unwrap();
+            let imports = Imports::of_file(&ast, Default::default());
+            let facts = extract(&source, &ast, &imports, Available::default()).unwrap_or_default();
+            assert!(
+                !facts.emitted.is_empty() || !facts.name_prefixes.is_empty(),
+                "the shape registers nothing: {code}"
+            );
+            let words = crate::words::FileWords::new(code, &vocabulary, &[]);
+            assert!(may_register(&words), "{code}");
+        }
+        let plain = "const NAME: &str = \"requests_total\";\nfn f() { metrics(); }";
+        assert!(!may_register(&crate::words::FileWords::new(
+            plain,
+            &vocabulary,
+            &[]
+        )));
     }
 
     #[test]

@@ -159,6 +159,7 @@ pub fn metric_crates(cargo: &CargoProject, path: &str) -> metrics::Available {
 /// The words the fact extractors' gates look for (see `engine::file`).
 pub fn gate_words() -> Vec<String> {
     let words = rust::gate_words().into_iter().chain(uses::gate_words());
+    let words = words.chain(metrics::registration_words());
     words.chain(METRIC_CRATES.map(String::from)).collect()
 }
 
