@@ -118,12 +118,9 @@ impl Wanted {
     }
 
     /// Whether a file that holds these identifiers may show a setting's default.
-    fn shows_settings(&self, present: &crate::words::Present<'_>) -> bool {
-        self.params.iter().any(|f| present.has(f))
-            || self
-                .fields
-                .iter()
-                .any(|(owner, field)| present.has(owner) && present.has(field))
+    fn shows_settings(&self, has: impl Fn(&str) -> bool) -> bool {
+        self.params.iter().any(|f| has(f))
+            || (self.fields.iter()).any(|(owner, field)| has(owner) && has(field))
     }
 
     fn words(&self) -> impl Iterator<Item = &String> {
@@ -180,9 +177,16 @@ fn scan<'f>(
         .par_iter()
         .filter_map(|file| {
             let text = read(&file.path)?;
+            // Lexed only when the text writes what the code would have to hold.
+            let written = |word: &str| may_be_written(&text, word);
+            if !names.iter().any(|n| written(n))
+                && !settings.is_some_and(|w| w.shows_settings(written))
+            {
+                return None;
+            }
             let present = vocabulary.scan(&text);
             let held: Vec<String> = names.iter().filter(|n| present.has(n)).cloned().collect();
-            let shows = settings.is_some_and(|w| w.shows_settings(&present));
+            let shows = settings.is_some_and(|w| w.shows_settings(|word| present.has(word)));
             drop(present);
             (shows || !held.is_empty()).then_some(Hit {
                 file,
@@ -192,6 +196,18 @@ fn scan<'f>(
             })
         })
         .collect()
+}
+
+/// Whether `word` may be written in `text` as an identifier: somewhere with no ASCII letter,
+/// digit or `_` just before or after it. Looser than the code's identifiers (comments and
+/// strings count, and so does a byte outside ASCII beside it), never stricter.
+fn may_be_written(text: &str, word: &str) -> bool {
+    let bytes = text.as_bytes();
+    let joins = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    memchr::memmem::find_iter(bytes, word.as_bytes()).any(|start| {
+        let before = start.checked_sub(1).and_then(|i| bytes.get(i));
+        !joins(before) && !joins(bytes.get(start + word.len()))
+    })
 }
 
 /// What one file says: its calls, and the settings it leaves unset. `None` when it cannot be
@@ -478,4 +494,20 @@ fn serde_default(attrs: &[syn::Attribute]) -> bool {
                     || tokens.last().is_some_and(|t| t == "default")
             })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_be_written;
+
+    #[test]
+    fn a_word_may_be_written_wherever_no_ascii_identifier_byte_joins_it() {
+        let written = |text: &str| may_be_written(text, "run");
+        for text in ["fn run() {}", "x.r#run()", "// run", "run", "é run", "runé"] {
+            assert!(written(text), "{text}");
+        }
+        for text in ["runtime", "_run", "run2", "prerun", "fn go() {}"] {
+            assert!(!written(text), "{text}");
+        }
+    }
 }
