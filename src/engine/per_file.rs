@@ -60,7 +60,10 @@ pub struct Inputs<'a> {
     pub file_timeout: std::time::Duration,
 }
 
-/// Analyses every file (on the current rayon pool), with its cache entry to save.
+/// Analyses every file (on the current rayon pool), with its cache entry to save. One file is
+/// one task: a few files cost most of the time (those parsed), and rayon's default split into
+/// a few long runs of files left a thread alone with the costly run while the others waited
+/// (qdrant took a third longer on two threads).
 pub fn analyse_all(
     files: &[Candidate],
     inputs: Inputs<'_>,
@@ -68,6 +71,7 @@ pub fn analyse_all(
 ) -> Vec<(Outcome, cache::Entry)> {
     files
         .par_iter()
+        .with_max_len(1)
         .map(|candidate| match inputs.cargo.reads.get(&candidate.path) {
             Some(read) => analyse_manifest(candidate, read, inputs, cache),
             None => analyse_other(candidate, inputs, cache),
