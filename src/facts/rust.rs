@@ -670,10 +670,18 @@ const SERVER_PATHS: [&str; 5] = [
     "tonic::transport::server",
 ];
 
-/// The crates of `SERVER_PATHS`, and the keyword of a worker loop.
+/// The segments of `SERVER_PATHS` but the last, and the keyword of a worker loop.
 pub fn gate_words() -> Vec<String> {
-    let crates = SERVER_PATHS.iter().filter_map(|p| p.split("::").next());
-    crates.chain(["loop", "accept"]).map(String::from).collect()
+    let heads = SERVER_PATHS.iter().flat_map(|p| server_path_parts(p).0);
+    heads.chain(["loop", "accept"]).map(String::from).collect()
+}
+
+/// A server path's segments but the last, and its last: a path the tree shows (`note_path`)
+/// starts with the server path, so it writes each of the first as a whole identifier and the
+/// last at the start of one.
+fn server_path_parts(server: &str) -> (std::str::Split<'_, &str>, &str) {
+    let (head, last) = server.rsplit_once("::").unwrap_or(("", server));
+    (head.split("::"), last)
 }
 
 /// Whether a file belongs to a package that has a binary target.
@@ -684,19 +692,22 @@ fn in_a_binary_package(path: &str, cargo: &crate::facts::cargo::CargoProject) ->
 }
 
 /// Whether a production file's tree may show that the project is a service: a server API
-/// written by its path (`SERVER_PATHS`, as written, so its crate's name is in the text), a
-/// `loop` in a binary's source, or an `accept` in a binary's package (see
-/// `project::service_evidence`).
+/// written by its path (`SERVER_PATHS`, as written: `server_path_parts`), a `loop` in a
+/// binary's source, or an `accept` in a binary's package (see `project::service_evidence`).
 pub fn may_show_service(
     words: &crate::words::FileWords<'_>,
     path: &str,
     cargo: &crate::facts::cargo::CargoProject,
 ) -> bool {
-    SERVER_PATHS
-        .iter()
-        .filter_map(|p| p.split("::").next())
-        .any(|krate| words.has(krate))
-        || (words.has("loop") && crate::project::is_binary_source(path, cargo))
+    let starts_an_identifier = |last: &str| {
+        (words.tokens().iter()).any(|&(kind, piece)| {
+            kind == ra_ap_rustc_lexer::TokenKind::Ident && piece.starts_with(last)
+        })
+    };
+    SERVER_PATHS.iter().any(|server| {
+        let (mut head, last) = server_path_parts(server);
+        head.all(|segment| words.has(segment)) && starts_an_identifier(last)
+    }) || (words.has("loop") && crate::project::is_binary_source(path, cargo))
         || (words.has_method("accept") && in_a_binary_package(path, cargo))
 }
 
@@ -1021,6 +1032,32 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
             "impl Store {\n    fn real() {}\n    #[cfg(test)]\n    fn for_tests() {}\n    #[cfg(feature = \"test_util\")]\n    fn helper() {}\n}\n",
         );
         assert_eq!(methods.test_ranges, vec![(3, 4), (5, 6)]);
+    }
+
+    /// The service-evidence gate lets through every file whose tree shows a server path, and
+    /// not one that only names the server's crate.
+    #[test]
+    fn the_service_gate_asks_for_the_server_paths_segments() {
+        let vocabulary = crate::words::Vocabulary::new(gate_words());
+        let cargo = crate::facts::cargo::CargoProject::default();
+        let cases = [
+            ("use hyper::server::conn::Http;", true),
+            ("use hyper::{body::Incoming, server::conn::http1};", true),
+            ("fn main() { hyper::Server::bind(&addr); }", true),
+            ("use tonic::transport::Server;", true),
+            // A path that starts with one: `ServerTlsConfig` starts with `Server`.
+            ("use tonic::transport::ServerTlsConfig;", true),
+            ("use hyper_util::server::conn::auto::Builder;", true),
+            ("use hyper::Client;", false),
+            ("use tonic::transport::Channel;", false),
+            ("use hyper::body::Bytes; // a server", false),
+        ];
+        for (code, shows) in cases {
+            let words = crate::words::FileWords::new(code, &vocabulary, &[]);
+            let gate = may_show_service(&words, "src/lib.rs", &cargo);
+            let tree = facts("src/lib.rs", code).server_use.is_some();
+            assert_eq!((gate, tree), (shows, shows), "{code}");
+        }
     }
 
     #[test]
