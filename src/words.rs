@@ -98,10 +98,6 @@ pub struct Present<'v> {
     method_call: Vec<bool>,
 }
 
-fn is_identifier_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
-}
-
 impl Vocabulary {
     pub fn new(words: impl IntoIterator<Item = String>) -> Vocabulary {
         let mut ids = foldhash::HashMap::default();
@@ -351,20 +347,31 @@ impl<'a> FileWords<'a> {
     }
 }
 
-/// Whether `text` holds `word` as a whole identifier, and whether as a macro call.
-fn has_word(text: &str, word: &str) -> (bool, bool) {
+/// Where `word` starts in `text` with no ASCII letter, digit or `_` joined to it on either
+/// side: everywhere the code could hold it as an identifier, and also in comments and strings,
+/// and beside a character outside ASCII (a Unicode space may stand beside an identifier). Looser
+/// than the code's identifiers, never stricter.
+pub fn whole_word_starts<'t>(text: &'t str, word: &'t str) -> impl Iterator<Item = usize> + 't {
     let bytes = text.as_bytes();
+    let joins = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    memchr::memmem::find_iter(bytes, word.as_bytes()).filter(move |&start| {
+        let before = start.checked_sub(1).and_then(|i| bytes.get(i));
+        !joins(before) && !joins(bytes.get(start + word.len()))
+    })
+}
+
+/// Whether `text` may hold `word` as an identifier (`whole_word_starts`).
+pub fn written_as_word(text: &str, word: &str) -> bool {
+    whole_word_starts(text, word).next().is_some()
+}
+
+/// Whether `text` may hold `word` as a whole identifier, and whether as a macro call
+/// (`whole_word_starts`).
+fn has_word(text: &str, word: &str) -> (bool, bool) {
     let mut found = (false, false);
-    for (start, _) in text.match_indices(word) {
-        let end = start + word.len();
-        let before = start.checked_sub(1).map(|i| bytes[i]);
-        if before.is_some_and(is_identifier_byte)
-            || bytes.get(end).is_some_and(|&b| is_identifier_byte(b))
-        {
-            continue;
-        }
+    for start in whole_word_starts(text, word) {
         found.0 = true;
-        let rest = text[end..].trim_start();
+        let rest = text[start + word.len()..].trim_start();
         if rest.starts_with('!') && !rest.starts_with("!=") {
             found.1 = true;
             break;
@@ -417,6 +424,17 @@ mod tests {
         assert!(members.has_member("log") && members.has_member("sync"));
         assert!(!members.has_member("info") && !members.has_member("Client"));
         assert!(members.has_method("sync") && !members.has_method("log"));
+    }
+
+    #[test]
+    fn a_word_is_written_wherever_no_ascii_identifier_byte_joins_it() {
+        let written = |text: &str| written_as_word(text, "run");
+        for text in ["fn run() {}", "x.r#run()", "// run", "run", "é run", "runé"] {
+            assert!(written(text), "{text}");
+        }
+        for text in ["runtime", "_run", "run2", "prerun", "fn go() {}"] {
+            assert!(!written(text), "{text}");
+        }
     }
 
     #[test]

@@ -178,7 +178,7 @@ fn scan<'f>(
         .filter_map(|file| {
             let text = read(&file.path)?;
             // Lexed only when the text writes what the code would have to hold.
-            let written = |word: &str| may_be_written(&text, word);
+            let written = |word: &str| crate::words::written_as_word(&text, word);
             if !names.iter().any(|n| written(n))
                 && !settings.is_some_and(|w| w.shows_settings(written))
             {
@@ -196,18 +196,6 @@ fn scan<'f>(
             })
         })
         .collect()
-}
-
-/// Whether `word` may be written in `text` as an identifier: somewhere with no ASCII letter,
-/// digit or `_` just before or after it. Looser than the code's identifiers (comments and
-/// strings count, and so does a byte outside ASCII beside it), never stricter.
-fn may_be_written(text: &str, word: &str) -> bool {
-    let bytes = text.as_bytes();
-    let joins = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    memchr::memmem::find_iter(bytes, word.as_bytes()).any(|start| {
-        let before = start.checked_sub(1).and_then(|i| bytes.get(i));
-        !joins(before) && !joins(bytes.get(start + word.len()))
-    })
 }
 
 /// What one file says: its calls, and the settings it leaves unset. `None` when it cannot be
@@ -494,20 +482,4 @@ fn serde_default(attrs: &[syn::Attribute]) -> bool {
                     || tokens.last().is_some_and(|t| t == "default")
             })
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::may_be_written;
-
-    #[test]
-    fn a_word_may_be_written_wherever_no_ascii_identifier_byte_joins_it() {
-        let written = |text: &str| may_be_written(text, "run");
-        for text in ["fn run() {}", "x.r#run()", "// run", "run", "é run", "runé"] {
-            assert!(written(text), "{text}");
-        }
-        for text in ["runtime", "_run", "run2", "prerun", "fn go() {}"] {
-            assert!(!written(text), "{text}");
-        }
-    }
 }
