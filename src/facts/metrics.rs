@@ -918,17 +918,26 @@ pub fn resolve(parts: &NameParts, lookup: impl Fn(&str) -> Option<String>) -> Op
 mod tests {
     use super::*;
 
-    fn names(code: &str) -> Vec<(usize, Option<String>)> {
+    /// What `extract` reads in the code, after checking that the tree gate lets through a file
+    /// in which it finds a registration.
+    fn extracted(code: &str) -> MetricFacts {
         let source = Source::new("src/m.rs", code.to_string());
         let ast = syn::parse_file(code).unwrap();
         let imports = Imports::of_file(&ast, Default::default());
         let facts = extract(&source, &ast, &imports, Available::default()).unwrap_or_default();
-        // The tree gate lets every file through in which `extract` finds a registration.
-        let vocabulary = crate::words::Vocabulary::new(registration_words());
-        let words = crate::words::FileWords::new(code, &vocabulary, &[]);
         if !facts.emitted.is_empty() || !facts.name_prefixes.is_empty() {
-            assert!(may_register(&words), "{code}");
+            assert!(gate_lets_through(code), "{code}");
         }
+        facts
+    }
+
+    fn gate_lets_through(code: &str) -> bool {
+        let vocabulary = crate::words::Vocabulary::new(registration_words());
+        may_register(&crate::words::FileWords::new(code, &vocabulary, &[]))
+    }
+
+    fn names(code: &str) -> Vec<(usize, Option<String>)> {
+        let facts = extracted(code);
         facts
             .emitted
             .iter()
@@ -977,7 +986,6 @@ lazy_static::lazy_static! {
     /// One file per shape of registration `extract` reads: the tree gate lets each through.
     #[test]
     fn every_registration_shape_is_let_through_by_the_gate() {
-        let vocabulary = crate::words::Vocabulary::new(registration_words());
         let shapes = [
             "use metrics::counter;\nfn f() { counter!(\"a\").increment(1); }",
             "use metrics::Unit;\nfn f() { metrics::describe_gauge!(\"a\", Unit::Count, \"h\"); }",
@@ -993,23 +1001,14 @@ lazy_static::lazy_static! {
             "use prometheus_client::encoding;\nfn f(r: &mut R) { r.sub_registry_with_prefix(\"p\"); }",
         ];
         for code in shapes {
-            let source = Source::new("src/m.rs", code.to_string());
-            let ast = syn::parse_file(code).unwrap();
-            let imports = Imports::of_file(&ast, Default::default());
-            let facts = extract(&source, &ast, &imports, Available::default()).unwrap_or_default();
+            let facts = extracted(code);
             assert!(
                 !facts.emitted.is_empty() || !facts.name_prefixes.is_empty(),
                 "the shape registers nothing: {code}"
             );
-            let words = crate::words::FileWords::new(code, &vocabulary, &[]);
-            assert!(may_register(&words), "{code}");
         }
         let plain = "const NAME: &str = \"requests_total\";\nfn f() { metrics(); }";
-        assert!(!may_register(&crate::words::FileWords::new(
-            plain,
-            &vocabulary,
-            &[]
-        )));
+        assert!(!gate_lets_through(plain));
     }
 
     #[test]
