@@ -2,6 +2,7 @@
 //! since per-file checks consult it (which package a file belongs to, renamed crates).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -15,7 +16,8 @@ use crate::walk::Candidate;
 /// A Cargo.toml or Cargo.lock as the model read it.
 pub enum ManifestRead {
     Text {
-        text: String,
+        /// Shared with the model's `Lock` when it is a Cargo.lock.
+        text: Arc<str>,
         /// What was odd about its bytes.
         notes: Vec<String>,
         /// Why it did not parse, if it did not.
@@ -56,6 +58,7 @@ pub fn load(candidates: &[Candidate], paths: &BTreeSet<String>) -> CargoModel {
                     );
                 }
             };
+            let text: Arc<str> = text.into();
             let (model, parse_error) = parse(candidate, &text, paths);
             let read = ManifestRead::Text {
                 text,
@@ -87,7 +90,7 @@ pub fn load(candidates: &[Candidate], paths: &BTreeSet<String>) -> CargoModel {
 /// A manifest or lockfile's text parsed for the model, and why it did not parse.
 fn parse(
     candidate: &Candidate,
-    text: &str,
+    text: &Arc<str>,
     paths: &BTreeSet<String>,
 ) -> (ModelPart, Option<String>) {
     if let Some(reason) = facts::too_large(text.len()) {
@@ -97,7 +100,7 @@ fn parse(
         // A lock that does not parse still exists and still pins: whether it parses is asked
         // later (`CargoModel::not_parsed`).
         return (
-            ModelPart::Lock(dir.to_string(), Lock::new(text.to_string())),
+            ModelPart::Lock(dir.to_string(), Lock::new(Arc::clone(text))),
             None,
         );
     }
@@ -185,11 +188,8 @@ mod tests {
     #[test]
     fn a_lock_that_does_not_parse_says_why_when_asked_and_pins_nothing() {
         let locks = [
-            ("".to_string(), Lock::new("version = 4\n".to_string())),
-            (
-                "old".to_string(),
-                Lock::new("[[package]]\nname = ".to_string()),
-            ),
+            ("".to_string(), Lock::new("version = 4\n".into())),
+            ("old".to_string(), Lock::new("[[package]]\nname = ".into())),
         ];
         let model = CargoModel {
             project: CargoProject::new(Vec::new(), locks.into_iter().collect()),

@@ -95,7 +95,7 @@ fn analyse_manifest(
             let key = cache.map(|c| c.key(&candidate.path, text.as_bytes()));
             let text = || {
                 Some(Text {
-                    text: text.clone(),
+                    text: text.to_string(),
                     notes: notes.clone(),
                     not_parsed: inputs
                         .cargo

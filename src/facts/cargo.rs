@@ -332,12 +332,12 @@ pub struct LockedPackage {
 /// A committed Cargo.lock, parsed the first time anything asks what it holds: an audit asks
 /// of few locks, and a re-audit whose cache holds the lock's own findings may ask of none.
 pub struct Lock {
-    text: String,
+    text: std::sync::Arc<str>,
     read: OnceLock<(Lockfile, Option<String>)>,
 }
 
 impl Lock {
-    pub fn new(text: String) -> Lock {
+    pub fn new(text: std::sync::Arc<str>) -> Lock {
         Lock {
             text,
             read: OnceLock::new(),
